@@ -1,0 +1,52 @@
+"""Database set-up: tortoise configuration from a URL, connections, committed migrations."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate
+
+log = logging.getLogger("dossier.db")
+
+MODELS_APP = "models"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    url = database_url
+    if url.startswith("postgresql://"):  # libpq spelling; tortoise knows "postgres://"
+        url = "postgres://" + url.removeprefix("postgresql://")
+    return {
+        "connections": {"default": url},
+        "apps": {
+            MODELS_APP: {
+                "models": ["crm.models"],
+                "default_connection": "default",
+                "migrations": "crm.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+
+async def migrate_database(database_url: str) -> None:
+    """Bring a new or old database up to the latest committed migration."""
+    await migrate(config=tortoise_config(database_url))
+    await Tortoise.close_connections()
+
+
+async def open_database(database_url: str, *, run_migrations: bool = True) -> None:
+    if run_migrations:
+        await migrate_database(database_url)
+    # The global fallback lets request handlers (other tasks, other contexts) use the ORM.
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()

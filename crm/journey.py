@@ -1,0 +1,74 @@
+"""Journey kinds, the hook each one fires, and the JSON shape of a published entry."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class JourneyKind(StrEnum):
+    CONTACT_CREATED = "CONTACT_CREATED"
+    CONTACT_UPDATED = "CONTACT_UPDATED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    OWNER_CHANGED = "OWNER_CHANGED"
+    TAG_ADDED = "TAG_ADDED"
+    TAG_REMOVED = "TAG_REMOVED"
+    CALL_SCHEDULED = "CALL_SCHEDULED"
+    CALL_RESCHEDULED = "CALL_RESCHEDULED"
+    CALL_CANCELLED = "CALL_CANCELLED"
+    CALL_OUTCOME_SET = "CALL_OUTCOME_SET"
+    DEAL_ADDED = "DEAL_ADDED"
+    DEAL_UPDATED = "DEAL_UPDATED"
+    NOTE_ADDED = "NOTE_ADDED"
+    NOTE_EDITED = "NOTE_EDITED"
+    NOTE_DELETED = "NOTE_DELETED"
+    # Written by the dispatcher, not by a mutation: a plugin failed to handle an event.
+    PLUGIN_DELIVERY_FAILED = "PLUGIN_DELIVERY_FAILED"
+
+
+# The hookspec (plugins/hookspecs.py) that each mutation's event fires. Kinds not listed
+# fire nothing.
+HOOK_FOR_KIND: dict[JourneyKind, str] = {
+    JourneyKind.CONTACT_CREATED: "contact_created",
+    JourneyKind.CONTACT_UPDATED: "contact_updated",
+    JourneyKind.STATUS_CHANGED: "contact_status_changed",
+    JourneyKind.OWNER_CHANGED: "contact_owners_changed",
+    JourneyKind.TAG_ADDED: "tag_added",
+    JourneyKind.TAG_REMOVED: "tag_removed",
+    JourneyKind.CALL_SCHEDULED: "call_scheduled",
+    JourneyKind.CALL_RESCHEDULED: "call_rescheduled",
+    JourneyKind.CALL_CANCELLED: "call_cancelled",
+    JourneyKind.CALL_OUTCOME_SET: "call_outcome_set",
+    JourneyKind.DEAL_ADDED: "deal_added",
+    JourneyKind.DEAL_UPDATED: "deal_updated",
+    JourneyKind.NOTE_ADDED: "note_added",
+    JourneyKind.NOTE_EDITED: "note_edited",
+    JourneyKind.NOTE_DELETED: "note_deleted",
+}
+
+# Columns a journey read returns; loaders and the live feed share this shape.
+JOURNEY_COLUMNS = (
+    "id",
+    "contact_id",
+    "kind",
+    "occurred_at",
+    "actor_kind",
+    "actor_user_id",
+    "actor_name",
+    "summary",
+    "changes",
+    "subject_type",
+    "subject_id",
+)
+
+
+def journey_channel(account_id: int, contact_id: int) -> str:
+    """The live-update channel of one card's journey."""
+    return f"dossier:journey:{account_id}:{contact_id}"
+
+
+def to_message(row: dict[str, Any]) -> dict[str, Any]:
+    """A journey row as JSON for the live broker (datetimes as ISO strings)."""
+    message = {column: row[column] for column in JOURNEY_COLUMNS}
+    message["occurred_at"] = row["occurred_at"].isoformat()
+    return message

@@ -1,0 +1,25 @@
+"""Tortoise models, one module per card section. Tortoise discovers them from this package."""
+
+from crm.models.accounts import Account, ApiKey, User
+from crm.models.calls import Call
+from crm.models.contacts import Contact, ContactTag, FormAnswer, Tag, Utm
+from crm.models.deals import Deal
+from crm.models.journey import JourneyEvent
+from crm.models.notes import Note
+from crm.models.outbox import OutboxRow
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "Call",
+    "Contact",
+    "ContactTag",
+    "Deal",
+    "FormAnswer",
+    "JourneyEvent",
+    "Note",
+    "OutboxRow",
+    "Tag",
+    "User",
+    "Utm",
+]

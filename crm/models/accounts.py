@@ -1,0 +1,56 @@
+"""Accounts (tenants), their users and the users' API keys."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+DEFAULT_STATUSES: list[dict[str, object]] = [
+    {"name": "lead", "subStatuses": ["new", "working"]},
+    {"name": "contacted", "subStatuses": ["attempted", "connected", "follow up"]},
+    {"name": "qualified", "subStatuses": ["hot", "warm", "cold"]},
+    {"name": "customer", "subStatuses": [], "converts": True},
+    {"name": "lost", "subStatuses": ["not interested", "no budget", "unreachable", "duplicate"]},
+]
+
+
+def default_statuses() -> list[dict[str, object]]:
+    return [dict(s) for s in DEFAULT_STATUSES]
+
+
+class Account(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=120, unique=True)
+    # [{"name": str, "subStatuses": [str, ...], "converts": bool}, ...]. The first entry is the
+    # status of new contacts; reaching a status with "converts" records the conversion date.
+    statuses = fields.JSONField(default=default_statuses)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "account"
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField("models.Account", related_name="users", on_delete=fields.CASCADE)
+    name = fields.CharField(max_length=120)
+    email = fields.CharField(max_length=254)
+    role = fields.CharField(max_length=16)  # admin | manager | rep
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "app_user"
+        unique_together = (("account", "email"),)
+
+
+class ApiKey(Model):
+    id = fields.IntField(primary_key=True)
+    user = fields.ForeignKeyField("models.User", related_name="api_keys", on_delete=fields.CASCADE)
+    # sha256 of the whole key: keys are 256-bit random, so a fast hash is enough and a lookup
+    # by hash costs one indexed read per request.
+    key_hash = fields.CharField(max_length=64, unique=True)
+    prefix = fields.CharField(max_length=16)  # shown to people so they can tell keys apart
+    label = fields.CharField(max_length=120, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_key"

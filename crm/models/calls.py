@@ -1,0 +1,27 @@
+"""Calls booked with a contact: upcoming or past, with an outcome once they happened."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Call(Model):
+    id = fields.IntField(primary_key=True)
+    contact = fields.ForeignKeyField("models.Contact", related_name="calls", on_delete=fields.CASCADE)
+    event_name = fields.CharField(max_length=200)
+    scheduled_at = fields.DatetimeField()
+    duration_minutes = fields.IntField()
+    status = fields.CharField(max_length=16, default="SCHEDULED")  # SCHEDULED | CANCELLED
+    outcome = fields.CharField(max_length=32, null=True)
+    outcome_at = fields.DatetimeField(null=True)
+    recording_url = fields.CharField(max_length=1000, null=True)
+    cancel_reason = fields.CharField(max_length=500, null=True)
+    cancelled_at = fields.DatetimeField(null=True)
+    reschedule_count = fields.IntField(default=0)
+    booked_by = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "call"

@@ -1,0 +1,97 @@
+"""The contact card's own columns, and its small per-contact sections (tags, UTMs, form answers)."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Contact(Model):
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField("models.Account", related_name="contacts", on_delete=fields.CASCADE)
+    first_name = fields.CharField(max_length=100, null=True)
+    last_name = fields.CharField(max_length=100, null=True)
+    business_name = fields.CharField(max_length=200, null=True)
+    title = fields.CharField(max_length=120, null=True)
+    contact_type = fields.CharField(max_length=50, null=True)
+    email = fields.CharField(max_length=254, null=True, db_index=True)
+    secondary_email = fields.CharField(max_length=254, null=True)
+    phone = fields.CharField(max_length=20, null=True, db_index=True)  # E.164
+    secondary_phone = fields.CharField(max_length=20, null=True)  # E.164
+    street = fields.CharField(max_length=200, null=True)
+    city = fields.CharField(max_length=100, null=True)
+    state = fields.CharField(max_length=100, null=True)
+    zip = fields.CharField(max_length=20, null=True)
+    country = fields.CharField(max_length=2, null=True)  # ISO 3166-1 alpha-2
+    ip_address = fields.CharField(max_length=45, null=True)
+    status = fields.CharField(max_length=50)
+    sub_status = fields.CharField(max_length=50, null=True)
+    converted_at = fields.DatetimeField(null=True)
+    setter_owner = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    closer_owner = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    assigned_to = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "contact"
+
+
+class Tag(Model):
+    # The account's tag list; contacts point at it through ContactTag.
+
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField("models.Account", related_name="tags", on_delete=fields.CASCADE)
+    name = fields.CharField(max_length=50)
+    # Lower-cased name: "VIP" and "vip" are one tag, spelled as first entered.
+    key = fields.CharField(max_length=50)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "tag"
+        unique_together = (("account", "key"),)
+
+
+class ContactTag(Model):
+    id = fields.IntField(primary_key=True)
+    contact = fields.ForeignKeyField("models.Contact", related_name="contact_tags", on_delete=fields.CASCADE)
+    tag = fields.ForeignKeyField("models.Tag", related_name="contact_tags", on_delete=fields.CASCADE)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "contact_tag"
+        unique_together = (("contact", "tag"),)
+
+
+class Utm(Model):
+    # UTM parameters captured with one lead or booking; a contact collects several.
+
+    id = fields.IntField(primary_key=True)
+    contact = fields.ForeignKeyField("models.Contact", related_name="utms", on_delete=fields.CASCADE)
+    source = fields.CharField(max_length=200, null=True)
+    medium = fields.CharField(max_length=200, null=True)
+    campaign = fields.CharField(max_length=200, null=True)
+    term = fields.CharField(max_length=200, null=True)
+    content = fields.CharField(max_length=200, null=True)
+    captured_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "utm"
+
+
+class FormAnswer(Model):
+    # One question a lead answered on a scheduler form or survey.
+
+    id = fields.IntField(primary_key=True)
+    contact = fields.ForeignKeyField("models.Contact", related_name="form_answers", on_delete=fields.CASCADE)
+    form = fields.CharField(max_length=200, null=True)
+    question = fields.CharField(max_length=500)
+    answer = fields.TextField()
+    answered_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "form_answer"

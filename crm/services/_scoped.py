@@ -1,0 +1,44 @@
+"""Account-scoped fetches used by the services inside their transaction."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from tortoise.models import Model
+
+from crm.errors import NotFound
+from crm.models import Call, Contact, Deal, Note, User
+from crm.uow import UnitOfWork
+
+M = TypeVar("M", bound=Model)
+
+
+async def _locked(uow: UnitOfWork, model: type[M], label: str, object_id: int, **scope: int) -> M:
+    query = model.filter(id=object_id, **scope).using_db(uow.conn).select_for_update()
+    found = await query.first()
+    if found is None:
+        raise NotFound(f"no {label} with id {object_id} in this account")
+    return found
+
+
+async def contact(uow: UnitOfWork, contact_id: int) -> Contact:
+    return await _locked(uow, Contact, "contact", contact_id, account_id=uow.actor.account_id)
+
+
+async def call(uow: UnitOfWork, call_id: int) -> Call:
+    return await _locked(uow, Call, "call", call_id, contact__account_id=uow.actor.account_id)
+
+
+async def deal(uow: UnitOfWork, deal_id: int) -> Deal:
+    return await _locked(uow, Deal, "deal", deal_id, contact__account_id=uow.actor.account_id)
+
+
+async def note(uow: UnitOfWork, note_id: int) -> Note:
+    return await _locked(uow, Note, "note", note_id, contact__account_id=uow.actor.account_id)
+
+
+async def user(uow: UnitOfWork, user_id: int) -> User:
+    found = await User.filter(id=user_id, account_id=uow.actor.account_id).using_db(uow.conn).first()
+    if found is None:
+        raise NotFound(f"no user with id {user_id} in this account")
+    return found

@@ -1,0 +1,140 @@
+"""Deals: product, money, payment type and state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from crm import validation as v
+from crm.actor import Actor
+from crm.clock import utcnow
+from crm.errors import BadInput
+from crm.journey import JourneyKind
+from crm.models import Deal
+from crm.services import _scoped
+from crm.uow import unit_of_work
+
+
+class PaymentType(StrEnum):
+    ONE_TIME = "ONE_TIME"
+    RECURRING = "RECURRING"
+    PAYMENT_PLAN = "PAYMENT_PLAN"
+
+
+class DealStatus(StrEnum):
+    OPEN = "OPEN"
+    WON = "WON"
+    LOST = "LOST"
+
+
+DEAL_FIELDS = {
+    "product_name": "productName",
+    "amount": "amount",
+    "currency": "currency",
+    "payment_type": "paymentType",
+    "status": "status",
+    "recurring": "recurring",
+}
+
+
+def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, raw in values.items():
+        if key == "product_name":
+            cleaned[key] = v.clean_text(raw, "productName", max_length=200, required=True)
+        elif key == "amount":
+            if raw is None:
+                raise BadInput("amount cannot be null", field="amount")
+            cleaned[key] = v.clean_amount(raw)
+        elif key == "currency":
+            cleaned[key] = v.clean_currency(raw)
+        elif key in ("payment_type", "status"):
+            if raw is None:
+                raise BadInput(f"{DEAL_FIELDS[key]} cannot be null", field=DEAL_FIELDS[key])
+            cleaned[key] = raw.value if isinstance(raw, StrEnum) else raw
+        elif key == "recurring":
+            if raw is None:
+                raise BadInput("recurring cannot be null", field="recurring")
+            cleaned[key] = bool(raw)
+    return cleaned
+
+
+def _check_recurring(deal: Deal) -> None:
+    if deal.payment_type == PaymentType.RECURRING and not deal.recurring:
+        raise BadInput("a deal paid as RECURRING must have recurring: true", field="recurring")
+
+
+def _json(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def deal_subject(deal: Deal) -> dict[str, Any]:
+    return {
+        "productName": deal.product_name,
+        "amount": str(deal.amount),
+        "currency": deal.currency,
+        "paymentType": deal.payment_type,
+        "status": deal.status,
+        "recurring": deal.recurring,
+    }
+
+
+def _money(deal: Deal) -> str:
+    return f"{deal.amount:,.2f} {deal.currency}"
+
+
+async def add_deal(actor: Actor, contact_id: int, values: Mapping[str, Any]) -> Deal:
+    fields = {"status": DealStatus.OPEN.value, **_clean(values)}
+    for required in ("product_name", "amount", "currency", "payment_type"):
+        if fields.get(required) is None:
+            raise BadInput(f"{DEAL_FIELDS[required]} is required", field=DEAL_FIELDS[required])
+    fields.setdefault("recurring", fields["payment_type"] == PaymentType.RECURRING)
+    async with unit_of_work(actor) as uow:
+        contact = await _scoped.contact(uow, contact_id)
+        deal = Deal(contact_id=contact.id, created_by_id=actor.user_id, **fields)
+        _check_recurring(deal)
+        if deal.status != DealStatus.OPEN:
+            deal.closed_at = utcnow()
+        await deal.save(using_db=uow.conn)
+        await uow.record(
+            contact,
+            JourneyKind.DEAL_ADDED,
+            f"{actor.name} added a deal: {deal.product_name}, {_money(deal)} ({deal.status.lower()})",
+            {DEAL_FIELDS[k]: [None, _json(val)] for k, val in fields.items()},
+            subject_type="Deal",
+            subject_id=deal.id,
+            subject=deal_subject(deal),
+        )
+    return deal
+
+
+async def update_deal(actor: Actor, deal_id: int, values: Mapping[str, Any]) -> Deal:
+    fields = _clean(values)
+    async with unit_of_work(actor) as uow:
+        deal = await _scoped.deal(uow, deal_id)
+        changes = {
+            DEAL_FIELDS[k]: [_json(getattr(deal, k)), _json(val)]
+            for k, val in fields.items()
+            if getattr(deal, k) != val
+        }
+        if not changes:
+            return deal
+        for key, val in fields.items():
+            setattr(deal, key, val)
+        _check_recurring(deal)
+        if "status" in changes:
+            deal.closed_at = None if deal.status == DealStatus.OPEN else utcnow()
+        await deal.save(using_db=uow.conn)
+        contact = await _scoped.contact(uow, deal.contact_id)  # type: ignore[attr-defined]
+        await uow.record(
+            contact,
+            JourneyKind.DEAL_UPDATED,
+            f"{actor.name} updated the deal {deal.product_name}: {', '.join(changes)}",
+            changes,
+            subject_type="Deal",
+            subject_id=deal.id,
+            subject=deal_subject(deal),
+        )
+    return deal

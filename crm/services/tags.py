@@ -1,0 +1,74 @@
+"""Tags on a contact, drawn from (and added to) the account's tag list."""
+
+from __future__ import annotations
+
+import re
+
+from crm import validation as v
+from crm.actor import Actor
+from crm.errors import NotFound
+from crm.journey import JourneyKind
+from crm.models import Contact, ContactTag, Tag
+from crm.services import _scoped
+from crm.uow import unit_of_work
+
+
+def tag_key(name: str) -> str:
+    return name.casefold()
+
+
+def clean_tag_name(name: str) -> str:
+    cleaned = v.clean_text(name, "name", max_length=50, required=True)
+    assert cleaned is not None
+    return re.sub(r"\s+", " ", cleaned)
+
+
+async def add_tag(actor: Actor, contact_id: int, name: str) -> Contact:
+    """Tag a contact; an unknown tag joins the account's list. Tagging twice changes nothing."""
+    label = clean_tag_name(name)
+    async with unit_of_work(actor) as uow:
+        contact = await _scoped.contact(uow, contact_id)
+        tag, _ = await Tag.get_or_create(
+            account_id=actor.account_id, key=tag_key(label), defaults={"name": label}, using_db=uow.conn
+        )
+        if await ContactTag.filter(contact_id=contact.id, tag_id=tag.id).using_db(uow.conn).exists():
+            return contact
+        await ContactTag.create(contact_id=contact.id, tag_id=tag.id, using_db=uow.conn)
+        await uow.record(
+            contact,
+            JourneyKind.TAG_ADDED,
+            f"{actor.name} tagged the contact {tag.name}",
+            {"tags": [None, tag.name]},
+            subject_type="Tag",
+            subject_id=tag.id,
+            subject={"name": tag.name},
+        )
+    return contact
+
+
+async def remove_tag(actor: Actor, contact_id: int, name: str) -> Contact:
+    label = clean_tag_name(name)
+    async with unit_of_work(actor) as uow:
+        contact = await _scoped.contact(uow, contact_id)
+        link = (
+            await ContactTag.filter(
+                contact_id=contact.id, tag__account_id=actor.account_id, tag__key=tag_key(label)
+            )
+            .using_db(uow.conn)
+            .prefetch_related("tag")
+            .first()
+        )
+        if link is None:
+            raise NotFound(f"the contact has no tag {label!r}", field="name")
+        tag = link.tag
+        await link.delete(using_db=uow.conn)
+        await uow.record(
+            contact,
+            JourneyKind.TAG_REMOVED,
+            f"{actor.name} removed the tag {tag.name}",
+            {"tags": [tag.name, None]},
+            subject_type="Tag",
+            subject_id=tag.id,
+            subject={"name": tag.name},
+        )
+    return contact

@@ -1,0 +1,144 @@
+"""The unit of work every service runs in: one transaction, the journey, the outbox.
+
+A service opens `async with unit_of_work(actor) as uow:`, makes its changes through
+`uow.conn`, and calls `uow.record(...)` for each journey event. The journey rows and
+the outbox rows go into the same transaction as the change; live updates and the
+dispatcher's wake-up happen only after commit, so nobody hears of a change that rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from crm.actor import Actor
+from crm.clock import utcnow
+from crm.events import ActorSnapshot, CardEvent, ContactSnapshot
+from crm.journey import HOOK_FOR_KIND, JourneyKind, journey_channel, to_message
+from crm.models import Contact, JourneyEvent, OutboxRow
+from crm.wiring import wiring
+
+log = logging.getLogger("dossier.uow")
+
+
+def display_name(
+    first_name: str | None, last_name: str | None, business_name: str | None, email: str | None
+) -> str:
+    full = " ".join(part for part in (first_name, last_name) if part)
+    return full or business_name or email or "Guest"
+
+
+def contact_snapshot(contact: Contact) -> ContactSnapshot:
+    return ContactSnapshot(
+        id=contact.id,
+        account_id=contact.account_id,  # type: ignore[attr-defined]
+        display_name=display_name(
+            contact.first_name, contact.last_name, contact.business_name, contact.email
+        ),
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        business_name=contact.business_name,
+        email=contact.email,
+        phone=contact.phone,
+        status=contact.status,
+        sub_status=contact.sub_status,
+    )
+
+
+@dataclass
+class UnitOfWork:
+    actor: Actor
+    conn: BaseDBAsyncClient
+    _published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _outbox_rows: int = 0
+
+    async def record(
+        self,
+        contact: Contact,
+        kind: JourneyKind,
+        summary: str,
+        changes: Mapping[str, list[Any]] | None = None,
+        *,
+        subject_type: str | None = None,
+        subject_id: int | None = None,
+        subject: Mapping[str, Any] | None = None,
+    ) -> JourneyEvent:
+        """Append a journey event and queue it for every plugin that subscribes to its hook."""
+        now = utcnow()
+        event = JourneyEvent(
+            account_id=self.actor.account_id,
+            contact_id=contact.id,
+            kind=kind.value,
+            occurred_at=now,
+            actor_kind=self.actor.kind.value,
+            actor_user_id=self.actor.user_id,
+            actor_name=self.actor.name[:120],
+            summary=summary[:500],
+            changes=dict(changes or {}),
+            subject_type=subject_type,
+            subject_id=subject_id,
+        )
+        await event.save(using_db=self.conn)
+        self._published.append(
+            (
+                journey_channel(self.actor.account_id, contact.id),
+                to_message({**event.__dict__, "contact_id": contact.id}),
+            )
+        )
+        hook = HOOK_FOR_KIND.get(kind)
+        plugins = wiring.subscribers(hook) if hook else ()
+        if plugins:
+            payload = CardEvent(
+                id=str(uuid.uuid4()),
+                kind=kind.value,
+                account_id=self.actor.account_id,
+                contact_id=contact.id,
+                occurred_at=now,
+                actor=ActorSnapshot(self.actor.kind.value, self.actor.name, self.actor.user_id),
+                summary=event.summary,
+                contact=contact_snapshot(contact),
+                changes=event.changes,
+                subject_type=subject_type,
+                subject_id=subject_id,
+                subject=dict(subject or {}),
+            ).to_json()
+            await OutboxRow.bulk_create(
+                [
+                    OutboxRow(
+                        account_id=self.actor.account_id,
+                        contact_id=contact.id,
+                        hook=hook,
+                        plugin=plugin,
+                        payload=payload,
+                        next_attempt_at=now,
+                    )
+                    for plugin in plugins
+                ],
+                using_db=self.conn,
+            )
+            self._outbox_rows += len(plugins)
+        return event
+
+    async def after_commit(self) -> None:
+        if self._outbox_rows:
+            wiring.outbox_written()
+        for channel, message in self._published:
+            try:
+                await wiring.publish(channel, message)
+            except Exception:  # live updates are best effort; the journey row is committed
+                log.exception("could not publish a journey update on %s", channel)
+
+
+@asynccontextmanager
+async def unit_of_work(actor: Actor) -> AsyncIterator[UnitOfWork]:
+    async with in_transaction() as conn:
+        uow = UnitOfWork(actor, conn)
+        yield uow
+    await uow.after_commit()

@@ -1,0 +1,48 @@
+"""How the domain core reaches the outside without importing it.
+
+`dossier.create_app()` fills this in once per process: which plugins subscribe to which
+hook (so the outbox can write one row per event and plugin), how live journey updates
+are published, and how the dispatcher is woken after a commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+def _no_subscribers(hook: str) -> Sequence[str]:
+    return ()
+
+
+async def _drop(channel: str, message: dict[str, Any]) -> None:
+    return None
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Wiring:
+    subscribers: Callable[[str], Sequence[str]] = _no_subscribers
+    publish: Callable[[str, dict[str, Any]], Awaitable[None]] = _drop
+    outbox_written: Callable[[], None] = _nothing
+    default_region: str = "US"  # for national phone numbers
+
+
+wiring = Wiring()
+
+
+def configure(
+    *,
+    subscribers: Callable[[str], Sequence[str]] | None = None,
+    publish: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
+    outbox_written: Callable[[], None] | None = None,
+    default_region: str = "US",
+) -> None:
+    wiring.subscribers = subscribers or _no_subscribers
+    wiring.publish = publish or _drop
+    wiring.outbox_written = outbox_written or _nothing
+    wiring.default_region = default_region

@@ -1,0 +1,130 @@
+"""`create_app()`: the Starlette app with the database, plugins, dispatcher and GraphQL wired in."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+
+import pluggy
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from crm import wiring
+from crm.db import close_database, open_database
+from crm.live import Broker, make_broker
+from crm.services.accounts import authenticate
+from dossier.settings import Settings
+from graph.schema import Limits, build_schema
+from graph.view import DossierGraphQL
+from plugins.dispatcher import Dispatcher, RetryPolicy
+from plugins.manager import make_plugin_manager, subscribers
+
+log = logging.getLogger("dossier")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass
+class Runtime:
+    """What a running app holds; `app.state.dossier` in handlers and tests."""
+
+    settings: Settings
+    plugins: pluggy.PluginManager
+    dispatcher: Dispatcher
+    broker: Broker
+
+
+class RequestIdMiddleware:
+    """Give every request an id (the caller's X-Request-ID if sane), echoed in the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or ()).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: dict) -> None:  # type: ignore[type-arg]
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    plugins: Iterable[object] = (),
+    graphiql_api_key: str | None = None,
+) -> Starlette:
+    """The Dossier ASGI app. `plugins` adds plugin objects to the built-ins and entry points."""
+    settings = settings or Settings.from_env()
+    pm = make_plugin_manager(
+        extra=plugins, disabled=settings.disabled_plugins, load_entry_points=settings.load_entry_points
+    )
+    broker = make_broker(settings.redis_url)
+    dispatcher = Dispatcher(
+        pm,
+        RetryPolicy(
+            max_attempts=settings.outbox_max_attempts,
+            backoff_base=settings.outbox_backoff_base,
+            backoff_cap=settings.outbox_backoff_cap,
+            timeout=settings.hook_timeout,
+        ),
+        poll_interval=settings.outbox_poll_interval,
+    )
+    runtime = Runtime(settings, pm, dispatcher, broker)
+    schema = build_schema(Limits(introspection=settings.introspection))
+    view = DossierGraphQL(
+        schema,
+        authenticate=authenticate,
+        broker=broker,
+        graphiql=settings.graphiql,
+        graphiql_api_key=graphiql_api_key,
+        allowed_origins=settings.allowed_origins,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        wiring.configure(
+            subscribers=subscribers(pm),
+            publish=broker.publish,
+            outbox_written=dispatcher.wake,
+            default_region=settings.default_region,
+        )
+        await open_database(settings.database_url)
+        if settings.run_dispatcher:
+            dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
+            await broker.close()
+            await close_database()
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+            Route("/healthz", health),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    app.state.dossier = runtime
+    return app

@@ -1,0 +1,170 @@
+"""The `dossier` command: serve, migrate, schema, account/user management, worker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from crm.db import close_database, migrate_database, open_database
+from crm.errors import DomainError
+from dossier.settings import Settings
+
+
+def _run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(coro_fn())  # type: ignore[arg-type]
+
+
+async def _with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+    await open_database(settings.database_url)
+    try:
+        return await work()
+    finally:
+        await close_database()
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    _run(lambda: migrate_database(settings.database_url))
+    print(f"database {settings.database_url} is up to date")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from graph.schema import build_schema
+
+    print(build_schema().as_str())
+    return 0
+
+
+def cmd_account_create(args: argparse.Namespace, settings: Settings) -> int:
+    from crm.services.accounts import create_account
+
+    issued = _run(lambda: _with_db(settings, lambda: create_account(args.name, args.email, args.admin_name)))
+    print(f"created account {args.name!r} with admin {issued.user.name} <{issued.user.email}>")
+    print("API key (shown once, store it now):")
+    print(issued.key)
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
+    from crm.services.accounts import create_user
+
+    issued = _run(
+        lambda: _with_db(settings, lambda: create_user(args.account, args.name, args.email, args.role))
+    )
+    print(f"created {issued.user.role} {issued.user.name} <{issued.user.email}> in {args.account!r}")
+    print("API key (shown once, store it now):")
+    print(issued.key)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from dossier.app import create_app
+
+    demo_key = None
+    if args.demo:
+        from dossier.demo import ensure_demo
+
+        demo = _run(lambda: _with_db(settings, ensure_demo))
+        demo_key = demo.api_key
+        url = f"http://{args.host}:{args.port}/graphql"
+        print(f"Demo account {demo.account_name!r}: {demo.contacts} contacts.", flush=True)
+        print(f"GraphiQL: {url}  (the demo key is preloaded in its Headers tab)", flush=True)
+        print(f"Demo API key: {demo_key}", flush=True)
+    else:
+        _run(lambda: migrate_database(settings.database_url))
+    app = create_app(settings, graphiql_api_key=demo_key)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws="websockets")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Deliver outbox rows without serving HTTP; run several against one PostgreSQL."""
+    from crm import wiring
+    from plugins.dispatcher import Dispatcher, RetryPolicy
+    from plugins.manager import make_plugin_manager, subscribers
+
+    async def work() -> None:
+        pm = make_plugin_manager(disabled=settings.disabled_plugins)
+        wiring.configure(subscribers=subscribers(pm), default_region=settings.default_region)
+        dispatcher = Dispatcher(
+            pm,
+            RetryPolicy(
+                settings.outbox_max_attempts,
+                settings.outbox_backoff_base,
+                settings.outbox_backoff_cap,
+                settings.hook_timeout,
+            ),
+            poll_interval=min(settings.outbox_poll_interval, 1.0),
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await open_database(settings.database_url)
+        dispatcher.start()
+        print("worker: delivering outbox rows; Ctrl-C to stop", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await dispatcher.stop()
+            await close_database()
+
+    _run(work)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dossier", description="Dossier contact-card CRM API")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API server (migrates the database first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="fill the database with demo data and print a key")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=cmd_serve)
+
+    sub.add_parser("migrate", help="bring the database up to date").set_defaults(handler=cmd_migrate)
+    sub.add_parser("schema", help="print the GraphQL SDL").set_defaults(handler=cmd_schema)
+    sub.add_parser("worker", help="run the outbox dispatcher alone").set_defaults(handler=cmd_worker)
+
+    account = sub.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
+    create = account.add_parser("create", help="create an account with an admin user; prints its API key")
+    create.add_argument("name")
+    create.add_argument("--email", required=True, help="the admin user's email")
+    create.add_argument("--admin-name", default=None, help="the admin user's name (default: from the email)")
+    create.set_defaults(handler=cmd_account_create)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    ucreate = user.add_parser("create", help="add a user to an account; prints its API key")
+    ucreate.add_argument("--account", required=True)
+    ucreate.add_argument("--name", required=True)
+    ucreate.add_argument("--email", required=True)
+    ucreate.add_argument("--role", required=True, choices=["admin", "manager", "rep"])
+    ucreate.set_defaults(handler=cmd_user_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tortoise").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        return int(args.handler(args, settings))
+    except DomainError as exc:
+        print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

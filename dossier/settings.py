@@ -1,0 +1,62 @@
+"""Settings from the environment (DOSSIER_*), read once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite://dossier.db"
+    redis_url: str | None = None
+    default_region: str = "US"
+    graphiql: bool = True
+    introspection: bool = True
+    run_dispatcher: bool = True  # the in-process outbox dispatcher; off when `dossier worker`s run it
+    outbox_max_attempts: int = 8
+    outbox_backoff_base: float = 2.0
+    outbox_backoff_cap: float = 3600.0
+    outbox_poll_interval: float = 5.0
+    hook_timeout: float = 30.0
+    disabled_plugins: tuple[str, ...] = ()
+    load_entry_points: bool = True
+    allowed_origins: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+
+        def get(name: str) -> str | None:
+            return env.get(f"DOSSIER_{name}")
+
+        def num(name: str, default: float) -> float:
+            raw = get(name)
+            return float(raw) if raw not in (None, "") else default
+
+        def names(name: str) -> tuple[str, ...]:
+            return tuple(p.strip() for p in (get(name) or "").split(",") if p.strip())
+
+        return cls(
+            database_url=get("DATABASE_URL") or defaults.database_url,
+            redis_url=get("REDIS_URL") or None,
+            default_region=(get("DEFAULT_REGION") or defaults.default_region).upper(),
+            graphiql=_bool(get("GRAPHIQL"), defaults.graphiql),
+            introspection=_bool(get("INTROSPECTION"), defaults.introspection),
+            run_dispatcher=_bool(get("RUN_DISPATCHER"), defaults.run_dispatcher),
+            outbox_max_attempts=int(num("OUTBOX_MAX_ATTEMPTS", defaults.outbox_max_attempts)),
+            outbox_backoff_base=num("OUTBOX_BACKOFF_BASE", defaults.outbox_backoff_base),
+            outbox_backoff_cap=num("OUTBOX_BACKOFF_CAP", defaults.outbox_backoff_cap),
+            outbox_poll_interval=num("OUTBOX_POLL_INTERVAL", defaults.outbox_poll_interval),
+            hook_timeout=num("HOOK_TIMEOUT", defaults.hook_timeout),
+            disabled_plugins=names("DISABLED_PLUGINS"),
+            allowed_origins=names("ALLOWED_ORIGINS"),
+        )

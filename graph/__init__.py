@@ -1,0 +1,1 @@
+"""The GraphQL API (strawberry): schema types, resolvers, DataLoaders and the ASGI view."""

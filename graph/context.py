@@ -1,0 +1,45 @@
+"""The typed request context: who is calling, this request's loaders, the live broker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as _Info
+
+from crm.actor import Actor
+from crm.errors import Unauthenticated
+from crm.live import Broker
+from graph.resolvers.loaders import Loaders
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    broker: Broker
+    request_id: str
+    actor: Actor | None = None
+    # Filled in by the graphql-transport-ws handler from the connection_init payload.
+    connection_params: dict[str, Any] | None = None
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    def require_actor(self) -> Actor:
+        if self.actor is None:
+            raise Unauthenticated("send an API key: Authorization: Bearer <key>")
+        return self.actor
+
+    def reset_loaders(self) -> None:
+        self._loaders = None
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders(self.require_actor().account_id)
+        return self._loaders
+
+
+Info = _Info[Context, None]

@@ -1,0 +1,49 @@
+"""Relay global IDs and opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from strawberry import relay
+
+from crm.errors import BadInput
+
+
+def global_id(type_name: str, node_id: int) -> relay.GlobalID:
+    return relay.GlobalID(type_name, str(node_id))
+
+
+def decode_id(value: str, expected: str, field: str = "id") -> int:
+    """The database id inside a global ID of the expected type; anything else is bad input."""
+    try:
+        gid = relay.GlobalID.from_id(value)
+        type_name, number = gid.type_name, int(gid.node_id)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadInput(f"{field} {value!r} is not a valid {expected} id", field=field) from None
+    if type_name != expected:
+        raise BadInput(f"{field} {value!r} is a {type_name} id, not a {expected} id", field=field)
+    return number
+
+
+def encode_cursor(kind: str, position: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode()
+
+
+def decode_cursor(cursor: str, kind: str, field: str = "after") -> int:
+    try:
+        prefix, position = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
+        if prefix != kind:
+            raise ValueError(prefix)
+        return int(position)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadInput(f"{field} {cursor!r} is not a cursor from this list", field=field) from None
+
+
+MAX_PAGE = 100  # GitHub's bound for `first`
+
+
+def page_size(first: int, field: str = "first") -> int:
+    if not 1 <= first <= MAX_PAGE:
+        raise BadInput(f"{field} must be between 1 and {MAX_PAGE}, got {first}", field=field)
+    return first

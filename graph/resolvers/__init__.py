@@ -1,0 +1,1 @@
+"""Resolvers: root fields, mutations (one module per card section), DataLoaders."""

@@ -1,0 +1,209 @@
+"""Per-request DataLoaders: every relation of a card costs one batched, account-scoped query.
+
+Loaders read rows as dicts (`.values()`), never ORM objects. They are built per request
+(see `graph.context`), so nothing is cached across requests or accounts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+from tortoise import Tortoise
+from tortoise.functions import Count
+from tortoise.models import Model
+
+from crm.models import (
+    Call,
+    Contact,
+    ContactTag,
+    Deal,
+    FormAnswer,
+    JourneyEvent,
+    Note,
+    Tag,
+    User,
+    Utm,
+)
+
+Row = dict[str, Any]
+K = TypeVar("K", bound=Hashable)
+
+CONTACT_COLUMNS = (
+    "id", "first_name", "last_name", "business_name", "title", "contact_type", "email",
+    "secondary_email", "phone", "secondary_phone", "street", "city", "state", "zip", "country",
+    "ip_address", "status", "sub_status", "converted_at", "setter_owner_id", "closer_owner_id",
+    "assigned_to_id", "created_at", "updated_at",
+)  # fmt: skip
+USER_COLUMNS = ("id", "name", "email", "role", "created_at")
+CALL_COLUMNS = (
+    "id", "contact_id", "event_name", "scheduled_at", "duration_minutes", "status", "outcome",
+    "outcome_at", "recording_url", "cancel_reason", "cancelled_at", "reschedule_count",
+    "booked_by_id", "created_at", "updated_at",
+)  # fmt: skip
+DEAL_COLUMNS = (
+    "id", "contact_id", "product_name", "amount", "currency", "payment_type", "status",
+    "recurring", "closed_at", "created_by_id", "created_at", "updated_at",
+)  # fmt: skip
+NOTE_COLUMNS = ("id", "contact_id", "body", "text_length", "author_id", "created_at", "updated_at")
+UTM_COLUMNS = ("id", "contact_id", "source", "medium", "campaign", "term", "content", "captured_at")
+ANSWER_COLUMNS = ("id", "contact_id", "form", "question", "answer", "answered_at")
+JOURNEY_COLUMNS = (
+    "id", "contact_id", "kind", "occurred_at", "actor_kind", "actor_user_id", "actor_name",
+    "summary", "changes", "subject_type", "subject_id",
+)  # fmt: skip
+
+
+def _by_key(rows: Iterable[Row], key: str) -> dict[Any, list[Row]]:
+    grouped: dict[Any, list[Row]] = defaultdict(list)
+    for row in rows:
+        grouped[row[key]].append(row)
+    return grouped
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyPageKey:
+    contact_id: int
+    first: int
+    before_id: int | None  # exclusive bound in the page's direction
+    kinds: tuple[str, ...]
+    newest_first: bool
+
+
+def _placeholders(dialect: str, start: int, count: int) -> list[str]:
+    if dialect == "postgres":
+        return [f"${i}" for i in range(start, start + count)]
+    return ["?"] * count
+
+
+class Loaders:
+    """The DataLoaders of one request, all bound to one account."""
+
+    def __init__(self, account_id: int) -> None:
+        self.account_id = account_id
+        self.contact = self._by_id(Contact, CONTACT_COLUMNS, account_id=account_id)
+        self.user = self._by_id(User, USER_COLUMNS, account_id=account_id)
+        self.call = self._by_id(Call, CALL_COLUMNS, contact__account_id=account_id)
+        self.deal = self._by_id(Deal, DEAL_COLUMNS, contact__account_id=account_id)
+        self.note = self._by_id(Note, NOTE_COLUMNS, contact__account_id=account_id)
+        self.tag = self._by_id(Tag, ("id", "name", "created_at"), account_id=account_id)
+        self.journey_event = self._by_id(JourneyEvent, JOURNEY_COLUMNS, account_id=account_id)
+        self.calls_by_contact = self._children(Call, CALL_COLUMNS, ("scheduled_at", "id"))
+        self.deals_by_contact = self._children(Deal, DEAL_COLUMNS, ("created_at", "id"))
+        self.notes_by_contact = self._children(Note, NOTE_COLUMNS, ("-created_at", "-id"))
+        self.utms_by_contact = self._children(Utm, UTM_COLUMNS, ("captured_at", "id"))
+        self.answers_by_contact = self._children(FormAnswer, ANSWER_COLUMNS, ("answered_at", "id"))
+        self.tags_by_contact: DataLoader[int, list[Row]] = DataLoader(self._load_tags)
+        self.journey_page: DataLoader[JourneyPageKey, list[Row]] = DataLoader(self._load_journey_pages)
+        self.journey_count: DataLoader[tuple[int, tuple[str, ...]], int] = DataLoader(
+            self._load_journey_counts
+        )
+
+    # -- generic shapes -------------------------------------------------------------
+
+    @staticmethod
+    def _by_id(model: type[Model], columns: Sequence[str], **scope: int) -> DataLoader[int, Row | None]:
+        async def load(ids: list[int]) -> list[Row | None]:
+            rows = await model.filter(id__in=set(ids), **scope).values(*columns)
+            found = {row["id"]: row for row in rows}
+            return [found.get(i) for i in ids]
+
+        return DataLoader(load)
+
+    def _children(
+        self, model: type[Model], columns: Sequence[str], order: Sequence[str]
+    ) -> DataLoader[int, list[Row]]:
+        account_id = self.account_id
+
+        async def load(contact_ids: list[int]) -> list[list[Row]]:
+            rows = (
+                await model.filter(contact_id__in=set(contact_ids), contact__account_id=account_id)
+                .order_by(*order)
+                .values(*columns)
+            )
+            grouped = _by_key(rows, "contact_id")
+            return [grouped.get(i, []) for i in contact_ids]
+
+        return DataLoader(load)
+
+    # -- special shapes -------------------------------------------------------------
+
+    async def _load_tags(self, contact_ids: list[int]) -> list[list[Row]]:
+        rows = (
+            await ContactTag.filter(contact_id__in=set(contact_ids), tag__account_id=self.account_id)
+            .order_by("tag__name")
+            .values("contact_id", id="tag_id", name="tag__name", created_at="tag__created_at")
+        )
+        grouped = _by_key(rows, "contact_id")
+        return [grouped.get(i, []) for i in contact_ids]
+
+    async def _load_journey_pages(self, keys: list[JourneyPageKey]) -> list[list[Row]]:
+        """One windowed query per distinct page shape picks the ids, one more reads the rows."""
+        shapes: dict[tuple[Any, ...], list[JourneyPageKey]] = defaultdict(list)
+        for key in keys:
+            shapes[(key.first, key.before_id, key.kinds, key.newest_first)].append(key)
+        pages: dict[JourneyPageKey, list[int]] = {}
+        wanted: set[int] = set()
+        for (first, before_id, kinds, newest_first), group in shapes.items():
+            contact_ids = sorted({k.contact_id for k in group})
+            ids_by_contact = await self._journey_ids(contact_ids, first, before_id, kinds, newest_first)
+            for key in group:
+                pages[key] = ids_by_contact.get(key.contact_id, [])
+                wanted.update(pages[key])
+        rows = await JourneyEvent.filter(id__in=wanted).values(*JOURNEY_COLUMNS) if wanted else []
+        by_id = {row["id"]: row for row in rows}
+        return [[by_id[i] for i in pages[key]] for key in keys]
+
+    async def _journey_ids(
+        self,
+        contact_ids: list[int],
+        first: int,
+        before_id: int | None,
+        kinds: tuple[str, ...],
+        newest_first: bool,
+    ) -> dict[int, list[int]]:
+        conn = Tortoise.get_connection("default")
+        dialect = conn.capabilities.dialect
+        params: list[Any] = [self.account_id, *contact_ids]
+        marks = _placeholders(dialect, 1, len(params))
+        where = [f"account_id = {marks[0]}", f"contact_id IN ({', '.join(marks[1:])})"]
+        if kinds:
+            kind_marks = _placeholders(dialect, len(params) + 1, len(kinds))
+            where.append(f"kind IN ({', '.join(kind_marks)})")
+            params.extend(kinds)
+        if before_id is not None:
+            (mark,) = _placeholders(dialect, len(params) + 1, 1)
+            where.append(f"id {'<' if newest_first else '>'} {mark}")
+            params.append(before_id)
+        (limit_mark,) = _placeholders(dialect, len(params) + 1, 1)
+        params.append(first + 1)  # one more than asked tells whether there is a next page
+        direction = "DESC" if newest_first else "ASC"
+        sql = (
+            "SELECT contact_id, id FROM ("
+            f" SELECT contact_id, id, ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY id {direction}) AS rn"
+            f" FROM journey_event WHERE {' AND '.join(where)}"
+            f") ranked WHERE rn <= {limit_mark} ORDER BY contact_id, rn"
+        )
+        _, rows = await conn.execute_query(sql, params)
+        result: dict[int, list[int]] = defaultdict(list)
+        for row in rows:
+            result[row["contact_id"]].append(row["id"])
+        return result
+
+    async def _load_journey_counts(self, keys: list[tuple[int, tuple[str, ...]]]) -> list[int]:
+        counts: dict[tuple[int, tuple[str, ...]], int] = {}
+        for kinds, group in _by_key(({"k": k, "kinds": k[1]} for k in keys), "kinds").items():
+            query = JourneyEvent.filter(account_id=self.account_id, contact_id__in={g["k"][0] for g in group})
+            if kinds:
+                query = query.filter(kind__in=kinds)
+            rows = await query.group_by("contact_id").annotate(n=Count("id")).values("contact_id", "n")
+            found = {row["contact_id"]: row["n"] for row in rows}
+            for g in group:
+                counts[g["k"]] = found.get(g["k"][0], 0)
+        return [counts[k] for k in keys]
+
+
+LoaderFn = Callable[[list[Any]], Awaitable[list[Any]]]

@@ -1,0 +1,87 @@
+"""scheduleCall, rescheduleCall, cancelCall, setCallOutcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from crm.models import Call as CallModel
+from crm.services import calls as call_service
+from crm.services.calls import CallOutcome as DomainOutcome
+from graph.context import Info
+from graph.ids import decode_id
+from graph.resolvers.loaders import CALL_COLUMNS
+from graph.resolvers.mutations import changed, row_of
+from graph.schema.calls import Call
+from graph.schema.enums import CallOutcome
+
+
+@strawberry.input
+class ScheduleCallInput:
+    contact_id: strawberry.ID
+    scheduled_at: datetime = strawberry.field(description="With a timezone offset; must be in the future.")
+    event_name: str
+    duration_minutes: int = 30
+
+
+@strawberry.input
+class RescheduleCallInput:
+    id: strawberry.ID
+    scheduled_at: datetime
+
+
+@strawberry.input
+class CancelCallInput:
+    id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.input
+class SetCallOutcomeInput:
+    id: strawberry.ID
+    outcome: CallOutcome
+    recording_url: str | None = None
+
+
+def _result(info: Info, call: CallModel) -> Call:
+    changed(info)
+    return Call.from_row(row_of(call, CALL_COLUMNS))
+
+
+@strawberry.type
+class CallMutations:
+    @strawberry.mutation(description="Book a call with the contact.")
+    async def schedule_call(self, info: Info, input: ScheduleCallInput) -> Call:
+        call = await call_service.schedule_call(
+            info.context.require_actor(),
+            decode_id(input.contact_id, "Contact", "contactId"),
+            input.scheduled_at,
+            input.event_name,
+            input.duration_minutes,
+        )
+        return _result(info, call)
+
+    @strawberry.mutation(description="Move an upcoming call.")
+    async def reschedule_call(self, info: Info, input: RescheduleCallInput) -> Call:
+        call = await call_service.reschedule_call(
+            info.context.require_actor(), decode_id(input.id, "Call"), input.scheduled_at
+        )
+        return _result(info, call)
+
+    @strawberry.mutation
+    async def cancel_call(self, info: Info, input: CancelCallInput) -> Call:
+        call = await call_service.cancel_call(
+            info.context.require_actor(), decode_id(input.id, "Call"), input.reason
+        )
+        return _result(info, call)
+
+    @strawberry.mutation(description="Record how a call went (once it has started).")
+    async def set_call_outcome(self, info: Info, input: SetCallOutcomeInput) -> Call:
+        call = await call_service.set_call_outcome(
+            info.context.require_actor(),
+            decode_id(input.id, "Call"),
+            DomainOutcome(input.outcome.value),
+            input.recording_url,
+        )
+        return _result(info, call)

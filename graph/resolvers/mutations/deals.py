@@ -1,0 +1,75 @@
+"""addDeal, updateDeal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+from crm.models import Deal as DealModel
+from crm.services import deals as deal_service
+from graph.context import Info
+from graph.ids import decode_id
+from graph.resolvers.loaders import DEAL_COLUMNS
+from graph.resolvers.mutations import changed, provided, row_of
+from graph.schema.deals import Deal
+from graph.schema.enums import DealStatus, PaymentType
+
+_FIELDS = {
+    "product_name": "product_name", "amount": "amount", "currency": "currency",
+    "payment_type": "payment_type", "status": "status", "recurring": "recurring",
+}  # fmt: skip
+
+
+@strawberry.input
+class AddDealInput:
+    contact_id: strawberry.ID
+    product_name: str
+    amount: Decimal
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. USD.")
+    payment_type: PaymentType
+    status: DealStatus = DealStatus.OPEN
+    recurring: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Defaults to true for RECURRING payments."
+    )
+
+
+@strawberry.input(description="Fields left out stay as they are.")
+class UpdateDealInput:
+    id: strawberry.ID
+    product_name: str | None = strawberry.UNSET
+    amount: Decimal | None = strawberry.UNSET
+    currency: str | None = strawberry.UNSET
+    payment_type: PaymentType | None = strawberry.UNSET
+    status: DealStatus | None = strawberry.UNSET
+    recurring: bool | None = strawberry.UNSET
+
+
+def _values(source: object) -> dict[str, object]:
+    values = provided(source, _FIELDS)
+    for key in ("payment_type", "status"):
+        if values.get(key) is not None:
+            values[key] = values[key].value  # type: ignore[union-attr]
+    return values
+
+
+def _result(info: Info, deal: DealModel) -> Deal:
+    changed(info)
+    return Deal.from_row(row_of(deal, DEAL_COLUMNS))
+
+
+@strawberry.type
+class DealMutations:
+    @strawberry.mutation(description="Add a deal to the contact.")
+    async def add_deal(self, info: Info, input: AddDealInput) -> Deal:
+        deal = await deal_service.add_deal(
+            info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId"), _values(input)
+        )
+        return _result(info, deal)
+
+    @strawberry.mutation(description="Change a deal, e.g. mark it WON.")
+    async def update_deal(self, info: Info, input: UpdateDealInput) -> Deal:
+        deal = await deal_service.update_deal(
+            info.context.require_actor(), decode_id(input.id, "Deal"), _values(input)
+        )
+        return _result(info, deal)

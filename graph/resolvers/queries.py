@@ -1,0 +1,136 @@
+"""Root query fields. Reads go through the request's account-scoped loaders."""
+
+from __future__ import annotations
+
+import re
+from functools import reduce
+from operator import or_
+
+import strawberry
+from strawberry import relay
+from tortoise.expressions import Q
+
+from crm.errors import BadInput, NotFound
+from crm.models import Account as AccountModel
+from crm.models import Contact as ContactModel
+from crm.models import User as UserModel
+from graph.context import Info
+from graph.ids import decode_cursor, decode_id, encode_cursor, page_size
+from graph.resolvers.loaders import CONTACT_COLUMNS, USER_COLUMNS
+from graph.schema.accounts import Account, Tag, User, Viewer
+from graph.schema.calls import Call
+from graph.schema.common import PageInfo
+from graph.schema.contacts import Contact, ContactConnection, ContactEdge, load_contact
+from graph.schema.deals import Deal
+from graph.schema.journey import JourneyEvent
+from graph.schema.notes import Note
+
+CONTACT_CURSOR = "contact"
+MAX_SEARCH_TERMS = 8
+
+# node(id:) resolves these types through their by-id loaders.
+_NODE_TYPES = {
+    "Contact": ("contact", Contact),
+    "User": ("user", User),
+    "Call": ("call", Call),
+    "Deal": ("deal", Deal),
+    "Note": ("note", Note),
+    "Tag": ("tag", Tag),
+    "JourneyEvent": ("journey_event", JourneyEvent),
+}
+
+
+def _search_filter(search: str) -> Q | None:
+    """Every word must match a name, business name, email or phone (digits compared alone)."""
+    terms = search.split()[:MAX_SEARCH_TERMS]
+    if not terms:
+        return None
+    clauses = []
+    for term in terms:
+        options = [
+            Q(first_name__icontains=term),
+            Q(last_name__icontains=term),
+            Q(business_name__icontains=term),
+            Q(email__icontains=term),
+        ]
+        digits = re.sub(r"\D", "", term)
+        if len(digits) >= 3:
+            options.append(Q(phone__contains=digits))
+        clauses.append(reduce(or_, options))
+    return reduce(lambda a, b: a & b, clauses)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="One contact card by its global ID.")
+    async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
+        return await load_contact(info, decode_id(id, "Contact"))
+
+    @strawberry.field(
+        description="Contacts of the account, newest first; `search` matches names, emails and phones."
+    )
+    async def contacts(
+        self, info: Info, first: int = 20, after: str | None = None, search: str | None = None
+    ) -> ContactConnection:
+        size = page_size(first)
+        account_id = info.context.require_actor().account_id
+        base = ContactModel.filter(account_id=account_id)
+        if search is not None:
+            if len(search) > 200:
+                raise BadInput("search is limited to 200 characters", field="search")
+            condition = _search_filter(search)
+            if condition is not None:
+                base = base.filter(condition)
+        page = base
+        if after:
+            page = page.filter(id__lt=decode_cursor(after, CONTACT_CURSOR))
+        rows = await page.order_by("-id").limit(size + 1).values(*CONTACT_COLUMNS)
+        edges = [
+            ContactEdge(cursor=encode_cursor(CONTACT_CURSOR, r["id"]), node=Contact.from_row(r))
+            for r in rows[:size]
+        ]
+        # Prime the contact loader: nested fields that point back at these contacts cost nothing.
+        for row in rows[:size]:
+            info.context.loaders.contact.prime(row["id"], row)
+        return ContactConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > size,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            _count=base.count,
+        )
+
+    @strawberry.field(description="Any object by its global ID.")
+    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
+        try:
+            gid = relay.GlobalID.from_id(id)
+            node_id = int(gid.node_id)
+        except (ValueError, TypeError):
+            raise BadInput(f"{id!r} is not a valid global id", field="id") from None
+        if gid.type_name not in _NODE_TYPES:
+            raise BadInput(f"{gid.type_name!r} objects cannot be fetched by id", field="id")
+        loader_name, node_type = _NODE_TYPES[gid.type_name]
+        row = await getattr(info.context.loaders, loader_name).load(node_id)
+        if row is None:
+            raise NotFound(f"no {gid.type_name} with id {node_id} in this account")
+        return node_type.from_row(row)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The caller: the API key's user and account.")
+    async def viewer(self, info: Info) -> Viewer:
+        actor = info.context.require_actor()
+        row = await info.context.loaders.user.load(actor.user_id or 0)
+        if row is None:
+            raise NotFound("the API key's user no longer exists")
+        account = await AccountModel.get(id=actor.account_id)
+        return Viewer(user=User.from_row(row), account=Account.from_model(account))
+
+    @strawberry.field(description="The account's users.")
+    async def users(self, info: Info) -> list[User]:
+        actor = info.context.require_actor()
+        rows = (
+            await UserModel.filter(account_id=actor.account_id).order_by("name", "id").values(*USER_COLUMNS)
+        )
+        return [User.from_row(r) for r in rows]

@@ -1,0 +1,23 @@
+"""Live updates over graphql-transport-ws."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from crm.journey import journey_channel
+from graph.context import Info
+from graph.ids import decode_id
+from graph.schema.contacts import load_contact
+from graph.schema.journey import JourneyEvent
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="New journey entries of one card, as they are committed.")
+    async def journey(self, info: Info, contact_id: strawberry.ID) -> AsyncGenerator[JourneyEvent, None]:
+        actor = info.context.require_actor()
+        contact = await load_contact(info, decode_id(contact_id, "Contact", "contactId"))
+        async for message in info.context.broker.subscribe(journey_channel(actor.account_id, contact.id)):
+            yield JourneyEvent.from_row(message)

@@ -1,0 +1,82 @@
+"""The schema: root types merged from the resolver modules, guard rails as extensions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+
+from graph.errors import ErrorPolicy
+from graph.resolvers.mutations.accounts import AccountMutations
+from graph.resolvers.mutations.calls import CallMutations
+from graph.resolvers.mutations.contacts import ContactMutations
+from graph.resolvers.mutations.deals import DealMutations
+from graph.resolvers.mutations.notes import NoteMutations
+from graph.resolvers.queries import Query
+from graph.resolvers.subscriptions import Subscription
+from graph.schema.accounts import Tag, User
+from graph.schema.calls import Call
+from graph.schema.contacts import Contact
+from graph.schema.deals import Deal
+from graph.schema.journey import JourneyEvent
+from graph.schema.notes import Note
+
+Mutation = merge_types(
+    "Mutation", (ContactMutations, CallMutations, DealMutations, NoteMutations, AccountMutations)
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Guard rails against expensive or abusive documents."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    introspection: bool = True
+
+
+class DossierSchema(strawberry.Schema):
+    def process_errors(self, errors: Sequence[Any], execution_context: Any = None) -> None:
+        # ErrorPolicy logs what deserves logging (unexpected errors, with the request id);
+        # client mistakes such as NOT_FOUND are not server errors.
+        return None
+
+
+def build_schema(limits: Limits | None = None) -> strawberry.Schema:
+    limits = limits or Limits()
+    extensions: list[Any] = [
+        ErrorPolicy,
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ]
+    if not limits.introspection:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return DossierSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[Contact, User, Call, Deal, Note, Tag, JourneyEvent],
+        extensions=extensions,
+    )
+
+
+schema = build_schema()
+
+__all__ = ["Limits", "SchemaExtension", "build_schema", "schema"]

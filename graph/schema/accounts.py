@@ -1,0 +1,91 @@
+"""Users, the account and the viewer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry import relay
+
+from crm.models import Account as AccountModel
+from crm.models import Contact as ContactModel
+from crm.models import Tag as TagModel
+from graph.context import Info
+from graph.schema.enums import Role
+
+
+@strawberry.type(description="A person who works in the account.")
+class User(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+    email: str
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> User:
+        return cls(
+            id=row["id"], name=row["name"], email=row["email"], role=Role(row["role"]),
+            created_at=row["created_at"],
+        )  # fmt: skip
+
+
+async def load_user(info: Info, user_id: int | None) -> User | None:
+    if user_id is None:
+        return None
+    row = await info.context.loaders.user.load(user_id)
+    return User.from_row(row) if row else None
+
+
+@strawberry.type(description="A status a contact can have, with its sub-statuses.")
+class StatusOption:
+    name: str
+    sub_statuses: list[str]
+    converts: bool = strawberry.field(
+        description="Reaching this status counts as a conversion and records convertedAt."
+    )
+
+
+@strawberry.type(description="The tag a contact carries; the account keeps one list of them.")
+class Tag(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Tag:
+        return cls(id=row["id"], name=row["name"])
+
+
+@strawberry.type(description="The tenant: every read and write is scoped to the caller's account.")
+class Account:
+    name: str
+    statuses: list[StatusOption]
+    _id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, account: AccountModel) -> Account:
+        return cls(
+            name=account.name,
+            statuses=[
+                StatusOption(name=s["name"], sub_statuses=list(s.get("subStatuses") or []),
+                             converts=bool(s.get("converts")))
+                for s in account.statuses
+            ],
+            _id=account.id,
+        )  # fmt: skip
+
+    @strawberry.field(description="How many contacts have ever converted (reached a converting status).")
+    async def converted_count(self) -> int:
+        return await ContactModel.filter(account_id=self._id, converted_at__isnull=False).count()
+
+    @strawberry.field(description="The account's tag list.")
+    async def tags(self) -> list[Tag]:
+        rows = await TagModel.filter(account_id=self._id).order_by("name").values("id", "name")
+        return [Tag.from_row(r) for r in rows]
+
+
+@strawberry.type(description="Who is calling: the API key's user and account.")
+class Viewer:
+    user: User
+    account: Account

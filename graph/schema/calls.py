@@ -1,0 +1,89 @@
+"""Calls booked with a contact."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import relay
+
+from crm.clock import utcnow
+from graph.context import Info
+from graph.schema.accounts import User, load_user
+from graph.schema.enums import CallBadge, CallOutcome, CallStatus
+
+if TYPE_CHECKING:
+    from graph.schema.contacts import Contact
+
+
+@strawberry.type(description="A call with the contact: upcoming or past, with its outcome once it happened.")
+class Call(relay.Node):
+    id: relay.NodeID[int]
+    event_name: str
+    scheduled_at: datetime
+    duration_minutes: int
+    status: CallStatus
+    outcome: CallOutcome | None
+    outcome_at: datetime | None
+    recording_url: str | None = strawberry.field(
+        description="Where to listen to, download or share the recording."
+    )
+    cancel_reason: str | None
+    cancelled_at: datetime | None
+    reschedule_count: int
+    created_at: datetime
+    updated_at: datetime
+    _contact_id: strawberry.Private[int]
+    _booked_by_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Call:
+        return cls(
+            id=row["id"],
+            event_name=row["event_name"],
+            scheduled_at=row["scheduled_at"],
+            duration_minutes=row["duration_minutes"],
+            status=CallStatus(row["status"]),
+            outcome=CallOutcome(row["outcome"]) if row["outcome"] else None,
+            outcome_at=row["outcome_at"],
+            recording_url=row["recording_url"],
+            cancel_reason=row["cancel_reason"],
+            cancelled_at=row["cancelled_at"],
+            reschedule_count=row["reschedule_count"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            _contact_id=row["contact_id"],
+            _booked_by_id=row["booked_by_id"],
+        )
+
+    @strawberry.field
+    def ends_at(self) -> datetime:
+        return self.scheduled_at + timedelta(minutes=self.duration_minutes)
+
+    @strawberry.field(description="True while the call's start time is still ahead.")
+    def is_upcoming(self) -> bool:
+        return self.scheduled_at > utcnow()
+
+    @strawberry.field
+    def badges(self) -> list[CallBadge]:
+        badges = []
+        if self.status == CallStatus.CANCELLED:
+            badges.append(CallBadge.CANCELLED)
+        if self.reschedule_count:
+            badges.append(CallBadge.RESCHEDULED)
+        if self.status == CallStatus.SCHEDULED and self.outcome is None and not self.is_upcoming():
+            badges.append(CallBadge.NEEDS_OUTCOME)
+        if self.recording_url:
+            badges.append(CallBadge.RECORDED)
+        return badges
+
+    @strawberry.field
+    async def booked_by(self, info: Info) -> User | None:
+        return await load_user(info, self._booked_by_id)
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy("graph.schema.contacts")]:
+        from graph.schema.contacts import load_contact
+
+        return await load_contact(info, self._contact_id)  # type: ignore[return-value]

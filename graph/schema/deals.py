@@ -1,0 +1,60 @@
+"""Deals tied to a contact."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import relay
+
+from graph.context import Info
+from graph.schema.accounts import User, load_user
+from graph.schema.enums import DealStatus, PaymentType
+
+if TYPE_CHECKING:
+    from graph.schema.contacts import Contact
+
+
+@strawberry.type(description="A deal: a product sold (or to be sold) to the contact.")
+class Deal(relay.Node):
+    id: relay.NodeID[int]
+    product_name: str
+    amount: Decimal = strawberry.field(description="Exact decimal amount, as a string.")
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. USD.")
+    payment_type: PaymentType
+    status: DealStatus
+    recurring: bool
+    closed_at: datetime | None = strawberry.field(description="When the deal was won or lost.")
+    created_at: datetime
+    updated_at: datetime
+    _contact_id: strawberry.Private[int]
+    _created_by_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Deal:
+        return cls(
+            id=row["id"],
+            product_name=row["product_name"],
+            amount=Decimal(row["amount"]).normalize() if row["amount"] is not None else Decimal(0),
+            currency=row["currency"],
+            payment_type=PaymentType(row["payment_type"]),
+            status=DealStatus(row["status"]),
+            recurring=bool(row["recurring"]),
+            closed_at=row["closed_at"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            _contact_id=row["contact_id"],
+            _created_by_id=row["created_by_id"],
+        )
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> User | None:
+        return await load_user(info, self._created_by_id)
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy("graph.schema.contacts")]:
+        from graph.schema.contacts import load_contact
+
+        return await load_contact(info, self._contact_id)  # type: ignore[return-value]

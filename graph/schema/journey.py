@@ -1,0 +1,88 @@
+"""The journey: who changed what on a card, and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry import relay
+
+from graph.context import Info
+from graph.ids import global_id
+from graph.schema.accounts import User, load_user
+from graph.schema.common import FieldChange, PageInfo
+from graph.schema.enums import ActorKind, JourneyKind
+
+
+@strawberry.type(description="Who made a change: a user, the system, or a plugin.")
+class JourneyActor:
+    kind: ActorKind
+    name: str
+    _user_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The user, when a user made the change and still exists.")
+    async def user(self, info: Info) -> User | None:
+        return await load_user(info, self._user_id)
+
+
+@strawberry.type(description="One entry of a card's journey. Entries are never edited.")
+class JourneyEvent(relay.Node):
+    id: relay.NodeID[int]
+    kind: JourneyKind
+    occurred_at: datetime
+    actor: JourneyActor
+    summary: str
+    changes: list[FieldChange]
+    subject_type: str | None = strawberry.field(
+        description="The kind of record the entry is about (Call, Deal, Note, Tag), if any."
+    )
+    _subject_id: strawberry.Private[int | None]
+    _contact_id: strawberry.Private[int]
+
+    @strawberry.field(description="Global ID of the call, deal, note or tag the entry is about.")
+    def subject_id(self) -> strawberry.ID | None:
+        if self.subject_type is None or self._subject_id is None:
+            return None
+        return strawberry.ID(str(global_id(self.subject_type, self._subject_id)))
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> JourneyEvent:
+        occurred = row["occurred_at"]
+        if isinstance(occurred, str):  # from the live broker
+            occurred = datetime.fromisoformat(occurred)
+        return cls(
+            id=row["id"],
+            kind=JourneyKind(row["kind"]),
+            occurred_at=occurred,
+            actor=JourneyActor(
+                kind=ActorKind(row["actor_kind"]), name=row["actor_name"], _user_id=row["actor_user_id"]
+            ),
+            summary=row["summary"],
+            changes=FieldChange.from_changes(row["changes"]),
+            subject_type=row["subject_type"],
+            _subject_id=row["subject_id"],
+            _contact_id=row["contact_id"],
+        )
+
+
+@strawberry.type
+class JourneyEventEdge:
+    cursor: str
+    node: JourneyEvent
+
+
+@strawberry.type(description="A page of journey entries.")
+class JourneyConnection:
+    edges: list[JourneyEventEdge]
+    page_info: PageInfo
+    _contact_id: strawberry.Private[int]
+    _kinds: strawberry.Private[tuple[str, ...]]
+
+    @strawberry.field(description="Entries matching the filter on the whole card, not just this page.")
+    async def total_count(self, info: Info) -> int:
+        return await info.context.loaders.journey_count.load((self._contact_id, self._kinds))
+
+    @strawberry.field(description="The entries of this page, without edges.")
+    def nodes(self) -> list[JourneyEvent]:
+        return [edge.node for edge in self.edges]

@@ -1,0 +1,122 @@
+"""The ASGI GraphQL endpoint: API-key auth, the typed context, GraphiQL, orjson responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from importlib.resources import files
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from crm.actor import Actor
+from crm.live import Broker
+from graph.context import Context
+
+Authenticate = Callable[[str], Awaitable[Actor | None]]
+
+EXAMPLE_QUERY = (files("graph") / "example_card_query.graphql").read_text()
+
+
+def bearer(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _unauthenticated(message: str) -> Response:
+    return JSONResponse(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+class DossierGraphQL(GraphQL[Context, None]):
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        authenticate: Authenticate,
+        broker: Broker,
+        graphiql: bool = True,
+        graphiql_api_key: str | None = None,
+        allowed_origins: Sequence[str] = (),
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            allowed_origins=allowed_origins,
+        )
+        self._authenticate = authenticate
+        self._broker = broker
+        self._graphiql_api_key = graphiql_api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._is_operation(Request(scope)):
+            request = Request(scope, receive)
+            token = bearer(request.headers.get("authorization"))
+            if token is None:
+                await _unauthenticated("send an API key: Authorization: Bearer <key>")(scope, receive, send)
+                return
+            actor = await self._authenticate(token)
+            if actor is None:
+                await _unauthenticated("this API key is unknown or revoked")(scope, receive, send)
+                return
+            scope.setdefault("state", {})["actor"] = actor
+        await super().__call__(scope, receive, send)
+
+    @staticmethod
+    def _is_operation(request: Request) -> bool:
+        # GETs without a query serve GraphiQL; everything else is an operation and needs a key.
+        if request.method == "GET":
+            return "query" in request.query_params
+        return request.method != "OPTIONS"
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        state = request.scope.get("state") or {}
+        return Context(
+            request=request,
+            response=response,
+            broker=self._broker,
+            request_id=state.get("request_id", "-"),
+            actor=state.get("actor"),
+        )
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization")
+        token = bearer(raw if isinstance(raw, str) else None) or bearer(
+            context.request.headers.get("authorization")
+        )
+        actor = await self._authenticate(token) if token else None
+        if actor is None:
+            raise ConnectionRejectionError({"message": "send a valid API key in connection_init"})
+        context.actor = actor
+        return None
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        html = self.graphql_ide_html
+        html = html.replace(
+            "const defaultHeaders = {};",
+            "const defaultHeaders = {};\n      const DOSSIER_EXAMPLE = " + json.dumps(EXAMPLE_QUERY) + ";",
+        )
+        html = html.replace("parameters.q || EXAMPLE_QUERY", "parameters.q || DOSSIER_EXAMPLE")
+        if self._graphiql_api_key:
+            headers = json.dumps(json.dumps({"Authorization": f"Bearer {self._graphiql_api_key}"}, indent=2))
+            html = html.replace(
+                "React.useState(parameters.headers)", f"React.useState(parameters.headers || {headers})"
+            )
+        return HTMLResponse(html)

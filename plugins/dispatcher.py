@@ -1,0 +1,170 @@
+"""The outbox dispatcher: delivers each (event, plugin) row to that plugin's hook.
+
+It runs as a background task of the API process (or in `dossier worker` processes),
+claims due rows in batches, calls the hook implementations concurrently (async ones
+awaited, sync ones in a thread so a blocking plugin cannot stall the event loop), and on
+failure records the attempt in the journey and retries with exponential backoff and
+jitter until the last attempt dead-letters the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from dataclasses import dataclass
+
+import pluggy
+
+from crm import outbox
+from crm.clock import utcnow
+from crm.events import CardEvent
+from crm.services.deliveries import record_delivery_failure
+from plugins.manager import implementation
+
+log = logging.getLogger("dossier.dispatcher")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    backoff_base: float = 2.0  # seconds before the first retry (before jitter)
+    backoff_cap: float = 3600.0
+    timeout: float = 30.0  # one hook call
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        policy: RetryPolicy | None = None,
+        *,
+        batch_size: int = 50,
+        concurrency: int = 16,
+        lease_seconds: float = 300.0,
+        poll_interval: float = 5.0,
+    ) -> None:
+        self.pm = pm
+        self.policy = policy or RetryPolicy()
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._batch_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- running in the background ---------------------------------------------------
+
+    def wake(self) -> None:
+        """Called after a commit that wrote outbox rows: deliver now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._loop(), name="dossier-dispatcher")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("dispatcher batch failed; trying again shortly")
+                handled = 0
+            if handled:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), await self._idle_seconds())
+
+    async def _idle_seconds(self) -> float:
+        try:
+            due = await outbox.next_due_at()
+        except Exception:
+            return self.poll_interval
+        if due is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, (due - utcnow()).total_seconds()))
+
+    # -- delivering ------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Claim one batch of due rows and deliver it; returns how many rows were handled."""
+        async with self._batch_lock:
+            deliveries = await outbox.claim_due(self.batch_size, self.lease_seconds)
+            await asyncio.gather(*(self._deliver(d) for d in deliveries))
+            return len(deliveries)
+
+    async def drain(self) -> int:
+        """Deliver until nothing is due (retries that are due now included); for tests and shutdown."""
+        total = 0
+        while handled := await self.run_once():
+            total += handled
+        return total
+
+    async def _deliver(self, delivery: outbox.Delivery) -> None:
+        async with self._semaphore:
+            try:
+                await self._call(delivery)
+            except Exception as exc:
+                await self._failed(delivery, exc)
+            else:
+                await outbox.mark_delivered(delivery)
+
+    async def _call(self, delivery: outbox.Delivery) -> None:
+        function = implementation(self.pm, delivery.hook, delivery.plugin)
+        if function is None:
+            raise LookupError(f"plugin {delivery.plugin!r} is not loaded or no longer implements it")
+        event = CardEvent.from_json(delivery.payload)
+        if inspect.iscoroutinefunction(function):
+            await asyncio.wait_for(function(event=event), self.policy.timeout)
+            return
+        result = await asyncio.wait_for(asyncio.to_thread(function, event=event), self.policy.timeout)
+        if inspect.isawaitable(result):
+            await asyncio.wait_for(result, self.policy.timeout)
+
+    async def _failed(self, delivery: outbox.Delivery, exc: BaseException) -> None:
+        attempt = delivery.attempts + 1
+        policy = self.policy
+        retry_in = (
+            outbox.backoff(attempt, policy.backoff_base, policy.backoff_cap)
+            if attempt < policy.max_attempts
+            else None
+        )
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        log.warning(
+            "plugin %s failed on %s (outbox row %s, attempt %s/%s): %s",
+            delivery.plugin,
+            delivery.hook,
+            delivery.id,
+            attempt,
+            policy.max_attempts,
+            error,
+        )
+        await outbox.mark_failed(delivery, error, retry_in)
+        if delivery.contact_id is not None:
+            try:
+                await record_delivery_failure(
+                    delivery.account_id,
+                    delivery.contact_id,
+                    plugin=delivery.plugin,
+                    hook=delivery.hook,
+                    attempt=attempt,
+                    max_attempts=policy.max_attempts,
+                    error=error,
+                    retry_in=retry_in,
+                )
+            except Exception:
+                log.exception("could not journal the failure of outbox row %s", delivery.id)
