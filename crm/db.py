@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate
 
 log = logging.getLogger("dossier.db")
@@ -44,6 +45,10 @@ async def migrate_database(database_url: str) -> None:
 async def open_database(database_url: str, *, run_migrations: bool = True) -> None:
     if run_migrations:
         await migrate_database(database_url)
+    # tortoise caches each model's INSERT/DELETE SQL per connection *name*, across inits: a
+    # process that opens SQLite and then PostgreSQL (the tests, the benchmark) would reuse
+    # SQLite's "?" placeholders on PostgreSQL.
+    EXECUTOR_CACHE.clear()
     # The global fallback lets request handlers (other tasks, other contexts) use the ORM.
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 

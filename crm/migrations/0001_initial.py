@@ -194,7 +194,7 @@ class Migration(migrations.Migration):
                 ('subject_type', fields.CharField(null=True, max_length=16)),
                 ('subject_id', fields.IntField(null=True)),
             ],
-            options={'table': 'journey_event', 'app': 'models', 'indexes': [Index(fields=['contact', 'id'])], 'pk_attr': 'id'},
+            options={'table': 'journey_event', 'app': 'models', 'indexes': [Index(fields=['contact_id', 'id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

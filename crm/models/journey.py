@@ -30,7 +30,7 @@ class JourneyEvent(Model):
 
     class Meta:
         table = "journey_event"
-        indexes = (("contact", "id"),)
+        indexes = (("contact_id", "id"),)
 
     async def save(self, *args: Any, **kwargs: Any) -> None:
         # The journey is evidence: once written an entry never changes.
