@@ -56,26 +56,30 @@ class ErrorPolicy(SchemaExtension):
         if not errors:
             return
         request_id = getattr(self.execution_context.context, "request_id", "-")
-        result.errors = [self._apply(error, request_id) for error in errors]  # type: ignore[union-attr]
+        result.errors = [apply_policy(error, request_id) for error in errors]  # type: ignore[union-attr]
 
-    def _apply(self, error: GraphQLError, request_id: str) -> GraphQLError:
-        code, mask = classify(error)
-        extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
-        original = error.original_error
-        if isinstance(original, DomainError) and original.field:
-            extensions["field"] = original.field
-        if not mask:
-            return GraphQLError(
-                error.message, nodes=error.nodes, source=error.source, positions=error.positions,
-                path=error.path, original_error=original, extensions=extensions,
-            )  # fmt: skip
-        log.error(
-            "unexpected error in request %s at %s",
-            request_id, ".".join(map(str, error.path or ())),
-            exc_info=(type(original), original, original.__traceback__) if original else None,
-        )  # fmt: skip
+
+def apply_policy(error: GraphQLError, request_id: str) -> GraphQLError:
+    """The error as the client may see it: with a code, and masked if it is unexpected."""
+    if "code" in (error.extensions or {}):  # already handled
+        return error
+    code, mask = classify(error)
+    extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
+    original = error.original_error
+    if isinstance(original, DomainError) and original.field:
+        extensions["field"] = original.field
+    if not mask:
         return GraphQLError(
-            f"Unexpected error. Quote request id {request_id} when reporting it.",
-            nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
-            extensions={"code": code, "requestId": request_id},
+            error.message, nodes=error.nodes, source=error.source, positions=error.positions,
+            path=error.path, original_error=original, extensions=extensions,
         )  # fmt: skip
+    log.error(
+        "unexpected error in request %s at %s",
+        request_id, ".".join(map(str, error.path or ())),
+        exc_info=(type(original), original, original.__traceback__) if original else None,
+    )  # fmt: skip
+    return GraphQLError(
+        f"Unexpected error. Quote request id {request_id} when reporting it.",
+        nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+        extensions={"code": code, "requestId": request_id},
+    )  # fmt: skip

@@ -14,11 +14,14 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from crm.actor import Actor
 from crm.live import Broker
 from graph.context import Context
+from graph.errors import apply_policy
 
 Authenticate = Callable[[str], Awaitable[Actor | None]]
 
@@ -103,6 +106,14 @@ class DossierGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": "send a valid API key in connection_init"})
         context.actor = actor
         return None
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Errors raised outside the operation (e.g. syntax errors caught by a parsing extension)
+        # never reach ErrorPolicy's hook: give them their code here.
+        if result.errors:
+            request_id = (request.scope.get("state") or {}).get("request_id", "-")
+            result.errors = [apply_policy(error, request_id) for error in result.errors]
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

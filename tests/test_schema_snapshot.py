@@ -1,0 +1,29 @@
+"""The committed schema.graphql is the public contract: it must equal what the code serves."""
+
+from pathlib import Path
+
+from graph.schema import build_schema
+
+SNAPSHOT = Path(__file__).resolve().parent.parent / "schema.graphql"
+
+
+def test_committed_sdl_matches_the_code() -> None:
+    current = build_schema().as_str().strip()
+    assert SNAPSHOT.read_text().strip() == current, (
+        "schema.graphql is out of date: run `dossier schema > schema.graphql` and review the diff"
+    )
+
+
+def test_issue_contract_names_are_in_the_schema() -> None:
+    sdl = SNAPSHOT.read_text()
+    for name in (
+        "contact(id: ID!): Contact",
+        "contacts(first: Int! = 20, after: String = null, search: String = null): ContactConnection!",
+        "node(id: ID!): Node",
+        "viewer: Viewer!",
+        "users: [User!]!",
+        "createContact(input: CreateContactInput!): Contact!",
+        "deleteNote(input: DeleteNoteInput!): Note!",
+        "journey(contactId: ID!): JourneyEvent!",
+    ):
+        assert name in sdl, name
