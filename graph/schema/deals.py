@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     from graph.schema.contacts import Contact
 
 
+def plain_decimal(value: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent notation (100, not 1E+2)."""
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal
+
+
 @strawberry.type(description="A deal: a product sold (or to be sold) to the contact.")
 class Deal(relay.Node):
     id: relay.NodeID[int]
@@ -37,7 +43,7 @@ class Deal(relay.Node):
         return cls(
             id=row["id"],
             product_name=row["product_name"],
-            amount=Decimal(row["amount"]).normalize() if row["amount"] is not None else Decimal(0),
+            amount=plain_decimal(Decimal(row["amount"])),
             currency=row["currency"],
             payment_type=PaymentType(row["payment_type"]),
             status=DealStatus(row["status"]),
