@@ -16,6 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from crm.actor import Actor
@@ -95,7 +96,7 @@ class DossierGraphQL(GraphQL[Context, None]):
             actor=state.get("actor"),
         )
 
-    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}
         raw = params.get("Authorization") or params.get("authorization")
         token = bearer(raw if isinstance(raw, str) else None) or bearer(
@@ -105,7 +106,7 @@ class DossierGraphQL(GraphQL[Context, None]):
         if actor is None:
             raise ConnectionRejectionError({"message": "send a valid API key in connection_init"})
         context.actor = actor
-        return None
+        return UNSET
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Errors raised outside the operation (e.g. syntax errors caught by a parsing extension)
@@ -115,8 +116,9 @@ class DossierGraphQL(GraphQL[Context, None]):
             result.errors = [apply_policy(error, request_id) for error in result.errors]
         return await super().process_result(request, result)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # A str, not bytes: WebSocket messages must go out as text frames (graphql-transport-ws).
+        return orjson.dumps(data).decode()
 
     async def render_graphql_ide(self, request: Request) -> Response:
         html = self.graphql_ide_html
