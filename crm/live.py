@@ -26,6 +26,8 @@ class Broker(Protocol):
 
     def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]: ...
 
+    async def listeners(self, channel: str) -> int: ...
+
     async def close(self) -> None: ...
 
 
@@ -54,6 +56,10 @@ class InProcessBroker:
             if not self._queues[channel]:
                 del self._queues[channel]
 
+    async def listeners(self, channel: str) -> int:
+        """How many subscriptions are listening on `channel` in this process."""
+        return len(self._queues.get(channel, ()))
+
     async def close(self) -> None:
         self._queues.clear()
 
@@ -80,6 +86,11 @@ class RedisBroker:
             with contextlib.suppress(Exception):
                 await pubsub.unsubscribe(channel)
             await pubsub.aclose()
+
+    async def listeners(self, channel: str) -> int:
+        """How many subscriptions are listening on `channel`, across every process (PUBSUB NUMSUB)."""
+        counts = await self._redis.pubsub_numsub(channel)
+        return int(counts[0][1]) if counts else 0
 
     async def ping(self) -> None:
         await self._redis.ping()

@@ -24,6 +24,8 @@ def clean_text(value: str | None, field: str, *, max_length: int, required: bool
         if required:
             raise BadInput(f"{field} cannot be empty", field=field)
         return None
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL
+        raise BadInput(f"{field} cannot contain NUL (\\x00) characters", field=field)
     if len(value) > max_length:
         raise BadInput(f"{field} is {len(value)} characters long; the limit is {max_length}", field=field)
     return value

@@ -58,6 +58,14 @@ class ErrorPolicy(SchemaExtension):
         request_id = getattr(self.execution_context.context, "request_id", "-")
         result.errors = [apply_policy(error, request_id) for error in errors]  # type: ignore[union-attr]
 
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # A subscription's results go out before on_operation resumes: apply the policy to each.
+        errors = getattr(result, "errors", None)
+        if errors:
+            request_id = getattr(self.execution_context.context, "request_id", "-")
+            result.errors = [apply_policy(error, request_id) for error in errors]
+        yield
+
 
 def apply_policy(error: GraphQLError, request_id: str) -> GraphQLError:
     """The error as the client may see it: with a code, and masked if it is unexpected."""

@@ -9,6 +9,8 @@ from strawberry import relay
 
 from crm.errors import BadInput
 
+MAX_DB_ID = 2**31 - 1  # ids are 32-bit integer columns (PostgreSQL INTEGER)
+
 
 def global_id(type_name: str, node_id: int) -> relay.GlobalID:
     return relay.GlobalID(type_name, str(node_id))
@@ -21,6 +23,8 @@ def decode_id(value: str, expected: str, field: str = "id") -> int:
         type_name, number = gid.type_name, int(gid.node_id)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise BadInput(f"{field} {value!r} is not a valid {expected} id", field=field) from None
+    if not 1 <= number <= MAX_DB_ID:  # beyond the id columns' range: the database would raise
+        raise BadInput(f"{field} {value!r} is not a valid {expected} id", field=field)
     if type_name != expected:
         raise BadInput(f"{field} {value!r} is a {type_name} id, not a {expected} id", field=field)
     return number
@@ -35,7 +39,10 @@ def decode_cursor(cursor: str, kind: str, field: str = "after") -> int:
         prefix, position = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
         if prefix != kind:
             raise ValueError(prefix)
-        return int(position)
+        number = int(position)
+        if not 0 <= number <= MAX_DB_ID:
+            raise ValueError(position)
+        return number
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadInput(f"{field} {cursor!r} is not a cursor from this list", field=field) from None
 

@@ -15,7 +15,7 @@ from crm.models import Account as AccountModel
 from crm.models import Contact as ContactModel
 from crm.models import User as UserModel
 from graph.context import Info
-from graph.ids import decode_cursor, decode_id, encode_cursor, page_size
+from graph.ids import MAX_DB_ID, decode_cursor, decode_id, encode_cursor, page_size
 from graph.resolvers.loaders import CONTACT_COLUMNS, USER_COLUMNS
 from graph.schema.accounts import Account, Tag, User, Viewer
 from graph.schema.calls import Call
@@ -108,6 +108,8 @@ class Query:
         try:
             gid = relay.GlobalID.from_id(id)
             node_id = int(gid.node_id)
+            if not 1 <= node_id <= MAX_DB_ID:
+                raise ValueError(node_id)
         except (ValueError, TypeError):
             raise BadInput(f"{id!r} is not a valid global id", field="id") from None
         if gid.type_name not in _NODE_TYPES:

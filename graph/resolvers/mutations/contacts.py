@@ -144,14 +144,14 @@ class ContactMutations:
     @strawberry.mutation(description="Set setter owner, closer owner and assigned rep (admins and managers).")
     async def assign_owners(self, info: Info, input: AssignOwnersInput) -> Contact:
         owners = {}
-        for attr, key in (
-            ("setter_owner_id", "setter_owner_id"),
-            ("closer_owner_id", "closer_owner_id"),
-            ("assigned_to_id", "assigned_to_id"),
+        for attr, field in (
+            ("setter_owner_id", "setterOwnerId"),
+            ("closer_owner_id", "closerOwnerId"),
+            ("assigned_to_id", "assignedToId"),
         ):
             value = getattr(input, attr)
             if value is not strawberry.UNSET:
-                owners[key] = None if value is None else decode_id(value, "User", attr)
+                owners[attr] = None if value is None else decode_id(value, "User", field)
         contact = await contact_service.assign_owners(
             info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId"), owners
         )
