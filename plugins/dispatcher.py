@@ -34,6 +34,11 @@ class RetryPolicy:
     timeout: float = 30.0  # one hook call
 
 
+class PluginNotLoaded(LookupError):
+    """The row's plugin is disabled or uninstalled: retrying cannot help, so it is dead-lettered
+    at once (an operator can requeue it with `crm.outbox.requeue_dead` after re-enabling it)."""
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -126,7 +131,7 @@ class Dispatcher:
     async def _call(self, delivery: outbox.Delivery) -> None:
         function = implementation(self.pm, delivery.hook, delivery.plugin)
         if function is None:
-            raise LookupError(f"plugin {delivery.plugin!r} is not loaded or no longer implements it")
+            raise PluginNotLoaded(f"plugin {delivery.plugin!r} is not loaded or no longer implements it")
         event = CardEvent.from_json(delivery.payload)
         if inspect.iscoroutinefunction(function):
             await asyncio.wait_for(function(event=event), self.policy.timeout)
@@ -140,7 +145,7 @@ class Dispatcher:
         policy = self.policy
         retry_in = (
             outbox.backoff(attempt, policy.backoff_base, policy.backoff_cap)
-            if attempt < policy.max_attempts
+            if attempt < policy.max_attempts and not isinstance(exc, PluginNotLoaded)
             else None
         )
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

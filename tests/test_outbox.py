@@ -337,3 +337,24 @@ async def test_a_sync_hook_runs_in_a_worker_thread(running_app: AppFactory) -> N
         await api.runtime.dispatcher.drain()
         assert len(threads) == 1
         assert threads[0] != threading.get_ident()  # not the event loop's thread
+
+
+async def test_rows_of_a_plugin_no_longer_loaded_are_parked_once_and_can_be_requeued(
+    running_app: AppFactory,
+) -> None:
+    mirror = Counting("mirror")
+    async with running_app(plugins=(mirror,)) as app:
+        api = await started_tenant(app)
+        contact_id = await create_contact(api)  # the row is written; nobody drains it
+    async with running_app() as app:  # restarted without the plugin
+        await app.runtime.dispatcher.drain()
+        (row,) = await OutboxRow.all()
+        assert (row.status, row.attempts) == (outbox.DEAD, 1)
+        assert "not loaded" in (row.last_error or "")
+        (entry,) = await failure_entries(app.as_(api.key or ""), contact_id)
+        assert "dead-lettered" in entry["summary"]
+        assert await outbox.requeue_dead([row.id]) == 1
+    async with running_app(plugins=(mirror,)) as app:  # the plugin is back
+        await app.runtime.dispatcher.drain()
+        assert [e.contact.first_name for e in mirror.events] == ["Ada"]
+        assert (await OutboxRow.get(id=row.id)).status == "DELIVERED"

@@ -228,7 +228,7 @@ async def assign_owners(actor: Actor, contact_id: int, owners: Mapping[str, int 
         }
         for key, user_id in wanted.items():
             if user_id is not None and user_id not in users:
-                raise NotFound(f"no user with id {user_id} in this account", field=OWNER_FIELDS[key])
+                raise NotFound(f"no user with id {user_id} in this account", field=OWNER_FIELDS[key] + "Id")
         changes: dict[str, list[Any]] = {}
         for key, user_id in wanted.items():
             before = getattr(contact, key)
