@@ -25,6 +25,15 @@ class CleanNote:
     text_length: int
 
 
+def _only_allowed(tag: str, attribute: str, value: str) -> str | None:
+    # nh3 keeps a few generic attributes (title, lang) on every tag by default; a note keeps
+    # nothing but a link's target.
+    # `rel` is the one nh3 itself sets from link_rel.
+    if attribute in ALLOWED_ATTRIBUTES.get(tag, ()) or (tag, attribute) == ("a", "rel"):
+        return value
+    return None
+
+
 def visible_text(markup: str) -> str:
     """The characters a reader sees: tags dropped, entities decoded."""
     return html.unescape(nh3.clean(markup, tags=set(), attributes={}))
@@ -35,6 +44,7 @@ def clean_note(body: str) -> CleanNote:
         body or "",
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_only_allowed,
         url_schemes=ALLOWED_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,

@@ -48,7 +48,7 @@ def call_subject(call: Call) -> dict[str, Any]:
 
 
 def _future(when: datetime) -> datetime:
-    when = as_utc(when)
+    when = as_utc(when, "scheduledAt")
     if when <= utcnow():
         raise BadInput("scheduledAt must be in the future", field="scheduledAt")
     return when

@@ -67,13 +67,14 @@ def _check_recurring(deal: Deal) -> None:
 
 
 def _json(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
+    # As the API shows amounts: no trailing zeros from the column's scale, no exponent.
+    return f"{value.normalize():f}" if isinstance(value, Decimal) else value
 
 
 def deal_subject(deal: Deal) -> dict[str, Any]:
     return {
         "productName": deal.product_name,
-        "amount": str(deal.amount),
+        "amount": _json(deal.amount),
         "currency": deal.currency,
         "paymentType": deal.payment_type,
         "status": deal.status,

@@ -96,7 +96,7 @@ class Query:
             edges=edges,
             page_info=PageInfo(
                 has_next_page=len(rows) > size,
-                has_previous_page=after is not None,
+                has_previous_page=bool(after),
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),

@@ -17,7 +17,9 @@ from graph.schema.notes import Note
 class AddNoteInput:
     contact_id: strawberry.ID
     body: str = strawberry.field(
-        description="HTML limited to bold, italic, underline, lists and links; at most 1500 characters of text."
+        description=(
+            "HTML limited to bold, italic, underline, lists and links; at most 1500 characters of text."
+        )
     )
 
 
