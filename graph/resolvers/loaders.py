@@ -183,7 +183,8 @@ class Loaders:
         direction = "DESC" if newest_first else "ASC"
         sql = (
             "SELECT contact_id, id FROM ("
-            f" SELECT contact_id, id, ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY id {direction}) AS rn"
+            " SELECT contact_id, id,"
+            f" ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY id {direction}) AS rn"
             f" FROM journey_event WHERE {' AND '.join(where)}"
             f") ranked WHERE rn <= {limit_mark} ORDER BY contact_id, rn"
         )
