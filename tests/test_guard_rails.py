@@ -147,9 +147,9 @@ async def test_introspection_is_on_by_default(as_admin: Api, acme: Tenant) -> No
 
 async def _get_page(settings: Settings, **kwargs: object) -> httpx.Response:
     app = create_app(settings, **kwargs)  # type: ignore[arg-type]
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            return await client.get("/graphql", headers={"Accept": "text/html"})
+    transport = httpx.ASGITransport(app=app)
+    async with LifespanManager(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await client.get("/graphql", headers={"Accept": "text/html"})
 
 
 async def test_graphiql_serves_the_example_card_query_and_the_demo_key(settings: Settings) -> None:
