@@ -5,8 +5,11 @@ from crm.models.calls import Call
 from crm.models.contacts import Contact, ContactTag, FormAnswer, Tag, Utm
 from crm.models.deals import Deal
 from crm.models.journey import JourneyEvent
+from crm.models.messages import Message
 from crm.models.notes import Note
 from crm.models.outbox import OutboxRow
+from crm.models.property import PropertyFacts
+from crm.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
@@ -17,9 +20,13 @@ __all__ = [
     "Deal",
     "FormAnswer",
     "JourneyEvent",
+    "Message",
     "Note",
     "OutboxRow",
+    "PropertyFacts",
     "Tag",
     "User",
     "Utm",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -22,6 +22,8 @@ class Account(Model):
     # [{"name": str, "subStatuses": [str, ...], "converts": bool}, ...]. The first entry is the
     # status of new contacts; reaching a status with "converts" records the conversion date.
     statuses = fields.JSONField(default=default_statuses)
+    # The account's own SMS number (E.164); inbound texts to it belong to this account.
+    sms_number = fields.CharField(max_length=20, null=True, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

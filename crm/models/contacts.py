@@ -25,6 +25,11 @@ class Contact(Model):
     status = fields.CharField(max_length=50)
     sub_status = fields.CharField(max_length=50, null=True)
     converted_at = fields.DatetimeField(null=True)
+    # SMS consent (C1-C3): off until a user switches it on or a line check finds a mobile.
+    ok_to_sms = fields.BooleanField(default=False, db_default=False)
+    sms_blocked_reason = fields.CharField(max_length=200, null=True)
+    phone_line_type = fields.CharField(max_length=20, null=True)  # Twilio Lookup v2 line type
+    phone_checked_at = fields.DatetimeField(null=True)
     setter_owner = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
