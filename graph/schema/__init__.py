@@ -10,13 +10,13 @@ import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.tools import merge_types
 
 from graph.errors import ErrorPolicy
@@ -58,16 +58,21 @@ class DossierSchema(strawberry.Schema):
 
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     limits = limits or Limits()
+    # The rule classes are built once: ValidationCache keys on them, and the limiter
+    # extensions would build new classes per request, so nothing would ever hit the cache.
+    rules = [
+        depth_validator(limits.max_depth, None),
+        alias_validator(limits.max_aliases),
+    ]
+    if not limits.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Any] = [
         ErrorPolicy,
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ]
-    if not limits.introspection:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return DossierSchema(
         query=Query,
         mutation=Mutation,

@@ -1,0 +1,205 @@
+"""Seed the benchmark's card: one account, an API key and one large, realistic contact card.
+
+Rows go straight into the tables with bulk_create (the benchmark measures reads, not the
+services); the account and its key come from the real service, so the key authenticates.
+Call `seed(...)` with the ORM open (`crm.db.open_database`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from crm.clock import utcnow
+from crm.models import (
+    Call,
+    Contact,
+    ContactTag,
+    Deal,
+    FormAnswer,
+    JourneyEvent,
+    Note,
+    Tag,
+    User,
+    Utm,
+)
+from crm.services.accounts import create_account, create_user
+
+
+@dataclass(frozen=True)
+class CardSizes:
+    journey: int = 200
+    calls: int = 40
+    deals: int = 20
+    notes: int = 50
+    utms: int = 5
+    tags: int = 5
+    answers: int = 12
+
+
+@dataclass(frozen=True)
+class Seeded:
+    api_key: str
+    account_id: int
+    contact_id: int
+
+
+JOURNEY_KINDS = (
+    ("CONTACT_UPDATED", None, {"title": ["Owner", "Founder"]}),
+    ("STATUS_CHANGED", None, {"status": ["lead", "contacted"], "subStatus": [None, "attempted"]}),
+    ("CALL_SCHEDULED", "Call", {"scheduledAt": [None, "2026-03-02T15:00:00+00:00"]}),
+    ("NOTE_ADDED", "Note", {}),
+    ("DEAL_ADDED", "Deal", {"amount": [None, "1499.5"], "currency": [None, "USD"]}),
+    ("TAG_ADDED", "Tag", {"tags": [["vip"], ["vip", "webinar"]]}),
+    ("OWNER_CHANGED", None, {"closerOwner": ["Sam Setter", "Casey Closer"]}),
+)
+OUTCOMES = ("SPOKE", "NO_ANSWER", "LEFT_VOICEMAIL", "FOLLOW_UP_NEEDED", "WON")
+
+
+async def seed(sizes: CardSizes = CardSizes()) -> Seeded:
+    issued = await create_account("Bench Co", "admin@bench.example.com", "Avery Admin")
+    account_id: int = issued.user.account_id  # type: ignore[attr-defined]
+    setter = (await create_user("Bench Co", "Sam Setter", "sam@bench.example.com", "rep")).user
+    closer = (await create_user("Bench Co", "Casey Closer", "casey@bench.example.com", "manager")).user
+    users = [issued.user.id, setter.id, closer.id]
+    names = {issued.user.id: "Avery Admin", setter.id: "Sam Setter", closer.id: "Casey Closer"}
+    now = utcnow()
+
+    contact = await Contact.create(
+        account_id=account_id,
+        first_name="Jordan",
+        last_name="Rivera",
+        business_name="Rivera Landscaping LLC",
+        title="Owner",
+        contact_type="lead",
+        email="jordan@rivera-landscaping.example.com",
+        secondary_email="office@rivera-landscaping.example.com",
+        phone="+14155550123",
+        secondary_phone="+14155550188",
+        street="1200 Market St",
+        city="San Francisco",
+        state="CA",
+        zip="94102",
+        country="US",
+        ip_address="203.0.113.42",
+        status="contacted",
+        sub_status="follow up",
+        setter_owner_id=setter.id,
+        closer_owner_id=closer.id,
+        assigned_to_id=setter.id,
+    )
+    cid = contact.id
+
+    await Call.bulk_create(
+        [
+            Call(
+                contact_id=cid,
+                event_name=f"Discovery call #{i + 1}" if i % 3 else "Strategy session",
+                scheduled_at=now + timedelta(days=i // 2 + 1) if i % 2 else now - timedelta(days=i // 2 + 1),
+                duration_minutes=30 if i % 3 else 60,
+                status="CANCELLED" if i % 7 == 6 else "SCHEDULED",
+                outcome=None if i % 2 else OUTCOMES[(i // 2) % len(OUTCOMES)],
+                outcome_at=None if i % 2 else now - timedelta(days=i // 2),
+                recording_url=None if i % 2 else f"https://recordings.example.com/calls/{i + 1}.mp3",
+                cancel_reason="Lead asked to move it" if i % 7 == 6 else None,
+                cancelled_at=now if i % 7 == 6 else None,
+                reschedule_count=i % 3,
+                booked_by_id=users[i % 3],
+                created_at=now - timedelta(days=40 - i),
+                updated_at=now,
+            )
+            for i in range(sizes.calls)
+        ]
+    )
+    await Deal.bulk_create(
+        [
+            Deal(
+                contact_id=cid,
+                product_name=("Lawn care plan", "Irrigation install", "Tree service")[i % 3],
+                amount=Decimal("1499.50") + Decimal(i) * Decimal("12.25"),
+                currency="USD",
+                payment_type=("ONE_TIME", "RECURRING", "PAYMENT_PLAN")[i % 3],
+                status=("OPEN", "WON", "LOST")[i % 3],
+                recurring=i % 3 == 1,
+                closed_at=now - timedelta(days=i) if i % 3 else None,
+                created_by_id=users[(i + 1) % 3],
+                created_at=now - timedelta(days=30 - i),
+                updated_at=now,
+            )
+            for i in range(sizes.deals)
+        ]
+    )
+    await Note.bulk_create(
+        [
+            Note(
+                contact_id=cid,
+                body=(
+                    f"<p>Spoke with Jordan about the <b>spring schedule</b> (note {i + 1}).</p>"
+                    "<ul><li>Wants a quote for the back lot</li><li>Call back after 3pm</li></ul>"
+                ),
+                text_length=90,
+                author_id=users[i % 3],
+                created_at=now - timedelta(hours=50 - i),
+                updated_at=now,
+            )
+            for i in range(sizes.notes)
+        ]
+    )
+    await Utm.bulk_create(
+        [
+            Utm(
+                contact_id=cid,
+                source=("google", "facebook", "newsletter", "bing", "partner")[i % 5],
+                medium="cpc",
+                campaign=f"spring-promo-{i + 1}",
+                term="lawn care",
+                content="variant-b",
+                captured_at=now - timedelta(days=60 - i),
+            )
+            for i in range(sizes.utms)
+        ]
+    )
+    await FormAnswer.bulk_create(
+        [
+            FormAnswer(
+                contact_id=cid,
+                form="Free estimate",
+                question=f"Question {i + 1}: how big is the property?",
+                answer="About half an acre, mostly lawn with some beds along the fence.",
+                answered_at=now - timedelta(days=60),
+            )
+            for i in range(sizes.answers)
+        ]
+    )
+    await Tag.bulk_create(
+        [
+            Tag(account_id=account_id, name=name, key=name.lower())
+            for name in ("VIP", "Webinar", "Referral", "Spring 2026", "Hot lead")[: sizes.tags]
+        ]
+    )
+    tag_ids = [t["id"] for t in await Tag.filter(account_id=account_id).values("id")]
+    await ContactTag.bulk_create([ContactTag(contact_id=cid, tag_id=t) for t in tag_ids])
+    events = []
+    for i in range(sizes.journey):
+        kind, subject, changes = JOURNEY_KINDS[i % len(JOURNEY_KINDS)]
+        by_user = i % 5 != 4
+        user_id = users[i % 3]
+        events.append(
+            JourneyEvent(
+                account_id=account_id,
+                contact_id=cid,
+                kind=kind,
+                occurred_at=now - timedelta(minutes=10 * (sizes.journey - i)),
+                actor_kind="USER" if by_user else "SYSTEM",
+                actor_user_id=user_id if by_user else None,
+                actor_name=names[user_id] if by_user else "Dossier",
+                summary=f"{kind.replace('_', ' ').capitalize()} ({i + 1})",
+                changes=changes,
+                subject_type=subject,
+                subject_id=(i % 20) + 1 if subject else None,
+            )
+        )
+    await JourneyEvent.bulk_create(events, batch_size=500)
+    assert await User.filter(account_id=account_id).count() == 3
+    return Seeded(issued.key, account_id, cid)

@@ -1,0 +1,459 @@
+"""F1: a whole card, or a page of cards, costs a constant number of SQL statements.
+
+Rows are seeded straight into the tables with bulk_create (test set-up, not a use case), so a
+card can hold hundreds of rows per section without hundreds of mutations. Every count includes
+the API-key lookup the request makes before GraphQL runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from crm.clock import utcnow
+from crm.models import (
+    Call,
+    Contact,
+    ContactTag,
+    Deal,
+    FormAnswer,
+    JourneyEvent,
+    Note,
+    Tag,
+    User,
+    Utm,
+)
+from graph.ids import global_id
+from tests.conftest import Api, Tenant
+
+CARD_FIELDS = """
+fragment Card on Contact {
+  id displayName firstName lastName businessName title contactType
+  email secondaryEmail phone secondaryPhone ipAddress status subStatus convertedAt createdAt updatedAt
+  address { street city state zip country }
+  setterOwner { id name email role createdAt }
+  closerOwner { id name email role }
+  assignedTo { id name email role }
+  tags { id name }
+  utms { source medium campaign term content capturedAt }
+  formAnswers { question answer form answeredAt }
+  lastBookedEvent
+  journey(first: 100) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges {
+      cursor
+      node {
+        id kind occurredAt subjectType subjectId summary
+        actor { kind name user { name } }
+        changes { field before after }
+      }
+    }
+  }
+  upcoming: calls(when: UPCOMING) { ...CallFields }
+  past: calls(when: PAST) { ...CallFields }
+  deals {
+    id productName amount currency paymentType status recurring closedAt createdAt updatedAt
+    createdBy { name }
+  }
+  notes { id body text textLength createdAt updatedAt author { name } }
+}
+
+fragment CallFields on Call {
+  id eventName scheduledAt durationMinutes status outcome outcomeAt recordingUrl cancelReason
+  cancelledAt rescheduleCount createdAt updatedAt endsAt isUpcoming badges
+  bookedBy { name }
+}
+"""
+
+# Sections that point back at their card, and the card's owners through them.
+BACKREF_FIELDS = """
+fragment Card on Contact {
+  id displayName setterOwner { name } closerOwner { name } assignedTo { name }
+  notes { id contact { displayName closerOwner { name } notes { id } } }
+  calls { id contact { id displayName } bookedBy { name } }
+  deals { id contact { displayName assignedTo { name } } }
+}
+"""
+
+CARD_QUERY = "query Card($id: ID!) { contact(id: $id) { ...Card } }"
+LIST_QUERY = """
+query Cards($first: Int!) {
+  contacts(first: $first) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { ...Card } }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    journey: int
+    calls: int
+    deals: int
+    notes: int
+    tags: int
+    utms: int
+    answers: int
+
+
+ONE_EACH = Sizes(journey=1, calls=1, deals=1, notes=1, tags=1, utms=1, answers=1)
+BIG = Sizes(journey=200, calls=200, deals=200, notes=200, tags=50, utms=50, answers=200)
+A_FEW = Sizes(journey=4, calls=4, deals=3, notes=3, tags=3, utms=2, answers=3)
+
+JOURNEY_KINDS = ("CONTACT_UPDATED", "STATUS_CHANGED", "NOTE_ADDED", "CALL_SCHEDULED", "DEAL_ADDED")
+SUBJECT_TYPES = {"NOTE_ADDED": "Note", "CALL_SCHEDULED": "Call", "DEAL_ADDED": "Deal"}
+
+
+# --------------------------------------------------------------------------------------
+# Seeding (direct inserts: set-up only)
+# --------------------------------------------------------------------------------------
+
+
+async def account_of(tenant: Tenant) -> int:
+    user = await User.get(id=tenant.user_ids["admin"])
+    return user.account_id  # type: ignore[attr-defined,no-any-return]
+
+
+async def add_users(account_id: int, count: int, prefix: str) -> list[int]:
+    await User.bulk_create(
+        [
+            User(
+                account_id=account_id,
+                name=f"{prefix} User {i}",
+                email=f"{prefix}{i}@acme.example.com",
+                role="rep",
+            )
+            for i in range(count)
+        ]
+    )
+    rows = await User.filter(account_id=account_id, email__startswith=prefix).order_by("id").values("id")
+    return [r["id"] for r in rows]
+
+
+async def add_tags(account_id: int, count: int) -> list[int]:
+    await Tag.bulk_create(
+        [Tag(account_id=account_id, name=f"Tag {i:02}", key=f"tag {i:02}") for i in range(count)]
+    )
+    return [r["id"] for r in await Tag.filter(account_id=account_id).order_by("id").values("id")]
+
+
+async def add_contacts(account_id: int, owners: list[tuple[int | None, int | None, int | None]]) -> list[int]:
+    """One contact per (setter, closer, assigned) triple, in id order."""
+    before = await Contact.filter(account_id=account_id).count()
+    await Contact.bulk_create(
+        [
+            Contact(
+                account_id=account_id,
+                first_name=f"Pat{i}",
+                last_name="Lee",
+                business_name="Lee & Co",
+                title="Owner",
+                contact_type="lead",
+                email=f"pat{i}@example.com",
+                secondary_email=f"pat{i}.lee@example.com",
+                phone=f"+1415555{i:04}",
+                secondary_phone=f"+1415666{i:04}",
+                street=f"{i} Main St",
+                city="Springfield",
+                state="IL",
+                zip="62701",
+                country="US",
+                ip_address="203.0.113.9",
+                status="lead",
+                sub_status="new",
+                setter_owner_id=setter,
+                closer_owner_id=closer,
+                assigned_to_id=assigned,
+            )
+            for i, (setter, closer, assigned) in enumerate(owners)
+        ]
+    )
+    rows = await Contact.filter(account_id=account_id).order_by("id").values("id")
+    return [r["id"] for r in rows][before:]
+
+
+async def fill_sections(
+    account_id: int, contact_ids: list[int], sizes: Sizes, users: list[int], tag_ids: list[int]
+) -> None:
+    """`sizes` rows in every section of every contact; rows point at `users` in turn."""
+    now = utcnow()
+
+    def user(i: int) -> int:
+        return users[i % len(users)]
+
+    calls, deals, notes, utms, answers, journey, links = [], [], [], [], [], [], []
+    for contact_id in contact_ids:
+        for i in range(sizes.calls):
+            past = i % 2 == 0
+            when = now - timedelta(days=i + 1) if past else now + timedelta(days=i + 1)
+            calls.append(
+                Call(
+                    contact_id=contact_id,
+                    event_name=f"Discovery {i}",
+                    scheduled_at=when,
+                    duration_minutes=30,
+                    status="SCHEDULED",
+                    outcome="SPOKE" if past else None,
+                    outcome_at=when if past else None,
+                    recording_url=f"https://rec.example.com/{i}" if past else None,
+                    reschedule_count=i % 3,
+                    booked_by_id=user(i),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        for i in range(sizes.deals):
+            deals.append(
+                Deal(
+                    contact_id=contact_id,
+                    product_name=f"Plan {i}",
+                    amount=Decimal("1499.50") + i,
+                    currency="USD",
+                    payment_type="ONE_TIME",
+                    status="WON" if i % 2 else "OPEN",
+                    closed_at=now if i % 2 else None,
+                    created_by_id=user(i),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        for i in range(sizes.notes):
+            notes.append(
+                Note(
+                    contact_id=contact_id,
+                    body=f"<p>Called back, <b>point {i}</b></p>",
+                    text_length=20,
+                    author_id=user(i),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        for i in range(sizes.utms):
+            utms.append(
+                Utm(
+                    contact_id=contact_id,
+                    source="google",
+                    medium="cpc",
+                    campaign=f"spring-{i}",
+                    term="crm",
+                    content="ad-a",
+                    captured_at=now,
+                )
+            )
+        for i in range(sizes.answers):
+            answers.append(
+                FormAnswer(
+                    contact_id=contact_id,
+                    form="Intake",
+                    question=f"Question {i}?",
+                    answer=f"Answer {i}",
+                    answered_at=now,
+                )
+            )
+        for i in range(sizes.journey):
+            kind = JOURNEY_KINDS[i % len(JOURNEY_KINDS)]
+            by_user = i % 5 != 4
+            journey.append(
+                JourneyEvent(
+                    account_id=account_id,
+                    contact_id=contact_id,
+                    kind=kind,
+                    occurred_at=now - timedelta(minutes=i),
+                    actor_kind="USER" if by_user else "SYSTEM",
+                    actor_user_id=user(i) if by_user else None,
+                    actor_name=f"User {i % len(users)}" if by_user else "Dossier",
+                    summary=f"Change {i}",
+                    changes={"status": ["lead", "contacted"]},
+                    subject_type=SUBJECT_TYPES.get(kind),
+                    subject_id=i + 1 if kind in SUBJECT_TYPES else None,
+                )
+            )
+        for tag_id in tag_ids[: sizes.tags]:
+            links.append(ContactTag(contact_id=contact_id, tag_id=tag_id, created_at=now))
+    for model, rows in (
+        (Call, calls),
+        (Deal, deals),
+        (Note, notes),
+        (Utm, utms),
+        (FormAnswer, answers),
+        (JourneyEvent, journey),
+        (ContactTag, links),
+    ):
+        if rows:
+            await model.bulk_create(rows, batch_size=500)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    count: int
+    data: Any
+    statements: list[str]
+
+    def listing(self) -> str:
+        return "\n".join(f"  {s[:160]}" for s in self.statements)
+
+
+async def measure(api: Api, count_statements: Any, query: str, variables: dict[str, Any]) -> Measured:
+    with count_statements() as counter:
+        data = await api.data(query, variables)
+    return Measured(counter.count, data, list(counter.statements))
+
+
+async def measure_card(api: Api, count_statements: Any, query: str, contact_id: int) -> Measured:
+    measured = await measure(api, count_statements, query, {"id": str(global_id("Contact", contact_id))})
+    measured.data = measured.data["contact"]
+    return measured
+
+
+@pytest.fixture
+async def owners(acme: Tenant) -> tuple[int, int, int]:
+    ids = acme.user_ids
+    return ids["admin"], ids["manager"], ids["rep"]
+
+
+# --------------------------------------------------------------------------------------
+# One card: 1 row per section costs the same as 200
+# --------------------------------------------------------------------------------------
+
+
+def same_cost(label_a: str, a: Measured, label_b: str, b: Measured) -> str:
+    return (
+        f"{label_a} cost {a.count} statements, {label_b} {b.count}:\n"
+        f"{label_a}:\n{a.listing()}\n{label_b}:\n{b.listing()}"
+    )
+
+
+async def test_full_card_costs_the_same_with_1_or_200_rows_per_section(
+    as_admin: Api, acme: Tenant, count_statements: Any
+) -> None:
+    account_id = await account_of(acme)
+    # Owners are set; section rows point at other users, so the owners' batch and the rows'
+    # batch are both exercised (rows of the big card point at twelve different users).
+    row_users = await add_users(account_id, 12, "rowref")
+    tag_ids = await add_tags(account_id, BIG.tags)
+    owner = acme.user_ids["manager"]
+    small_id, big_id = await add_contacts(account_id, [(owner, owner, owner)] * 2)
+    await fill_sections(account_id, [small_id], ONE_EACH, row_users[:1], tag_ids)
+    await fill_sections(account_id, [big_id], BIG, row_users, tag_ids)
+
+    query = CARD_QUERY + CARD_FIELDS
+    small = await measure_card(as_admin, count_statements, query, small_id)
+    big = await measure_card(as_admin, count_statements, query, big_id)
+
+    # The big card really came back whole: the statement count is about these rows.
+    card = big.data
+    assert card["journey"]["totalCount"] == 200
+    assert len(card["journey"]["edges"]) == 100 and card["journey"]["pageInfo"]["hasNextPage"] is True
+    assert len(card["upcoming"]) + len(card["past"]) == 200
+    assert (len(card["deals"]), len(card["notes"]), len(card["tags"]), len(card["utms"])) == (
+        200,
+        200,
+        50,
+        50,
+    )
+    assert len(card["formAnswers"]) == 200
+    every_row_user = {f"rowref User {i}" for i in range(12)}
+    assert {n["author"]["name"] for n in card["notes"]} == every_row_user
+    assert {c["bookedBy"]["name"] for c in card["upcoming"] + card["past"]} == every_row_user
+    assert {d["createdBy"]["name"] for d in card["deals"]} == every_row_user
+    edges = card["journey"]["edges"]
+    assert {e["node"]["actor"]["user"]["name"] for e in edges if e["node"]["actor"]["kind"] == "USER"} == (
+        every_row_user
+    )
+    assert card["setterOwner"]["name"] == "Acme Manager"
+    assert small.data["journey"]["totalCount"] == 1 and len(small.data["notes"]) == 1
+
+    assert small.count == big.count, same_cost("a card with 1 row per section", small, "200 rows", big)
+    # A constant, and a small one: one statement per section loader, not per row.
+    assert big.count <= 16, f"the full card costs {big.count} statements:\n{big.listing()}"
+
+
+async def test_back_references_on_a_card_cost_nothing_extra(
+    as_admin: Api, acme: Tenant, owners: tuple[int, int, int], count_statements: Any
+) -> None:
+    account_id = await account_of(acme)
+    tag_ids = await add_tags(account_id, 1)
+    small_id, big_id = await add_contacts(account_id, [owners, owners])
+    await fill_sections(account_id, [small_id], ONE_EACH, list(owners), tag_ids)
+    await fill_sections(account_id, [big_id], BIG, list(owners), tag_ids)
+
+    query = CARD_QUERY + BACKREF_FIELDS
+    small = await measure_card(as_admin, count_statements, query, small_id)
+    big = await measure_card(as_admin, count_statements, query, big_id)
+
+    notes = big.data["notes"]
+    assert len(notes) == 200
+    assert all(len(n["contact"]["notes"]) == 200 for n in notes)
+    assert {n["contact"]["displayName"] for n in notes} == {big.data["displayName"]}
+    assert {c["contact"]["id"] for c in big.data["calls"]} == {big.data["id"]}
+    assert small.count == big.count, same_cost("back-references on a 1-row card", small, "200 rows", big)
+
+
+# --------------------------------------------------------------------------------------
+# A page of cards: 50 cost the same as 1
+# --------------------------------------------------------------------------------------
+
+
+async def seed_page(acme: Tenant, contacts: int) -> None:
+    """`contacts` cards, each with a few rows everywhere and its own mix of owners."""
+    account_id = await account_of(acme)
+    users = await add_users(account_id, 10, "owner")
+    tag_ids = await add_tags(account_id, A_FEW.tags)
+    triples = [(users[i % 10], users[(i + 3) % 10], users[(i + 7) % 10]) for i in range(contacts)]
+    contact_ids = await add_contacts(account_id, triples)
+    # Each card's rows point at that card's own owners, so a page of 1 and a page of 50 load
+    # users in the same number of batches; the page as a whole spans all ten users.
+    for contact_id, triple in zip(contact_ids, triples, strict=True):
+        await fill_sections(account_id, [contact_id], A_FEW, list(triple), tag_ids)
+
+
+async def test_a_page_of_50_full_cards_costs_the_same_as_a_page_of_1(
+    as_admin: Api, acme: Tenant, count_statements: Any
+) -> None:
+    await seed_page(acme, 50)
+    query = LIST_QUERY + CARD_FIELDS
+    one = await measure(as_admin, count_statements, query, {"first": 1})
+    fifty = await measure(as_admin, count_statements, query, {"first": 50})
+
+    cards = [edge["node"] for edge in fifty.data["contacts"]["edges"]]
+    assert len(cards) == 50 and fifty.data["contacts"]["totalCount"] == 50
+    assert len(one.data["contacts"]["edges"]) == 1 and one.data["contacts"]["pageInfo"]["hasNextPage"] is True
+    assert len({c["setterOwner"]["name"] for c in cards}) == 10
+    for card in cards:
+        assert card["journey"]["totalCount"] == 4 and len(card["journey"]["edges"]) == 4
+        assert len(card["upcoming"]) + len(card["past"]) == 4
+        assert (len(card["deals"]), len(card["notes"]), len(card["tags"]), len(card["utms"])) == (3, 3, 3, 2)
+        assert len(card["formAnswers"]) == 3
+        owners = {card["setterOwner"]["name"], card["closerOwner"]["name"], card["assignedTo"]["name"]}
+        assert {n["author"]["name"] for n in card["notes"]} == owners
+
+    assert one.count == fifty.count, same_cost("contacts(first: 1)", one, "contacts(first: 50)", fifty)
+    assert fifty.count <= 16, f"a page of full cards costs {fifty.count} statements:\n{fifty.listing()}"
+
+
+async def test_back_references_on_a_page_cost_nothing_extra(
+    as_admin: Api, acme: Tenant, count_statements: Any
+) -> None:
+    await seed_page(acme, 50)
+    query = LIST_QUERY + BACKREF_FIELDS
+    one = await measure(as_admin, count_statements, query, {"first": 1})
+    fifty = await measure(as_admin, count_statements, query, {"first": 50})
+
+    cards = [edge["node"] for edge in fifty.data["contacts"]["edges"]]
+    assert len(cards) == 50
+    for card in cards:
+        assert {n["contact"]["displayName"] for n in card["notes"]} == {card["displayName"]}
+        assert {d["contact"]["assignedTo"]["name"] for d in card["deals"]} == {card["assignedTo"]["name"]}
+    assert one.count == fifty.count, same_cost("back-references on 1 card", one, "on 50 cards", fifty)
