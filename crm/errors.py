@@ -28,3 +28,9 @@ class Conflict(DomainError):
 
 class Unauthenticated(DomainError):
     code = "UNAUTHENTICATED"
+
+
+class NotConfigured(DomainError):
+    """A capability (SMS, email, ...) needs a provider that this server has not been given."""
+
+    code = "NOT_CONFIGURED"

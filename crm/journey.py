@@ -22,6 +22,18 @@ class JourneyKind(StrEnum):
     NOTE_ADDED = "NOTE_ADDED"
     NOTE_EDITED = "NOTE_EDITED"
     NOTE_DELETED = "NOTE_DELETED"
+    SMS_QUEUED = "SMS_QUEUED"
+    SMS_SENT = "SMS_SENT"
+    SMS_DELIVERED = "SMS_DELIVERED"
+    SMS_FAILED = "SMS_FAILED"
+    SMS_RECEIVED = "SMS_RECEIVED"
+    SMS_CONSENT_CHANGED = "SMS_CONSENT_CHANGED"
+    PHONE_CHECK_REQUESTED = "PHONE_CHECK_REQUESTED"
+    PHONE_VERIFIED = "PHONE_VERIFIED"
+    PHONE_CHECK_SKIPPED = "PHONE_CHECK_SKIPPED"
+    EMAIL_QUEUED = "EMAIL_QUEUED"
+    EMAIL_SENT = "EMAIL_SENT"
+    EMAIL_FAILED = "EMAIL_FAILED"
     # Written by the dispatcher, not by a mutation: a plugin failed to handle an event.
     PLUGIN_DELIVERY_FAILED = "PLUGIN_DELIVERY_FAILED"
 
@@ -44,7 +56,21 @@ HOOK_FOR_KIND: dict[JourneyKind, str] = {
     JourneyKind.NOTE_ADDED: "note_added",
     JourneyKind.NOTE_EDITED: "note_edited",
     JourneyKind.NOTE_DELETED: "note_deleted",
+    JourneyKind.SMS_QUEUED: "sms_queued",
+    JourneyKind.SMS_SENT: "sms_status_changed",
+    JourneyKind.SMS_DELIVERED: "sms_status_changed",
+    JourneyKind.SMS_FAILED: "sms_status_changed",
+    JourneyKind.SMS_RECEIVED: "sms_received",
+    JourneyKind.SMS_CONSENT_CHANGED: "sms_consent_changed",
+    JourneyKind.PHONE_CHECK_REQUESTED: "phone_check_requested",
+    JourneyKind.PHONE_VERIFIED: "phone_verified",
+    JourneyKind.EMAIL_QUEUED: "email_queued",
+    JourneyKind.EMAIL_SENT: "email_status_changed",
+    JourneyKind.EMAIL_FAILED: "email_status_changed",
 }
+
+# Hooks whose events outgoing webhooks may subscribe to: every event hook above.
+EVENT_HOOKS: tuple[str, ...] = tuple(dict.fromkeys(HOOK_FOR_KIND.values()))
 
 # Columns a journey read returns; loaders and the live feed share this shape.
 JOURNEY_COLUMNS = (
@@ -60,6 +86,11 @@ JOURNEY_COLUMNS = (
     "subject_type",
     "subject_id",
 )
+
+
+def messages_channel(account_id: int, contact_id: int) -> str:
+    """The live-update channel of one card's message threads."""
+    return f"dossier:messages:{account_id}:{contact_id}"
 
 
 def journey_channel(account_id: int, contact_id: int) -> str:

@@ -126,6 +126,10 @@ class UnitOfWork:
             self._outbox_rows += len(plugins)
         return event
 
+    def publish_after_commit(self, channel: str, message: dict[str, Any]) -> None:
+        """Queue a live update that goes out only if the transaction commits."""
+        self._published.append((channel, message))
+
     async def after_commit(self) -> None:
         if self._outbox_rows:
             wiring.outbox_written()

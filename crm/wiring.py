@@ -30,6 +30,9 @@ class Wiring:
     publish: Callable[[str, dict[str, Any]], Awaitable[None]] = _drop
     outbox_written: Callable[[], None] = _nothing
     default_region: str = "US"  # for national phone numbers
+    # What the loaded provider plugins can do right now, e.g. {"sms", "phone_lookup", "email"}.
+    capabilities: frozenset[str] = frozenset()
+    sms_from: str | None = None  # the default SMS sender when an account has no number of its own
 
 
 wiring = Wiring()
@@ -41,8 +44,12 @@ def configure(
     publish: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
     outbox_written: Callable[[], None] | None = None,
     default_region: str = "US",
+    capabilities: frozenset[str] = frozenset(),
+    sms_from: str | None = None,
 ) -> None:
     wiring.subscribers = subscribers or _no_subscribers
     wiring.publish = publish or _drop
     wiring.outbox_written = outbox_written or _nothing
     wiring.default_region = default_region
+    wiring.capabilities = capabilities
+    wiring.sms_from = sms_from

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
-import pluggy
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -23,8 +23,11 @@ from crm.services.accounts import authenticate
 from dossier.settings import Settings
 from graph.schema import Limits, build_schema
 from graph.view import DossierGraphQL
+from plugins.bridge import PluginBridge
+from plugins.calls import all_results
 from plugins.dispatcher import Dispatcher, RetryPolicy
-from plugins.manager import make_plugin_manager, subscribers
+from plugins.host import PluginHost
+from plugins.manager import DossierPlugins, make_plugin_manager, subscribers
 
 log = logging.getLogger("dossier")
 
@@ -36,7 +39,7 @@ class Runtime:
     """What a running app holds; `app.state.dossier` in handlers and tests."""
 
     settings: Settings
-    plugins: pluggy.PluginManager
+    plugins: DossierPlugins
     dispatcher: Dispatcher
     broker: Broker
 
@@ -91,20 +94,27 @@ def create_app(
         schema,
         authenticate=authenticate,
         broker=broker,
+        plugins=PluginBridge(pm),
         graphiql=settings.graphiql,
         graphiql_api_key=graphiql_api_key,
         allowed_origins=settings.allowed_origins,
     )
 
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
+    host = PluginHost(env=settings.env, http=http, pm=pm, public_url=settings.public_url)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await open_database(settings.database_url)
+        await all_results(pm, "startup", host=host)
         wiring.configure(
             subscribers=subscribers(pm),
             publish=broker.publish,
             outbox_written=dispatcher.wake,
             default_region=settings.default_region,
+            capabilities=frozenset(await all_results(pm, "capabilities")),
+            sms_from=host.setting("TWILIO_FROM"),
         )
-        await open_database(settings.database_url)
         if settings.run_dispatcher:
             dispatcher.start()
         try:
@@ -112,16 +122,19 @@ def create_app(
         finally:
             await dispatcher.stop()
             await broker.close()
+            await http.aclose()
             await close_database()
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    plugin_routes = [route for routes in pm.hook.register_routes() for route in routes or ()]
     app = Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
             Route("/healthz", health),
+            *plugin_routes,
         ],
         lifespan=lifespan,
     )

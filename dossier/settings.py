@@ -29,6 +29,9 @@ class Settings:
     disabled_plugins: tuple[str, ...] = ()
     load_entry_points: bool = True
     allowed_origins: tuple[str, ...] = field(default=())
+    public_url: str | None = None  # where providers call back (webhook signatures are over it)
+    # Every DOSSIER_* variable, for plugins: each reads its own (see PluginHost.setting).
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,4 +62,6 @@ class Settings:
             hook_timeout=num("HOOK_TIMEOUT", defaults.hook_timeout),
             disabled_plugins=names("DISABLED_PLUGINS"),
             allowed_origins=names("ALLOWED_ORIGINS"),
+            public_url=(get("PUBLIC_URL") or None),
+            env={k: v for k, v in env.items() if k.startswith("DOSSIER_")},
         )

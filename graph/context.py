@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,9 +11,20 @@ from starlette.websockets import WebSocket
 from strawberry.types import Info as _Info
 
 from crm.actor import Actor
+from crm.contracts import CardAddress, CardContact, CardLink, PropertyFacts
 from crm.errors import Unauthenticated
 from crm.live import Broker
 from graph.resolvers.loaders import Loaders
+
+
+class CardPlugins(Protocol):
+    """What resolvers may ask of plugins; implemented by plugins.bridge, injected by create_app."""
+
+    async def card_links(self, contact: CardContact) -> list[CardLink]: ...
+
+    async def property_facts(self, address: CardAddress) -> PropertyFacts | None: ...
+
+    def plugins(self) -> list[Any]: ...
 
 
 @dataclass
@@ -21,6 +32,7 @@ class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None
     broker: Broker
+    plugins: CardPlugins
     request_id: str
     actor: Actor | None = None
     # Filled in by the graphql-transport-ws handler from the connection_init payload.

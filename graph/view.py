@@ -21,7 +21,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from crm.actor import Actor
 from crm.live import Broker
-from graph.context import Context
+from graph.context import CardPlugins, Context
 from graph.errors import apply_policy
 
 Authenticate = Callable[[str], Awaitable[Actor | None]]
@@ -51,6 +51,7 @@ class DossierGraphQL(GraphQL[Context, None]):
         *,
         authenticate: Authenticate,
         broker: Broker,
+        plugins: CardPlugins,
         graphiql: bool = True,
         graphiql_api_key: str | None = None,
         allowed_origins: Sequence[str] = (),
@@ -63,6 +64,7 @@ class DossierGraphQL(GraphQL[Context, None]):
         )
         self._authenticate = authenticate
         self._broker = broker
+        self._plugins = plugins
         self._graphiql_api_key = graphiql_api_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -92,6 +94,7 @@ class DossierGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             broker=self._broker,
+            plugins=self._plugins,
             request_id=state.get("request_id", "-"),
             actor=state.get("actor"),
         )

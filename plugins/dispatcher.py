@@ -21,6 +21,7 @@ from crm import outbox
 from crm.clock import utcnow
 from crm.events import CardEvent
 from crm.services.deliveries import record_delivery_failure
+from plugins.calls import await_result
 from plugins.manager import implementation
 
 log = logging.getLogger("dossier.dispatcher")
@@ -140,6 +141,17 @@ class Dispatcher:
         if inspect.isawaitable(result):
             await asyncio.wait_for(result, self.policy.timeout)
 
+    async def _tell_dead_lettered(self, delivery: outbox.Delivery, error: str) -> None:
+        """Let the plugin clean up after its last failure (e.g. mark a queued SMS failed)."""
+        function = implementation(self.pm, "event_dead_lettered", delivery.plugin)
+        if function is None:
+            return
+        try:
+            event = CardEvent.from_json(delivery.payload)
+            await await_result(function(event=event, hook=delivery.hook, error=error))
+        except Exception:
+            log.exception("plugin %s failed in event_dead_lettered", delivery.plugin)
+
     async def _failed(self, delivery: outbox.Delivery, exc: BaseException) -> None:
         attempt = delivery.attempts + 1
         policy = self.policy
@@ -159,6 +171,8 @@ class Dispatcher:
             error,
         )
         await outbox.mark_failed(delivery, error, retry_in)
+        if retry_in is None:
+            await self._tell_dead_lettered(delivery, error)
         if delivery.contact_id is not None:
             try:
                 await record_delivery_failure(

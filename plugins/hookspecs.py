@@ -10,11 +10,91 @@ number of attempts. Use `event.id` to make a handler idempotent.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pluggy
 
+from crm.contracts import (
+    CardAddress,
+    CardContact,
+    CardLink,
+    EmailReceipt,
+    OutboundEmail,
+    OutboundSms,
+    PhoneLine,
+    PropertyFacts,
+    SmsReceipt,
+)
 from crm.events import CardEvent
 
+if TYPE_CHECKING:
+    from plugins.host import PluginHost
+
 hookspec = pluggy.HookspecMarker("dossier")
+
+# ---------------------------------------------------------------------------------------
+# Start-up
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def startup(host: PluginHost) -> None:
+    """The app is starting: read your settings from `host`, keep `host` for later. May be async."""
+
+
+@hookspec
+def capabilities() -> list[str]:
+    """What you can do right now, e.g. ["sms", "phone_lookup"]; return [] when not configured."""
+
+
+@hookspec
+def register_routes() -> list[Any]:
+    """Starlette routes to mount, e.g. provider webhooks. Called once at start-up."""
+
+
+# ---------------------------------------------------------------------------------------
+# Providers: Dossier calls them in order and stops at the first non-None result
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def send_sms(message: OutboundSms) -> SmsReceipt | None:
+    """Hand one text to an SMS provider; raise to have it retried. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def lookup_phone_line(phone: str) -> PhoneLine | None:
+    """The line type (mobile, landline, ...) of an E.164 number. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def send_email(message: OutboundEmail) -> EmailReceipt | None:
+    """Send one email; raise to have it retried. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def property_facts(address: CardAddress) -> PropertyFacts | None:
+    """Facts about the property at an address (estimate, beds, ...). Stops at first non-None result."""
+
+
+# ---------------------------------------------------------------------------------------
+# The card
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def card_links(contact: CardContact) -> list[CardLink]:
+    """Links to show on a card (directions, Zillow, tel:, ...). Runs while a query resolves: be quick."""
+
+
+# ---------------------------------------------------------------------------------------
+# The outbox
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def event_dead_lettered(event: CardEvent, hook: str, error: str) -> None:
+    """Your handler of `hook` failed on `event` for the last time; clean up (e.g. mark a send failed)."""
 
 # ---------------------------------------------------------------------------------------
 # Contact events
@@ -109,3 +189,48 @@ def note_edited(event: CardEvent) -> None:
 @hookspec
 def note_deleted(event: CardEvent) -> None:
     """A note was deleted; `event.subject["body"]` is what it said."""
+
+
+# ---------------------------------------------------------------------------------------
+# Messages and consent (event.subject_type == "Message" for message events)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def sms_queued(event: CardEvent) -> None:
+    """A user queued an SMS (`sendSms`); the SMS plugin sends it. `event.subject` has to/body/messageId."""
+
+
+@hookspec
+def sms_status_changed(event: CardEvent) -> None:
+    """An outbound SMS was sent, delivered or failed; kind SMS_SENT, SMS_DELIVERED or SMS_FAILED."""
+
+
+@hookspec
+def sms_received(event: CardEvent) -> None:
+    """An inbound SMS landed in the contact's thread; `event.subject` has from/body."""
+
+
+@hookspec
+def sms_consent_changed(event: CardEvent) -> None:
+    """okToSms changed (a user's switch, a STOP/START reply, a line check)."""
+
+
+@hookspec
+def phone_check_requested(event: CardEvent) -> None:
+    """A user asked to re-check the phone's line type (`verifyPhone`); `event.subject["phone"]`."""
+
+
+@hookspec
+def phone_verified(event: CardEvent) -> None:
+    """A line check finished; `event.subject` has phone, lineType, carrier."""
+
+
+@hookspec
+def email_queued(event: CardEvent) -> None:
+    """A user queued an email (`sendEmail`); the email plugin sends it."""
+
+
+@hookspec
+def email_status_changed(event: CardEvent) -> None:
+    """An outbound email was sent or failed; kind EMAIL_SENT or EMAIL_FAILED."""

@@ -2,38 +2,100 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pluggy
 
 from plugins import hookspecs
+from plugins.host import plugin_name
 
 log = logging.getLogger("dossier.plugins")
 
 ENTRY_POINT_GROUP = "dossier.plugins"
 
-# Built-in plugins, as importable module names, registered exactly like partner plugins.
-# The integrations (SMS, email, maps, webhooks) join this tuple as they are built.
+# Built-in plugins as "module:attribute", registered exactly like partner plugins: a class
+# is instantiated (no arguments; settings come through the `startup` hook), anything else
+# (a module, an object) is registered as it is.
 DEFAULT_PLUGINS: tuple[str, ...] = ()
 
 
-def _load_entry_points(pm: pluggy.PluginManager, disabled: set[str]) -> None:
+def _version_of(module_name: str) -> str:
+    try:
+        return importlib.metadata.version(module_name.split(".")[0])
+    except importlib.metadata.PackageNotFoundError:
+        try:
+            return importlib.metadata.version("dossier")
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
+
+
+def _instance(target: Any) -> Any:
+    return target() if isinstance(target, type) else target
+
+
+def _load(spec: str) -> Any:
+    module_name, _, attribute = spec.partition(":")
+    module = importlib.import_module(module_name)
+    return _instance(getattr(module, attribute) if attribute else module)
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    name: str
+    version: str
+    hooks: tuple[str, ...]
+    builtin: bool
+
+
+class DossierPlugins(pluggy.PluginManager):
+    """pluggy's manager plus what Dossier knows about each plugin (version, origin)."""
+
+    def __init__(self) -> None:
+        super().__init__("dossier")
+        self.versions: dict[str, str] = {}
+        self.builtins: set[str] = set()
+
+    def add(self, plugin: Any, *, version: str, builtin: bool = False) -> None:
+        name = plugin_name(plugin)
+        if self.is_blocked(name) or self.has_plugin(name):
+            return
+        self.register(plugin, name=name)
+        self.versions[name] = version
+        if builtin:
+            self.builtins.add(name)
+
+    def listing(self) -> list[PluginInfo]:
+        infos = []
+        for name, plugin in sorted(self.list_name_plugin()):
+            hooks = tuple(sorted(caller.name for caller in self.get_hookcallers(plugin) or ()))
+            infos.append(PluginInfo(name, self.versions.get(name, "unknown"), hooks, name in self.builtins))
+        return infos
+
+
+def _load_entry_points(pm: DossierPlugins) -> None:
     """Load partner packages one by one: a package that fails to import is logged and skipped.
 
     pluggy's own `load_setuptools_entrypoints` lets one broken package stop start-up.
     """
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in disabled or pm.has_plugin(ep.name) or pm.is_blocked(ep.name):
+        if pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
             continue
         try:
-            plugin = ep.load()
+            plugin = _instance(ep.load())
         except Exception:
             log.exception("plugin %r (%s) failed to import and was skipped", ep.name, ep.value)
             continue
+        dist = getattr(ep, "dist", None)
+        version = dist.version if dist is not None else "unknown"
+        if pm.is_blocked(plugin_name(plugin)):
+            continue
         pm.register(plugin, name=ep.name)
+        pm.versions[ep.name] = version
 
 
 def make_plugin_manager(
@@ -41,21 +103,18 @@ def make_plugin_manager(
     extra: Iterable[object] = (),
     disabled: Sequence[str] = (),
     load_entry_points: bool = True,
-) -> pluggy.PluginManager:
-    pm = pluggy.PluginManager("dossier")
+    builtins: Sequence[str] = DEFAULT_PLUGINS,
+) -> DossierPlugins:
+    pm = DossierPlugins()
     pm.add_hookspecs(hookspecs)
-    blocked = set(disabled)
-    for name in blocked:
+    for name in disabled:
         pm.set_blocked(name)
-    for module_name in DEFAULT_PLUGINS:
-        if module_name not in blocked:
-            pm.register(importlib.import_module(module_name), name=module_name)
+    for spec in builtins:
+        pm.add(_load(spec), version=_version_of("dossier"), builtin=True)
     if load_entry_points:
-        _load_entry_points(pm, blocked)
+        _load_entry_points(pm)
     for plugin in extra:
-        name = getattr(plugin, "__name__", None) or getattr(plugin, "name", None)
-        if name not in blocked:
-            pm.register(plugin, name=name)
+        pm.add(plugin, version="in-process")
     # A misspelt hook implementation must fail loudly at start-up, not be silently ignored.
     pm.check_pending()
     return pm

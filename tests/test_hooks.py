@@ -24,7 +24,7 @@ from plugins import hookimpl, hookspecs
 from plugins.manager import ENTRY_POINT_GROUP
 from tests.conftest import Api, AppFactory, make_tenant
 
-EVENT_HOOKS = tuple(HOOK_FOR_KIND.values())
+EVENT_HOOKS = tuple(dict.fromkeys(HOOK_FOR_KIND.values()))
 
 
 class Recorder:
@@ -94,14 +94,18 @@ async def new_contact(api: Api, **fields: Any) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def test_every_kind_but_plugin_failures_fires_a_documented_hook() -> None:
-    assert set(HOOK_FOR_KIND) == set(JourneyKind) - {JourneyKind.PLUGIN_DELIVERY_FAILED}
+def test_every_kind_but_bookkeeping_fires_a_documented_hook() -> None:
+    # Journaled for people only: a plugin's own failure, and a line check that could not run.
+    silent = {JourneyKind.PLUGIN_DELIVERY_FAILED, JourneyKind.PHONE_CHECK_SKIPPED}
+    assert set(HOOK_FOR_KIND) == set(JourneyKind) - silent
     for kind, hook in HOOK_FOR_KIND.items():
         spec = getattr(hookspecs, hook, None)
         assert spec is not None, f"{kind} names {hook!r}, which plugins/hookspecs.py does not define"
         assert hasattr(spec, "dossier_spec"), f"{hook} is not marked as a hookspec"
         assert (spec.__doc__ or "").strip(), f"hookspec {hook} has no docstring"
-    assert len(set(EVENT_HOOKS)) == len(EVENT_HOOKS), "two kinds fire the same hook"
+    # Only the status kinds of one message channel share a hook.
+    shared = {h for h in HOOK_FOR_KIND.values() if list(HOOK_FOR_KIND.values()).count(h) > 1}
+    assert shared == {"sms_status_changed", "email_status_changed"}
 
 
 # --------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ from tortoise.models import Model
 
 class WebhookEndpoint(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="webhook_endpoints", on_delete=fields.CASCADE)
+    account = fields.ForeignKeyField(
+        "models.Account", related_name="webhook_endpoints", on_delete=fields.CASCADE
+    )
     url = fields.CharField(max_length=1000)
     events = fields.JSONField(default=list)  # hook names, e.g. ["contact_created"]; empty = all
     secret = fields.CharField(max_length=80)  # HMAC-SHA256 key; shown to the admin on creation
@@ -21,7 +23,9 @@ class WebhookEndpoint(Model):
 
 class WebhookDelivery(Model):
     id = fields.BigIntField(primary_key=True)
-    endpoint = fields.ForeignKeyField("models.WebhookEndpoint", related_name="deliveries", on_delete=fields.CASCADE)
+    endpoint = fields.ForeignKeyField(
+        "models.WebhookEndpoint", related_name="deliveries", on_delete=fields.CASCADE
+    )
     event_id = fields.CharField(max_length=36)  # CardEvent.id: receivers dedupe on it
     event = fields.CharField(max_length=64)
     payload = fields.JSONField()

@@ -147,6 +147,14 @@ async def update_contact(actor: Actor, contact_id: int, identity: Mapping[str, A
             return contact
         for key, value in fields.items():
             setattr(contact, key, value)
+        if "phone" in changes:
+            # Consent and the line check belonged to the old number; the new one is checked again.
+            if contact.ok_to_sms:
+                changes["okToSms"] = [True, False]
+            if contact.phone_line_type is not None:
+                changes["phoneLineType"] = [contact.phone_line_type, None]
+            contact.ok_to_sms, contact.phone_line_type = False, None
+            contact.phone_checked_at, contact.sms_blocked_reason = None, None
         if not any(
             getattr(contact, k) for k in ("first_name", "last_name", "business_name", "email", "phone")
         ):
