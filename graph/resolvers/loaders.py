@@ -7,7 +7,7 @@ Loaders read rows as dicts (`.values()`), never ORM objects. They are built per 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,11 +23,13 @@ from crm.models import (
     Deal,
     FormAnswer,
     JourneyEvent,
+    Message,
     Note,
     Tag,
     User,
     Utm,
 )
+from crm.services.messages import MESSAGE_COLUMNS
 
 Row = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
@@ -36,7 +38,8 @@ CONTACT_COLUMNS = (
     "id", "first_name", "last_name", "business_name", "title", "contact_type", "email",
     "secondary_email", "phone", "secondary_phone", "street", "city", "state", "zip", "country",
     "ip_address", "status", "sub_status", "converted_at", "setter_owner_id", "closer_owner_id",
-    "assigned_to_id", "created_at", "updated_at",
+    "assigned_to_id", "created_at", "updated_at", "ok_to_sms", "sms_blocked_reason", "phone_line_type",
+    "phone_checked_at",
 )  # fmt: skip
 USER_COLUMNS = ("id", "name", "email", "role", "created_at")
 CALL_COLUMNS = (
@@ -65,12 +68,36 @@ def _by_key(rows: Iterable[Row], key: str) -> dict[Any, list[Row]]:
 
 
 @dataclass(frozen=True, slots=True)
-class JourneyPageKey:
+class PageKey:
+    """One page of a large per-contact section (journey, messages), in id order."""
+
     contact_id: int
     first: int
     before_id: int | None  # exclusive bound in the page's direction
-    kinds: tuple[str, ...]
+    kinds: tuple[str, ...]  # filter values (journey kinds, message channels); empty = all
     newest_first: bool
+
+
+JourneyPageKey = PageKey
+
+
+@dataclass(frozen=True, slots=True)
+class _PagedSection:
+    model: type[Model]
+    table: str
+    columns: tuple[str, ...]
+    scope: str  # SQL condition binding the rows to the account, with {account} for its parameter
+    filter_column: str
+
+
+_JOURNEY = _PagedSection(JourneyEvent, "journey_event", JOURNEY_COLUMNS, "account_id = {account}", "kind")
+_MESSAGES = _PagedSection(
+    Message,
+    "message",
+    MESSAGE_COLUMNS,
+    "contact_id IN (SELECT id FROM contact WHERE account_id = {account})",
+    "channel",
+)
 
 
 def _placeholders(dialect: str, start: int, count: int) -> list[str]:
@@ -97,7 +124,13 @@ class Loaders:
         self.utms_by_contact = self._children(Utm, UTM_COLUMNS, ("captured_at", "id"))
         self.answers_by_contact = self._children(FormAnswer, ANSWER_COLUMNS, ("answered_at", "id"))
         self.tags_by_contact: DataLoader[int, list[Row]] = DataLoader(self._load_tags)
-        self.journey_page: DataLoader[JourneyPageKey, list[Row]] = DataLoader(self._load_journey_pages)
+        self.journey_page: DataLoader[PageKey, list[Row]] = DataLoader(
+            lambda keys: self._load_pages(_JOURNEY, keys)
+        )
+        self.message_page: DataLoader[PageKey, list[Row]] = DataLoader(
+            lambda keys: self._load_pages(_MESSAGES, keys)
+        )
+        self.message = self._by_id(Message, MESSAGE_COLUMNS, contact__account_id=account_id)
         self.journey_count: DataLoader[tuple[int, tuple[str, ...]], int] = DataLoader(
             self._load_journey_counts
         )
@@ -140,40 +173,41 @@ class Loaders:
         grouped = _by_key(rows, "contact_id")
         return [grouped.get(i, []) for i in contact_ids]
 
-    async def _load_journey_pages(self, keys: list[JourneyPageKey]) -> list[list[Row]]:
+    async def _load_pages(self, source: _PagedSection, keys: list[PageKey]) -> list[list[Row]]:
         """One windowed query per distinct page shape picks the ids, one more reads the rows."""
-        shapes: dict[tuple[Any, ...], list[JourneyPageKey]] = defaultdict(list)
+        shapes: dict[tuple[Any, ...], list[PageKey]] = defaultdict(list)
         for key in keys:
             shapes[(key.first, key.before_id, key.kinds, key.newest_first)].append(key)
-        pages: dict[JourneyPageKey, list[int]] = {}
+        pages: dict[PageKey, list[int]] = {}
         wanted: set[int] = set()
-        for (first, before_id, kinds, newest_first), group in shapes.items():
+        for (first, before_id, values, newest_first), group in shapes.items():
             contact_ids = sorted({k.contact_id for k in group})
-            ids_by_contact = await self._journey_ids(contact_ids, first, before_id, kinds, newest_first)
+            ids_by_contact = await self._page_ids(source, contact_ids, first, before_id, values, newest_first)
             for key in group:
                 pages[key] = ids_by_contact.get(key.contact_id, [])
                 wanted.update(pages[key])
-        rows = await JourneyEvent.filter(id__in=wanted).values(*JOURNEY_COLUMNS) if wanted else []
+        rows = await source.model.filter(id__in=wanted).values(*source.columns) if wanted else []
         by_id = {row["id"]: row for row in rows}
         return [[by_id[i] for i in pages[key]] for key in keys]
 
-    async def _journey_ids(
+    async def _page_ids(
         self,
+        source: _PagedSection,
         contact_ids: list[int],
         first: int,
         before_id: int | None,
-        kinds: tuple[str, ...],
+        values: tuple[str, ...],
         newest_first: bool,
     ) -> dict[int, list[int]]:
         conn = Tortoise.get_connection("default")
         dialect = conn.capabilities.dialect
         params: list[Any] = [self.account_id, *contact_ids]
         marks = _placeholders(dialect, 1, len(params))
-        where = [f"account_id = {marks[0]}", f"contact_id IN ({', '.join(marks[1:])})"]
-        if kinds:
-            kind_marks = _placeholders(dialect, len(params) + 1, len(kinds))
-            where.append(f"kind IN ({', '.join(kind_marks)})")
-            params.extend(kinds)
+        where = [source.scope.format(account=marks[0]), f"contact_id IN ({', '.join(marks[1:])})"]
+        if values:
+            value_marks = _placeholders(dialect, len(params) + 1, len(values))
+            where.append(f"{source.filter_column} IN ({', '.join(value_marks)})")
+            params.extend(values)
         if before_id is not None:
             (mark,) = _placeholders(dialect, len(params) + 1, 1)
             where.append(f"id {'<' if newest_first else '>'} {mark}")
@@ -185,7 +219,7 @@ class Loaders:
             "SELECT contact_id, id FROM ("
             " SELECT contact_id, id,"
             f" ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY id {direction}) AS rn"
-            f" FROM journey_event WHERE {' AND '.join(where)}"
+            f" FROM {source.table} WHERE {' AND '.join(where)}"
             f") ranked WHERE rn <= {limit_mark} ORDER BY contact_id, rn"
         )
         _, rows = await conn.execute_query(sql, params)
@@ -207,4 +241,3 @@ class Loaders:
         return [counts[k] for k in keys]
 
 
-LoaderFn = Callable[[list[Any]], Awaitable[list[Any]]]

@@ -10,19 +10,21 @@ import strawberry
 from strawberry import relay
 from tortoise.expressions import Q
 
-from crm.errors import BadInput, NotFound
+from crm.actor import Role
+from crm.errors import BadInput, Forbidden, NotFound
 from crm.models import Account as AccountModel
 from crm.models import Contact as ContactModel
 from crm.models import User as UserModel
 from graph.context import Info
 from graph.ids import MAX_DB_ID, decode_cursor, decode_id, encode_cursor, page_size
 from graph.resolvers.loaders import CONTACT_COLUMNS, USER_COLUMNS
-from graph.schema.accounts import Account, Tag, User, Viewer
+from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
 from graph.schema.calls import Call
 from graph.schema.common import PageInfo
 from graph.schema.contacts import Contact, ContactConnection, ContactEdge, load_contact
 from graph.schema.deals import Deal
 from graph.schema.journey import JourneyEvent
+from graph.schema.messages import Message
 from graph.schema.notes import Note
 
 CONTACT_CURSOR = "contact"
@@ -37,6 +39,7 @@ _NODE_TYPES = {
     "Note": ("note", Note),
     "Tag": ("tag", Tag),
     "JourneyEvent": ("journey_event", JourneyEvent),
+    "Message": ("message", Message),
 }
 
 
@@ -61,7 +64,7 @@ def _search_filter(search: str) -> Q | None:
 
 
 @strawberry.type
-class Query:
+class CoreQueries:
     @strawberry.field(description="One contact card by its global ID.")
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
         return await load_contact(info, decode_id(id, "Contact"))
@@ -136,3 +139,13 @@ class Query:
             await UserModel.filter(account_id=actor.account_id).order_by("name", "id").values(*USER_COLUMNS)
         )
         return [User.from_row(r) for r in rows]
+
+    @strawberry.field(description="Loaded plugins, their versions and hooks (admins).")
+    def plugins(self, info: Info) -> list[PluginInfo]:
+        actor = info.context.require_actor()
+        if actor.role is not Role.ADMIN:
+            raise Forbidden("only admins can list plugins")
+        return [
+            PluginInfo(name=p.name, version=p.version, builtin=p.builtin, hooks=list(p.hooks))
+            for p in info.context.plugins.plugins()
+        ]

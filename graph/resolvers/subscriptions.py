@@ -6,11 +6,12 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from crm.journey import journey_channel
+from crm.journey import journey_channel, messages_channel
 from graph.context import Info
 from graph.ids import decode_id
 from graph.schema.contacts import load_contact
 from graph.schema.journey import JourneyEvent
+from graph.schema.messages import Message
 
 
 @strawberry.type
@@ -21,3 +22,10 @@ class Subscription:
         contact = await load_contact(info, decode_id(contact_id, "Contact", "contactId"))
         async for message in info.context.broker.subscribe(journey_channel(actor.account_id, contact.id)):
             yield JourneyEvent.from_row(message)
+
+    @strawberry.subscription(description="Messages of one card (sent, received, status changes), live.")
+    async def messages(self, info: Info, contact_id: strawberry.ID) -> AsyncGenerator[Message, None]:
+        actor = info.context.require_actor()
+        contact = await load_contact(info, decode_id(contact_id, "Contact", "contactId"))
+        async for message in info.context.broker.subscribe(messages_channel(actor.account_id, contact.id)):
+            yield Message.from_row(message)

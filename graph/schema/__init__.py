@@ -24,18 +24,23 @@ from graph.resolvers.mutations.accounts import AccountMutations
 from graph.resolvers.mutations.calls import CallMutations
 from graph.resolvers.mutations.contacts import ContactMutations
 from graph.resolvers.mutations.deals import DealMutations
+from graph.resolvers.mutations.messages import MessageMutations
 from graph.resolvers.mutations.notes import NoteMutations
-from graph.resolvers.queries import Query
+from graph.resolvers.queries import CoreQueries
 from graph.resolvers.subscriptions import Subscription
 from graph.schema.accounts import Tag, User
 from graph.schema.calls import Call
 from graph.schema.contacts import Contact
 from graph.schema.deals import Deal
 from graph.schema.journey import JourneyEvent
+from graph.schema.messages import Message
 from graph.schema.notes import Note
 
+# Each section adds its root fields here.
+Query = merge_types("Query", (CoreQueries,))
 Mutation = merge_types(
-    "Mutation", (ContactMutations, CallMutations, DealMutations, NoteMutations, AccountMutations)
+    "Mutation",
+    (ContactMutations, CallMutations, DealMutations, NoteMutations, AccountMutations, MessageMutations),
 )
 
 
@@ -77,7 +82,7 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Contact, User, Call, Deal, Note, Tag, JourneyEvent],
+        types=[Contact, User, Call, Deal, Note, Tag, JourneyEvent, Message],
         extensions=extensions,
     )
 

@@ -61,6 +61,7 @@ class Tag(relay.Node):
 class Account:
     name: str
     statuses: list[StatusOption]
+    sms_number: str | None = strawberry.field(description="The account's own SMS sender, E.164.")
     _id: strawberry.Private[int]
 
     @classmethod
@@ -72,6 +73,7 @@ class Account:
                              converts=bool(s.get("converts")))
                 for s in account.statuses
             ],
+            sms_number=account.sms_number,
             _id=account.id,
         )  # fmt: skip
 
@@ -83,6 +85,14 @@ class Account:
     async def tags(self) -> list[Tag]:
         rows = await TagModel.filter(account_id=self._id).order_by("name").values("id", "name")
         return [Tag.from_row(r) for r in rows]
+
+
+@strawberry.type(description="A loaded plugin: built-in or installed from a package.")
+class PluginInfo:
+    name: str
+    version: str
+    builtin: bool
+    hooks: list[str] = strawberry.field(description="The hooks it implements.")
 
 
 @strawberry.type(description="Who is calling: the API key's user and account.")

@@ -9,20 +9,23 @@ import strawberry
 from strawberry import relay
 
 from crm.clock import utcnow
-from crm.errors import NotFound
+from crm.contracts import CardAddress, CardContact
+from crm.errors import BadInput, NotFound
 from crm.uow import display_name
 from graph.context import Info
 from graph.ids import decode_cursor, encode_cursor, page_size
-from graph.resolvers.loaders import JourneyPageKey
+from graph.resolvers.loaders import JourneyPageKey, PageKey
 from graph.schema.accounts import Tag, User, load_user
 from graph.schema.calls import Call
 from graph.schema.common import PageInfo
 from graph.schema.deals import Deal
 from graph.schema.enums import CallWhen, JourneyKind, JourneyOrder
 from graph.schema.journey import JourneyConnection, JourneyEvent, JourneyEventEdge
+from graph.schema.messages import CardLink, Channel, Message, MessageConnection, MessageEdge, PropertyFacts
 from graph.schema.notes import Note
 
 JOURNEY_CURSOR = "journey"
+MESSAGE_CURSOR = "message"
 
 
 @strawberry.type
@@ -68,6 +71,17 @@ class Contact(relay.Node):
     status: str
     sub_status: str | None
     converted_at: datetime | None = strawberry.field(description="When the contact first became a customer.")
+    ok_to_sms: bool = strawberry.field(
+        description="SMS consent: on for a verified mobile or by a user's switch; "
+        "off after STOP or on a landline."
+    )
+    sms_blocked_reason: str | None = strawberry.field(
+        description='Why SMS is off, e.g. "Landline number, SMS not allowed".'
+    )
+    phone_line_type: str | None = strawberry.field(
+        description="From the last line check: mobile, landline, fixedVoip, nonFixedVoip, tollFree, ..."
+    )
+    phone_checked_at: datetime | None
     created_at: datetime
     updated_at: datetime
     _row: strawberry.Private[dict[str, Any]]
@@ -89,6 +103,10 @@ class Contact(relay.Node):
             status=row["status"],
             sub_status=row["sub_status"],
             converted_at=row["converted_at"],
+            ok_to_sms=bool(row["ok_to_sms"]),
+            sms_blocked_reason=row["sms_blocked_reason"],
+            phone_line_type=row["phone_line_type"],
+            phone_checked_at=row["phone_checked_at"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             _row=row,
@@ -193,6 +211,70 @@ class Contact(relay.Node):
             _contact_id=self.id,
             _kinds=kind_values,
         )
+
+    @strawberry.field(description="The SMS and email thread, oldest first; `last` gives the newest page.")
+    async def messages(
+        self,
+        info: Info,
+        channel: Channel | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> MessageConnection:
+        if first is not None and last is not None:
+            raise BadInput("give first or last, not both", field="last")
+        backwards = last is not None
+        size = page_size(last if backwards else (first or 20), "last" if backwards else "first")
+        cursor = before if backwards else after
+        bound = decode_cursor(cursor, MESSAGE_CURSOR, "before" if backwards else "after") if cursor else None
+        channels = (channel.value,) if channel else ()
+        key = PageKey(self.id, size, bound, channels, newest_first=backwards)
+        rows = await info.context.loaders.message_page.load(key)
+        page = rows[:size]
+        if backwards:
+            page.reverse()  # a thread reads oldest first, newest last
+        edges = [
+            MessageEdge(cursor=encode_cursor(MESSAGE_CURSOR, r["id"]), node=Message.from_row(r)) for r in page
+        ]
+        more = len(rows) > size
+        return MessageConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=bool(before) if backwards else more,
+                has_previous_page=more if backwards else bool(after),
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    def card_contact(self, account_id: int) -> CardContact:
+        row = self._row
+        parts = [row[k] for k in ("street", "city", "state", "zip", "country")]
+        return CardContact(
+            id=self.id,
+            account_id=account_id,
+            display_name=display_name(self.first_name, self.last_name, self.business_name, self.email),
+            email=self.email,
+            phone=self.phone,
+            ok_to_sms=self.ok_to_sms,
+            address=CardAddress(*parts) if any(parts) else None,
+        )
+
+    @strawberry.field(
+        description="Links from plugins: directions, the property on Zillow, tel:, sms:, mailto:."
+    )
+    async def links(self, info: Info) -> list[CardLink]:
+        contact = self.card_contact(info.context.require_actor().account_id)
+        return [CardLink.from_data(link) for link in await info.context.plugins.card_links(contact)]
+
+    @strawberry.field(description="Facts about the property at the address, when a provider is configured.")
+    async def property(self, info: Info) -> PropertyFacts | None:
+        address = self.card_contact(info.context.require_actor().account_id).address
+        if address is None or not (address.street and (address.zip or address.city)):
+            return None
+        facts = await info.context.plugins.property_facts(address)
+        return PropertyFacts.from_data(facts) if facts else None
 
 
 async def load_contact(info: Info, contact_id: int) -> Contact:
