@@ -92,3 +92,17 @@ class PropertyFacts:
     square_feet: int | None = None
     url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class SendRejected(Exception):
+    """A provider refused a message for good (retrying cannot help), e.g. Twilio 21610.
+
+    Raised by provider plugins; the SMS and email plugins mark the message FAILED with the
+    code instead of retrying, and `unsubscribed` turns the contact's SMS consent off.
+    """
+
+    def __init__(self, code: str, message: str, *, unsubscribed: bool = False) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.unsubscribed = unsubscribed

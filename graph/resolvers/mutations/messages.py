@@ -53,7 +53,7 @@ def _message(info: Info, message: MessageModel) -> Message:
 
 @strawberry.type
 class MessageMutations:
-    @strawberry.mutation(description="Queue an SMS; it is sent right after and its status follows in the thread.")
+    @strawberry.mutation(description="Queue an SMS; it is sent right after, its status follows in the thread.")
     async def send_sms(self, info: Info, input: SendSmsInput) -> Message:
         message = await message_service.queue_sms(
             info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId"), input.body
@@ -78,7 +78,7 @@ class MessageMutations:
         changed(info)
         return Contact.from_row(row_of(contact, CONTACT_COLUMNS))
 
-    @strawberry.mutation(description="Switch SMS consent (express permission); a landline cannot be switched on.")
+    @strawberry.mutation(description="Switch SMS consent (express permission); never on for a landline.")
     async def set_sms_consent(self, info: Info, input: SetSmsConsentInput) -> Contact:
         contact = await message_service.set_sms_consent(
             info.context.require_actor(),
