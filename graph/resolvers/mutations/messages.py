@@ -53,7 +53,7 @@ def _message(info: Info, message: MessageModel) -> Message:
 
 @strawberry.type
 class MessageMutations:
-    @strawberry.mutation(description="Queue an SMS; it is sent right after, its status follows in the thread.")
+    @strawberry.mutation(description="Queue an SMS: it is sent right after; its status follows in the thread")
     async def send_sms(self, info: Info, input: SendSmsInput) -> Message:
         message = await message_service.queue_sms(
             info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId"), input.body
