@@ -6,8 +6,9 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -66,6 +67,30 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+async def start_plugins(
+    settings: Settings,
+    pm: DossierPlugins,
+    host: PluginHost,
+    *,
+    publish: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
+    outbox_written: Callable[[], None] | None = None,
+) -> None:
+    """Run every plugin's `startup`, then tell the domain core what the plugins can do.
+
+    Shared by the API (`create_app`) and `dossier worker`, so a plugin sees the same
+    settings and the services the same capabilities in both.
+    """
+    await all_results(pm, "startup", host=host)
+    wiring.configure(
+        subscribers=subscribers(pm),
+        publish=publish,
+        outbox_written=outbox_written,
+        default_region=settings.default_region,
+        capabilities=frozenset(await all_results(pm, "capabilities")),
+        sms_from=host.setting("TWILIO_FROM"),
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -106,15 +131,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await open_database(settings.database_url)
-        await all_results(pm, "startup", host=host)
-        wiring.configure(
-            subscribers=subscribers(pm),
-            publish=broker.publish,
-            outbox_written=dispatcher.wake,
-            default_region=settings.default_region,
-            capabilities=frozenset(await all_results(pm, "capabilities")),
-            sms_from=host.setting("TWILIO_FROM"),
-        )
+        await start_plugins(settings, pm, host, publish=broker.publish, outbox_written=dispatcher.wake)
         if settings.run_dispatcher:
             dispatcher.start()
         try:

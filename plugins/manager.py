@@ -21,7 +21,14 @@ ENTRY_POINT_GROUP = "dossier.plugins"
 # Built-in plugins as "module:attribute", registered exactly like partner plugins: a class
 # is instantiated (no arguments; settings come through the `startup` hook), anything else
 # (a module, an object) is registered as it is.
-DEFAULT_PLUGINS: tuple[str, ...] = ()
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "plugins.sms:SmsPlugin",
+    "plugins.sms.twilio:TwilioProvider",
+    "plugins.email:EmailPlugin",
+    "plugins.email.smtp:SmtpProvider",
+    "plugins.maps:MapsPlugin",
+    "plugins.webhooks:WebhooksPlugin",
+)
 
 
 def _version_of(module_name: str) -> str:
@@ -72,6 +79,8 @@ class DossierPlugins(pluggy.PluginManager):
     def listing(self) -> list[PluginInfo]:
         infos = []
         for name, plugin in sorted(self.list_name_plugin()):
+            if plugin is None:  # a name blocked by settings: pluggy keeps it as a placeholder
+                continue
             hooks = tuple(sorted(caller.name for caller in self.get_hookcallers(plugin) or ()))
             infos.append(PluginInfo(name, self.versions.get(name, "unknown"), hooks, name in self.builtins))
         return infos
@@ -140,3 +149,8 @@ def implementation(pm: pluggy.PluginManager, hook: str, plugin: str) -> Callable
         if impl.plugin_name == plugin:
             return impl.function
     return None
+
+
+def builtin_names(specs: Sequence[str] = DEFAULT_PLUGINS) -> tuple[str, ...]:
+    """The registered names of the built-in plugins (e.g. to disable them all in a test)."""
+    return tuple(plugin_name(_load(spec)) for spec in specs)

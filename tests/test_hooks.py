@@ -7,6 +7,7 @@ import importlib.metadata
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,10 +22,16 @@ from crm.journey import HOOK_FOR_KIND, JourneyKind
 from crm.models import Account, Call, Contact, OutboxRow
 from dossier import Settings, create_app
 from plugins import hookimpl, hookspecs
-from plugins.manager import ENTRY_POINT_GROUP
+from plugins.manager import ENTRY_POINT_GROUP, builtin_names
 from tests.conftest import Api, AppFactory, make_tenant
 
 EVENT_HOOKS = tuple(dict.fromkeys(HOOK_FOR_KIND.values()))
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests count outbox rows and hook calls: only their own plugins may subscribe."""
+    return replace(settings, disabled_plugins=builtin_names())
 
 
 class Recorder:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,9 @@ from crm import outbox
 from crm.clock import utcnow
 from crm.events import CardEvent
 from crm.models import Contact, JourneyEvent, OutboxRow
+from dossier import Settings
 from plugins import hookimpl
+from plugins.manager import builtin_names
 from tests.conftest import Api, AppFactory, make_tenant
 
 CREATE = "mutation($input: CreateContactInput!) { createContact(input: $input) { id displayName } }"
@@ -27,6 +30,12 @@ query($id: ID!) {
   }
 }
 """
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests count outbox rows and hook calls: only their own plugins may subscribe."""
+    return replace(settings, disabled_plugins=builtin_names())
 
 
 class Counting:
