@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -16,6 +17,7 @@ from crm.journey import EVENT_HOOKS
 from crm.models import WebhookDelivery, WebhookEndpoint
 
 MAX_ENDPOINTS = 20
+MAX_EVENTS = 100  # input lists are capped (the valid names are far fewer)
 SECRET_PREFIX = "whsec_"
 PENDING, DELIVERED, FAILED = "PENDING", "DELIVERED", "FAILED"
 
@@ -26,6 +28,8 @@ def _admin(actor: Actor) -> None:
 
 
 def _events(events: Sequence[str] | None) -> list[str]:
+    if events is not None and len(events) > MAX_EVENTS:
+        raise BadInput(f"events lists at most {MAX_EVENTS} names, got {len(events)}", field="events")
     chosen = list(dict.fromkeys(e.strip() for e in events or ()))
     unknown = [e for e in chosen if e not in EVENT_HOOKS]
     if unknown:
@@ -74,8 +78,18 @@ async def create_endpoint(
         )
 
 
+async def list_endpoints(actor: Actor) -> list[WebhookEndpoint]:
+    """The account's endpoints, oldest first (admins only: they hold the delivery log)."""
+    _admin(actor)
+    return await WebhookEndpoint.filter(account_id=actor.account_id).order_by("id")
+
+
 async def update_endpoint(actor: Actor, endpoint_id: int, **changes: Any) -> WebhookEndpoint:
-    """Change url, events, active or description (only the keys given)."""
+    """Change url, events, active or description (only the keys given).
+
+    Deliveries still being retried for an endpoint that is switched off, or for events it no
+    longer subscribes to, are given up (FAILED): they would never be attempted again.
+    """
     _admin(actor)
     async with in_transaction() as conn:
         endpoint = await _endpoint(actor, endpoint_id, conn)
@@ -90,6 +104,13 @@ async def update_endpoint(actor: Actor, endpoint_id: int, **changes: Any) -> Web
         if "description" in changes:
             endpoint.description = v.clean_text(changes["description"], "description", max_length=200)
         await endpoint.save(using_db=conn)
+        stranded = WebhookDelivery.filter(endpoint_id=endpoint.id, status=PENDING).using_db(conn)
+        if not endpoint.active:
+            await stranded.update(status=FAILED, error="the endpoint was deactivated before delivery")
+        elif endpoint.events:
+            await stranded.exclude(event__in=endpoint.events).update(
+                status=FAILED, error="the endpoint unsubscribed from this event before delivery"
+            )
     return endpoint
 
 
@@ -113,8 +134,15 @@ async def delete_endpoint(actor: Actor, endpoint_id: int) -> WebhookEndpoint:
 # -- what the webhooks plugin writes ----------------------------------------------------------
 
 
-async def endpoints_for(account_id: int, event: str) -> list[WebhookEndpoint]:
-    endpoints = await WebhookEndpoint.filter(account_id=account_id, active=True).order_by("id")
+async def endpoints_for(
+    account_id: int, event: str, *, occurred_at: datetime | None = None
+) -> list[WebhookEndpoint]:
+    """Active endpoints subscribed to `event`; with `occurred_at`, only those that existed by then
+    (an endpoint registered while an older event was being retried does not receive it)."""
+    query = WebhookEndpoint.filter(account_id=account_id, active=True)
+    if occurred_at is not None:
+        query = query.filter(created_at__lte=occurred_at)
+    endpoints = await query.order_by("id")
     return [e for e in endpoints if not e.events or event in e.events]
 
 

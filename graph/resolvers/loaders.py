@@ -28,6 +28,7 @@ from crm.models import (
     Tag,
     User,
     Utm,
+    WebhookDelivery,
 )
 from crm.services.messages import MESSAGE_COLUMNS
 
@@ -58,6 +59,10 @@ JOURNEY_COLUMNS = (
     "id", "contact_id", "kind", "occurred_at", "actor_kind", "actor_user_id", "actor_name",
     "summary", "changes", "subject_type", "subject_id",
 )  # fmt: skip
+WEBHOOK_DELIVERY_COLUMNS = (
+    "id", "endpoint_id", "event_id", "event", "payload", "status", "attempts", "response_status",
+    "error", "created_at", "last_attempt_at", "delivered_at",
+)  # fmt: skip
 
 
 def _by_key(rows: Iterable[Row], key: str) -> dict[Any, list[Row]]:
@@ -79,6 +84,16 @@ class PageKey:
 
 
 JourneyPageKey = PageKey
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPageKey:
+    """One page of a webhook endpoint's delivery log, newest first."""
+
+    endpoint_id: int
+    first: int
+    before_id: int | None  # exclusive: the page starts below this id
+    status: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +148,9 @@ class Loaders:
         self.message = self._by_id(Message, MESSAGE_COLUMNS, contact__account_id=account_id)
         self.journey_count: DataLoader[tuple[int, tuple[str, ...]], int] = DataLoader(
             self._load_journey_counts
+        )
+        self.webhook_delivery_page: DataLoader[DeliveryPageKey, list[Row]] = DataLoader(
+            self._load_delivery_pages
         )
 
     # -- generic shapes -------------------------------------------------------------
@@ -240,4 +258,45 @@ class Loaders:
                 counts[g["k"]] = found.get(g["k"][0], 0)
         return [counts[k] for k in keys]
 
-
+    async def _load_delivery_pages(self, keys: list[DeliveryPageKey]) -> list[list[Row]]:
+        """Delivery logs of several endpoints: one windowed query per page shape, one for the rows."""
+        shapes: dict[tuple[Any, ...], list[DeliveryPageKey]] = defaultdict(list)
+        for key in keys:
+            shapes[(key.first, key.before_id, key.status)].append(key)
+        conn = Tortoise.get_connection("default")
+        dialect = conn.capabilities.dialect
+        pages: dict[DeliveryPageKey, list[int]] = {}
+        for (first, before_id, status), group in shapes.items():
+            endpoint_ids = sorted({k.endpoint_id for k in group})
+            params: list[Any] = [self.account_id, *endpoint_ids]
+            marks = _placeholders(dialect, 1, len(params))
+            where = [
+                f"endpoint_id IN (SELECT id FROM webhook_endpoint WHERE account_id = {marks[0]})",
+                f"endpoint_id IN ({', '.join(marks[1:])})",
+            ]
+            for condition, value in (("status =", status), ("id <", before_id)):
+                if value is not None:
+                    (mark,) = _placeholders(dialect, len(params) + 1, 1)
+                    where.append(f"{condition} {mark}")
+                    params.append(value)
+            (limit_mark,) = _placeholders(dialect, len(params) + 1, 1)
+            params.append(first + 1)  # one more than asked tells whether there is a next page
+            sql = (
+                "SELECT endpoint_id, id FROM ("
+                " SELECT endpoint_id, id,"
+                " ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY id DESC) AS rn"
+                f" FROM webhook_delivery WHERE {' AND '.join(where)}"
+                f") ranked WHERE rn <= {limit_mark} ORDER BY endpoint_id, rn"
+            )
+            _, rows = await conn.execute_query(sql, params)
+            by_endpoint: dict[int, list[int]] = defaultdict(list)
+            for row in rows:
+                by_endpoint[row["endpoint_id"]].append(row["id"])
+            for key in group:
+                pages[key] = by_endpoint.get(key.endpoint_id, [])
+        wanted = {i for ids in pages.values() for i in ids}
+        found = (
+            await WebhookDelivery.filter(id__in=wanted).values(*WEBHOOK_DELIVERY_COLUMNS) if wanted else []
+        )
+        by_id = {row["id"]: row for row in found}
+        return [[by_id[i] for i in pages[key]] for key in keys]

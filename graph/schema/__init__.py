@@ -26,8 +26,10 @@ from graph.resolvers.mutations.contacts import ContactMutations
 from graph.resolvers.mutations.deals import DealMutations
 from graph.resolvers.mutations.messages import MessageMutations
 from graph.resolvers.mutations.notes import NoteMutations
+from graph.resolvers.mutations.webhooks import WebhookMutations
 from graph.resolvers.queries import CoreQueries
 from graph.resolvers.subscriptions import Subscription
+from graph.resolvers.webhooks_queries import WebhookQueries
 from graph.schema.accounts import Tag, User
 from graph.schema.calls import Call
 from graph.schema.contacts import Contact
@@ -37,10 +39,18 @@ from graph.schema.messages import Message
 from graph.schema.notes import Note
 
 # Each section adds its root fields here.
-Query = merge_types("Query", (CoreQueries,))
+Query = merge_types("Query", (CoreQueries, WebhookQueries))
 Mutation = merge_types(
     "Mutation",
-    (ContactMutations, CallMutations, DealMutations, NoteMutations, AccountMutations, MessageMutations),
+    (
+        ContactMutations,
+        CallMutations,
+        DealMutations,
+        NoteMutations,
+        AccountMutations,
+        MessageMutations,
+        WebhookMutations,
+    ),
 )
 
 
