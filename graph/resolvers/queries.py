@@ -20,7 +20,7 @@ from graph.ids import MAX_DB_ID, decode_cursor, decode_id, encode_cursor, page_s
 from graph.resolvers.loaders import CONTACT_COLUMNS, USER_COLUMNS
 from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
 from graph.schema.calls import Call
-from graph.schema.common import PageInfo
+from graph.schema.common import forward_page
 from graph.schema.contacts import Contact, ContactConnection, ContactEdge, load_contact
 from graph.schema.deals import Deal
 from graph.schema.journey import JourneyEvent
@@ -97,12 +97,7 @@ class CoreQueries:
             info.context.loaders.contact.prime(row["id"], row)
         return ContactConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size,
-                has_previous_page=bool(after),
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=forward_page(edges, more=len(rows) > size, after=after),
             _count=base.count,
         )
 

@@ -16,6 +16,26 @@ class PageInfo:
     end_cursor: str | None
 
 
+def forward_page(edges: list[Any], *, more: bool, after: str | None) -> PageInfo:
+    """PageInfo of a page read forwards (`first`/`after`); `edges` have a `cursor`."""
+    return PageInfo(
+        has_next_page=more,
+        has_previous_page=bool(after),
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+
+
+def backward_page(edges: list[Any], *, more: bool, before: str | None) -> PageInfo:
+    """PageInfo of a page read backwards (`last`/`before`), its edges already in reading order."""
+    return PageInfo(
+        has_next_page=bool(before),
+        has_previous_page=more,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+
+
 @strawberry.type(description="One field's value before and after a change.")
 class FieldChange:
     field: str

@@ -17,7 +17,7 @@ from graph.ids import decode_cursor, encode_cursor, page_size
 from graph.resolvers.loaders import JourneyPageKey, PageKey
 from graph.schema.accounts import Tag, User, load_user
 from graph.schema.calls import Call
-from graph.schema.common import PageInfo
+from graph.schema.common import PageInfo, backward_page, forward_page
 from graph.schema.deals import Deal
 from graph.schema.enums import CallWhen, JourneyKind, JourneyOrder
 from graph.schema.journey import JourneyConnection, JourneyEvent, JourneyEventEdge
@@ -202,12 +202,7 @@ class Contact(relay.Node):
         ]
         return JourneyConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size,
-                has_previous_page=bool(after),
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=forward_page(edges, more=len(rows) > size, after=after),
             _contact_id=self.id,
             _kinds=kind_values,
         )
@@ -240,12 +235,9 @@ class Contact(relay.Node):
         more = len(rows) > size
         return MessageConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=bool(before) if backwards else more,
-                has_previous_page=more if backwards else bool(after),
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=backward_page(edges, more=more, before=before)
+            if backwards
+            else forward_page(edges, more=more, after=after),
         )
 
     def card_contact(self, account_id: int) -> CardContact:

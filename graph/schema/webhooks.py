@@ -18,7 +18,7 @@ from crm.models import WebhookEndpoint as WebhookEndpointModel
 from graph.context import Info
 from graph.ids import decode_cursor, encode_cursor, page_size
 from graph.resolvers.loaders import DeliveryPageKey
-from graph.schema.common import PageInfo
+from graph.schema.common import PageInfo, forward_page
 
 DELIVERY_CURSOR = "webhook_delivery"
 
@@ -108,10 +108,5 @@ class WebhookEndpoint(relay.Node):
         ]
         return WebhookDeliveryConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size,
-                has_previous_page=bool(after),
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=forward_page(edges, more=len(rows) > size, after=after),
         )
