@@ -74,9 +74,9 @@ def _by_key(rows: Iterable[Row], key: str) -> dict[Any, list[Row]]:
 
 @dataclass(frozen=True, slots=True)
 class PageKey:
-    """One page of a large per-contact section (journey, messages), in id order."""
+    """One page of a large section (journey, messages, a delivery log) of one owner, in id order."""
 
-    contact_id: int
+    contact_id: int  # the owner: a contact, or an endpoint for delivery logs
     first: int
     before_id: int | None  # exclusive bound in the page's direction
     kinds: tuple[str, ...]  # filter values (journey kinds, message channels); empty = all
@@ -86,14 +86,9 @@ class PageKey:
 JourneyPageKey = PageKey
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryPageKey:
+def delivery_page_key(endpoint_id: int, first: int, before_id: int | None, status: str | None) -> PageKey:
     """One page of a webhook endpoint's delivery log, newest first."""
-
-    endpoint_id: int
-    first: int
-    before_id: int | None  # exclusive: the page starts below this id
-    status: str | None
+    return PageKey(endpoint_id, first, before_id, (status,) if status else (), newest_first=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +98,7 @@ class _PagedSection:
     columns: tuple[str, ...]
     scope: str  # SQL condition binding the rows to the account, with {account} for its parameter
     filter_column: str
+    owner_column: str = "contact_id"
 
 
 _JOURNEY = _PagedSection(JourneyEvent, "journey_event", JOURNEY_COLUMNS, "account_id = {account}", "kind")
@@ -112,6 +108,14 @@ _MESSAGES = _PagedSection(
     MESSAGE_COLUMNS,
     "contact_id IN (SELECT id FROM contact WHERE account_id = {account})",
     "channel",
+)
+_DELIVERIES = _PagedSection(
+    WebhookDelivery,
+    "webhook_delivery",
+    WEBHOOK_DELIVERY_COLUMNS,
+    "endpoint_id IN (SELECT id FROM webhook_endpoint WHERE account_id = {account})",
+    "status",
+    owner_column="endpoint_id",
 )
 
 
@@ -149,8 +153,8 @@ class Loaders:
         self.journey_count: DataLoader[tuple[int, tuple[str, ...]], int] = DataLoader(
             self._load_journey_counts
         )
-        self.webhook_delivery_page: DataLoader[DeliveryPageKey, list[Row]] = DataLoader(
-            self._load_delivery_pages
+        self.webhook_delivery_page: DataLoader[PageKey, list[Row]] = DataLoader(
+            lambda keys: self._load_pages(_DELIVERIES, keys)
         )
 
     # -- generic shapes -------------------------------------------------------------
@@ -221,7 +225,8 @@ class Loaders:
         dialect = conn.capabilities.dialect
         params: list[Any] = [self.account_id, *contact_ids]
         marks = _placeholders(dialect, 1, len(params))
-        where = [source.scope.format(account=marks[0]), f"contact_id IN ({', '.join(marks[1:])})"]
+        owner = source.owner_column
+        where = [source.scope.format(account=marks[0]), f"{owner} IN ({', '.join(marks[1:])})"]
         if values:
             value_marks = _placeholders(dialect, len(params) + 1, len(values))
             where.append(f"{source.filter_column} IN ({', '.join(value_marks)})")
@@ -234,16 +239,16 @@ class Loaders:
         params.append(first + 1)  # one more than asked tells whether there is a next page
         direction = "DESC" if newest_first else "ASC"
         sql = (
-            "SELECT contact_id, id FROM ("
-            " SELECT contact_id, id,"
-            f" ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY id {direction}) AS rn"
+            f"SELECT {owner} AS owner_id, id FROM ("
+            f" SELECT {owner}, id,"
+            f" ROW_NUMBER() OVER (PARTITION BY {owner} ORDER BY id {direction}) AS rn"
             f" FROM {source.table} WHERE {' AND '.join(where)}"
-            f") ranked WHERE rn <= {limit_mark} ORDER BY contact_id, rn"
+            f") ranked WHERE rn <= {limit_mark} ORDER BY {owner}, rn"
         )
         _, rows = await conn.execute_query(sql, params)
         result: dict[int, list[int]] = defaultdict(list)
         for row in rows:
-            result[row["contact_id"]].append(row["id"])
+            result[row["owner_id"]].append(row["id"])
         return result
 
     async def _load_journey_counts(self, keys: list[tuple[int, tuple[str, ...]]]) -> list[int]:
@@ -257,46 +262,3 @@ class Loaders:
             for g in group:
                 counts[g["k"]] = found.get(g["k"][0], 0)
         return [counts[k] for k in keys]
-
-    async def _load_delivery_pages(self, keys: list[DeliveryPageKey]) -> list[list[Row]]:
-        """Delivery logs of several endpoints: one windowed query per page shape, one for the rows."""
-        shapes: dict[tuple[Any, ...], list[DeliveryPageKey]] = defaultdict(list)
-        for key in keys:
-            shapes[(key.first, key.before_id, key.status)].append(key)
-        conn = Tortoise.get_connection("default")
-        dialect = conn.capabilities.dialect
-        pages: dict[DeliveryPageKey, list[int]] = {}
-        for (first, before_id, status), group in shapes.items():
-            endpoint_ids = sorted({k.endpoint_id for k in group})
-            params: list[Any] = [self.account_id, *endpoint_ids]
-            marks = _placeholders(dialect, 1, len(params))
-            where = [
-                f"endpoint_id IN (SELECT id FROM webhook_endpoint WHERE account_id = {marks[0]})",
-                f"endpoint_id IN ({', '.join(marks[1:])})",
-            ]
-            for condition, value in (("status =", status), ("id <", before_id)):
-                if value is not None:
-                    (mark,) = _placeholders(dialect, len(params) + 1, 1)
-                    where.append(f"{condition} {mark}")
-                    params.append(value)
-            (limit_mark,) = _placeholders(dialect, len(params) + 1, 1)
-            params.append(first + 1)  # one more than asked tells whether there is a next page
-            sql = (
-                "SELECT endpoint_id, id FROM ("
-                " SELECT endpoint_id, id,"
-                " ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY id DESC) AS rn"
-                f" FROM webhook_delivery WHERE {' AND '.join(where)}"
-                f") ranked WHERE rn <= {limit_mark} ORDER BY endpoint_id, rn"
-            )
-            _, rows = await conn.execute_query(sql, params)
-            by_endpoint: dict[int, list[int]] = defaultdict(list)
-            for row in rows:
-                by_endpoint[row["endpoint_id"]].append(row["id"])
-            for key in group:
-                pages[key] = by_endpoint.get(key.endpoint_id, [])
-        wanted = {i for ids in pages.values() for i in ids}
-        found = (
-            await WebhookDelivery.filter(id__in=wanted).values(*WEBHOOK_DELIVERY_COLUMNS) if wanted else []
-        )
-        by_id = {row["id"]: row for row in found}
-        return [[by_id[i] for i in pages[key]] for key in keys]

@@ -17,7 +17,7 @@ from strawberry.scalars import JSON
 from crm.models import WebhookEndpoint as WebhookEndpointModel
 from graph.context import Info
 from graph.ids import decode_cursor, encode_cursor, page_size
-from graph.resolvers.loaders import DeliveryPageKey
+from graph.resolvers.loaders import delivery_page_key
 from graph.schema.common import PageInfo, forward_page
 
 DELIVERY_CURSOR = "webhook_delivery"
@@ -98,7 +98,7 @@ class WebhookEndpoint(relay.Node):
     ) -> WebhookDeliveryConnection:
         size = page_size(first)
         bound = decode_cursor(after, DELIVERY_CURSOR) if after else None
-        key = DeliveryPageKey(self.id, size, bound, status.value if status else None)
+        key = delivery_page_key(self.id, size, bound, status.value if status else None)
         rows = await info.context.loaders.webhook_delivery_page.load(key)
         edges = [
             WebhookDeliveryEdge(
