@@ -87,13 +87,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Deliver outbox rows without serving HTTP; run several against one PostgreSQL."""
-    from crm import wiring
+    import httpx
+
+    from dossier.app import start_plugins
     from plugins.dispatcher import Dispatcher, RetryPolicy
-    from plugins.manager import make_plugin_manager, subscribers
+    from plugins.host import PluginHost
+    from plugins.manager import make_plugin_manager
 
     async def work() -> None:
         pm = make_plugin_manager(disabled=settings.disabled_plugins)
-        wiring.configure(subscribers=subscribers(pm), default_region=settings.default_region)
         dispatcher = Dispatcher(
             pm,
             RetryPolicy(
@@ -110,15 +112,47 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         await open_database(settings.database_url)
-        dispatcher.start()
-        print("worker: delivering outbox rows; Ctrl-C to stop", flush=True)
-        try:
-            await stop.wait()
-        finally:
-            await dispatcher.stop()
-            await close_database()
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http:
+            host = PluginHost(env=settings.env, http=http, pm=pm, public_url=settings.public_url)
+            # The same start-up as the API: plugins get their settings, services their capabilities.
+            await start_plugins(settings, pm, host, outbox_written=dispatcher.wake)
+            dispatcher.start()
+            print("worker: delivering outbox rows; Ctrl-C to stop", flush=True)
+            try:
+                await stop.wait()
+            finally:
+                await dispatcher.stop()
+                await close_database()
 
     _run(work)
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace, settings: Settings) -> int:
+    """List what a server started with these settings would load: built-ins and installed packages."""
+    from pluggy import PluginValidationError
+
+    from plugins.manager import make_plugin_manager
+
+    try:
+        pm = make_plugin_manager(
+            disabled=settings.disabled_plugins, load_entry_points=settings.load_entry_points
+        )
+    except PluginValidationError as exc:  # e.g. a misspelt hook: the server would refuse to start
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows = [("NAME", "VERSION", "ORIGIN", "HOOKS")] + [
+        (p.name, p.version, "built-in" if p.builtin else "package", ", ".join(p.hooks) or "-")
+        for p in pm.listing()
+    ]
+    if len(rows) == 1:
+        print("no plugins loaded")
+    else:
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)), row[3])
+    if settings.disabled_plugins:
+        print(f"disabled: {', '.join(settings.disabled_plugins)}")
     return 0
 
 
@@ -136,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database up to date").set_defaults(handler=cmd_migrate)
     sub.add_parser("schema", help="print the GraphQL SDL").set_defaults(handler=cmd_schema)
     sub.add_parser("worker", help="run the outbox dispatcher alone").set_defaults(handler=cmd_worker)
+    sub.add_parser(
+        "plugins", help="list the plugins that would load: name, version, origin, hooks"
+    ).set_defaults(handler=cmd_plugins)
 
     account = sub.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
     create = account.add_parser("create", help="create an account with an admin user; prints its API key")
