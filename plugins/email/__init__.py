@@ -1,0 +1,80 @@
+"""The email plugin: sends each queued email through the email provider (C4, B7).
+
+`sendEmail` only stores the message (QUEUED) and writes an `email_queued` outbox row; this
+plugin handles that row after commit: it hands the message to whichever `send_email`
+provider answers first (the built-in one is `plugins.email.smtp.SmtpProvider`) and records
+the outcome on the message and in the journey through `crm.services.messages`:
+
+- accepted by the server: SENT, with the Message-ID as provider id (journal EMAIL_SENT);
+- refused for good (`SendRejected`, e.g. SMTP 550): FAILED with the code, no retry (EMAIL_FAILED);
+- no provider answered: FAILED, "no email provider";
+- anything else (server down, timeout, 4xx): raised, so the outbox retries with backoff and
+  journals PLUGIN_DELIVERY_FAILED; after the last attempt the message is marked FAILED.
+"""
+
+from __future__ import annotations
+
+from crm.actor import Actor
+from crm.contracts import OutboundEmail, SendRejected
+from crm.events import CardEvent
+from crm.services.messages import MessageStatus, set_message_status
+from plugins import hookimpl
+from plugins.host import PluginHost
+
+NO_PROVIDER = "no email provider"
+
+
+class EmailPlugin:
+    name = "email"
+
+    def __init__(self) -> None:
+        self.host: PluginHost | None = None
+
+    @hookimpl
+    def startup(self, host: PluginHost) -> None:
+        self.host = host
+
+    def _actor(self, event: CardEvent) -> Actor:
+        return Actor.plugin(event.account_id, self.name)
+
+    @hookimpl
+    async def email_queued(self, event: CardEvent) -> None:
+        if self.host is None:
+            raise RuntimeError("the email plugin was not started (its startup hook did not run)")
+        subject = event.subject
+        message_id = int(subject["messageId"])
+        outbound = OutboundEmail(
+            message_id=message_id,
+            account_id=event.account_id,
+            contact_id=event.contact_id,
+            to=subject["to"],
+            subject=subject.get("subject") or "",
+            body=subject.get("body") or "",
+        )
+        try:
+            receipt = await self.host.send_email(outbound)
+        except SendRejected as exc:
+            await set_message_status(
+                self._actor(event),
+                message_id,
+                MessageStatus.FAILED,
+                error_code=exc.code,
+                error_message=exc.message,
+            )
+            return
+        if receipt is None:
+            await set_message_status(
+                self._actor(event), message_id, MessageStatus.FAILED, error_message=NO_PROVIDER
+            )
+            return
+        await set_message_status(
+            self._actor(event), message_id, MessageStatus.SENT, provider_id=receipt.provider_id
+        )
+
+    @hookimpl
+    async def event_dead_lettered(self, event: CardEvent, hook: str, error: str) -> None:
+        if hook != "email_queued" or "messageId" not in event.subject:
+            return
+        await set_message_status(
+            self._actor(event), int(event.subject["messageId"]), MessageStatus.FAILED, error_message=error
+        )
