@@ -227,7 +227,13 @@ async def set_message_status(
 
 
 async def message_for_provider_id(provider_id: str) -> Message | None:
-    return await Message.filter(provider_id=provider_id).first()
+    return await Message.filter(provider_id=provider_id).select_related("contact").first()
+
+
+async def message_status(account_id: int, message_id: int) -> MessageStatus | None:
+    """Where one of the account's messages stands now (None if it is gone), e.g. before sending it."""
+    message = await Message.filter(id=message_id, contact__account_id=account_id).first()
+    return MessageStatus(message.status) if message is not None else None
 
 
 # -- inbound SMS ----------------------------------------------------------------------------
@@ -334,6 +340,26 @@ async def set_sms_consent(
         label = f"{actor.name} turned SMS {'on' if ok_to_sms else 'off'}" + (f": {why}" if why else "")
         blocked = None if ok_to_sms else (why or f"SMS turned off by {actor.name}")
         await _set_consent(uow, contact, ok_to_sms, blocked, summary=label)
+    return contact
+
+
+async def sms_unsubscribed(actor: Actor, contact_id: int, reason: str) -> Contact | None:
+    """The provider says the recipient opted out (e.g. Twilio 21610): SMS consent off, with the reason.
+
+    A contact already blocked for a reason of its own (a STOP reply, a landline) is left as it is.
+    """
+    async with unit_of_work(actor) as uow:
+        contact = (
+            await Contact.filter(id=contact_id, account_id=actor.account_id)
+            .using_db(uow.conn)
+            .select_for_update()
+            .first()
+        )
+        if contact is None:
+            return None
+        if not contact.ok_to_sms and contact.sms_blocked_reason:
+            return contact
+        await _set_consent(uow, contact, False, reason)
     return contact
 
 

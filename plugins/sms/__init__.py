@@ -1,0 +1,132 @@
+"""The SMS plugin: sends queued texts and checks phone line types, through whichever provider answers.
+
+It knows no provider: `host.send_sms` and `host.lookup_phone_line` reach the first provider
+plugin that answers (Twilio, `plugins.sms.twilio`, when configured). Without one, a queued text
+is marked FAILED ("no SMS provider") and a line check is journaled as skipped; nothing crashes.
+
+Handlers run in the outbox dispatcher after commit. A provider's permanent refusal
+(`SendRejected`) marks the text FAILED with the provider's code (and turns consent off when the
+recipient unsubscribed); anything else raised is retried with backoff, and after the last try
+`event_dead_lettered` marks the text FAILED.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from crm.actor import Actor
+from crm.contracts import OutboundSms, SendRejected
+from crm.events import CardEvent
+from crm.services import messages
+from crm.services.messages import MessageStatus
+from plugins import hookimpl
+from plugins.host import PluginHost
+
+log = logging.getLogger("dossier.plugins.sms")
+
+NO_SMS_PROVIDER = "no SMS provider"
+NO_LOOKUP_PROVIDER = (
+    "no phone lookup provider: set DOSSIER_TWILIO_ACCOUNT_SID, DOSSIER_TWILIO_AUTH_TOKEN "
+    "and DOSSIER_TWILIO_FROM"
+)
+
+
+class SmsPlugin:
+    name = "sms"
+
+    def __init__(self) -> None:
+        self.host: PluginHost | None = None
+
+    @hookimpl
+    def startup(self, host: PluginHost) -> None:
+        self.host = host
+
+    def _actor(self, event: CardEvent) -> Actor:
+        return Actor.plugin(event.account_id, self.name)
+
+    # -- sending -----------------------------------------------------------------------
+
+    @hookimpl
+    async def sms_queued(self, event: CardEvent) -> None:
+        message_id = int(event.subject.get("messageId") or event.subject_id or 0)
+        actor = self._actor(event)
+        # Idempotent across retries and requeues: only a text still queued is handed over.
+        status = await messages.message_status(event.account_id, message_id)
+        if status is not MessageStatus.QUEUED:
+            log.info("message %s is %s, not queued: not sent again", message_id, status)
+            return
+        outbound = OutboundSms(
+            message_id=message_id,
+            account_id=event.account_id,
+            contact_id=event.contact_id,
+            to=event.subject["to"],
+            from_=event.subject.get("from"),
+            body=event.subject["body"],
+        )
+        try:
+            receipt = await self.host.send_sms(outbound) if self.host is not None else None
+        except SendRejected as refused:
+            if refused.unsubscribed:
+                await messages.sms_unsubscribed(
+                    actor,
+                    event.contact_id,
+                    f"The recipient opted out of SMS (provider error {refused.code})",
+                )
+            await messages.set_message_status(
+                actor,
+                message_id,
+                MessageStatus.FAILED,
+                error_code=refused.code,
+                error_message=refused.message,
+            )
+            return
+        if receipt is None:
+            await messages.set_message_status(
+                actor, message_id, MessageStatus.FAILED, error_message=NO_SMS_PROVIDER
+            )
+            return
+        await messages.set_message_status(
+            actor, message_id, MessageStatus.SENT, provider_id=receipt.provider_id
+        )
+
+    @hookimpl
+    async def event_dead_lettered(self, event: CardEvent, hook: str, error: str) -> None:
+        if hook != "sms_queued":
+            return  # a failed line check is already in the journey; the card stays as it was
+        message_id = int(event.subject.get("messageId") or event.subject_id or 0)
+        await messages.set_message_status(
+            self._actor(event), message_id, MessageStatus.FAILED, error_message=f"gave up: {error}"
+        )
+
+    # -- line checks -------------------------------------------------------------------
+
+    @hookimpl
+    async def contact_created(self, event: CardEvent) -> None:
+        if event.contact.phone:
+            await self._check_line(event, event.contact.phone)
+
+    @hookimpl
+    async def contact_updated(self, event: CardEvent) -> None:
+        change = event.changes.get("phone")
+        if change and change[1]:
+            await self._check_line(event, change[1])
+
+    @hookimpl
+    async def phone_check_requested(self, event: CardEvent) -> None:
+        phone = event.subject.get("phone") or event.contact.phone
+        if phone:
+            await self._check_line(event, phone)
+
+    async def _check_line(self, event: CardEvent, phone: str) -> None:
+        actor = self._actor(event)
+        try:
+            line = await self.host.lookup_phone_line(phone) if self.host is not None else None
+        except SendRejected as refused:
+            await messages.record_phone_check_skipped(
+                actor, event.contact_id, phone, f"the lookup was refused ({refused.code}: {refused.message})"
+            )
+            return
+        if line is None:
+            await messages.record_phone_check_skipped(actor, event.contact_id, phone, NO_LOOKUP_PROVIDER)
+            return
+        await messages.record_phone_check(actor, event.contact_id, phone, line.line_type, line.carrier)
