@@ -56,7 +56,9 @@ class Dispatcher:
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
+        self.concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._batch_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -73,27 +75,59 @@ class Dispatcher:
             self._stopping = False
             self._task = asyncio.create_task(self._loop(), name="dossier-dispatcher")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming; give deliveries under way `grace` seconds to finish. A delivery cut
+        short keeps its lease and is retried by whoever claims it after the lease runs out."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Let the loop see the flag rather than cancelling it: a task cancelled inside a
+            # SQLite transaction's set-up can leave tortoise's connection lock held for good.
+            done, _ = await asyncio.wait({self._task}, timeout=grace)
+            if not done:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
+        if self._in_flight:
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _loop(self) -> None:
+        """Keep up to `concurrency` deliveries going: a slow hook holds its own slot, not a batch."""
         while not self._stopping:
             self._wake.clear()
+            free = self.concurrency - len(self._in_flight)
+            claimed: list[outbox.Delivery] = []
+            if free > 0:
+                # Claimed and started under the lock drain() takes, so a drain never misses
+                # rows this loop has claimed but not started yet.
+                async with self._batch_lock:
+                    try:
+                        claimed = await outbox.claim_due(min(free, self.batch_size), self.lease_seconds)
+                    except Exception:
+                        log.exception("dispatcher could not claim rows; trying again shortly")
+                    for delivery in claimed:
+                        task = asyncio.create_task(
+                            self._deliver(delivery), name=f"dossier-delivery-{delivery.id}"
+                        )
+                        self._in_flight.add(task)
+                        task.add_done_callback(self._in_flight.discard)
+            if claimed and len(self._in_flight) < self.concurrency:
+                continue  # there may be more due right now
+            if self._stopping:
+                break
+            waker = asyncio.create_task(self._wake.wait())
             try:
-                handled = await self.run_once()
-            except Exception:
-                log.exception("dispatcher batch failed; trying again shortly")
-                handled = 0
-            if handled:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), await self._idle_seconds())
+                await asyncio.wait(
+                    {waker, *self._in_flight},
+                    timeout=await self._idle_seconds(),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                waker.cancel()
 
     async def _idle_seconds(self) -> float:
         try:
@@ -114,11 +148,19 @@ class Dispatcher:
             return len(deliveries)
 
     async def drain(self) -> int:
-        """Deliver until nothing is due (retries that are due now included); for tests and shutdown."""
+        """Deliver until nothing is due (retries that are due now included) and nothing the
+        background loop started is still running; for tests and shutdown."""
         total = 0
-        while handled := await self.run_once():
+        while True:
+            async with self._batch_lock:
+                in_flight = set(self._in_flight)
+            if in_flight:
+                await asyncio.wait(in_flight)
+                continue
+            handled = await self.run_once()
             total += handled
-        return total
+            if not handled and not self._in_flight:
+                return total
 
     async def _deliver(self, delivery: outbox.Delivery) -> None:
         async with self._semaphore:

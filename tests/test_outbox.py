@@ -367,3 +367,37 @@ async def test_rows_of_a_plugin_no_longer_loaded_are_parked_once_and_can_be_requ
         await app.runtime.dispatcher.drain()
         assert [e.contact.first_name for e in mirror.events] == ["Ada"]
         assert (await OutboxRow.get(id=row.id)).status == "DELIVERED"
+
+
+async def test_a_slow_plugin_holds_only_its_own_delivery(running_app: AppFactory) -> None:
+    """The background dispatcher keeps other deliveries flowing while one hook is stuck."""
+    release, fast_seen = asyncio.Event(), asyncio.Event()
+    fast_names: list[str] = []
+
+    class Stuck:
+        name = "stuck"
+
+        @hookimpl
+        async def contact_created(self, event: CardEvent) -> None:
+            await release.wait()
+
+    class Fast:
+        name = "fast"
+
+        @hookimpl
+        async def contact_created(self, event: CardEvent) -> None:
+            fast_names.append(event.contact.first_name or "")
+            if len(fast_names) == 2:
+                fast_seen.set()
+
+    async with running_app(plugins=(Stuck(), Fast()), run_dispatcher=True) as app:
+        api = await started_tenant(app)
+        await create_contact(api, "Ada")
+        await create_contact(api, "Grace")
+        # Both events reach the fast plugin although the stuck one has not finished either.
+        await asyncio.wait_for(fast_seen.wait(), 10)
+        assert sorted(fast_names) == ["Ada", "Grace"]
+        assert await OutboxRow.filter(plugin="stuck", status=outbox.DELIVERED).count() == 0
+        release.set()
+        await app.runtime.dispatcher.drain()
+        assert await OutboxRow.filter(plugin="stuck", status=outbox.DELIVERED).count() == 2
