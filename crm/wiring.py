@@ -33,6 +33,7 @@ class Wiring:
     # What the loaded provider plugins can do right now, e.g. {"sms", "phone_lookup", "email"}.
     capabilities: frozenset[str] = frozenset()
     sms_from: str | None = None  # the default SMS sender when an account has no number of its own
+    email_from: str | None = None  # the From address of outgoing email
 
 
 wiring = Wiring()
@@ -46,6 +47,7 @@ def configure(
     default_region: str = "US",
     capabilities: frozenset[str] = frozenset(),
     sms_from: str | None = None,
+    email_from: str | None = None,
 ) -> None:
     wiring.subscribers = subscribers or _no_subscribers
     wiring.publish = publish or _drop
@@ -53,3 +55,4 @@ def configure(
     wiring.default_region = default_region
     wiring.capabilities = capabilities
     wiring.sms_from = sms_from
+    wiring.email_from = email_from

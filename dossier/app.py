@@ -88,6 +88,7 @@ async def start_plugins(
         default_region=settings.default_region,
         capabilities=frozenset(await all_results(pm, "capabilities")),
         sms_from=host.setting("TWILIO_FROM"),
+        email_from=host.setting("SMTP_FROM"),
     )
 
 

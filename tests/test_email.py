@@ -146,13 +146,23 @@ async def test_send_email_is_queued_at_once_then_delivered_over_smtp(
 
 async def test_subject_cannot_inject_headers(mail: Mail, smtp: FakeSmtpServer) -> None:
     contact = await mail.contact()
-    await mail.send(contact, "Hello\r\nBcc: eve@example.com", "Body")
+    body = await mail.api.post(
+        SEND, {"input": {"contactId": contact, "subject": "Hello\r\nBcc: eve@example.com", "body": "Body"}}
+    )
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "subject"}
     await mail.drain()
+    assert smtp.received == []
+    assert (await mail.card(contact))["messages"]["nodes"] == []
 
+
+async def test_the_sender_is_recorded_on_the_message(mail: Mail, smtp: FakeSmtpServer) -> None:
+    contact = await mail.contact()
+    await mail.send(contact, "Hello", "Body")
+    await mail.drain()
     [got] = smtp.received
-    assert got.rcpt_tos == ["ann@example.com"]
-    assert got.message["Bcc"] is None
-    assert got.message["Subject"] == "Hello Bcc: eve@example.com"
+    [message] = (await mail.card(contact))["messages"]["nodes"]
+    assert message["from"] and message["from"] in got.message["From"]
 
 
 async def test_email_and_sms_share_one_thread(mail: Mail, smtp: FakeSmtpServer) -> None:

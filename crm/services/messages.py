@@ -256,7 +256,10 @@ async def receive_sms(
 ) -> Message:
     """An inbound text: threaded on the contact with that phone (a new lead if none), STOP/START honoured."""
     actor = Actor.plugin(account_id, plugin)
-    phone = v.clean_phone(from_number, "From", wiring.default_region) or from_number
+    try:
+        phone = v.clean_phone(from_number, "From", wiring.default_region) or from_number
+    except BadInput:  # a short code or alphanumeric sender: thread it under what was sent
+        phone = from_number.strip()[:20]
     async with unit_of_work(actor) as uow:
         if provider_id:
             existing = await Message.filter(provider_id=provider_id).using_db(uow.conn).first()
@@ -403,7 +406,8 @@ async def record_phone_check(
         opted_out = contact.sms_blocked_reason not in (None, LANDLINE_REASON)
         if line_type in TEXTABLE_LINES and not contact.ok_to_sms and not opted_out:
             changes["okToSms"] = [False, True]
-            changes["smsBlockedReason"] = [contact.sms_blocked_reason, None]
+            if contact.sms_blocked_reason is not None:
+                changes["smsBlockedReason"] = [contact.sms_blocked_reason, None]
             contact.ok_to_sms, contact.sms_blocked_reason = True, None
         elif line_type in NON_TEXTABLE_LINES:
             if contact.ok_to_sms:
@@ -441,6 +445,8 @@ async def record_phone_check_skipped(actor: Actor, contact_id: int, phone: str, 
 
 async def queue_email(actor: Actor, contact_id: int, subject: str, body: str) -> Message:
     title = v.clean_text(subject, "subject", max_length=EMAIL_SUBJECT_MAX, required=True)
+    if title and ("\n" in title or "\r" in title):
+        raise BadInput("subject must be a single line", field="subject")
     text = v.clean_text(body, "body", max_length=EMAIL_BODY_MAX, required=True)
     if "email" not in wiring.capabilities:
         raise NotConfigured(
@@ -456,6 +462,7 @@ async def queue_email(actor: Actor, contact_id: int, subject: str, body: str) ->
             direction=Direction.OUTBOUND.value,
             status=MessageStatus.QUEUED.value,
             to_address=contact.email,
+            from_address=wiring.email_from,
             subject=title,
             body=text or "",
             author_id=actor.user_id,
