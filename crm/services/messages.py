@@ -256,10 +256,7 @@ async def receive_sms(
 ) -> Message:
     """An inbound text: threaded on the contact with that phone (a new lead if none), STOP/START honoured."""
     actor = Actor.plugin(account_id, plugin)
-    try:
-        phone = v.clean_phone(from_number, "From", wiring.default_region) or from_number
-    except BadInput:  # a short code or alphanumeric sender: thread it under what was sent
-        phone = from_number.strip()[:20]
+    phone = v.clean_phone(from_number, "From", wiring.default_region) or from_number
     async with unit_of_work(actor) as uow:
         if provider_id:
             existing = await Message.filter(provider_id=provider_id).using_db(uow.conn).first()
