@@ -12,7 +12,9 @@ import httpx
 import pytest
 from strawberry import relay
 
-from crm.models import Contact, Message
+from crm import outbox
+from crm.clock import utcnow
+from crm.models import Contact, Message, OutboxRow
 from crm.services import messages as message_service
 from plugins.email.smtp import SmtpProvider, SmtpSettingError
 from plugins.host import PluginHost
@@ -424,3 +426,19 @@ def test_malformed_settings_fail_at_start_up_naming_the_variable(env: dict[str, 
 def test_unconfigured_provider_answers_nothing() -> None:
     provider = _provider()
     assert provider.capabilities() == []
+
+
+async def test_a_requeued_email_that_was_already_sent_is_not_sent_again(
+    mail: Mail, smtp: FakeSmtpServer
+) -> None:
+    contact = await mail.contact()
+    await mail.send(contact, "Once", "Only once")
+    await mail.drain()
+    assert len(smtp.received) == 1
+    # An operator requeues the (delivered) row, or a worker died after the send: no second email.
+    rows = await OutboxRow.filter(hook="email_queued", plugin="email")
+    await OutboxRow.filter(id__in=[r.id for r in rows]).update(
+        status=outbox.PENDING, next_attempt_at=utcnow()
+    )
+    await mail.drain()
+    assert len(smtp.received) == 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 from crm.actor import Actor
 from crm.contracts import OutboundEmail, SendRejected
 from crm.events import CardEvent
-from crm.services.messages import MessageStatus, set_message_status
+from crm.services.messages import MessageStatus, message_status, set_message_status
 from plugins import hookimpl
 from plugins.host import PluginHost
 
@@ -43,6 +43,9 @@ class EmailPlugin:
             raise RuntimeError("the email plugin was not started (its startup hook did not run)")
         subject = event.subject
         message_id = int(subject["messageId"])
+        # Idempotent across retries and requeues: only an email still queued is handed over.
+        if await message_status(event.account_id, message_id) is not MessageStatus.QUEUED:
+            return
         outbound = OutboundEmail(
             message_id=message_id,
             account_id=event.account_id,
