@@ -96,6 +96,7 @@ def card_links(contact: CardContact) -> list[CardLink]:
 def event_dead_lettered(event: CardEvent, hook: str, error: str) -> None:
     """Your handler of `hook` failed on `event` for the last time; clean up (e.g. mark a send failed)."""
 
+
 # ---------------------------------------------------------------------------------------
 # Contact events
 # ---------------------------------------------------------------------------------------
