@@ -100,10 +100,12 @@ def db_id(global_id: str) -> int:
     return int(relay.GlobalID.from_id(global_id).node_id)
 
 
-async def post_status(api: Api, params: dict[str, str], headers: dict[str, str] | None = None) -> Any:
+async def post_status(
+    api: Api, params: dict[str, str], headers: dict[str, str] | None = None, path: str = STATUS_PATH
+) -> Any:
     if headers is None:
-        headers = signed_headers(STATUS_PATH, params)
-    return await api.client.post(STATUS_PATH, data=params, headers=headers)
+        headers = signed_headers(path, params)
+    return await api.client.post(path, data=params, headers=headers)
 
 
 async def sms_outbox_rows() -> list[OutboxRow]:
@@ -138,7 +140,7 @@ async def test_send_sms_queues_and_the_dispatcher_sends_it_through_twilio(
             "To": MOBILE,
             "From": FROM_NUMBER,
             "Body": "Hi Ada, your quote is ready",
-            "StatusCallback": f"{PUBLIC_URL}{STATUS_PATH}",
+            "StatusCallback": f"{PUBLIC_URL}{STATUS_PATH}?message={db_id(queued['id'])}",
         }
         after = await card(api, contact_id)
         [message] = after["messages"]["nodes"]
@@ -275,6 +277,24 @@ async def test_a_status_callback_without_a_valid_signature_is_refused(
 
         assert response.status_code == 403
         assert await card(api, contact_id) == before  # still SENT, consent untouched, no journey entry
+
+
+async def test_a_callback_that_beats_the_send_finds_its_message_by_our_id(
+    running_app: AppFactory, twilio: FakeTwilio
+) -> None:
+    """Twilio may call back before the dispatcher has stored the sid: the URL carries our id."""
+    async with twilio_app(running_app, twilio) as api:
+        contact_id = await textable_contact(api)
+        queued = await send(api, contact_id, "early bird")  # not sent yet: no sid stored
+        path = f"{STATUS_PATH}?message={db_id(queued['id'])}"
+        params = {"MessageSid": "SMearly0001", "MessageStatus": "delivered"}
+        assert (await post_status(api, params, path=path)).status_code == 200
+        [message] = (await card(api, contact_id))["messages"]["nodes"]
+        assert message["status"] == "DELIVERED"
+        # A forged id for another sid is not trusted (the URL is signed, but the sid must match).
+        other = {"MessageSid": "SMother0002", "MessageStatus": "failed"}
+        assert (await post_status(api, other, path=path)).status_code == 200
+        assert (await card(api, contact_id))["messages"]["nodes"][0]["status"] == "DELIVERED"
 
 
 async def test_a_callback_for_an_unknown_message_is_ignored(

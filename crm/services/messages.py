@@ -230,6 +230,11 @@ async def message_for_provider_id(provider_id: str) -> Message | None:
     return await Message.filter(provider_id=provider_id).select_related("contact").first()
 
 
+async def message_with_contact(message_id: int) -> Message | None:
+    """A message by our own id (from a provider's signed callback URL), with its contact loaded."""
+    return await Message.filter(id=message_id).select_related("contact").first()
+
+
 async def message_status(account_id: int, message_id: int) -> MessageStatus | None:
     """Where one of the account's messages stands now (None if it is gone), e.g. before sending it."""
     message = await Message.filter(id=message_id, contact__account_id=account_id).first()

@@ -173,7 +173,9 @@ class TwilioProvider:
     async def send_sms(self, message: OutboundSms) -> SmsReceipt | None:
         if self.client is None or self.config is None or self.host is None:
             return None
-        callback = self.host.public_link(STATUS_PATH)
+        # Our message id rides in the (signed) callback URL: a callback that arrives before we
+        # stored Twilio's sid still finds its message.
+        callback = self.host.public_link(f"{STATUS_PATH}?message={message.message_id}")
         try:
             sent = await self.client.messages.create_async(
                 to=message.to,
@@ -271,6 +273,11 @@ class TwilioProvider:
         if status is None or not sid:
             return Response(status_code=200)
         message = await messages.message_for_provider_id(sid)
+        ours = request.query_params.get("message", "")
+        if message is None and ours.isdigit():
+            message = await messages.message_with_contact(int(ours))
+            if message is not None and message.provider_id not in (None, sid):
+                message = None  # the id does not belong to this sid: trust neither
         if message is None:
             log.info("status %r for unknown message %s ignored", reported, sid)
             return Response(status_code=200)
@@ -284,6 +291,7 @@ class TwilioProvider:
             actor,
             message.id,
             status,
+            provider_id=sid,
             error_code=code,
             error_message=str(form.get("ErrorMessage") or "") or None,
         )
