@@ -7,6 +7,7 @@ app's own httpx client sends to it from the outbox dispatcher.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from strawberry import relay
 
 from crm.journey import EVENT_HOOKS
 from crm.models import Contact, OutboxRow, WebhookDelivery, WebhookEndpoint
+from dossier import Settings
 from plugins.webhooks import sign, verify_signature
 from tests.conftest import Api, AppFactory, Tenant, make_tenant
 from tests.fakes.webhook_receiver import Received, WebhookReceiver, webhook_receiver
@@ -53,6 +55,15 @@ query($id: ID!) {
     }
   }
 }"""
+
+
+ALLOW_LOOPBACK = {"DOSSIER_WEBHOOKS_ALLOW_PRIVATE": "true"}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The test receiver listens on 127.0.0.1, which endpoints may not reach by default."""
+    return replace(settings, env={**settings.env, **ALLOW_LOOPBACK})
 
 
 @pytest.fixture
@@ -316,7 +327,7 @@ async def test_after_the_last_attempt_the_delivery_is_failed_for_good(
 async def test_a_receiver_that_does_not_answer_in_time_is_retried(
     running_app: AppFactory, receiver: WebhookReceiver
 ) -> None:
-    async with running_app(env={"DOSSIER_WEBHOOKS_TIMEOUT": "0.3"}) as app:
+    async with running_app(env={"DOSSIER_WEBHOOKS_TIMEOUT": "0.3", **ALLOW_LOOPBACK}) as app:
         acme = await make_tenant("Acme")
         api = app.as_(acme.admin_key)
         endpoint_id, _ = await register(api, receiver.url("/slow"))
@@ -614,3 +625,19 @@ async def test_accounts_never_see_or_receive_each_others_webhooks(
     )
     assert [d["eventId"] for d in await deliveries(globex_api, globex_id)] == [to_globex.event_id]
     assert await Contact.all().count() == 2
+
+
+async def test_endpoints_cannot_reach_internal_addresses_unless_allowed(
+    running_app: AppFactory, receiver: WebhookReceiver, settings: Settings
+) -> None:
+    """An admin key must not turn Dossier into a probe of its own network (SSRF)."""
+    strict_env = {k: v for k, v in settings.env.items() if k != "DOSSIER_WEBHOOKS_ALLOW_PRIVATE"}
+    async with running_app(env=strict_env) as app:
+        api = app.as_((await make_tenant("Acme")).admin_key)
+        endpoint_id, _ = await register(api, receiver.url("/internal"))
+        await new_contact(api)
+        await drain(api)
+        assert receiver.received == []
+        [row] = await deliveries(api, endpoint_id)
+        assert row["status"] == "FAILED" and "non-public address (127.0.0.1)" in row["error"]
+        assert "DOSSIER_WEBHOOKS_ALLOW_PRIVATE" in row["error"]

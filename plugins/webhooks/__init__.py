@@ -7,6 +7,8 @@ POSTed as JSON `{"id", "type", "kind", "createdAt", "data"}` with the headers
 delivers it; anything else (redirects included), or no answer within
 `DOSSIER_WEBHOOKS_TIMEOUT` seconds (10), is retried through the outbox with backoff.
 Receivers check the signature with `verify_signature` and dedupe on `id`.
+Endpoints resolving to loopback, private or other non-public addresses are refused unless
+`DOSSIER_WEBHOOKS_ALLOW_PRIVATE=true` (an admin key must not probe the server's network).
 """
 
 from plugins.webhooks.plugin import WebhooksPlugin, event_body

@@ -11,10 +11,13 @@ undelivered rows become FAILED.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
+import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -54,6 +57,28 @@ def _error(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+async def private_address(url: str) -> str | None:
+    """Why `url` must not be called (it resolves to a non-public address), or None.
+
+    Checked before every attempt, so a DNS answer that changed since the endpoint was
+    registered is caught too (a rebinding between this check and the connection is not).
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc.strerror or exc}"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            return (
+                f"{host} resolves to a non-public address ({address}); "
+                "set DOSSIER_WEBHOOKS_ALLOW_PRIVATE=true to allow internal receivers"
+            )
+    return None
+
+
 class WebhooksPlugin:
     """Signed outgoing webhooks (`Dossier-Signature`, see plugins.webhooks.signing)."""
 
@@ -63,10 +88,19 @@ class WebhooksPlugin:
         self.host: PluginHost | None = None
         self.timeout = DEFAULT_TIMEOUT
         self._own_http: httpx.AsyncClient | None = None
+        self.allow_private = False
 
     @hookimpl
     def startup(self, host: PluginHost) -> None:
         self.host = host
+        # Endpoints are typed in by admins: by default they may not reach this server's own
+        # network (loopback, private ranges, cloud metadata). Tests and on-premise installs
+        # whose receivers are internal switch this on.
+        self.allow_private = (host.setting("WEBHOOKS_ALLOW_PRIVATE", "false") or "").lower() in (
+            "1",
+            "true",
+            "yes",
+        )
         raw = host.setting("WEBHOOKS_TIMEOUT")
         if raw is not None:
             try:
@@ -112,6 +146,22 @@ class WebhooksPlugin:
             SIGNATURE_HEADER: sign(endpoint.secret, body, int(utcnow().timestamp())),
         }
         status: int | None = None
+        error: str | None = None if self.allow_private else await private_address(endpoint.url)
+        if error is None:
+            status, error = await self._send(endpoint, body, headers)
+        if status is not None and not 200 <= status < 300:
+            error = f"the endpoint answered HTTP {status}"
+        try:
+            await service.record_attempt(row, ok=error is None, response_status=status, error=error)
+        except Exception:
+            log.exception("could not log webhook delivery %s", row.id)
+            return error or "the attempt could not be logged"
+        return error
+
+    async def _send(
+        self, endpoint: WebhookEndpoint, body: bytes, headers: dict[str, str]
+    ) -> tuple[int | None, str | None]:
+        status: int | None = None
         error: str | None = None
         try:
             # httpx's timeout is per read; this bounds the whole exchange. The answer's body is
@@ -123,14 +173,7 @@ class WebhooksPlugin:
                     status = response.status_code
         except Exception as exc:
             error = _error(exc, self.timeout)
-        if status is not None and not 200 <= status < 300:
-            error = f"the endpoint answered HTTP {status}"
-        try:
-            await service.record_attempt(row, ok=error is None, response_status=status, error=error)
-        except Exception:
-            log.exception("could not log webhook delivery %s", row.id)
-            return error or "the attempt could not be logged"
-        return error
+        return status, error
 
     @hookimpl
     async def event_dead_lettered(self, event: CardEvent, hook: str, error: str) -> None:
