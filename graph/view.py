@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from importlib.resources import files
 from typing import Any
 
@@ -14,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
@@ -23,6 +24,7 @@ from crm.actor import Actor
 from crm.live import Broker
 from graph.context import CardPlugins, Context
 from graph.errors import apply_policy
+from graph.persisted import PersistedQueries, PersistedQueryError
 
 Authenticate = Callable[[str], Awaitable[Actor | None]]
 
@@ -66,6 +68,7 @@ class DossierGraphQL(GraphQL[Context, None]):
         self._broker = broker
         self._plugins = plugins
         self._graphiql_api_key = graphiql_api_key
+        self._persisted = PersistedQueries()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._is_operation(Request(scope)):
@@ -85,8 +88,12 @@ class DossierGraphQL(GraphQL[Context, None]):
     def _is_operation(request: Request) -> bool:
         # GETs without a query serve GraphiQL; everything else is an operation and needs a key.
         if request.method == "GET":
-            return "query" in request.query_params
+            return "query" in request.query_params or "extensions" in request.query_params
         return request.method != "OPTIONS"
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET that carries a persisted query's hash is an operation, not a visit to GraphiQL.
+        return request.query_params.get("extensions") is None and super().should_render_graphql_ide(request)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         state = request.scope.get("state") or {}
@@ -110,6 +117,26 @@ class DossierGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": "send a valid API key in connection_init"})
         context.actor = actor
         return UNSET
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        persisted = (request_data.extensions or {}).get("persistedQuery")
+        if persisted is not None:
+            try:
+                query = self._persisted.resolve(request_data.query, persisted)
+            except PersistedQueryError as exc:
+                return ExecutionResult(data=None, errors=[exc.error])
+            request_data = replace(request_data, query=query)
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Errors raised outside the operation (e.g. syntax errors caught by a parsing extension)
