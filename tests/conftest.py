@@ -276,3 +276,35 @@ def count_statements() -> Iterator[Callable[[], Any]]:
     for handler in handlers:
         logger.removeHandler(handler)
     logger.setLevel(old_level)
+
+
+# --------------------------------------------------------------------------------------
+# The fake Twilio API (tests/fakes/twilio_api.py), for the SMS and phone tests
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def twilio_server() -> Iterator[Any]:
+    from tests.fakes.twilio_api import serve_twilio
+
+    with serve_twilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def twilio(twilio_server: Any) -> Iterator[Any]:
+    """The module's fake Twilio, reset for this test."""
+    from tests.fakes.twilio_api import fresh
+
+    with fresh(twilio_server) as fake:
+        yield fake
+
+
+@asynccontextmanager
+async def twilio_app(running_app: AppFactory, twilio: Any, **overrides: Any) -> AsyncIterator[Api]:
+    """A started app whose Twilio plugin talks to the fake, with Acme's admin key."""
+    from tests.fakes.twilio_api import PUBLIC_URL
+
+    async with running_app(env=twilio.env(), public_url=PUBLIC_URL, **overrides) as app:
+        acme = await make_tenant("Acme")
+        yield app.as_(acme.admin_key)

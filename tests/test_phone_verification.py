@@ -3,28 +3,13 @@ look the line type up through Twilio Lookup v2 (the real SDK against a fake on 1
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from strawberry import relay
 
-from tests.conftest import Api, AppFactory, make_tenant
-from tests.fakes.twilio_api import PUBLIC_URL, FakeTwilio, fresh, serve_twilio, signed_headers
-
-
-@pytest.fixture(scope="module")
-def twilio_server() -> Iterator[FakeTwilio]:
-    with serve_twilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def twilio(twilio_server: FakeTwilio) -> Iterator[FakeTwilio]:
-    with fresh(twilio_server) as fake:
-        yield fake
-
+from tests.conftest import Api, AppFactory, make_tenant, twilio_app
+from tests.fakes.twilio_api import PUBLIC_URL, FakeTwilio, signed_headers
 
 MOBILE = "+14155550123"
 LANDLINE = "+14155550199"
@@ -53,13 +38,6 @@ query($id: ID!) {
   }
 }
 """
-
-
-@asynccontextmanager
-async def twilio_app(running_app: AppFactory, twilio: FakeTwilio, **overrides: Any) -> AsyncIterator[Api]:
-    async with running_app(env=twilio.env(), public_url=PUBLIC_URL, **overrides) as app:
-        acme = await make_tenant("Acme")
-        yield app.as_(acme.admin_key)
 
 
 async def card(api: Api, contact_id: str) -> dict[str, Any]:

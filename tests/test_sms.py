@@ -5,8 +5,6 @@ refusals, outages and slowness, and a server without Twilio settings."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -16,21 +14,8 @@ from strawberry import relay
 from crm.clock import utcnow
 from crm.models import Message, OutboxRow
 from plugins.sms.twilio import rebase
-from tests.conftest import Api, AppFactory, make_tenant
-from tests.fakes.twilio_api import FROM_NUMBER, PUBLIC_URL, FakeTwilio, fresh, serve_twilio, signed_headers
-
-
-@pytest.fixture(scope="module")
-def twilio_server() -> Iterator[FakeTwilio]:
-    with serve_twilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def twilio(twilio_server: FakeTwilio) -> Iterator[FakeTwilio]:
-    with fresh(twilio_server) as fake:
-        yield fake
-
+from tests.conftest import Api, AppFactory, make_tenant, twilio_app
+from tests.fakes.twilio_api import FROM_NUMBER, PUBLIC_URL, FakeTwilio, signed_headers
 
 MOBILE = "+14155550123"
 LANDLINE = "+14155550199"
@@ -63,14 +48,6 @@ query($id: ID!) {
   }
 }
 """
-
-
-@asynccontextmanager
-async def twilio_app(running_app: AppFactory, twilio: FakeTwilio, **overrides: Any) -> AsyncIterator[Api]:
-    """A started app whose Twilio plugin talks to the fake, with Acme's admin key."""
-    async with running_app(env=twilio.env(), public_url=PUBLIC_URL, **overrides) as app:
-        acme = await make_tenant("Acme")
-        yield app.as_(acme.admin_key)
 
 
 async def card(api: Api, contact_id: str) -> dict[str, Any]:

@@ -17,20 +17,7 @@ from crm.journey import messages_channel
 from crm.models import Account, Contact, Message
 from dossier import Settings, create_app
 from tests.conftest import Api, AppFactory, make_tenant
-from tests.fakes.twilio_api import FROM_NUMBER, PUBLIC_URL, FakeTwilio, fresh, serve_twilio, signed_headers
-
-
-@pytest.fixture(scope="module")
-def twilio_server() -> Iterator[FakeTwilio]:
-    with serve_twilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def twilio(twilio_server: FakeTwilio) -> Iterator[FakeTwilio]:
-    with fresh(twilio_server) as fake:
-        yield fake
-
+from tests.fakes.twilio_api import FROM_NUMBER, PUBLIC_URL, FakeTwilio, signed_headers
 
 INBOUND = "/webhooks/twilio/sms"
 ACME_NUMBER = "+14155550111"
