@@ -20,15 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import math
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +47,7 @@ from starlette.routing import Route  # noqa: E402
 from strawberry.relay import to_base64  # noqa: E402
 
 from bench.seed import Seeded, seed  # noqa: E402
+from bench.server import ServerProcess, serve  # noqa: E402
 from crm.db import close_database, open_database  # noqa: E402
 from crm.richtext import visible_text  # noqa: E402
 from crm.services.accounts import hash_key  # noqa: E402
@@ -396,49 +393,6 @@ def bench_app(url: str) -> Any:
 # --------------------------------------------------------------------------------------
 
 
-def serve(fd: int, url: str) -> None:
-    import uvicorn
-
-    config = uvicorn.Config(bench_app(url), log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it stopped on
-        asyncio.run(server.serve(sockets=[socket.socket(fileno=fd)]))
-
-
-class ServerProcess:
-    def __init__(self, url: str) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))  # a free port, held open and handed to the child
-        self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        fd = self._sock.fileno()
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-fd", str(fd), "--database-url", url]
-        self.proc = subprocess.Popen(cmd, pass_fds=(fd,), cwd=ROOT)
-
-    async def ready(self, client: httpx.AsyncClient) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the benchmark server exited with {self.proc.returncode}")
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)  # start-up poll, not a wait for work
-        raise RuntimeError("the benchmark server did not start within 30 s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully (lifespan runs)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._sock.close()
-
-
 # --------------------------------------------------------------------------------------
 # Measuring
 # --------------------------------------------------------------------------------------
@@ -607,13 +561,13 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
         diff = first_difference(card, floor)
         identical = "yes" if diff is None else f"NO, first difference at {diff}"
 
-        server = ServerProcess(url)
+        server = ServerProcess(__file__, "--database-url", url)
         try:
             limits = httpx.Limits(
                 max_connections=args.concurrency, max_keepalive_connections=args.concurrency
             )
             async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client:
-                await server.ready(client)
+                await server.ready()
                 headers = {"Authorization": f"Bearer {seeded.api_key}"}
                 payload = {"query": CARD_QUERY, "variables": {"id": to_base64("Contact", seeded.contact_id)}}
                 sizes: dict[str, int] = {}
@@ -707,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_fd is not None:
-        serve(args.serve_fd, args.database_url)
+        serve(args.serve_fd, bench_app(args.database_url))
         return 0
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--requests and --concurrency must be at least 1, --warmup at least 0")

@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,19 +45,23 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 from strawberry.relay import to_base64  # noqa: E402
 
+from bench.server import ServerProcess, serve  # noqa: E402
 from crm.actor import Actor  # noqa: E402
 from crm.db import close_database, open_database  # noqa: E402
 from crm.models import Message  # noqa: E402
 from crm.services import accounts, contacts, messages  # noqa: E402
 from dossier import Settings, create_app  # noqa: E402
 from plugins import hookimpl  # noqa: E402
-from plugins.manager import DEFAULT_PLUGINS, _load  # noqa: E402
+from plugins.manager import builtin_names  # noqa: E402
 
 PG_SERVER = os.environ.get("DOSSIER_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 PHONE = "+14155550123"
 PUBLIC_URL = "http://127.0.0.1:9"  # status callbacks are signed over it; nothing calls back here
 SEND = "mutation($input: SendSmsInput!) { sendSms(input: $input) { id status } }"
-SCENARIOS = ("baseline", "plugins")
+SCENARIOS = ("baseline", "plugins", "worker")
+PLUGGED = ("plugins", "worker")  # the scenarios that really send through the fake
+# `dossier worker` is for PostgreSQL (one SQLite file cannot take several processes' writes).
+SCENARIOS_FOR = {"sqlite": ("baseline", "plugins"), "postgres": SCENARIOS}
 
 
 # --------------------------------------------------------------------------------------
@@ -77,71 +79,38 @@ class SmsCapability:
         return ["sms"]
 
 
-def builtin_names() -> tuple[str, ...]:
-    return tuple(_load(spec).name for spec in DEFAULT_PLUGINS)
+def twilio_env(url: str, twilio_url: str) -> dict[str, str]:
+    return {
+        "DOSSIER_DATABASE_URL": url,
+        "DOSSIER_PUBLIC_URL": PUBLIC_URL,
+        "DOSSIER_TWILIO_ACCOUNT_SID": FAKE_SID,
+        "DOSSIER_TWILIO_AUTH_TOKEN": FAKE_TOKEN,
+        "DOSSIER_TWILIO_FROM": "+14155550000",
+        "DOSSIER_TWILIO_BASE_URL": twilio_url,
+    }
 
 
 def bench_app(scenario: str, url: str, twilio_url: str) -> Any:
     base = Settings(database_url=url, load_entry_points=False, graphiql=False, run_dispatcher=True)
     if scenario == "baseline":
         return create_app(replace(base, disabled_plugins=builtin_names()), plugins=[SmsCapability()])
-    env = {
-        "DOSSIER_TWILIO_ACCOUNT_SID": FAKE_SID,
-        "DOSSIER_TWILIO_AUTH_TOKEN": FAKE_TOKEN,
-        "DOSSIER_TWILIO_FROM": "+14155550000",
-        "DOSSIER_TWILIO_BASE_URL": twilio_url,
-    }
-    return create_app(replace(base, env=env, public_url=PUBLIC_URL))
+    # "worker": the API only queues; a `dossier worker` process (started next to it) delivers.
+    return create_app(
+        replace(
+            base, env=twilio_env(url, twilio_url), public_url=PUBLIC_URL, run_dispatcher=scenario == "plugins"
+        )
+    )
+
+
+def start_worker(url: str, twilio_url: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **twilio_env(url, twilio_url), "DOSSIER_OUTBOX_POLL_INTERVAL": "0.2"}
+    return subprocess.Popen([sys.executable, "-m", "dossier.cli", "worker"], env=env, cwd=ROOT)
 
 
 def fake_twilio_app(delay: float) -> Any:
     from tests.fakes.twilio_api import FakeTwilio
 
     return FakeTwilio(delay=delay).app()
-
-
-def serve(fd: int, app: Any) -> None:
-    import uvicorn
-
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
-    server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it stopped on
-        asyncio.run(server.serve(sockets=[socket.socket(fileno=fd)]))
-
-
-class ServerProcess:
-    def __init__(self, *args: str) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))  # a free port, held open and handed to the child
-        self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        fd = self._sock.fileno()
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-fd", str(fd), *args]
-        self.proc = subprocess.Popen(cmd, pass_fds=(fd,), cwd=ROOT)
-
-    async def ready(self, path: str = "/healthz", ok: tuple[int, ...] = (200,)) -> None:
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient(base_url=self.base_url) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"a benchmark server exited with {self.proc.returncode}")
-                try:
-                    if (await client.get(path)).status_code in ok:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)  # start-up poll, not a wait for work
-        raise RuntimeError("a benchmark server did not start within 30 s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully (lifespan runs)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._sock.close()
 
 
 # --------------------------------------------------------------------------------------
@@ -255,87 +224,107 @@ class BackendResult:
 
 
 async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> BackendResult | None:
+    scenarios = SCENARIOS_FOR[backend]
+    plugged = [s for s in PLUGGED if s in scenarios]
     urls: dict[str, str] = {}
     if backend == "postgres":
         try:
-            for scenario in SCENARIOS:
+            for scenario in scenarios:
                 await _pg_admin(f"DROP DATABASE IF EXISTS dossier_bench_sms_{scenario} WITH (FORCE)")
                 await _pg_admin(f"CREATE DATABASE dossier_bench_sms_{scenario}")
         except (OSError, asyncpg.PostgresError) as exc:
             print(f"postgres: skipped, {PG_SERVER} is not reachable ({exc})", file=sys.stderr)
             return None
-        urls = {s: f"{PG_SERVER}/dossier_bench_sms_{s}" for s in SCENARIOS}
+        urls = {s: f"{PG_SERVER}/dossier_bench_sms_{s}" for s in scenarios}
     else:
-        urls = {s: f"sqlite://{workdir / f'{s}.db'}" for s in SCENARIOS}
+        urls = {s: f"sqlite://{workdir / f'{s}.db'}" for s in scenarios}
     servers: list[ServerProcess] = []
     try:
-        seeded = {s: await seed(urls[s]) for s in SCENARIOS}
-        fake = ServerProcess("--fake-twilio", "--delay", str(args.delay))
+        seeded = {s: await seed(urls[s]) for s in scenarios}
+        fake = ServerProcess(__file__, "--fake-twilio", "--delay", str(args.delay))
         servers.append(fake)
         await fake.ready("/v2/PhoneNumbers/+14155550123", ok=(401,))  # up: it asks for credentials
         dossier = {
-            s: ServerProcess("--scenario", s, "--database-url", urls[s], "--twilio-url", fake.base_url)
-            for s in SCENARIOS
+            s: ServerProcess(
+                __file__, "--scenario", s, "--database-url", urls[s], "--twilio-url", fake.base_url
+            )
+            for s in scenarios
         }
         servers.extend(dossier.values())
         for server in dossier.values():
             await server.ready()
+        worker = start_worker(urls["worker"], fake.base_url) if "worker" in scenarios else None
 
         # A B B A: each app measured twice, in mirrored order, so a drift of the machine's speed
         # weighs on both alike; after each plugins phase the dispatcher's backlog (texts waiting
         # on the slow fake) is let finish, so it never runs while the baseline is measured.
-        clients = {s: httpx.AsyncClient(base_url=dossier[s].base_url, timeout=60) for s in SCENARIOS}
-        latencies: dict[str, list[float]] = {s: [] for s in SCENARIOS}
-        queued, backlog_s, sent = 0, 0.0, 0
+        clients = {s: httpx.AsyncClient(base_url=dossier[s].base_url, timeout=60) for s in scenarios}
+        latencies: dict[str, list[float]] = {s: [] for s in scenarios}
+        backlog_s = 0.0
+        queued: dict[str, int] = {}
+        sent_by: dict[str, int] = {}
         try:
-            for s in SCENARIOS:
+            for s in scenarios:
                 await measure(clients[s], seeded[s], args.warmup, 0)
-            queued += args.warmup
-            sent, _ = await all_sent(urls["plugins"], queued)
+            queued = {s: args.warmup for s in plugged}
+            for s in plugged:
+                await all_sent(urls[s], queued[s])
             half = args.requests // 2
-            for phase, s in enumerate(("baseline", "plugins", "plugins", "baseline")):
-                count = half if phase < 2 else args.requests - half
+            order = (*scenarios, *reversed(scenarios))
+            for phase, s in enumerate(order):
+                count = half if phase < len(scenarios) else args.requests - half
                 latencies[s] += await measure(clients[s], seeded[s], count, 1000 * (phase + 1))
-                if s == "plugins":
-                    queued += count
-                    sent, waited = await all_sent(urls["plugins"], queued)
+                if s in plugged:
+                    queued[s] += count
+                    sent_by[s], waited = await all_sent(urls[s], queued[s])
                     backlog_s = max(backlog_s, waited)
         finally:
             for client in clients.values():
                 await client.aclose()
-        timings = {s: timing(latencies[s]) for s in SCENARIOS}
+        timings = {s: timing(latencies[s]) for s in scenarios}
         all_sent_after = backlog_s
     finally:
+        if locals().get("worker") is not None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
         for server in servers:
             server.stop()
         if backend == "postgres":
-            for scenario in SCENARIOS:
+            for scenario in scenarios:
                 await _pg_admin(f"DROP DATABASE IF EXISTS dossier_bench_sms_{scenario} WITH (FORCE)")
-    return BackendResult(backend, timings, queued, sent, all_sent_after)
+    return BackendResult(backend, timings, queued["plugins"], min(sent_by.values()), all_sent_after)
 
 
 def report(results: list[BackendResult], args: argparse.Namespace) -> None:
     print()
     print(f"sendSms latency, {args.requests} requests one at a time after {args.warmup} warm-up requests")
-    print(f"(plugins: all built-ins, Twilio fake answering after {args.delay:g} s, dispatcher running)")
+    print(
+        f"(all built-ins, Twilio fake answering after {args.delay:g} s; plugins: the dispatcher runs in"
+        " the API process; worker: the API only queues, a `dossier worker` process delivers)"
+    )
     print()
     header = f"{'backend':<9} {'app':<9} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'max ms':>8}"
     print(header)
     print("-" * len(header))
     for r in results:
-        for s in SCENARIOS:
+        for s in r.timings:
             t = r.timings[s]
             print(
                 f"{r.backend:<9} {s:<9} {t.p50_ms:>8.2f} {t.p99_ms:>8.2f} {t.mean_ms:>8.2f} {t.max_ms:>8.2f}"
             )
-        base, plug = r.timings["baseline"], r.timings["plugins"]
-        ratios = (plug.p50_ms / base.p50_ms, plug.p99_ms / base.p99_ms, plug.mean_ms / base.mean_ms)
-        ratios += (plug.max_ms / base.max_ms,)
-        print(f"{r.backend:<9} {'ratio':<9} " + " ".join(f"{x:>7.2f}x" for x in ratios))
-        verdict = "within" if plug.p50_ms / base.p50_ms <= 1.2 else "NOT within"
-        print(f"{'':<9} p50 ratio {verdict} the 1.2x target")
+        base = r.timings["baseline"]
+        for s in [p for p in PLUGGED if p in r.timings]:
+            plug = r.timings[s]
+            ratios = (plug.p50_ms / base.p50_ms, plug.p99_ms / base.p99_ms, plug.mean_ms / base.mean_ms)
+            ratios += (plug.max_ms / base.max_ms,)
+            print(f"{r.backend:<9} {s + '/base':<9} " + " ".join(f"{x:>7.2f}x" for x in ratios))
+            verdict = "within" if plug.p50_ms / base.p50_ms <= 1.2 else "NOT within"
+            print(f"{'':<9} {s}: p50 ratio {verdict} the 1.2x target")
         print(
-            f"{'':<9} texts queued by the plugins server: {r.queued}; marked SENT through the fake: {r.sent};"
+            f"{'':<9} texts queued per plugged server: {r.queued}; marked SENT through the fake: {r.sent};"
             f" a phase's texts were all SENT at most {r.all_sent_after_s:.1f} s after its last sendSms"
         )
         print()
@@ -369,9 +358,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve_fd is not None:
         if args.fake_twilio:
-            serve(args.serve_fd, fake_twilio_app(args.delay))
+            serve(args.serve_fd, fake_twilio_app(args.delay), lifespan="auto")
         else:
-            serve(args.serve_fd, bench_app(args.scenario, args.database_url, args.twilio_url))
+            serve(
+                args.serve_fd, bench_app(args.scenario, args.database_url, args.twilio_url), lifespan="auto"
+            )
         return
     asyncio.run(main_async(args))
 

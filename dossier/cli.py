@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from crm.db import close_database, migrate_database, open_database
+from crm.db import close_database, is_postgres, migrate_database, open_database
 from crm.errors import DomainError
 from dossier.settings import Settings
 
@@ -92,6 +92,15 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from plugins.dispatcher import Dispatcher, RetryPolicy
     from plugins.host import PluginHost
     from plugins.manager import make_plugin_manager
+
+    if not is_postgres(settings.database_url):
+        print(
+            "error: dossier worker needs PostgreSQL (DOSSIER_DATABASE_URL=postgres://...). On SQLite the "
+            "server's own dispatcher delivers the outbox: one SQLite file cannot take writes from "
+            "several processes safely.",
+            file=sys.stderr,
+        )
+        return 2
 
     async def work() -> None:
         pm = make_plugin_manager(disabled=settings.disabled_plugins)
@@ -193,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("tortoise").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per provider call is noise
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     try:

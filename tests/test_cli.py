@@ -88,3 +88,9 @@ def test_migrate_creates_and_is_idempotent(database: str, capsys: pytest.Capture
 def test_schema_prints_the_committed_sdl(capsys: pytest.CaptureFixture) -> None:
     assert main(["schema"]) == 0
     assert capsys.readouterr().out.strip() == (ROOT / "schema.graphql").read_text().strip()
+
+
+def test_worker_refuses_sqlite_with_a_clear_reason(database: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["worker"]) == 2
+    err = capsys.readouterr().err
+    assert "needs PostgreSQL" in err and "DOSSIER_DATABASE_URL" in err
