@@ -14,28 +14,17 @@ the outcome on the message and in the journey through `crm.services.messages`:
 
 from __future__ import annotations
 
-from crm.actor import Actor
 from crm.contracts import OutboundEmail, SendRejected
 from crm.events import CardEvent
 from crm.services.messages import MessageStatus, message_status, set_message_status
 from plugins import hookimpl
-from plugins.host import PluginHost
+from plugins.base import HostedPlugin
 
 NO_PROVIDER = "no email provider"
 
 
-class EmailPlugin:
+class EmailPlugin(HostedPlugin):
     name = "email"
-
-    def __init__(self) -> None:
-        self.host: PluginHost | None = None
-
-    @hookimpl
-    def startup(self, host: PluginHost) -> None:
-        self.host = host
-
-    def _actor(self, event: CardEvent) -> Actor:
-        return Actor.plugin(event.account_id, self.name)
 
     @hookimpl
     async def email_queued(self, event: CardEvent) -> None:

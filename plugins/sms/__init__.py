@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import logging
 
-from crm.actor import Actor
 from crm.contracts import OutboundSms, SendRejected
 from crm.events import CardEvent
 from crm.services import messages
 from crm.services.messages import MessageStatus
 from plugins import hookimpl
-from plugins.host import PluginHost
+from plugins.base import HostedPlugin
 
 log = logging.getLogger("dossier.plugins.sms")
 
@@ -31,18 +30,8 @@ NO_LOOKUP_PROVIDER = (
 )
 
 
-class SmsPlugin:
+class SmsPlugin(HostedPlugin):
     name = "sms"
-
-    def __init__(self) -> None:
-        self.host: PluginHost | None = None
-
-    @hookimpl
-    def startup(self, host: PluginHost) -> None:
-        self.host = host
-
-    def _actor(self, event: CardEvent) -> Actor:
-        return Actor.plugin(event.account_id, self.name)
 
     # -- sending -----------------------------------------------------------------------
 
