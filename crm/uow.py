@@ -93,7 +93,12 @@ class UnitOfWork:
             )
         )
         hook = HOOK_FOR_KIND.get(kind)
-        plugins = wiring.subscribers(hook) if hook else ()
+        plugins = [
+            plugin
+            for plugin in (wiring.subscribers(hook) if hook else ())
+            if plugin not in wiring.audiences
+            or await wiring.audiences[plugin](self.conn, self.actor.account_id, hook)  # type: ignore[arg-type]
+        ]
         if plugins:
             payload = CardEvent(
                 id=str(uuid.uuid4()),

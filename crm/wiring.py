@@ -8,8 +8,11 @@ are published, and how the dispatcher is woken after a commit.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+# (transaction connection, account id, hook name) -> does the plugin want this event?
+EventAudience = Callable[[Any, int, str], Awaitable[bool]]
 
 
 def _no_subscribers(hook: str) -> Sequence[str]:
@@ -34,6 +37,8 @@ class Wiring:
     capabilities: frozenset[str] = frozenset()
     sms_from: str | None = None  # the default SMS sender when an account has no number of its own
     email_from: str | None = None  # the From address of outgoing email
+    # Plugins that want only some accounts' events (webhooks: accounts with endpoints).
+    audiences: dict[str, EventAudience] = field(default_factory=dict)
 
 
 wiring = Wiring()
@@ -48,6 +53,7 @@ def configure(
     capabilities: frozenset[str] = frozenset(),
     sms_from: str | None = None,
     email_from: str | None = None,
+    audiences: dict[str, EventAudience] | None = None,
 ) -> None:
     wiring.subscribers = subscribers or _no_subscribers
     wiring.publish = publish or _drop
@@ -56,3 +62,4 @@ def configure(
     wiring.capabilities = capabilities
     wiring.sms_from = sms_from
     wiring.email_from = email_from
+    wiring.audiences = dict(audiences or {})

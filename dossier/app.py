@@ -25,7 +25,7 @@ from dossier.settings import Settings
 from graph.schema import Limits, build_schema
 from graph.view import DossierGraphQL
 from plugins.bridge import PluginBridge
-from plugins.calls import all_results
+from plugins.calls import all_results, implementations
 from plugins.dispatcher import Dispatcher, RetryPolicy
 from plugins.host import PluginHost
 from plugins.manager import DossierPlugins, make_plugin_manager, subscribers
@@ -81,7 +81,13 @@ async def start_plugins(
     settings and the services the same capabilities in both.
     """
     await all_results(pm, "startup", host=host)
+    audiences = {
+        impl.plugin_name: audience
+        for impl in implementations(pm, "event_audience")
+        if (audience := impl.function()) is not None
+    }
     wiring.configure(
+        audiences=audiences,
         subscribers=subscribers(pm),
         publish=publish,
         outbox_written=outbox_written,

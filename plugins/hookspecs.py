@@ -26,6 +26,7 @@ from crm.contracts import (
     SmsReceipt,
 )
 from crm.events import CardEvent
+from crm.wiring import EventAudience
 
 if TYPE_CHECKING:
     from plugins.host import PluginHost
@@ -50,6 +51,12 @@ def capabilities() -> list[str]:
 @hookspec
 def register_routes() -> list[Any]:
     """Starlette routes to mount, e.g. provider webhooks. Called once at start-up."""
+
+
+@hookspec
+def event_audience() -> EventAudience | None:
+    """An async `(conn, account_id, hook) -> bool` deciding, inside the change's transaction,
+    whether you want this account's event at all; no outbox row is written when it says no."""
 
 
 # ---------------------------------------------------------------------------------------

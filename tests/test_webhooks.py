@@ -499,7 +499,7 @@ async def test_the_plugin_is_listed_with_every_event_hook(as_admin: Api) -> None
     plugins = (await as_admin.data("{ plugins { name builtin hooks } }"))["plugins"]
     (webhooks,) = [p for p in plugins if p["name"] == "webhooks"]
     assert webhooks["builtin"] is True
-    assert set(webhooks["hooks"]) == {*EVENT_HOOKS, "event_dead_lettered", "startup"}
+    assert set(webhooks["hooks"]) == {*EVENT_HOOKS, "event_audience", "event_dead_lettered", "startup"}
     events = (await as_admin.data("{ webhookEvents }"))["webhookEvents"]
     assert events == list(EVENT_HOOKS) and "note_added" in events
 
@@ -641,3 +641,23 @@ async def test_endpoints_cannot_reach_internal_addresses_unless_allowed(
         [row] = await deliveries(api, endpoint_id)
         assert row["status"] == "FAILED" and "non-public address (127.0.0.1)" in row["error"]
         assert "DOSSIER_WEBHOOKS_ALLOW_PRIVATE" in row["error"]
+
+
+async def test_accounts_without_endpoints_write_no_webhook_rows(
+    as_admin: Api, acme: Tenant, receiver: WebhookReceiver
+) -> None:
+    """The plugin's event audience: no endpoint, no outbox row, no dispatcher work."""
+    await new_contact(as_admin, "Before")
+    assert await OutboxRow.filter(plugin="webhooks").count() == 0
+    endpoint_id, _ = await register(as_admin, receiver.url("/notes"), events=["note_added"])
+    await new_contact(as_admin, "Unsubscribed")  # contact_created: not taken by the endpoint
+    assert await OutboxRow.filter(plugin="webhooks").count() == 0
+    contact_id = await new_contact(as_admin, "Noted")
+    await add_note(as_admin, contact_id)
+    assert await OutboxRow.filter(plugin="webhooks").values_list("hook", flat=True) == ["note_added"]
+    await as_admin.data(
+        "mutation($i: UpdateWebhookEndpointInput!) { updateWebhookEndpoint(input: $i) { active } }",
+        {"i": {"id": endpoint_id, "active": False}},
+    )
+    await add_note(as_admin, contact_id, "<p>again</p>")
+    assert await OutboxRow.filter(plugin="webhooks").count() == 1

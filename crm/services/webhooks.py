@@ -134,6 +134,17 @@ async def delete_endpoint(actor: Actor, endpoint_id: int) -> WebhookEndpoint:
 # -- what the webhooks plugin writes ----------------------------------------------------------
 
 
+async def account_listens(conn: Any, account_id: int, event: str) -> bool:
+    """Does any active endpoint of the account take this event? (One indexed read, in the
+    change's own transaction: accounts without endpoints get no webhook outbox rows at all.)"""
+    events = (
+        await WebhookEndpoint.filter(account_id=account_id, active=True)
+        .using_db(conn)
+        .values_list("events", flat=True)
+    )
+    return any(not chosen or event in chosen for chosen in events)
+
+
 async def endpoints_for(
     account_id: int, event: str, *, occurred_at: datetime | None = None
 ) -> list[WebhookEndpoint]:

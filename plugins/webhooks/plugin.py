@@ -26,6 +26,7 @@ from crm.events import CardEvent
 from crm.journey import EVENT_HOOKS
 from crm.models import WebhookDelivery, WebhookEndpoint
 from crm.services import webhooks as service
+from crm.wiring import EventAudience
 from plugins import hookimpl
 from plugins.host import PluginHost
 from plugins.webhooks.signing import SIGNATURE_HEADER, sign
@@ -89,6 +90,10 @@ class WebhooksPlugin:
         self.timeout = DEFAULT_TIMEOUT
         self._own_http: httpx.AsyncClient | None = None
         self.allow_private = False
+
+    @hookimpl
+    def event_audience(self) -> EventAudience:
+        return service.account_listens
 
     @hookimpl
     def startup(self, host: PluginHost) -> None:
