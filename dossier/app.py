@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -165,3 +166,12 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     app.state.dossier = runtime
     return app
+
+
+# Set by `dossier serve --demo --workers N` so every process shows the demo key in GraphiQL.
+GRAPHIQL_DEMO_KEY = "DOSSIER_GRAPHIQL_DEMO_KEY"
+
+
+def app_from_env() -> Starlette:
+    """The app for one of several server processes (`dossier serve --workers N`)."""
+    return create_app(Settings.from_env(), graphiql_api_key=os.environ.get(GRAPHIQL_DEMO_KEY))

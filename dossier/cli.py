@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -62,11 +63,31 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _workers_refusal(workers: int, settings: Settings) -> str | None:
+    """Why `--workers N` cannot run with these settings, or None."""
+    if workers < 1:
+        return "--workers must be 1 or more"
+    if workers == 1:
+        return None
+    if not is_postgres(settings.database_url):
+        return "--workers above 1 needs PostgreSQL: one SQLite file cannot take several processes' writes"
+    if not settings.redis_url:
+        return (
+            "--workers above 1 needs DOSSIER_REDIS_URL: live updates (subscriptions) must reach "
+            "listeners connected to any of the processes"
+        )
+    return None
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from dossier.app import create_app
+    from dossier.app import GRAPHIQL_DEMO_KEY, create_app
 
+    refusal = _workers_refusal(args.workers, settings)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     demo_key = None
     if args.demo:
         from dossier.demo import ensure_demo
@@ -79,8 +100,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Demo API key: {demo_key}", flush=True)
     else:
         _run(lambda: migrate_database(settings.database_url))
-    app = create_app(settings, graphiql_api_key=demo_key)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws="websockets")
+    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "ws": "websockets"}
+    if args.workers == 1:
+        uvicorn.run(create_app(settings, graphiql_api_key=demo_key), **common)
+        return 0
+    # Several processes: each builds its own app from the environment (uvicorn's factory mode).
+    if demo_key:
+        os.environ[GRAPHIQL_DEMO_KEY] = demo_key
+    uvicorn.run("dossier.app:app_from_env", factory=True, workers=args.workers, **common)
     return 0
 
 
@@ -173,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="fill the database with demo data and print a key")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (above 1: PostgreSQL and Redis needed)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     sub.add_parser("migrate", help="bring the database up to date").set_defaults(handler=cmd_migrate)

@@ -94,3 +94,20 @@ def test_worker_refuses_sqlite_with_a_clear_reason(database: str, capsys: pytest
     assert main(["worker"]) == 2
     err = capsys.readouterr().err
     assert "needs PostgreSQL" in err and "DOSSIER_DATABASE_URL" in err
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({}, "needs PostgreSQL"),
+        ({"DOSSIER_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test"}, "needs DOSSIER_REDIS_URL"),
+    ],
+)
+def test_serve_with_several_workers_names_what_it_needs(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, env: dict, reason: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DOSSIER_REDIS_URL", raising=False)
+    assert main(["serve", "--workers", "2"]) == 2
+    assert reason in capsys.readouterr().err
