@@ -33,10 +33,6 @@ class Actor:
         return cls(account_id, ActorKind.USER, name, user_id, Role(role))
 
     @classmethod
-    def system(cls, account_id: int, name: str = "Dossier") -> Actor:
-        return cls(account_id, ActorKind.SYSTEM, name)
-
-    @classmethod
     def plugin(cls, account_id: int, plugin_name: str) -> Actor:
         return cls(account_id, ActorKind.PLUGIN, plugin_name)
 

@@ -7,9 +7,9 @@ Loaders read rows as dicts (`.values()`), never ORM objects. They are built per 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 from tortoise import Tortoise
@@ -33,7 +33,6 @@ from crm.models import (
 from crm.services.messages import MESSAGE_COLUMNS
 
 Row = dict[str, Any]
-K = TypeVar("K", bound=Hashable)
 
 CONTACT_COLUMNS = (
     "id", "first_name", "last_name", "business_name", "title", "contact_type", "email",
@@ -81,9 +80,6 @@ class PageKey:
     before_id: int | None  # exclusive bound in the page's direction
     kinds: tuple[str, ...]  # filter values (journey kinds, message channels); empty = all
     newest_first: bool
-
-
-JourneyPageKey = PageKey
 
 
 def delivery_page_key(endpoint_id: int, first: int, before_id: int | None, status: str | None) -> PageKey:

@@ -14,7 +14,7 @@ from crm.errors import BadInput, NotFound
 from crm.uow import display_name
 from graph.context import Info
 from graph.ids import decode_cursor, encode_cursor, page_size
-from graph.resolvers.loaders import JourneyPageKey, PageKey
+from graph.resolvers.loaders import PageKey
 from graph.schema.accounts import Tag, User, load_user
 from graph.schema.calls import Call
 from graph.schema.common import PageInfo, backward_page, forward_page
@@ -194,7 +194,7 @@ class Contact(relay.Node):
         size = page_size(first)
         bound = decode_cursor(after, JOURNEY_CURSOR) if after else None
         kind_values = tuple(sorted({k.value for k in kinds or ()}))
-        key = JourneyPageKey(self.id, size, bound, kind_values, order is JourneyOrder.NEWEST_FIRST)
+        key = PageKey(self.id, size, bound, kind_values, order is JourneyOrder.NEWEST_FIRST)
         rows = await info.context.loaders.journey_page.load(key)
         edges = [
             JourneyEventEdge(cursor=encode_cursor(JOURNEY_CURSOR, r["id"]), node=JourneyEvent.from_row(r))
