@@ -25,3 +25,4 @@ class Call(Model):
 
     class Meta:
         table = "call"
+        indexes = (("contact_id",),)  # the card's calls: loaded by contact

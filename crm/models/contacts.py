@@ -44,6 +44,8 @@ class Contact(Model):
 
     class Meta:
         table = "contact"
+        # The contacts list, newest first within one account.
+        indexes = (("account_id", "id"),)
 
 
 class Tag(Model):
@@ -86,6 +88,7 @@ class Utm(Model):
 
     class Meta:
         table = "utm"
+        indexes = (("contact_id",),)
 
 
 class FormAnswer(Model):
@@ -100,3 +103,4 @@ class FormAnswer(Model):
 
     class Meta:
         table = "form_answer"
+        indexes = (("contact_id",),)

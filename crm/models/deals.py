@@ -22,3 +22,4 @@ class Deal(Model):
 
     class Meta:
         table = "deal"
+        indexes = (("contact_id",),)

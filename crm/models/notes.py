@@ -15,3 +15,4 @@ class Note(Model):
 
     class Meta:
         table = "note"
+        indexes = (("contact_id",),)
