@@ -1,37 +1,35 @@
-"""How much does one GraphQL card cost next to a hand-written endpoint returning the same JSON?
+"""The card at the speed of hand-written SQL? Dossier next to a hand-written floor, in one run.
 
-    python bench/card.py [--backend sqlite|postgres|both] [--requests N] [--concurrency C]
+    python bench/card.py [--backend sqlite|postgres|both] [--scenarios card,list,workers]
+                         [--fast-path auto|both|on|off] [--client auto|wrk|httpx]
+                         [--seconds S] [--warmup S] [--connections C]
 
-For each backend: seed a fresh database with one large card (bench/seed.py), check in-process
-that Dossier's response and the floor's are the same JSON and count the SQL statements of
-each, then serve both from ONE uvicorn process (a subprocess, so server and client do not
-share a core) and measure them over HTTP on loopback with httpx:
+For each backend: seed a fresh database (bench/seed.py: one large card and a page of 50
+smaller ones), start one uvicorn subprocess per DOSSIER_FAST_PATH mode, each serving Dossier
+and the floor (bench/floor.py: same rows, same driver, orjson) side by side, and measure over
+HTTP on loopback with wrk (httpx when wrk is missing):
 
-- dossier: POST /graphql with the full-card query (bench/card.py CARD_QUERY);
-- floor:   GET /floor/card?id=…, a tiny Starlette route on the same app: the API-key lookup,
-           then plain SQL on the same driver (aiosqlite / asyncpg), one query per section,
-           rows turned into the same JSON by hand and encoded with json.dumps.
+- card: `contact(id:)` with every section (CARD_QUERY) vs GET /floor/card;
+- list: `contacts(first: 50)` with every section of every card vs GET /floor/contacts;
+- workers (PostgreSQL): `dossier serve --workers 1` vs `--workers 2`, card req/s.
 
-Latency (p50, p99) is measured one request at a time, throughput with C requests in flight.
-Not a test: it asserts nothing about time. See bench/README.md.
+Before measuring, each scenario checks that Dossier's JSON equals the floor's value for value
+and counts the SQL statements of one request of each. Latency (p50, p99) is measured at one
+connection, throughput at `--connections`. Not a test: it asserts nothing about time.
+See bench/README.md for what each number means.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
-import math
 import os
-import re
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,47 +44,46 @@ from starlette.responses import JSONResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 from strawberry.relay import to_base64  # noqa: E402
 
+from bench.floor import FloorEndpoint  # noqa: E402
+from bench.load import LoadClient, Run, Target, json_target, merged  # noqa: E402
+from bench.load import percentile as percentile  # noqa: E402  (bench/seed_scale.py imports it from here)
 from bench.seed import Seeded, seed  # noqa: E402
-from bench.server import ServerProcess, serve  # noqa: E402
+from bench.server import CommandServer, Server, ServerProcess, cpu_ticks, free_port, serve  # noqa: E402
 from crm.db import close_database, open_database  # noqa: E402
-from crm.richtext import visible_text  # noqa: E402
-from crm.services.accounts import hash_key  # noqa: E402
-from crm.uow import display_name  # noqa: E402
 from dossier import Settings, create_app  # noqa: E402
-from graph.ids import encode_cursor  # noqa: E402
-from graph.view import bearer  # noqa: E402
 
 PG_SERVER = os.environ.get("DOSSIER_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 PG_DATABASE = "dossier_bench"
-JOURNEY_PAGE = 100  # the API's largest page; the card asks for the newest and the oldest page
+REDIS_URL = os.environ.get("DOSSIER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+FAST_PATH_VAR = "DOSSIER_FAST_PATH"
+LIST_FIRST = 50
+SCENARIOS = ("card", "list", "workers")
 
-CARD_QUERY = """
-query Card($id: ID!) {
-  contact(id: $id) {
-    id displayName firstName lastName businessName title contactType
-    email secondaryEmail phone secondaryPhone ipAddress status subStatus convertedAt createdAt updatedAt
-    address { street city state zip country }
-    setterOwner { id name } closerOwner { id name } assignedTo { id name }
-    tags { id name }
-    utms { source medium campaign term content capturedAt }
-    formAnswers { question answer form answeredAt }
-    lastBookedEvent
-    journey(first: 100) {
-      totalCount
-      pageInfo { hasNextPage endCursor }
-      edges { cursor node { ...Entry } }
-    }
-    earliest: journey(first: 100, order: OLDEST_FIRST) {
-      pageInfo { hasNextPage endCursor }
-      edges { cursor node { ...Entry } }
-    }
-    upcoming: calls(when: UPCOMING) { ...CallCard }
-    past: calls(when: PAST) { ...CallCard }
-    deals {
-      id productName amount currency paymentType status recurring closedAt createdAt createdBy { name }
-    }
-    notes { id body text createdAt author { name } }
+CARD_FIELDS = """
+fragment Card on Contact {
+  id displayName firstName lastName businessName title contactType
+  email secondaryEmail phone secondaryPhone ipAddress status subStatus convertedAt createdAt updatedAt
+  address { street city state zip country }
+  setterOwner { id name } closerOwner { id name } assignedTo { id name }
+  tags { id name }
+  utms { source medium campaign term content capturedAt }
+  formAnswers { question answer form answeredAt }
+  lastBookedEvent
+  journey(first: 100) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { ...Entry } }
   }
+  earliest: journey(first: 100, order: OLDEST_FIRST) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { ...Entry } }
+  }
+  upcoming: calls(when: UPCOMING) { ...CallCard }
+  past: calls(when: PAST) { ...CallCard }
+  deals {
+    id productName amount currency paymentType status recurring closedAt createdAt createdBy { name }
+  }
+  notes { id body text createdAt author { name } }
 }
 fragment Entry on JourneyEvent {
   kind occurredAt summary subjectId
@@ -98,307 +95,21 @@ fragment CallCard on Call {
   bookedBy { name }
 }
 """
+CARD_QUERY = "query Card($id: ID!) { contact(id: $id) { ...Card } }" + CARD_FIELDS
+LIST_QUERY = (
+    "query Cards($first: Int!) { contacts(first: $first) {"
+    " totalCount pageInfo { hasNextPage endCursor } edges { cursor node { ...Card } } } }" + CARD_FIELDS
+)
 
 
 # --------------------------------------------------------------------------------------
-# The floor: the same card by hand, plain driver, one query per section
-# --------------------------------------------------------------------------------------
-
-
-class FloorDB:
-    """Plain aiosqlite (one connection, like tortoise's) or asyncpg (a pool of 1..5, likewise)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.postgres = url.startswith(("postgres://", "postgresql://"))
-        self.statements = 0
-        self._conn: Any = None
-
-    async def open(self) -> FloorDB:
-        if self.postgres:
-            self._conn = await asyncpg.create_pool(self.url, min_size=1, max_size=5)
-        else:
-            import aiosqlite
-
-            self._conn = await aiosqlite.connect(self.url.removeprefix("sqlite://"), isolation_level=None)
-            self._conn.row_factory = aiosqlite.Row
-        return self
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-
-    def in_list(self, start: int, count: int) -> str:
-        """Placeholders for an IN list of `count` values starting at parameter `start`."""
-        return ", ".join(f"${i}" for i in range(start, start + count))
-
-    async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        """`sql` numbers its parameters $1, $2, … in the order they appear (SQLite reads them as ?)."""
-        self.statements += 1
-        if self.postgres:
-            return [dict(r) for r in await self._conn.fetch(sql, *params)]
-        async with self._conn.execute(re.sub(r"\$\d+", "?", sql), params) as cursor:
-            return [dict(r) for r in await cursor.fetchall()]
-
-
-def _dt(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)  # SQLite keeps timestamps as ISO text
-
-
-def _iso(value: Any) -> str | None:
-    parsed = _dt(value)
-    return parsed.isoformat() if parsed is not None else None
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def _badges(call: dict[str, Any], upcoming: bool) -> list[str]:
-    badges = []
-    if call["status"] == "CANCELLED":
-        badges.append("CANCELLED")
-    if call["reschedule_count"]:
-        badges.append("RESCHEDULED")
-    if call["status"] == "SCHEDULED" and call["outcome"] is None and not upcoming:
-        badges.append("NEEDS_OUTCOME")
-    if call["recording_url"]:
-        badges.append("RECORDED")
-    return badges
-
-
-async def floor_card(db: FloorDB, api_key: str, contact_id: int) -> dict[str, Any] | None:
-    """The card as a hand-written endpoint would build it; None when the key or contact is unknown."""
-    auth = await db.fetch(
-        "SELECT u.account_id FROM api_key k JOIN app_user u ON u.id = k.user_id"
-        " WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-        hash_key(api_key),
-    )
-    if not auth:
-        return None
-    account_id = auth[0]["account_id"]
-    found = await db.fetch("SELECT * FROM contact WHERE id = $1 AND account_id = $2", contact_id, account_id)
-    if not found:
-        return None
-    c = found[0]
-    tags = await db.fetch(
-        "SELECT t.id, t.name FROM contact_tag ct JOIN tag t ON t.id = ct.tag_id"
-        " WHERE ct.contact_id = $1 AND t.account_id = $2 ORDER BY t.name",
-        contact_id,
-        account_id,
-    )
-    utms = await db.fetch("SELECT * FROM utm WHERE contact_id = $1 ORDER BY captured_at, id", contact_id)
-    answers = await db.fetch(
-        "SELECT * FROM form_answer WHERE contact_id = $1 ORDER BY answered_at, id", contact_id
-    )
-    calls = await db.fetch("SELECT * FROM call WHERE contact_id = $1 ORDER BY scheduled_at, id", contact_id)
-    deals = await db.fetch("SELECT * FROM deal WHERE contact_id = $1 ORDER BY created_at, id", contact_id)
-    notes = await db.fetch(
-        "SELECT * FROM note WHERE contact_id = $1 ORDER BY created_at DESC, id DESC", contact_id
-    )
-    journey_sql = (
-        "SELECT * FROM journey_event WHERE contact_id = $1 AND account_id = $2 ORDER BY id {} LIMIT $3"
-    )
-    newest = await db.fetch(journey_sql.format("DESC"), contact_id, account_id, JOURNEY_PAGE + 1)
-    oldest = await db.fetch(journey_sql.format("ASC"), contact_id, account_id, JOURNEY_PAGE + 1)
-    (total,) = await db.fetch(
-        "SELECT COUNT(*) AS n FROM journey_event WHERE contact_id = $1 AND account_id = $2",
-        contact_id,
-        account_id,
-    )
-    user_ids = sorted(
-        (
-            {c["setter_owner_id"], c["closer_owner_id"], c["assigned_to_id"]}
-            | {r["booked_by_id"] for r in calls}
-            | {r["created_by_id"] for r in deals}
-            | {r["author_id"] for r in notes}
-            | {r["actor_user_id"] for r in newest + oldest}
-        )
-        - {None}
-    )
-    users = {
-        u["id"]: u["name"]
-        for u in await db.fetch(
-            f"SELECT id, name FROM app_user WHERE account_id = $1 AND id IN ({db.in_list(2, len(user_ids))})",
-            account_id,
-            *user_ids,
-        )
-    }
-
-    def owner(user_id: int | None) -> dict[str, Any] | None:
-        return {"id": to_base64("User", user_id), "name": users[user_id]} if user_id in users else None
-
-    def named(user_id: int | None) -> dict[str, str] | None:
-        return {"name": users[user_id]} if user_id in users else None
-
-    def journey_page(rows: list[dict[str, Any]]) -> dict[str, Any]:
-        edges = [
-            {
-                "cursor": encode_cursor("journey", r["id"]),
-                "node": {
-                    "kind": r["kind"],
-                    "occurredAt": _iso(r["occurred_at"]),
-                    "summary": r["summary"],
-                    "subjectId": to_base64(r["subject_type"], r["subject_id"])
-                    if r["subject_type"] and r["subject_id"] is not None
-                    else None,
-                    "actor": {
-                        "kind": r["actor_kind"],
-                        "name": r["actor_name"],
-                        "user": named(r["actor_user_id"]),
-                    },
-                    "changes": [
-                        {"field": k, "before": pair[0], "after": pair[1]}
-                        for k, pair in (_json(r["changes"]) or {}).items()
-                    ],
-                },
-            }
-            for r in rows[:JOURNEY_PAGE]
-        ]
-        return {
-            "pageInfo": {
-                "hasNextPage": len(rows) > JOURNEY_PAGE,
-                "endCursor": edges[-1]["cursor"] if edges else None,
-            },
-            "edges": edges,
-        }
-
-    now = datetime.now(UTC)
-
-    def call(r: dict[str, Any]) -> dict[str, Any]:
-        scheduled = _dt(r["scheduled_at"])
-        assert scheduled is not None
-        return {
-            "id": to_base64("Call", r["id"]),
-            "eventName": r["event_name"],
-            "scheduledAt": scheduled.isoformat(),
-            "endsAt": (scheduled + timedelta(minutes=r["duration_minutes"])).isoformat(),
-            "durationMinutes": r["duration_minutes"],
-            "status": r["status"],
-            "outcome": r["outcome"],
-            "recordingUrl": r["recording_url"],
-            "rescheduleCount": r["reschedule_count"],
-            "badges": _badges(r, scheduled > now),
-            "bookedBy": named(r["booked_by_id"]),
-        }
-
-    address = {k: c[k] for k in ("street", "city", "state", "zip", "country")}
-    last_booked = max(calls, key=lambda r: (_dt(r["created_at"]), r["id"]))["event_name"] if calls else None
-    return {
-        "id": to_base64("Contact", c["id"]),
-        "displayName": display_name(c["first_name"], c["last_name"], c["business_name"], c["email"]),
-        "firstName": c["first_name"],
-        "lastName": c["last_name"],
-        "businessName": c["business_name"],
-        "title": c["title"],
-        "contactType": c["contact_type"],
-        "email": c["email"],
-        "secondaryEmail": c["secondary_email"],
-        "phone": c["phone"],
-        "secondaryPhone": c["secondary_phone"],
-        "ipAddress": c["ip_address"],
-        "status": c["status"],
-        "subStatus": c["sub_status"],
-        "convertedAt": _iso(c["converted_at"]),
-        "createdAt": _iso(c["created_at"]),
-        "updatedAt": _iso(c["updated_at"]),
-        "address": address if any(address.values()) else None,
-        "setterOwner": owner(c["setter_owner_id"]),
-        "closerOwner": owner(c["closer_owner_id"]),
-        "assignedTo": owner(c["assigned_to_id"]),
-        "tags": [{"id": to_base64("Tag", t["id"]), "name": t["name"]} for t in tags],
-        "utms": [
-            {k: u[k] for k in ("source", "medium", "campaign", "term", "content")}
-            | {"capturedAt": _iso(u["captured_at"])}
-            for u in utms
-        ],
-        "formAnswers": [
-            {
-                "question": a["question"],
-                "answer": a["answer"],
-                "form": a["form"],
-                "answeredAt": _iso(a["answered_at"]),
-            }
-            for a in answers
-        ],
-        "lastBookedEvent": last_booked,
-        "journey": {"totalCount": total["n"], **journey_page(newest)},
-        "earliest": journey_page(oldest),
-        "upcoming": [call(r) for r in calls if _dt(r["scheduled_at"]) > now],  # type: ignore[operator]
-        "past": [call(r) for r in reversed(calls) if _dt(r["scheduled_at"]) <= now],  # type: ignore[operator]
-        "deals": [
-            {
-                "id": to_base64("Deal", d["id"]),
-                "productName": d["product_name"],
-                "amount": format(Decimal(d["amount"]).normalize(), "f"),  # "1720", not "1.72E+3"
-                "currency": d["currency"],
-                "paymentType": d["payment_type"],
-                "status": d["status"],
-                "recurring": bool(d["recurring"]),
-                "closedAt": _iso(d["closed_at"]),
-                "createdAt": _iso(d["created_at"]),
-                "createdBy": named(d["created_by_id"]),
-            }
-            for d in deals
-        ],
-        "notes": [
-            {
-                "id": to_base64("Note", n["id"]),
-                "body": n["body"],
-                "text": visible_text(n["body"]),
-                "createdAt": _iso(n["created_at"]),
-                "author": named(n["author_id"]),
-            }
-            for n in notes
-        ],
-    }
-
-
-class FloorEndpoint:
-    """GET /floor/card?id=<contact id>, Authorization: Bearer <key>."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._db: FloorDB | None = None
-        self._lock = asyncio.Lock()
-
-    async def db(self) -> FloorDB:
-        async with self._lock:
-            if self._db is None:
-                self._db = await FloorDB(self._url).open()
-        return self._db
-
-    async def handle(self, request: Request) -> Response:
-        token = bearer(request.headers.get("authorization"))
-        if token is None:
-            return JSONResponse({"error": "send an API key"}, status_code=401)
-        card = await floor_card(await self.db(), token, int(request.query_params["id"]))
-        if card is None:
-            return JSONResponse({"error": "not found"}, status_code=404)
-        return Response(json.dumps({"data": {"contact": card}}), media_type="application/json")
-
-
-def bench_app(url: str) -> Any:
-    app = create_app(
-        Settings(database_url=url, run_dispatcher=False, load_entry_points=False, graphiql=False)
-    )
-    app.router.routes.append(Route("/floor/card", FloorEndpoint(url).handle, methods=["GET"]))
-    return app
-
-
-# --------------------------------------------------------------------------------------
-# The server (a subprocess of this script)
-# --------------------------------------------------------------------------------------
-
-
-# --------------------------------------------------------------------------------------
-# Measuring
+# The server (a subprocess of this script): Dossier, the floor, a statement counter
 # --------------------------------------------------------------------------------------
 
 
 class StatementCounter(logging.Handler):
+    """Counts the SQL statements tortoise logs (at DEBUG, so only while counting)."""
+
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.count = 0
@@ -406,67 +117,117 @@ class StatementCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         text = record.args[0] if isinstance(record.args, tuple) and record.args else record.msg
         if isinstance(text, str) and text.lstrip().upper().startswith(
-            ("SELECT", "INSERT", "UPDATE", "DELETE")
+            ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
         ):
             self.count += 1
 
 
-@dataclass
-class Timing:
-    p50_ms: float
-    p99_ms: float
-    rps: float
+class Counting:
+    """GET /bench/count/start, then one request, then GET /bench/count/stop → its statements.
+
+    Counting happens in the serving process, so each DOSSIER_FAST_PATH mode is counted as
+    it runs; the logger is at DEBUG only between start and stop, never while measuring.
+    """
+
+    def __init__(self, floor: FloorEndpoint) -> None:
+        self._floor = floor
+        self._counter = StatementCounter()
+        self._logger = logging.getLogger("tortoise.db_client")
+        self._level = self._logger.level
+        self._floor_before = 0
+
+    async def start(self, request: Request) -> Response:
+        self._counter.count = 0
+        self._floor_before = self._floor.statements
+        self._level = self._logger.level
+        self._logger.addHandler(self._counter)
+        self._logger.setLevel(logging.DEBUG)
+        return Response(status_code=204)
+
+    async def stop(self, request: Request) -> Response:
+        self._logger.removeHandler(self._counter)
+        self._logger.setLevel(self._level)
+        return JSONResponse({"statements": self._counter.count + self._floor.statements - self._floor_before})
+
+
+def bench_app(url: str) -> Any:
+    app = create_app(
+        Settings(database_url=url, run_dispatcher=False, load_entry_points=False, graphiql=False)
+    )
+    floor = FloorEndpoint(url)
+    counting = Counting(floor)
+    app.router.routes.extend(
+        [
+            Route("/floor/card", floor.card, methods=["GET"]),
+            Route("/floor/contacts", floor.contacts, methods=["GET"]),
+            Route("/bench/count/start", counting.start, methods=["GET"]),
+            Route("/bench/count/stop", counting.stop, methods=["GET"]),
+        ]
+    )
+    return app
+
+
+# --------------------------------------------------------------------------------------
+# Scenarios and what is measured for each
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str  # "card" or "list"
+    label: str  # how the report names it
+    data_key: str  # the response's top field
+    payload: dict[str, Any]  # the GraphQL request
+    floor_path: str
+
+
+def scenarios_for(seeded: Seeded, names: list[str]) -> list[Scenario]:
+    card = Scenario(
+        "card",
+        "card",
+        "contact",
+        {"query": CARD_QUERY, "variables": {"id": to_base64("Contact", seeded.contact_id)}},
+        f"/floor/card?id={seeded.contact_id}",
+    )
+    listed = Scenario(
+        "list",
+        f"list{LIST_FIRST}",
+        "contacts",
+        {"query": LIST_QUERY, "variables": {"first": LIST_FIRST}},
+        f"/floor/contacts?first={LIST_FIRST}",
+    )
+    return [s for s in (card, listed) if s.name in names]
 
 
 @dataclass
-class Side:
-    timing: Timing
+class Measured:
+    latency: Run  # at one connection
+    throughput: Run  # at --connections
     statements: int
+    response_bytes: int
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    leaves: int = 0
+    same_json: dict[str, str] = field(default_factory=dict)  # endpoint -> "yes" or the first difference
+    endpoints: dict[str, Measured] = field(default_factory=dict)  # "dossier[on]", …, "floor"
+    first_one_statements: dict[str, int] = field(default_factory=dict)  # list: contacts(first: 1)
+
+
+@dataclass
+class WorkersRun:
+    run: Run
+    cpu_shares: list[float]  # each server process's share of the CPU the server used
 
 
 @dataclass
 class BackendResult:
     backend: str
-    leaves: int
-    dossier_bytes: int
-    floor_bytes: int
-    identical: str
-    dossier: Side
-    floor: Side
-
-
-def percentile(samples: list[float], q: float) -> float:
-    """Nearest-rank percentile: the smallest sample with at least q of the samples at or below it."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-async def run_requests(
-    send: Callable[[], Awaitable[None]], total: int, concurrency: int
-) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    remaining = total
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            start = time.perf_counter()
-            await send()
-            latencies.append(time.perf_counter() - start)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, time.perf_counter() - started
-
-
-async def measure(send: Callable[[], Awaitable[None]], args: argparse.Namespace) -> Timing:
-    await run_requests(send, args.warmup, 1)
-    latencies, _ = await run_requests(send, args.requests, 1)
-    _, elapsed = await run_requests(send, args.requests, args.concurrency)
-    return Timing(
-        percentile(latencies, 0.50) * 1000, percentile(latencies, 0.99) * 1000, args.requests / elapsed
-    )
+    scenarios: list[ScenarioResult]
+    workers: dict[int, WorkersRun] = field(default_factory=dict)
+    workers_note: str | None = None
 
 
 def count_leaves(value: Any) -> int:
@@ -495,36 +256,62 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
     return None if a == b else f"{path}: {a!r} vs {b!r}"
 
 
-async def in_process_checks(url: str, seeded: Seeded) -> tuple[int, int, dict[str, Any], dict[str, Any]]:
-    """Statement counts of one Dossier request and one floor request, and both cards."""
-    app = bench_app(url)
-    logger = logging.getLogger("tortoise.db_client")
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            variables = {"id": to_base64("Contact", seeded.contact_id)}
-            headers = {"Authorization": f"Bearer {seeded.api_key}"}
-            await client.post("/graphql", json={"query": CARD_QUERY, "variables": variables}, headers=headers)
-            counter, old_level = StatementCounter(), logger.level
-            logger.addHandler(counter)
-            logger.setLevel(logging.DEBUG)
-            try:
-                response = await client.post(
-                    "/graphql", json={"query": CARD_QUERY, "variables": variables}, headers=headers
-                )
-            finally:
-                logger.removeHandler(counter)
-                logger.setLevel(old_level)
-        body = response.json()
-        if response.status_code != 200 or body.get("errors"):
-            raise RuntimeError(f"the card query failed: {response.status_code} {body.get('errors')}")
-        db = await FloorDB(url).open()
+class Endpoint:
+    """One side of a comparison on a running server: Dossier's /graphql or a floor route."""
+
+    def __init__(self, server: ServerProcess, seeded: Seeded, scenario: Scenario, floor: bool) -> None:
+        auth = {"Authorization": f"Bearer {seeded.api_key}"}
+        self.auth = auth
+        self.server = server
+        if floor:
+            self.target = Target(server.base_url + scenario.floor_path, headers=auth)
+        else:
+            self.target = json_target(server.base_url + "/graphql", scenario.payload, auth)
+
+    async def fetch(self, client: httpx.AsyncClient, target: Target | None = None) -> httpx.Response:
+        t = target or self.target
+        response = await client.request(t.method, t.url, content=t.body or None, headers=t.headers)
+        if response.status_code != 200 or b'"errors"' in response.content:
+            raise RuntimeError(f"{t.url}: {response.status_code} {response.text[:300]}")
+        return response
+
+    async def statements(self, client: httpx.AsyncClient, target: Target | None = None) -> int:
+        """SQL statements of one request (after one uncounted request, so nothing is first-time)."""
+        await self.fetch(client, target)
+        await client.get(self.server.base_url + "/bench/count/start")
         try:
-            floor = await floor_card(db, seeded.api_key, seeded.contact_id)
+            await self.fetch(client, target)
         finally:
-            await db.close()
-        assert floor is not None
-    return counter.count, db.statements, body["data"]["contact"], floor
+            counted = await client.get(self.server.base_url + "/bench/count/stop")
+        return int(counted.json()["statements"])
+
+
+async def measure_mirrored(
+    slots: dict[str, tuple[Target, Server]], load: LoadClient, args: argparse.Namespace, latency: bool = True
+) -> dict[str, tuple[Run | None, Run]]:
+    """Latency at 1 connection and req/s at N for each endpoint, in mirrored order.
+
+    A B C, then C B A, each for half of --seconds, halves merged: a drift in the machine's
+    speed (other work on the same cores) weighs on every endpoint alike. Each endpoint is
+    warmed up before its first half; after every run the server is let finish the requests
+    the client abandoned when it stopped (`wait_idle`), so no run shares the cores with them.
+    """
+    half = args.seconds / 2
+    latencies: dict[str, list[Run]] = defaultdict(list)
+    throughputs: dict[str, list[Run]] = defaultdict(list)
+    names = list(slots)
+    for order in (names, names[::-1]):
+        for name in order:
+            target, server = slots[name]
+            if args.warmup > 0 and not throughputs[name]:
+                await load.warm_up(target, args.connections, args.warmup)
+                await server.wait_idle()
+            if latency:
+                latencies[name].append(await load.latency(target, half))
+                await server.wait_idle()
+            throughputs[name].append(await load.throughput(target, args.connections, half))
+            await server.wait_idle()
+    return {n: (merged(latencies[n]) if latency else None, merged(throughputs[n])) for n in names}
 
 
 # --------------------------------------------------------------------------------------
@@ -540,7 +327,120 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> BackendResult | None:
+async def run_scenario(
+    scenario: Scenario,
+    servers: dict[str, ServerProcess],
+    seeded: Seeded,
+    load: LoadClient,
+    args: argparse.Namespace,
+) -> ScenarioResult:
+    result = ScenarioResult(scenario)
+    first_server = next(iter(servers.values()))
+    floor = Endpoint(first_server, seeded, scenario, floor=True)
+    sides = {
+        f"dossier[{mode}]": Endpoint(server, seeded, scenario, floor=False)
+        for mode, server in servers.items()
+    }
+    async with httpx.AsyncClient(timeout=60) as client:
+        floor_response = await floor.fetch(client)
+        floor_data = floor_response.json()["data"][scenario.data_key]
+        checks: dict[str, tuple[int, int]] = {}
+        for name, side in sides.items():
+            response = await side.fetch(client)
+            data = response.json()["data"][scenario.data_key]
+            result.leaves = count_leaves(data)
+            diff = first_difference(data, floor_data)
+            result.same_json[name] = "yes" if diff is None else f"NO, first difference at {diff}"
+            checks[name] = (await side.statements(client), len(response.content))
+            if scenario.name == "list":
+                one = json_target(
+                    side.target.url, {"query": LIST_QUERY, "variables": {"first": 1}}, side.auth
+                )
+                result.first_one_statements[name] = await side.statements(client, one)
+        checks["floor"] = (await floor.statements(client), len(floor_response.content))
+    endpoints = {**sides, "floor": floor}
+    runs = await measure_mirrored({n: (e.target, e.server) for n, e in endpoints.items()}, load, args)
+    for name, (latency, throughput) in runs.items():
+        assert latency is not None
+        result.endpoints[name] = Measured(latency, throughput, *checks[name])
+        print(
+            f"  {scenario.label} {name}: p50 {latency.p50_ms:.1f} ms; {throughput.rps:.1f} req/s"
+            f" ({throughput.connections} / mean latency; {throughput.counted_rps:.1f} counted)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return result
+
+
+async def run_workers(
+    url: str, seeded: Seeded, mode: str, load: LoadClient, args: argparse.Namespace
+) -> dict[int, WorkersRun]:
+    """Card req/s from `dossier serve --workers N`, N = 1 then 2, on the same database.
+
+    Every request comes on a new connection (`Connection: close`), as from many clients:
+    with a few keep-alive connections opened at once, one uvicorn worker accepts them all
+    and the other idles (measured: 306 CPU ticks vs 1), which says nothing about scaling.
+    """
+    env = {
+        "DOSSIER_DATABASE_URL": url,
+        "DOSSIER_REDIS_URL": REDIS_URL,
+        "DOSSIER_RUN_DISPATCHER": "false",
+        "DOSSIER_GRAPHIQL": "false",
+        FAST_PATH_VAR: mode,
+    }
+    payload = {"query": CARD_QUERY, "variables": {"id": to_base64("Contact", seeded.contact_id)}}
+    headers = {"Authorization": f"Bearer {seeded.api_key}", "Connection": "close"}
+    servers: dict[int, CommandServer] = {}
+    try:
+        for workers in (1, 2):  # both up at once (the idle one costs nothing), measured in turn
+            port = free_port()
+            cmd = [
+                sys.executable,
+                "-m",
+                "dossier.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ]
+            servers[workers] = CommandServer([*cmd, "--workers", str(workers)], port, env, quiet=True)
+            await servers[workers].ready()
+        slots = {
+            str(n): (json_target(server.base_url + "/graphql", payload, headers), server)
+            for n, server in servers.items()
+        }
+        before = cpu_ticks(servers[2].proc.pid)
+        runs = await measure_mirrored(slots, load, args, latency=False)
+        used = {pid: n - before.get(pid, 0) for pid, n in cpu_ticks(servers[2].proc.pid).items()}
+    finally:
+        for server in servers.values():
+            server.stop()
+    total = sum(used.values()) or 1
+    shares = sorted((n / total for n in used.values() if n / total >= 0.02), reverse=True)
+    return {
+        int(n): WorkersRun(throughput, shares if n == "2" else [1.0]) for n, (_, throughput) in runs.items()
+    }
+
+
+async def redis_reachable() -> str | None:
+    """Why `--workers 2` cannot run here, or None."""
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+        return None
+    except (OSError, redis.RedisError) as exc:
+        return f"Redis at {REDIS_URL} is not reachable ({exc})"
+    finally:
+        await client.aclose()
+
+
+async def run_backend(
+    backend: str, args: argparse.Namespace, modes: list[str], load: LoadClient, workdir: Path
+) -> BackendResult | None:
+    names = args.scenarios
     if backend == "postgres":
         try:
             await _pg_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
@@ -551,95 +451,175 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
         url = f"{PG_SERVER}/{PG_DATABASE}"
     else:
         url = f"sqlite://{workdir / 'bench.db'}"
+    result = BackendResult(backend, [])
     try:
         await open_database(url)
         try:
-            seeded = await seed()
+            seeded = await seed(list_contacts=LIST_FIRST if "list" in names else 0)
         finally:
             await close_database()
-        dossier_statements, floor_statements, card, floor = await in_process_checks(url, seeded)
-        diff = first_difference(card, floor)
-        identical = "yes" if diff is None else f"NO, first difference at {diff}"
-
-        server = ServerProcess(__file__, "--database-url", url)
+        servers: dict[str, ServerProcess] = {}
+        scenarios = scenarios_for(seeded, names)
         try:
-            limits = httpx.Limits(
-                max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-            )
-            async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client:
-                await server.ready()
-                headers = {"Authorization": f"Bearer {seeded.api_key}"}
-                payload = {"query": CARD_QUERY, "variables": {"id": to_base64("Contact", seeded.contact_id)}}
-                sizes: dict[str, int] = {}
-
-                async def dossier() -> None:
-                    response = await client.post("/graphql", json=payload, headers=headers)
-                    if response.status_code != 200 or b'"errors"' in response.content:
-                        raise RuntimeError(f"dossier: {response.status_code} {response.text[:300]}")
-                    sizes["dossier"] = len(response.content)
-
-                async def floor_request() -> None:
-                    response = await client.get(f"/floor/card?id={seeded.contact_id}", headers=headers)
-                    if response.status_code != 200:
-                        raise RuntimeError(f"floor: {response.status_code} {response.text[:300]}")
-                    sizes["floor"] = len(response.content)
-
-                dossier_timing = await measure(dossier, args)
-                floor_timing = await measure(floor_request, args)
+            # One server per mode: the variable is read in the serving process.
+            for mode in modes if scenarios else ():
+                servers[mode] = ServerProcess(
+                    __file__, "--database-url", url, env={FAST_PATH_VAR: mode}, quiet=True
+                )
+                await servers[mode].ready()
+            for scenario in scenarios:
+                result.scenarios.append(await run_scenario(scenario, servers, seeded, load, args))
         finally:
-            server.stop()
+            for server in servers.values():
+                server.stop()
+        if "workers" in names:
+            if backend != "postgres":
+                result.workers_note = (
+                    "workers: PostgreSQL only (one SQLite file cannot take several processes)"
+                )
+            elif (why := await redis_reachable()) is not None:
+                result.workers_note = f"workers: skipped, {why}"
+            else:
+                result.workers = await run_workers(url, seeded, modes[0], load, args)
     finally:
         if backend == "postgres":
             await _pg_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-    return BackendResult(
-        backend,
-        count_leaves(card),
-        sizes["dossier"],
-        sizes["floor"],
-        identical,
-        Side(dossier_timing, dossier_statements),
-        Side(floor_timing, floor_statements),
-    )
+    return result
 
 
-def report(results: list[BackendResult], args: argparse.Namespace) -> None:
+# --------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------
+
+THROUGHPUT_TARGET = 0.5  # Dossier req/s at N connections >= 0.5x the floor's
+LATENCY_TARGET = 2.0  # Dossier p50 at one connection <= 2x the floor's
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def report(results: list[BackendResult], args: argparse.Namespace, load: LoadClient, modes_note: str) -> None:
     print(
-        f"\nDossier full-card benchmark: {args.requests} requests per measurement,"
-        f" after {args.warmup} warm-up requests;"
-        f" latency at concurrency 1, req/s at concurrency {args.concurrency}."
-        "\nBoth endpoints over HTTP on loopback, served by the same uvicorn process (a subprocess);"
-        " client: httpx in this process."
-        f"\nMachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}.\n"
+        f"\nDossier card benchmark, one run. {os.cpu_count()} CPUs, Python {sys.version.split()[0]};"
+        f" load average {args.load_before} before, {' '.join(f'{x:.2f}' for x in os.getloadavg())} after."
+        f"\nClient: {load.describe()} (one client thread, sharing the cores with the server)."
+        f" Each figure: {args.seconds:g} s of requests in two halves, endpoints in mirrored order"
+        f" (A B C C B A), after {args.warmup:g} s of warm-up; latency at 1 connection,"
+        f" req/s at {args.connections} connections = {args.connections} / mean latency there."
+        f"\n{modes_note}"
     )
-    header = f"{'backend':9} {'endpoint':9} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'statements':>10}"
-    print(header)
-    print("-" * len(header))
+    if any(r.scenarios for r in results):
+        _report_table(results)
+        _report_ratios(results, args)
+        _report_checks(results)
     for r in results:
-        for name, side in (("dossier", r.dossier), ("floor", r.floor)):
-            t = side.timing
-            print(
-                f"{r.backend:9} {name:9} {t.p50_ms:8.2f} {t.p99_ms:8.2f} {t.rps:8.1f} {side.statements:10d}"
-            )
-        d, f = r.dossier, r.floor
-        p50, p99 = d.timing.p50_ms / f.timing.p50_ms, d.timing.p99_ms / f.timing.p99_ms
-        rps, statements = d.timing.rps / f.timing.rps, d.statements / f.statements
-        print(f"{r.backend:9} {'ratio':9} {p50:7.1f}x {p99:7.1f}x {rps:7.2f}x {statements:9.2f}x")
-    print("\nratio = dossier / floor (for req/s, below 1 means Dossier serves fewer cards per second).")
+        _report_workers(r, args)
+
+
+def _report_table(results: list[BackendResult]) -> None:
+    header = (
+        f"{'backend':9} {'scenario':8} {'endpoint':12} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}"
+        f" {'statements':>10} {'bytes':>8}"
+    )
+    print(f"\n{header}\n{'-' * len(header)}")
     for r in results:
+        for s in r.scenarios:
+            for name, m in s.endpoints.items():
+                lat, rps = m.latency, m.throughput.rps
+                print(
+                    f"{r.backend:9} {s.scenario.label:8} {name:12} {lat.p50_ms:8.2f} {lat.p99_ms:8.2f}"
+                    f" {rps:8.1f} {m.statements:10d} {m.response_bytes:8d}"
+                )
+
+
+def _report_ratios(results: list[BackendResult], args: argparse.Namespace) -> None:
+    print(
+        f"\nRatios dossier / floor. Targets: req/s at {args.connections} connections >= {THROUGHPUT_TARGET}x,"
+        f" p50 at 1 connection <= {LATENCY_TARGET:g}x."
+    )
+    for r in results:
+        for s in r.scenarios:
+            floor = s.endpoints["floor"]
+            for name, m in s.endpoints.items():
+                if name == "floor":
+                    continue
+                rps = m.throughput.rps / floor.throughput.rps
+                p50 = m.latency.p50_ms / floor.latency.p50_ms
+                p99 = m.latency.p99_ms / floor.latency.p99_ms
+                print(
+                    f"{r.backend:9} {s.scenario.label:8} {name:12}"
+                    f" req/s {rps:5.2f}x (target {_met(rps >= THROUGHPUT_TARGET)})"
+                    f"   p50 {p50:5.2f}x (target {_met(p50 <= LATENCY_TARGET)})   p99 {p99:5.2f}x"
+                )
+
+
+def _report_checks(results: list[BackendResult]) -> None:
+    print()
+    for r in results:
+        for s in r.scenarios:
+            same = ", ".join(f"{name} {verdict}" for name, verdict in s.same_json.items())
+            print(f"{r.backend} {s.scenario.label}: {s.leaves} leaf values; same JSON as the floor: {same}")
+            for name, one in s.first_one_statements.items():
+                many = s.endpoints[name].statements
+                verdict = "same (target met)" if one == many else "NOT the same (target NOT met)"
+                print(
+                    f"  {name}: contacts(first: {LIST_FIRST}) {many} statements,"
+                    f" contacts(first: 1) {one}: {verdict}"
+                )
+
+
+def _report_workers(r: BackendResult, args: argparse.Namespace) -> None:
+    if r.workers_note:
+        print(f"\n{r.backend} {r.workers_note}")
+    if r.workers:
+        one, two = r.workers[1].run, r.workers[2].run
+        split = "/".join(f"{x:.0%}" for x in r.workers[2].cpu_shares)
         print(
-            f"{r.backend}: card of {r.leaves} leaf values; response {r.dossier_bytes} bytes (dossier),"
-            f" {r.floor_bytes} bytes (floor); same JSON: {r.identical}"
+            f"\n{r.backend} workers: `dossier serve --workers N`, card, {args.connections} connections"
+            f" (a new connection per request), {FAST_PATH_VAR}={args.workers_mode}, client on the same cores:"
+            f"\n  1 worker {one.rps:.1f} req/s, 2 workers {two.rps:.1f} req/s, 2/1 = {two.rps / one.rps:.2f}x"
+            f" (CPU split between the 2 workers: {split})"
         )
+
+
+# --------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------
+
+
+def fast_path_read() -> bool:
+    """Whether graph/ reads DOSSIER_FAST_PATH at all (if not, on and off run the same code)."""
+    return any(FAST_PATH_VAR in p.read_text() for p in (ROOT / "graph").rglob("*.py"))
+
+
+def fast_path_modes(wanted: str) -> tuple[list[str], str]:
+    read = fast_path_read()
+    if wanted == "auto":
+        wanted = "both" if read else "on"
+    modes = ["on", "off"] if wanted == "both" else [wanted]
+    if read:
+        note = (
+            f"{FAST_PATH_VAR}: {' and '.join(modes)} (one server process each; dossier[on] / dossier[off])."
+        )
+    else:
+        note = f"{FAST_PATH_VAR}={'/'.join(modes)} passed to the server, but graph/ does not read it yet."
+    return modes, note
 
 
 async def main_async(args: argparse.Namespace) -> int:
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    modes, modes_note = fast_path_modes(args.fast_path)
+    load = LoadClient.pick(args.client)
+    print(f"client: {load.describe()}; {modes_note}", file=sys.stderr, flush=True)
+    args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    args.workers_mode = modes[0]
     results = []
     with tempfile.TemporaryDirectory(prefix="dossier-bench-") as tmp:
         for backend in backends:
             started = time.perf_counter()
             print(f"{backend}: seeding and measuring ...", file=sys.stderr, flush=True)
-            result = await run_backend(backend, args, Path(tmp))
+            result = await run_backend(backend, args, modes, load, Path(tmp))
             if result is None:
                 if args.backend == "postgres":
                     return 1
@@ -647,24 +627,54 @@ async def main_async(args: argparse.Namespace) -> int:
             results.append(result)
             print(f"{backend}: done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     if results:
-        report(results, args)
+        report(results, args, load, modes_note)
     return 0
+
+
+def _scenario_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = set(names) - set(SCENARIOS)
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(SCENARIOS)} (got {text!r})")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--requests", type=int, default=200, help="requests per measurement (default 200)")
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight for req/s (default 8)")
-    parser.add_argument("--warmup", type=int, default=20, help="warm-up requests per endpoint (default 20)")
+    parser.add_argument(
+        "--scenarios",
+        type=_scenario_list,
+        default=list(SCENARIOS),
+        help="comma-separated: card, list, workers (default all; workers runs on PostgreSQL only)",
+    )
+    parser.add_argument(
+        "--fast-path",
+        choices=("auto", "both", "on", "off"),
+        default="auto",
+        help=f"{FAST_PATH_VAR} for Dossier's servers (default: both when graph/ reads it, else on)",
+    )
+    parser.add_argument(
+        "--client", choices=("auto", "wrk", "httpx"), default="auto", help="default: wrk if installed"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=4.0,
+        help="seconds of requests per figure, in two mirrored halves (default 4)",
+    )
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per endpoint (default 1)")
+    parser.add_argument("--connections", type=int, default=8, help="connections for req/s (default 8)")
     parser.add_argument("--serve-fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_fd is not None:
         serve(args.serve_fd, bench_app(args.database_url))
         return 0
-    if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
-        parser.error("--requests and --concurrency must be at least 1, --warmup at least 0")
+    if args.seconds < 2 or args.connections < 1 or args.warmup < 0:
+        parser.error(
+            "--seconds must be at least 2 (two halves), --connections at least 1, --warmup at least 0"
+        )
     return asyncio.run(main_async(args))
 
 

@@ -1,4 +1,6 @@
-"""Seed the benchmark's card: one account, an API key and one large, realistic contact card.
+"""Seed the benchmark's cards: one account, an API key, one large, realistic contact card and,
+on request, a page of smaller cards (`list_contacts`) created after it, so they are the
+newest: `contacts(first: N)` returns them and not the large card.
 
 Rows go straight into the tables with bulk_create (the benchmark measures reads, not the
 services); the account and its key come from the real service, so the key authenticates.
@@ -8,7 +10,7 @@ Call `seed(...)` with the ORM open (`crm.db.open_database`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from crm.clock import utcnow
@@ -38,11 +40,24 @@ class CardSizes:
     answers: int = 12
 
 
+# The cards of the list scenario: every section present, a few rows each.
+LIST_SIZES = CardSizes(journey=6, calls=3, deals=2, notes=2, utms=1, tags=2, answers=2)
+
+
 @dataclass(frozen=True)
 class Seeded:
     api_key: str
     account_id: int
-    contact_id: int
+    contact_id: int  # the large card
+    list_contact_ids: tuple[int, ...] = ()  # newest first, like `contacts(first:)`
+
+
+@dataclass(frozen=True)
+class _People:
+    """The account's three users, whom rows are attributed to in turn."""
+
+    ids: list[int]
+    names: dict[int, str]
 
 
 JOURNEY_KINDS = (
@@ -57,13 +72,21 @@ JOURNEY_KINDS = (
 OUTCOMES = ("SPOKE", "NO_ANSWER", "LEFT_VOICEMAIL", "FOLLOW_UP_NEEDED", "WON")
 
 
-async def seed(sizes: CardSizes = CardSizes()) -> Seeded:
+FIRST_NAMES = ("Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jon")
+LAST_NAMES = ("Okafor", "Lindqvist", "Moreau", "Tanaka", "Silva", "Novak", "Quinn")
+
+
+async def seed(
+    sizes: CardSizes = CardSizes(), list_contacts: int = 0, list_sizes: CardSizes = LIST_SIZES
+) -> Seeded:
     issued = await create_account("Bench Co", "admin@bench.example.com", "Avery Admin")
     account_id: int = issued.user.account_id  # type: ignore[attr-defined]
     setter = (await create_user("Bench Co", "Sam Setter", "sam@bench.example.com", "rep")).user
     closer = (await create_user("Bench Co", "Casey Closer", "casey@bench.example.com", "manager")).user
-    users = [issued.user.id, setter.id, closer.id]
-    names = {issued.user.id: "Avery Admin", setter.id: "Sam Setter", closer.id: "Casey Closer"}
+    people = _People(
+        [issued.user.id, setter.id, closer.id],
+        {issued.user.id: "Avery Admin", setter.id: "Sam Setter", closer.id: "Casey Closer"},
+    )
     now = utcnow()
 
     contact = await Contact.create(
@@ -89,8 +112,55 @@ async def seed(sizes: CardSizes = CardSizes()) -> Seeded:
         closer_owner_id=closer.id,
         assigned_to_id=setter.id,
     )
-    cid = contact.id
+    await Tag.bulk_create(
+        [
+            Tag(account_id=account_id, name=name, key=name.lower())
+            for name in ("VIP", "Webinar", "Referral", "Spring 2026", "Hot lead")[: max(sizes.tags, 2)]
+        ]
+    )
+    tag_ids = [t["id"] for t in await Tag.filter(account_id=account_id).order_by("id").values("id")]
+    await _add_sections([contact.id], sizes, people, tag_ids, account_id, now)
 
+    listed = [await _list_contact(account_id, n, people) for n in range(list_contacts)]
+    await _add_sections(listed, list_sizes, people, tag_ids, account_id, now)
+    assert await User.filter(account_id=account_id).count() == 3
+    return Seeded(issued.key, account_id, contact.id, tuple(reversed(listed)))
+
+
+async def _list_contact(account_id: int, n: int, people: _People) -> int:
+    """A smaller card's contact: every field filled, values varied a little."""
+    first, last = FIRST_NAMES[n % len(FIRST_NAMES)], LAST_NAMES[n % len(LAST_NAMES)]
+    contact = await Contact.create(
+        account_id=account_id,
+        first_name=first,
+        last_name=last,
+        business_name=f"{last} & Sons {n + 1}",
+        title=("Owner", "Manager", "Founder")[n % 3],
+        contact_type=("lead", "customer")[n % 2],
+        email=f"{first.lower()}.{n + 1}@{last.lower()}.example.com",
+        secondary_email=None if n % 3 else f"office{n + 1}@{last.lower()}.example.com",
+        phone=f"+1415555{1000 + n:04d}",
+        secondary_phone=None,
+        street=f"{100 + n} Main St",
+        city="Oakland",
+        state="CA",
+        zip="94607",
+        country="US",
+        ip_address=f"198.51.100.{n % 250 + 1}",
+        status=("lead", "contacted", "customer")[n % 3],
+        sub_status=None if n % 2 else "attempted",
+        setter_owner_id=people.ids[1],
+        closer_owner_id=people.ids[2] if n % 2 else None,
+        assigned_to_id=people.ids[n % 3],
+    )
+    return contact.id
+
+
+async def _add_sections(
+    cids: list[int], sizes: CardSizes, people: _People, tag_ids: list[int], account_id: int, now: datetime
+) -> None:
+    """Every section of each card in `cids`, `sizes` rows each, in one bulk insert per table."""
+    users, names = people.ids, people.names
     await Call.bulk_create(
         [
             Call(
@@ -109,8 +179,10 @@ async def seed(sizes: CardSizes = CardSizes()) -> Seeded:
                 created_at=now - timedelta(days=40 - i),
                 updated_at=now,
             )
+            for cid in cids
             for i in range(sizes.calls)
-        ]
+        ],
+        batch_size=500,
     )
     await Deal.bulk_create(
         [
@@ -127,8 +199,10 @@ async def seed(sizes: CardSizes = CardSizes()) -> Seeded:
                 created_at=now - timedelta(days=30 - i),
                 updated_at=now,
             )
+            for cid in cids
             for i in range(sizes.deals)
-        ]
+        ],
+        batch_size=500,
     )
     await Note.bulk_create(
         [
@@ -143,8 +217,10 @@ async def seed(sizes: CardSizes = CardSizes()) -> Seeded:
                 created_at=now - timedelta(hours=50 - i),
                 updated_at=now,
             )
+            for cid in cids
             for i in range(sizes.notes)
-        ]
+        ],
+        batch_size=500,
     )
     await Utm.bulk_create(
         [
@@ -157,8 +233,10 @@ async def seed(sizes: CardSizes = CardSizes()) -> Seeded:
                 content="variant-b",
                 captured_at=now - timedelta(days=60 - i),
             )
+            for cid in cids
             for i in range(sizes.utms)
-        ]
+        ],
+        batch_size=500,
     )
     await FormAnswer.bulk_create(
         [
@@ -169,37 +247,38 @@ async def seed(sizes: CardSizes = CardSizes()) -> Seeded:
                 answer="About half an acre, mostly lawn with some beds along the fence.",
                 answered_at=now - timedelta(days=60),
             )
+            for cid in cids
             for i in range(sizes.answers)
-        ]
+        ],
+        batch_size=500,
     )
-    await Tag.bulk_create(
+    await ContactTag.bulk_create(
         [
-            Tag(account_id=account_id, name=name, key=name.lower())
-            for name in ("VIP", "Webinar", "Referral", "Spring 2026", "Hot lead")[: sizes.tags]
-        ]
+            ContactTag(contact_id=cid, tag_id=tag_ids[(n + i) % len(tag_ids)])
+            for n, cid in enumerate(cids)
+            for i in range(min(sizes.tags, len(tag_ids)))
+        ],
+        batch_size=500,
     )
-    tag_ids = [t["id"] for t in await Tag.filter(account_id=account_id).values("id")]
-    await ContactTag.bulk_create([ContactTag(contact_id=cid, tag_id=t) for t in tag_ids])
     events = []
-    for i in range(sizes.journey):
-        kind, subject, changes = JOURNEY_KINDS[i % len(JOURNEY_KINDS)]
-        by_user = i % 5 != 4
-        user_id = users[i % 3]
-        events.append(
-            JourneyEvent(
-                account_id=account_id,
-                contact_id=cid,
-                kind=kind,
-                occurred_at=now - timedelta(minutes=10 * (sizes.journey - i)),
-                actor_kind="USER" if by_user else "SYSTEM",
-                actor_user_id=user_id if by_user else None,
-                actor_name=names[user_id] if by_user else "Dossier",
-                summary=f"{kind.replace('_', ' ').capitalize()} ({i + 1})",
-                changes=changes,
-                subject_type=subject,
-                subject_id=(i % 20) + 1 if subject else None,
+    for cid in cids:
+        for i in range(sizes.journey):
+            kind, subject, changes = JOURNEY_KINDS[i % len(JOURNEY_KINDS)]
+            by_user = i % 5 != 4
+            user_id = users[i % 3]
+            events.append(
+                JourneyEvent(
+                    account_id=account_id,
+                    contact_id=cid,
+                    kind=kind,
+                    occurred_at=now - timedelta(minutes=10 * (sizes.journey - i)),
+                    actor_kind="USER" if by_user else "SYSTEM",
+                    actor_user_id=user_id if by_user else None,
+                    actor_name=names[user_id] if by_user else "Dossier",
+                    summary=f"{kind.replace('_', ' ').capitalize()} ({i + 1})",
+                    changes=changes,
+                    subject_type=subject,
+                    subject_id=(i % 20) + 1 if subject else None,
+                )
             )
-        )
     await JourneyEvent.bulk_create(events, batch_size=500)
-    assert await User.filter(account_id=account_id).count() == 3
-    return Seeded(issued.key, account_id, cid)

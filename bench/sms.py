@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import signal
 import subprocess
@@ -45,6 +44,7 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 from strawberry.relay import to_base64  # noqa: E402
 
+from bench.load import percentile  # noqa: E402
 from bench.server import ServerProcess, serve  # noqa: E402
 from crm.actor import Actor  # noqa: E402
 from crm.db import close_database, open_database  # noqa: E402
@@ -149,12 +149,6 @@ async def count_sent(url: str) -> int:
         return await Message.filter(status="SENT").count()
     finally:
         await close_database()
-
-
-def percentile(samples: list[float], q: float) -> float:
-    """Nearest-rank percentile: the smallest sample with at least q of the samples at or below it."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 @dataclass

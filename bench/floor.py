@@ -1,0 +1,450 @@
+"""The floor: the cards Dossier serves, built by hand from plain SQL on the same driver.
+
+What a hand-written endpoint returning the same JSON would cost on the same stack: the API-key
+lookup, one query per section for all the asked contacts at once (`IN (...)`), one for the
+users the rows point at, the rows turned into the GraphQL response's JSON by hand and encoded
+with orjson. Two routes, added to the benchmark's app next to /graphql:
+
+- GET /floor/card?id=<contact id>   same JSON as `contact(id:) { ...Card }`
+- GET /floor/contacts?first=<N>     same JSON as `contacts(first: N) { … edges { node { ...Card } } }`
+
+`bench/card.py` checks that the JSON is equal value for value before measuring anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.relay import to_base64
+
+from crm.richtext import visible_text
+from crm.services.accounts import hash_key
+from crm.uow import display_name
+from graph.ids import encode_cursor
+from graph.view import bearer
+
+JOURNEY_PAGE = 100  # the card asks for the newest and the oldest page of this size
+Row = dict[str, Any]
+
+
+class FloorDB:
+    """Plain aiosqlite (one connection, like tortoise's) or asyncpg (a pool of 1..5, likewise)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.postgres = url.startswith(("postgres://", "postgresql://"))
+        self.statements = 0  # counted so the benchmark can print them beside Dossier's
+        self._conn: Any = None
+
+    async def open(self) -> FloorDB:
+        if self.postgres:
+            self._conn = await asyncpg.create_pool(self.url, min_size=1, max_size=5)
+        else:
+            import aiosqlite
+
+            self._conn = await aiosqlite.connect(self.url.removeprefix("sqlite://"), isolation_level=None)
+            self._conn.row_factory = aiosqlite.Row
+        return self
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+
+    async def fetch(self, sql: str, *params: Any) -> list[Row]:
+        """`sql` numbers its parameters $1, $2, … in the order they appear (SQLite reads them as ?)."""
+        self.statements += 1
+        if self.postgres:
+            return [dict(r) for r in await self._conn.fetch(sql, *params)]
+        async with self._conn.execute(re.sub(r"\$\d+", "?", sql), params) as cursor:
+            return [dict(r) for r in await cursor.fetchall()]
+
+
+def marks(start: int, count: int) -> str:
+    """Placeholders for an IN list of `count` values starting at parameter `start`."""
+    return ", ".join(f"${i}" for i in range(start, start + count))
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)  # SQLite keeps timestamps as ISO text
+
+
+def _iso(value: Any) -> str | None:
+    parsed = _dt(value)
+    return parsed.isoformat() if parsed is not None else None
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _grouped(rows: Iterable[Row]) -> dict[int, list[Row]]:
+    """Rows by contact, each contact's rows in the query's order."""
+    by_contact: dict[int, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_contact[row["contact_id"]].append(row)
+    return by_contact
+
+
+def _badges(call: Row, upcoming: bool) -> list[str]:
+    badges = []
+    if call["status"] == "CANCELLED":
+        badges.append("CANCELLED")
+    if call["reschedule_count"]:
+        badges.append("RESCHEDULED")
+    if call["status"] == "SCHEDULED" and call["outcome"] is None and not upcoming:
+        badges.append("NEEDS_OUTCOME")
+    if call["recording_url"]:
+        badges.append("RECORDED")
+    return badges
+
+
+# --------------------------------------------------------------------------------------
+# Reading: the same rows Dossier reads, every section for all contacts at once
+# --------------------------------------------------------------------------------------
+
+
+async def account_of(db: FloorDB, api_key: str) -> int | None:
+    found = await db.fetch(
+        "SELECT u.account_id FROM api_key k JOIN app_user u ON u.id = k.user_id"
+        " WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+        hash_key(api_key),
+    )
+    return found[0]["account_id"] if found else None
+
+
+async def _children(db: FloorDB, table: str, order: str, ids: list[int]) -> dict[int, list[Row]]:
+    """A section of the contacts (already scoped to the account), in the card's order."""
+    return _grouped(
+        await db.fetch(f"SELECT * FROM {table} WHERE contact_id IN ({marks(1, len(ids))}) {order}", *ids)
+    )
+
+
+async def _journey_pages(
+    db: FloorDB, account_id: int, ids: list[int], newest_first: bool
+) -> dict[int, list[Row]]:
+    """Each contact's first page (one row more than the page, to tell whether another follows)."""
+    direction = "DESC" if newest_first else "ASC"
+    if len(ids) == 1:  # one card: a plain LIMIT is the cheapest honest query
+        sql = (
+            "SELECT * FROM journey_event WHERE account_id = $1 AND contact_id = $2"
+            f" ORDER BY id {direction} LIMIT $3"
+        )
+    else:  # a page per contact in one statement
+        sql = (
+            "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY id"
+            f" {direction}) AS rn FROM journey_event WHERE account_id = $1 AND contact_id IN"
+            f" ({marks(2, len(ids))})) ranked WHERE rn <= ${len(ids) + 2} ORDER BY contact_id, rn"
+        )
+    return _grouped(await db.fetch(sql, account_id, *ids, JOURNEY_PAGE + 1))
+
+
+async def _journey_counts(db: FloorDB, account_id: int, ids: list[int]) -> dict[int, int]:
+    rows = await db.fetch(
+        "SELECT contact_id, COUNT(*) AS n FROM journey_event WHERE account_id = $1"
+        f" AND contact_id IN ({marks(2, len(ids))}) GROUP BY contact_id",
+        account_id,
+        *ids,
+    )
+    return {r["contact_id"]: r["n"] for r in rows}
+
+
+async def build_cards(db: FloorDB, account_id: int, contacts: list[Row]) -> list[Row]:
+    """The cards of `contacts` (rows of the account's contact table), in their order."""
+    if not contacts:
+        return []
+    ids = [c["id"] for c in contacts]
+    tags = _grouped(
+        await db.fetch(
+            "SELECT ct.contact_id, t.id, t.name FROM contact_tag ct JOIN tag t ON t.id = ct.tag_id"
+            f" WHERE t.account_id = $1 AND ct.contact_id IN ({marks(2, len(ids))}) ORDER BY t.name",
+            account_id,
+            *ids,
+        )
+    )
+    utms = await _children(db, "utm", "ORDER BY captured_at, id", ids)
+    answers = await _children(db, "form_answer", "ORDER BY answered_at, id", ids)
+    calls = await _children(db, "call", "ORDER BY scheduled_at, id", ids)
+    deals = await _children(db, "deal", "ORDER BY created_at, id", ids)
+    notes = await _children(db, "note", "ORDER BY created_at DESC, id DESC", ids)
+    newest = await _journey_pages(db, account_id, ids, newest_first=True)
+    oldest = await _journey_pages(db, account_id, ids, newest_first=False)
+    totals = await _journey_counts(db, account_id, ids)
+    user_ids = {c[k] for c in contacts for k in ("setter_owner_id", "closer_owner_id", "assigned_to_id")}
+    for rows, column in (
+        (calls, "booked_by_id"),
+        (deals, "created_by_id"),
+        (notes, "author_id"),
+        (newest, "actor_user_id"),
+        (oldest, "actor_user_id"),
+    ):
+        user_ids.update(r[column] for section in rows.values() for r in section)
+    wanted = sorted(user_ids - {None})
+    users = {
+        u["id"]: u["name"]
+        for u in await db.fetch(
+            f"SELECT id, name FROM app_user WHERE account_id = $1 AND id IN ({marks(2, len(wanted))})",
+            account_id,
+            *wanted,
+        )
+    }
+    sections = _Sections(users, tags, utms, answers, calls, deals, notes, newest, oldest, totals)
+    return [sections.card(c) for c in contacts]
+
+
+# --------------------------------------------------------------------------------------
+# Shaping: rows into the GraphQL response's JSON
+# --------------------------------------------------------------------------------------
+
+
+class _Sections:
+    """The rows of every section, by contact; `card()` shapes one contact's card from them."""
+
+    def __init__(
+        self,
+        users: dict[int, str],
+        tags: dict[int, list[Row]],
+        utms: dict[int, list[Row]],
+        answers: dict[int, list[Row]],
+        calls: dict[int, list[Row]],
+        deals: dict[int, list[Row]],
+        notes: dict[int, list[Row]],
+        newest: dict[int, list[Row]],
+        oldest: dict[int, list[Row]],
+        totals: dict[int, int],
+    ) -> None:
+        self.users, self.tags, self.utms, self.answers = users, tags, utms, answers
+        self.calls, self.deals, self.notes = calls, deals, notes
+        self.newest, self.oldest, self.totals = newest, oldest, totals
+        self.now = datetime.now(UTC)
+
+    def owner(self, user_id: int | None) -> Row | None:
+        return (
+            {"id": to_base64("User", user_id), "name": self.users[user_id]} if user_id in self.users else None
+        )
+
+    def named(self, user_id: int | None) -> dict[str, str] | None:
+        return {"name": self.users[user_id]} if user_id in self.users else None
+
+    def journey_page(self, rows: list[Row]) -> Row:
+        edges = [
+            {
+                "cursor": encode_cursor("journey", r["id"]),
+                "node": {
+                    "kind": r["kind"],
+                    "occurredAt": _iso(r["occurred_at"]),
+                    "summary": r["summary"],
+                    "subjectId": to_base64(r["subject_type"], r["subject_id"])
+                    if r["subject_type"] and r["subject_id"] is not None
+                    else None,
+                    "actor": {
+                        "kind": r["actor_kind"],
+                        "name": r["actor_name"],
+                        "user": self.named(r["actor_user_id"]),
+                    },
+                    "changes": [
+                        {"field": k, "before": pair[0], "after": pair[1]}
+                        for k, pair in (_json(r["changes"]) or {}).items()
+                    ],
+                },
+            }
+            for r in rows[:JOURNEY_PAGE]
+        ]
+        return {
+            "pageInfo": {
+                "hasNextPage": len(rows) > JOURNEY_PAGE,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+            },
+            "edges": edges,
+        }
+
+    def call(self, r: Row) -> Row:
+        scheduled = _dt(r["scheduled_at"])
+        assert scheduled is not None
+        return {
+            "id": to_base64("Call", r["id"]),
+            "eventName": r["event_name"],
+            "scheduledAt": scheduled.isoformat(),
+            "endsAt": (scheduled + timedelta(minutes=r["duration_minutes"])).isoformat(),
+            "durationMinutes": r["duration_minutes"],
+            "status": r["status"],
+            "outcome": r["outcome"],
+            "recordingUrl": r["recording_url"],
+            "rescheduleCount": r["reschedule_count"],
+            "badges": _badges(r, scheduled > self.now),
+            "bookedBy": self.named(r["booked_by_id"]),
+        }
+
+    def card(self, c: Row) -> Row:
+        cid = c["id"]
+        calls = self.calls.get(cid, [])
+        address = {k: c[k] for k in ("street", "city", "state", "zip", "country")}
+        last_booked = (
+            max(calls, key=lambda r: (_dt(r["created_at"]), r["id"]))["event_name"] if calls else None
+        )
+        return {
+            "id": to_base64("Contact", cid),
+            "displayName": display_name(c["first_name"], c["last_name"], c["business_name"], c["email"]),
+            "firstName": c["first_name"],
+            "lastName": c["last_name"],
+            "businessName": c["business_name"],
+            "title": c["title"],
+            "contactType": c["contact_type"],
+            "email": c["email"],
+            "secondaryEmail": c["secondary_email"],
+            "phone": c["phone"],
+            "secondaryPhone": c["secondary_phone"],
+            "ipAddress": c["ip_address"],
+            "status": c["status"],
+            "subStatus": c["sub_status"],
+            "convertedAt": _iso(c["converted_at"]),
+            "createdAt": _iso(c["created_at"]),
+            "updatedAt": _iso(c["updated_at"]),
+            "address": address if any(address.values()) else None,
+            "setterOwner": self.owner(c["setter_owner_id"]),
+            "closerOwner": self.owner(c["closer_owner_id"]),
+            "assignedTo": self.owner(c["assigned_to_id"]),
+            "tags": [{"id": to_base64("Tag", t["id"]), "name": t["name"]} for t in self.tags.get(cid, [])],
+            "utms": [
+                {k: u[k] for k in ("source", "medium", "campaign", "term", "content")}
+                | {"capturedAt": _iso(u["captured_at"])}
+                for u in self.utms.get(cid, [])
+            ],
+            "formAnswers": [
+                {
+                    "question": a["question"],
+                    "answer": a["answer"],
+                    "form": a["form"],
+                    "answeredAt": _iso(a["answered_at"]),
+                }
+                for a in self.answers.get(cid, [])
+            ],
+            "lastBookedEvent": last_booked,
+            "journey": {"totalCount": self.totals.get(cid, 0), **self.journey_page(self.newest.get(cid, []))},
+            "earliest": self.journey_page(self.oldest.get(cid, [])),
+            "upcoming": [self.call(r) for r in calls if _dt(r["scheduled_at"]) > self.now],  # type: ignore[operator]
+            "past": [self.call(r) for r in reversed(calls) if _dt(r["scheduled_at"]) <= self.now],  # type: ignore[operator]
+            "deals": [
+                {
+                    "id": to_base64("Deal", d["id"]),
+                    "productName": d["product_name"],
+                    "amount": format(Decimal(d["amount"]).normalize(), "f"),  # "1720", not "1.72E+3"
+                    "currency": d["currency"],
+                    "paymentType": d["payment_type"],
+                    "status": d["status"],
+                    "recurring": bool(d["recurring"]),
+                    "closedAt": _iso(d["closed_at"]),
+                    "createdAt": _iso(d["created_at"]),
+                    "createdBy": self.named(d["created_by_id"]),
+                }
+                for d in self.deals.get(cid, [])
+            ],
+            "notes": [
+                {
+                    "id": to_base64("Note", n["id"]),
+                    "body": n["body"],
+                    "text": visible_text(n["body"]),
+                    "createdAt": _iso(n["created_at"]),
+                    "author": self.named(n["author_id"]),
+                }
+                for n in self.notes.get(cid, [])
+            ],
+        }
+
+
+# --------------------------------------------------------------------------------------
+# The two endpoints
+# --------------------------------------------------------------------------------------
+
+
+async def floor_card(db: FloorDB, api_key: str, contact_id: int) -> Row | None:
+    """`{"contact": card}`; None when the key or the contact is unknown."""
+    account_id = await account_of(db, api_key)
+    if account_id is None:
+        return None
+    found = await db.fetch("SELECT * FROM contact WHERE id = $1 AND account_id = $2", contact_id, account_id)
+    if not found:
+        return None
+    (card,) = await build_cards(db, account_id, found)
+    return {"contact": card}
+
+
+async def floor_contacts(db: FloorDB, api_key: str, first: int) -> Row | None:
+    """`{"contacts": connection}`: the account's newest `first` contacts, each a whole card."""
+    account_id = await account_of(db, api_key)
+    if account_id is None:
+        return None
+    rows = await db.fetch(
+        "SELECT * FROM contact WHERE account_id = $1 ORDER BY id DESC LIMIT $2", account_id, first + 1
+    )
+    (total,) = await db.fetch("SELECT COUNT(*) AS n FROM contact WHERE account_id = $1", account_id)
+    cards = await build_cards(db, account_id, rows[:first])
+    edges = [
+        {"cursor": encode_cursor("contact", c["id"]), "node": card}
+        for c, card in zip(rows, cards, strict=False)
+    ]
+    return {
+        "contacts": {
+            "totalCount": total["n"],
+            "pageInfo": {
+                "hasNextPage": len(rows) > first,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+            },
+            "edges": edges,
+        }
+    }
+
+
+class FloorEndpoint:
+    """The floor's routes; the database is opened on first use, in the serving process."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._db: FloorDB | None = None
+        self._lock = asyncio.Lock()
+
+    async def db(self) -> FloorDB:
+        async with self._lock:
+            if self._db is None:
+                self._db = await FloorDB(self._url).open()
+        return self._db
+
+    @property
+    def statements(self) -> int:
+        return self._db.statements if self._db is not None else 0
+
+    async def card(self, request: Request) -> Response:
+        token = bearer(request.headers.get("authorization"))
+        data = await floor_card(await self.db(), token, int(request.query_params["id"])) if token else None
+        return _respond(data)
+
+    async def contacts(self, request: Request) -> Response:
+        token = bearer(request.headers.get("authorization"))
+        data = (
+            await floor_contacts(await self.db(), token, int(request.query_params["first"]))
+            if token
+            else None
+        )
+        return _respond(data)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+
+
+def _respond(data: Row | None) -> Response:
+    if data is None:
+        return Response(orjson.dumps({"error": "unknown key or contact"}), 404, media_type="application/json")
+    return Response(orjson.dumps({"data": data}), media_type="application/json")
