@@ -30,6 +30,12 @@ class Settings:
     load_entry_points: bool = True
     allowed_origins: tuple[str, ...] = field(default=())
     public_url: str | None = None  # where providers call back (webhook signatures are over it)
+    # Compiled execution (graph/execution.py). None follows DOSSIER_FAST_PATH, so the whole
+    # test suite can run with it off without every test naming it.
+    fast_path: bool | None = None
+    # Server processes tune CPython's garbage collector (dossier.app.tune_garbage_collector);
+    # off by default so tests and embedding applications keep the interpreter as it is.
+    gc_tuning: bool = False
     # Every DOSSIER_* variable, for plugins: each reads its own (see PluginHost.setting).
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -63,5 +69,7 @@ class Settings:
             disabled_plugins=names("DISABLED_PLUGINS"),
             allowed_origins=names("ALLOWED_ORIGINS"),
             public_url=(get("PUBLIC_URL") or None),
+            fast_path=_bool(get("FAST_PATH"), True),
+            gc_tuning=_bool(get("GC_TUNING"), True),
             env={k: v for k, v in env.items() if k.startswith("DOSSIER_")},
         )

@@ -203,7 +203,8 @@ def running_app(settings: Settings) -> AppFactory:
     @asynccontextmanager
     async def start(*, plugins: tuple[object, ...] = (), **overrides: Any) -> AsyncIterator[Api]:
         app = create_app(replace(settings, **overrides), plugins=plugins)
-        async with LifespanManager(app):
+        # Generous timeouts: a loaded CI machine can take seconds to drain the dispatcher.
+        async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://dossier.test") as client:
                 yield Api(app, client)

@@ -20,6 +20,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.tools import merge_types
 
 from graph.errors import ErrorPolicy
+from graph.execution import execution_context_class
 from graph.resolvers.mutations.accounts import AccountMutations
 from graph.resolvers.mutations.calls import CallMutations
 from graph.resolvers.mutations.contacts import ContactMutations
@@ -71,7 +72,8 @@ class DossierSchema(strawberry.Schema):
         return None
 
 
-def build_schema(limits: Limits | None = None) -> strawberry.Schema:
+def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None) -> strawberry.Schema:
+    """The API's schema. `fast_path=None` follows DOSSIER_FAST_PATH (on unless "off")."""
     limits = limits or Limits()
     # The rule classes are built once: ValidationCache keys on them, and the limiter
     # extensions would build new classes per request, so nothing would ever hit the cache.
@@ -94,6 +96,7 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
         subscription=Subscription,
         types=[Contact, User, Call, Deal, Note, Tag, JourneyEvent, Message],
         extensions=extensions,
+        execution_context_class=execution_context_class(fast_path),
     )
 
 

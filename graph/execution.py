@@ -1,0 +1,540 @@
+"""Compiled execution for the card's hot path.
+
+graphql-core completes every field of every object on its own: it builds a path, a resolve
+info and a resolver call, then walks the return type. A card has about 3,300 leaves and a
+thousand small objects, so that machinery, not SQL, was most of a card request.
+
+`FastExecutionContext` keeps graphql-core's algorithm but compiles each selection set (per
+request, once per object type and field group) into a list of steps, and runs the common
+steps in one tight loop:
+
+- a field without a resolver reads the attribute (strawberry's default resolver is `getattr`);
+- a field whose resolver is a plain `def` taking only `self` is called directly;
+- `__typename` is the parent type's name;
+- leaves are serialised by their own type (`coerce_output_value`), so custom scalars and enums
+  behave exactly as before; lists and objects are completed by the same rules as
+  graphql-core's `complete_value`, with its null checks, `is_type_of` checks and errors;
+- paths and resolve infos are built only when something needs them (an error, a resolver
+  further down).
+
+Everything else, and any selection that carries a directive other than `@include`/`@skip`
+(`@defer`, `@stream`), goes through graphql-core's own `execute_field`, unchanged: resolvers
+with arguments or `info`, async resolvers, permission classes and field extensions, unions
+and interfaces, middleware. Aliases, fragments and `@include`/`@skip` need nothing special:
+graphql-core has already merged and filtered them into the grouped field set a step is
+built from.
+
+`tests/test_fast_execution.py` runs a corpus of queries through both paths and requires the
+same data and the same errors; `DOSSIER_FAST_PATH=off` runs the whole suite without it.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    GraphQLUnionType,
+    get_named_type,
+    is_abstract_type,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.executor import invalid_return_type_error, to_nodes
+from graphql.pyutils import Path, Undefined, gather_with_cancel
+from graphql.type.scalars import serialize_boolean, serialize_id, serialize_int, serialize_string
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+FAST_PATH_ENV = "DOSSIER_FAST_PATH"
+_OFF = {"0", "off", "false", "no"}
+_PLAIN_DIRECTIVES = frozenset({"include", "skip"})
+# strawberry's own `is_type_of` (types implementing interfaces, such as relay nodes) never
+# reads its info argument; for those we skip building one per object.
+_STRAWBERRY_IS_TYPE_OF = "strawberry.schema.schema_converter"
+
+
+def fast_path_from_env(env: dict[str, str] | None = None) -> bool:
+    raw = (env if env is not None else os.environ).get(FAST_PATH_ENV, "")
+    return raw.strip().lower() not in _OFF
+
+
+class Kind(Enum):
+    ATTRIBUTE = "attribute"  # no resolver: getattr(source, python name)
+    METHOD = "method"  # a plain `def field(self)` resolver
+    TYPENAME = "typename"
+    GRAPHQL = "graphql"  # graphql-core's execute_field, untouched
+
+
+@dataclass(frozen=True, slots=True)
+class FieldAccess:
+    """How to read one schema field, decided once per field definition."""
+
+    kind: Kind
+    attribute: str = ""
+    method: Callable[..., Any] | None = None
+    takes_self: bool = False
+
+
+@dataclass(slots=True)
+class Step:
+    """One response key of a compiled selection set (compiled per request)."""
+
+    response_name: str
+    details: FieldDetailsList
+    field_def: GraphQLField | None
+    access: FieldAccess
+    return_type: GraphQLOutputType | None
+    # Set when the field is a (non-null) scalar or enum: completed inline, no recursion.
+    leaf: GraphQLLeafType | None
+    non_null: bool
+    # The Python type a built-in scalar returns unchanged (str for String and ID, bool, int).
+    passthrough: type | None = None
+    # For a strawberry enum: id(member) -> GraphQL name, what its serialiser would answer.
+    enum_names: dict[int, str] | None = None
+    # For an object-typed field: its object type's sub-selection, collected and compiled the
+    # first time one of its objects is completed (a list of 200 objects collects once).
+    sub: SubSelection | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubSelection:
+    object_type: GraphQLObjectType
+    grouped: GroupedFieldSet
+    steps: list[Step] | None  # None: no step worth compiling, graphql-core runs it
+
+
+_ACCESS_CACHE: dict[int, tuple[GraphQLField, FieldAccess]] = {}
+_GRAPHQL_ACCESS = FieldAccess(Kind.GRAPHQL)
+
+
+def field_access(field_def: GraphQLField) -> FieldAccess:
+    cached = _ACCESS_CACHE.get(id(field_def))
+    if cached is not None and cached[0] is field_def:
+        return cached[1]
+    access = _classify(field_def)
+    # The field definition is kept alive with its entry, so its id cannot be reused.
+    _ACCESS_CACHE[id(field_def)] = (field_def, access)
+    return access
+
+
+def _classify(field_def: GraphQLField) -> FieldAccess:
+    definition = (field_def.extensions or {}).get("strawberry-definition")
+    resolve = field_def.resolve
+    if definition is None or resolve is None or field_def.args:
+        return _GRAPHQL_ACCESS
+    if isinstance(get_named_type(field_def.type), GraphQLUnionType):
+        # Unions may carry strawberry exception handlers around the resolver.
+        return _GRAPHQL_ACCESS
+    if getattr(resolve, "_is_default", False):
+        # strawberry's basic field: no resolver, no permission classes, no extensions.
+        if definition.default_resolver is getattr:
+            return FieldAccess(Kind.ATTRIBUTE, attribute=definition.python_name)
+        return _GRAPHQL_ACCESS
+    resolver = definition.base_resolver
+    if resolver is None or definition.extensions or resolver.is_async:
+        return _GRAPHQL_ACCESS
+    if resolver.arguments or resolver.info_parameter or resolver.root_parameter or resolver.parent_parameter:
+        return _GRAPHQL_ACCESS
+    takes_self = resolver.self_parameter is not None
+    if len(resolver.signature.parameters) != (1 if takes_self else 0):
+        return _GRAPHQL_ACCESS
+    return FieldAccess(Kind.METHOD, method=resolver, takes_self=takes_self)
+
+
+# graphql-core's own serialisers return these values unchanged: a str for String and ID, a
+# bool for Boolean, an int within 32 bits for Int. Anything else goes through the serialiser.
+_MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
+_PASSTHROUGH: dict[Any, type] = {
+    serialize_string: str,
+    serialize_id: str,
+    serialize_boolean: bool,
+    serialize_int: int,
+}
+
+
+def _passthrough(leaf: GraphQLLeafType | None) -> type | None:
+    if leaf is None or not isinstance(leaf, GraphQLScalarType):
+        return None
+    return _PASSTHROUGH.get(leaf.coerce_output_value)
+
+
+_ENUM_CACHE: dict[int, tuple[GraphQLLeafType, dict[int, str] | None]] = {}
+
+
+def _enum_names(leaf: GraphQLLeafType | None) -> dict[int, str] | None:
+    """strawberry's enum serialiser scans the enum's values for each member it serialises;
+    the same answer, looked up: the first GraphQL value whose value equals the member's."""
+    if leaf is None or not isinstance(leaf, GraphQLEnumType):
+        return None
+    cached = _ENUM_CACHE.get(id(leaf))
+    if cached is not None and cached[0] is leaf:
+        return cached[1]
+    names: dict[int, str] | None = None
+    wrapped = getattr(leaf, "wrapped_cls", None)
+    if isinstance(wrapped, type) and issubclass(wrapped, enum.Enum):
+        names = {}
+        for member in wrapped:
+            for name, value in leaf.values.items():
+                if member.value == value.value:
+                    names[id(member)] = name
+                    break
+    _ENUM_CACHE[id(leaf)] = (leaf, names)
+    return names
+
+
+def _unwrap_leaf(return_type: GraphQLOutputType) -> tuple[GraphQLLeafType | None, bool]:
+    non_null = is_non_null_type(return_type)
+    inner = return_type.of_type if non_null else return_type  # type: ignore[union-attr]
+    return (inner if is_leaf_type(inner) else None), non_null  # type: ignore[return-value]
+
+
+class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor with compiled selection sets (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # id(grouped field set) -> (grouped field set, its steps, or None for "use graphql-core").
+        # Grouped field sets are memoised per request by graphql-core, so one list of objects
+        # compiles once; holding the set keeps its id from being reused.
+        self._compiled: dict[int, tuple[GroupedFieldSet, list[Step] | None]] = {}
+        manager = self.middleware_manager
+        self._fast = manager is None or not manager.middlewares
+
+    # -- compiling -------------------------------------------------------------------
+
+    def _steps(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step] | None:
+        entry = self._compiled.get(id(grouped))
+        if entry is not None and entry[0] is grouped:
+            return entry[1]
+        steps = self._compile(parent_type, grouped)
+        self._compiled[id(grouped)] = (grouped, steps)
+        return steps
+
+    def _compile(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step] | None:
+        steps: list[Step] = []
+        fast = 0
+        for response_name, details in grouped.items():
+            node = details[0].node
+            field_name = node.name.value
+            field_def = self.schema.get_field(parent_type, field_name)
+            plain = all(
+                fd.fragment_variable_values is None
+                and fd.defer_usage is None
+                and all(d.name.value in _PLAIN_DIRECTIVES for d in fd.node.directives or ())
+                for fd in details
+            )
+            if field_name == "__typename" and plain:
+                access = FieldAccess(Kind.TYPENAME)
+            elif field_def is None or not plain or node.arguments:
+                access = _GRAPHQL_ACCESS
+            else:
+                access = field_access(field_def)
+            if access.kind is not Kind.GRAPHQL:
+                fast += 1
+            return_type = field_def.type if field_def is not None else None
+            leaf, non_null = _unwrap_leaf(return_type) if return_type is not None else (None, False)
+            step = Step(response_name, details, field_def, access, return_type, leaf, non_null)
+            step.passthrough, step.enum_names = _passthrough(leaf), _enum_names(leaf)
+            steps.append(step)
+        return steps if fast else None
+
+    # -- executing -------------------------------------------------------------------
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> Any:
+        # A delivery group map means @defer is in play: leave it all to graphql-core.
+        if not self._fast or position_context is not None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        steps = self._steps(parent_type, grouped_field_set)
+        if steps is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        return self._run(parent_type, source_value, path, steps)
+
+    def _run(self, parent_type: GraphQLObjectType, source: Any, path: Path | None, steps: list[Step]) -> Any:
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        parent_name = parent_type.name
+        try:
+            for step in steps:
+                name = step.response_name
+                access = step.access
+                kind = access.kind
+                if kind is Kind.GRAPHQL:
+                    result = self.execute_field(
+                        parent_type, source, step.details, Path(path, name, parent_name), None
+                    )
+                    if result is not Undefined:
+                        results[name] = result
+                        if is_awaitable(result):
+                            awaitable_fields.append(name)
+                    continue
+                if kind is Kind.TYPENAME:
+                    results[name] = parent_name
+                    continue
+                try:
+                    if kind is Kind.ATTRIBUTE:
+                        value = getattr(source, access.attribute)
+                    else:
+                        method = access.method
+                        value = method(source) if access.takes_self else method()  # type: ignore[misc]
+                    leaf = step.leaf
+                    if leaf is not None and not isinstance(value, Exception):
+                        if value is None or value is Undefined:
+                            if step.non_null:
+                                raise TypeError(_null_message(parent_type, step))
+                            results[name] = None
+                        elif type(value) is step.passthrough and (
+                            step.passthrough is not int or _MIN_INT <= value <= _MAX_INT
+                        ):
+                            results[name] = value
+                        elif step.enum_names is not None and id(value) in step.enum_names:
+                            results[name] = step.enum_names[id(value)]
+                        else:
+                            results[name] = self.complete_leaf_value(leaf, value)
+                        continue
+                    field_path = Path(path, name, parent_name)
+                    completed = self._complete(
+                        parent_type,
+                        step,
+                        step.return_type,
+                        field_path,
+                        field_path,
+                        value,
+                        None,  # type: ignore[arg-type]
+                    )
+                    if is_awaitable(completed):
+                        results[name] = self._guard(completed, step.return_type, step.details, field_path)  # type: ignore[arg-type]
+                        awaitable_fields.append(name)
+                    else:
+                        results[name] = completed
+                except Exception as raw_error:
+                    self.handle_field_error(
+                        raw_error,
+                        step.return_type,  # type: ignore[arg-type]
+                        step.details,
+                        Path(path, name, parent_name),
+                    )
+                    results[name] = None
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
+    async def _guard(
+        self, completed: Awaitable[Any], return_type: GraphQLOutputType, details: FieldDetailsList, path: Path
+    ) -> Any:
+        # As graphql-core's execute_field/complete_list_item_value: an error raised while
+        # awaiting is this field's (or item's) error.
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, path)
+            return None
+
+    def _info(self, parent_type: GraphQLObjectType, step: Step, field_path: Path) -> GraphQLResolveInfo:
+        return self.build_resolve_info(step.field_def, to_nodes(step.details), parent_type, field_path)  # type: ignore[arg-type]
+
+    def _complete(
+        self,
+        parent_type: GraphQLObjectType,
+        step: Step,
+        return_type: GraphQLOutputType,
+        field_path: Path,
+        path: Path,
+        value: Any,
+        info: GraphQLResolveInfo | None,
+    ) -> Any:
+        """graphql-core's complete_value, minus the resolve info until something needs one."""
+        if isinstance(value, Exception):
+            raise value
+        if is_non_null_type(return_type):
+            completed = self._complete(
+                parent_type,
+                step,
+                return_type.of_type,
+                field_path,
+                path,
+                value,
+                info,  # type: ignore[union-attr]
+            )
+            if completed is None:
+                raise TypeError(_null_message(parent_type, step))
+            return completed
+        if value is None or value is Undefined:
+            return None
+        if is_list_type(return_type):
+            return self._complete_list(parent_type, step, return_type, field_path, path, value, info)  # type: ignore[arg-type]
+        if is_leaf_type(return_type):
+            return self.complete_leaf_value(return_type, value)  # type: ignore[arg-type]
+        if is_abstract_type(return_type):
+            info = info or self._info(parent_type, step, field_path)
+            return self.complete_abstract_value(return_type, step.details, info, path, value, None)  # type: ignore[arg-type]
+        if is_object_type(return_type):
+            return self._complete_object(parent_type, step, return_type, field_path, path, value, info)  # type: ignore[arg-type]
+        info = info or self._info(parent_type, step, field_path)
+        return self.complete_value(return_type, step.details, info, path, value, None)  # pragma: no cover
+
+    def _complete_object(
+        self,
+        parent_type: GraphQLObjectType,
+        step: Step,
+        object_type: GraphQLObjectType,
+        field_path: Path,
+        path: Path,
+        value: Any,
+        info: GraphQLResolveInfo | None,
+    ) -> Any:
+        is_type_of = object_type.is_type_of
+        if is_type_of:
+            if is_type_of.__module__ == _STRAWBERRY_IS_TYPE_OF and info is None:
+                verdict = is_type_of(value, None)  # type: ignore[arg-type]
+            else:
+                info = info or self._info(parent_type, step, field_path)
+                verdict = is_type_of(value, info)
+            if self.is_awaitable(verdict):
+                info = info or self._info(parent_type, step, field_path)
+                return self.complete_object_value(object_type, step.details, info, path, value, None)
+            if not verdict:
+                raise invalid_return_type_error(object_type, value, step.details)
+        sub = step.sub
+        if sub is None or sub.object_type is not object_type:
+            grouped, new_defer_usages, _ = self.collect_subfields(object_type, step.details)
+            if new_defer_usages:
+                return self.execute_collected_subfields(
+                    object_type, value, path, grouped, new_defer_usages, None
+                )
+            sub = step.sub = SubSelection(object_type, grouped, self._steps(object_type, grouped))
+        if sub.steps is None:
+            return super().execute_fields(object_type, value, path, sub.grouped, None)
+        return self._run(object_type, value, path, sub.steps)
+
+    def _complete_list(
+        self,
+        parent_type: GraphQLObjectType,
+        step: Step,
+        list_type: GraphQLList[Any],
+        field_path: Path,
+        path: Path,
+        items: Any,
+        info: GraphQLResolveInfo | None,
+    ) -> Any:
+        if not isinstance(items, list | tuple):
+            # Generators, async iterables and non-iterables (an error) take graphql-core's path.
+            info = info or self._info(parent_type, step, field_path)
+            return self.complete_list_value(list_type, step.details, info, path, items, None)
+        item_type = list_type.of_type
+        leaf, _ = _unwrap_leaf(item_type)  # a null item's check is _complete's
+        is_awaitable = self.is_awaitable
+        completed: list[Any] = []
+        append = completed.append
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                if (
+                    leaf is not None
+                    and item is not None
+                    and not isinstance(item, Exception)
+                    and not is_awaitable(item)
+                ):
+                    try:
+                        append(self.complete_leaf_value(leaf, item))
+                    except Exception as raw_error:
+                        self.handle_field_error(raw_error, item_type, step.details, path.add_key(index))
+                        append(None)
+                    continue
+                item_path = path.add_key(index)
+                if is_awaitable(item):
+                    info = info or self._info(parent_type, step, field_path)
+                    append(
+                        self.complete_awaitable_list_item_value(
+                            item, item_type, step.details, info, item_path, None
+                        )
+                    )
+                    awaitable_indices.append(index)
+                    continue
+                try:
+                    value = self._complete(parent_type, step, item_type, field_path, item_path, item, info)
+                    if is_awaitable(value):
+                        append(self._guard(value, item_type, step.details, item_path))
+                        awaitable_indices.append(index)
+                    else:
+                        append(value)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, step.details, item_path)
+                    append(None)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed[i] for i in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed
+
+        async def get_completed() -> list[Any]:
+            if len(awaitable_indices) == 1:
+                index = awaitable_indices[0]
+                completed[index] = await completed[index]
+            else:
+                awaited = await gather_with_cancel(*(completed[i] for i in awaitable_indices))
+                for index, value in zip(awaitable_indices, awaited, strict=True):
+                    completed[index] = value
+            return completed
+
+        return get_completed()
+
+
+def _null_message(parent_type: GraphQLObjectType, step: Step) -> str:
+    return f"Cannot return null for non-nullable field {parent_type}.{step.details[0].node.name.value}."
+
+
+def execution_context_class(fast_path: bool | None = None) -> type[StrawberryGraphQLCoreExecutionContext]:
+    """The executor the schema uses: the compiled one unless switched off."""
+    enabled = fast_path_from_env() if fast_path is None else fast_path
+    return FastExecutionContext if enabled else StrawberryGraphQLCoreExecutionContext
+
+
+__all__: Sequence[str] = [
+    "FAST_PATH_ENV",
+    "FastExecutionContext",
+    "execution_context_class",
+    "fast_path_from_env",
+]

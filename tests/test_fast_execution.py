@@ -1,0 +1,434 @@
+"""The compiled execution path (graph/execution.py) answers exactly what graphql-core answers.
+
+Every query of the corpus runs twice on the same data, once per executor, and the two
+responses must be equal: same data, same errors (message, path, locations, extensions), in
+the same order. Part one is Dossier's own schema on seeded cards; part two is a small schema
+built to reach the corners the card never does on good data: nulls in non-null positions,
+scalars that refuse a value, resolvers that raise, async fields inside lists of objects,
+unions, interfaces, generators and permission classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, NewType
+
+import pytest
+import strawberry
+from strawberry.permission import BasePermission
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graph.execution import FastExecutionContext, execution_context_class, fast_path_from_env
+from graph.ids import global_id
+from tests.conftest import Api, Tenant
+from tests.test_statement_counts import (
+    A_FEW,
+    CARD_FIELDS,
+    account_of,
+    add_contacts,
+    add_tags,
+    add_users,
+    fill_sections,
+)
+
+# --------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------
+
+
+def responses_of(result: Any) -> dict[str, Any]:
+    return {"data": result.data, "errors": [e.formatted for e in result.errors or ()]}
+
+
+async def both(schema: strawberry.Schema, query: str, variables: dict[str, Any] | None = None, **kw: Any):
+    """The response through graphql-core's executor, then through the compiled one."""
+    answers = []
+    for executor in (StrawberryGraphQLCoreExecutionContext, FastExecutionContext):
+        schema.execution_context_class = executor
+        answers.append(responses_of(await schema.execute(query, variable_values=variables, **kw)))
+    return answers
+
+
+async def both_over_http(api: Api, query: str, variables: dict[str, Any] | None = None):
+    schema = api.runtime.schema
+    original = schema.execution_context_class
+    answers = []
+    try:
+        for executor in (StrawberryGraphQLCoreExecutionContext, FastExecutionContext):
+            schema.execution_context_class = executor
+            answers.append(await api.post(query, variables))
+    finally:
+        schema.execution_context_class = original
+    return answers
+
+
+# --------------------------------------------------------------------------------------
+# Part one: Dossier's schema
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def seeded(acme: Tenant) -> list[int]:
+    account_id = await account_of(acme)
+    users = await add_users(account_id, 3, "fast")
+    tags = await add_tags(account_id, 4)
+    # The third contact has no owners: null objects where the others have users.
+    contact_ids = await add_contacts(
+        account_id, [(users[0], users[1], users[2]), (users[1], None, users[0]), (None, None, None)]
+    )
+    await fill_sections(account_id, contact_ids, A_FEW, users, tags)
+    return contact_ids
+
+
+CARD = "query Card($id: ID!) { contact(id: $id) { ...Card } }" + CARD_FIELDS
+PAGE = (
+    """
+query Page($first: Int!) {
+  contacts(first: $first) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { __typename ...Card } }
+  }
+}"""
+    + CARD_FIELDS
+)
+ALIASES_AND_MERGES = """
+query Aliases($id: ID!) {
+  contact(id: $id) {
+    a: firstName b: firstName firstName
+    owner: setterOwner { id } owner: setterOwner { name email }
+    latest: journey(first: 3) { edges { node { kind } } }
+    latest: journey(first: 3) { edges { node { summary actor { name } } } }
+    oldest: journey(first: 2, order: OLDEST_FIRST) { edges { cursor c2: cursor node { k: kind } } }
+    ... on Contact { lastName email }
+    ...Names
+    ...Names
+    calls { id ... on Call { when: scheduledAt badges } eventName }
+  }
+}
+fragment Names on Contact { firstName lastName displayName tags { name id } }
+"""
+DIRECTIVES = """
+query Directives($id: ID!, $yes: Boolean!, $no: Boolean!) {
+  contact(id: $id) {
+    firstName @include(if: $yes)
+    lastName @include(if: $no)
+    email @skip(if: $yes)
+    phone @skip(if: $no)
+    notes @include(if: $yes) { id body @skip(if: $yes) author @include(if: $yes) { name } }
+    deals @skip(if: $yes) { id }
+    ...Owners @include(if: $no)
+    ... @skip(if: $no) { closerOwner { name } }
+    journey(first: 4) { edges { node { kind @include(if: $yes) summary @include(if: $no) } } }
+  }
+}
+fragment Owners on Contact { setterOwner { name } }
+"""
+TYPENAMES_AND_NODES = """
+query Typenames($id: ID!, $call: ID!) {
+  __typename
+  contact(id: $id) {
+    __typename
+    journey(first: 5) {
+      __typename
+      edges {
+        __typename
+        node { __typename actor { __typename user { __typename } } changes { __typename field } }
+      }
+    }
+    calls { __typename id }
+  }
+  node(id: $call) { __typename id ... on Call { eventName bookedBy { name } contact { displayName } } }
+  viewer { user { id name role } account { name } }
+  users { id name email }
+}
+"""
+ERRORS = """
+query Errors($id: ID!, $missing: ID!) {
+  contact(id: $id) { firstName journey(first: 1) { edges { node { kind } } } }
+  gone: contact(id: $missing) { firstName }
+  bad: node(id: "not an id") { id }
+}
+"""
+FORBIDDEN = "{ viewer { user { name } } plugins { name } }"
+
+
+def contact_gid(contact_id: int) -> str:
+    return str(global_id("Contact", contact_id))
+
+
+async def test_the_card_corpus_answers_the_same_on_both_paths(
+    api: Api, acme: Tenant, seeded: list[int]
+) -> None:
+    rep = api.as_(acme.rep_key)
+    admin = api.as_(acme.admin_key)
+    first, _, ownerless = seeded
+    call_id = await first_call(first)
+    cases: list[tuple[Api, str, dict[str, Any]]] = [
+        (admin, CARD, {"id": contact_gid(first)}),
+        (admin, CARD, {"id": contact_gid(ownerless)}),
+        (admin, PAGE, {"first": 3}),
+        (admin, PAGE, {"first": 1}),
+        (admin, ALIASES_AND_MERGES, {"id": contact_gid(first)}),
+        (admin, DIRECTIVES, {"id": contact_gid(first), "yes": True, "no": False}),
+        (admin, DIRECTIVES, {"id": contact_gid(first), "yes": False, "no": True}),
+        (admin, TYPENAMES_AND_NODES, {"id": contact_gid(first), "call": str(global_id("Call", call_id))}),
+        # A missing contact and a bad id are errors beside good data.
+        (rep, ERRORS, {"id": contact_gid(first), "missing": contact_gid(10**9)}),
+        # A rep may not list plugins, a non-null root field: the whole data is null.
+        (rep, FORBIDDEN, {}),
+    ]
+    for client, query, variables in cases:
+        graphql_core, compiled = await both_over_http(client, query, variables)
+        assert compiled == graphql_core, f"paths differ for {query[:40]!r} with {variables}"
+    # The corpus reaches errors and nulls, not only clean data.
+    errors = (await both_over_http(rep, ERRORS, cases[-2][2]))[1]["errors"]
+    assert {e["extensions"]["code"] for e in errors} == {"NOT_FOUND", "BAD_USER_INPUT"}
+    forbidden = (await both_over_http(rep, FORBIDDEN))[1]
+    assert forbidden["data"] is None and forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def first_call(contact_id: int) -> int:
+    from crm.models import Call
+
+    call = await Call.filter(contact_id=contact_id).order_by("id").first()
+    assert call is not None
+    return call.id
+
+
+async def test_the_app_runs_the_compiled_path_unless_switched_off(running_app: Any) -> None:
+    async with running_app(fast_path=True) as on:
+        assert on.runtime.schema.execution_context_class is FastExecutionContext
+    async with running_app(fast_path=False) as off:
+        assert off.runtime.schema.execution_context_class is StrawberryGraphQLCoreExecutionContext
+
+
+def test_the_switch_reads_dossier_fast_path() -> None:
+    assert fast_path_from_env({}) is True
+    assert fast_path_from_env({"DOSSIER_FAST_PATH": "on"}) is True
+    for off in ("off", "0", "false", "No"):
+        assert fast_path_from_env({"DOSSIER_FAST_PATH": off}) is False
+    assert execution_context_class(False) is StrawberryGraphQLCoreExecutionContext
+    assert execution_context_class(True) is FastExecutionContext
+
+
+# --------------------------------------------------------------------------------------
+# Part two: the corners
+# --------------------------------------------------------------------------------------
+
+
+@strawberry.enum
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+def _serialize_even(value: int) -> int:
+    if value % 2:
+        raise ValueError(f"{value} is odd")
+    return value
+
+
+Even = NewType("Even", int)
+EVEN = strawberry.scalar(name="Even", serialize=_serialize_even, parse_value=int)
+
+
+class Denied(BasePermission):
+    message = "not for you"
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Leaf(Named):
+    name: str
+    color: Color
+    even: Even | None
+    maybe: str | None
+    required: str  # None on purpose in some rows: a non-null violation
+    at: datetime
+    tags: list[str]
+    grid: list[list[int | None]]
+    strict_items: list[str] | None
+
+    @strawberry.field
+    def shout(self) -> str:
+        if self.name == "boom":
+            raise RuntimeError("shout failed")
+        return self.name.upper()
+
+    @strawberry.field
+    async def later(self) -> str:
+        await asyncio.sleep(0)
+        if self.name == "late-boom":
+            raise RuntimeError("later failed")
+        return f"{self.name} later"
+
+    @strawberry.field
+    def greet(self, greeting: str = "hi") -> str:
+        return f"{greeting} {self.name}"
+
+    @strawberry.field(permission_classes=[Denied])
+    def secret(self) -> str:
+        return "secret"
+
+    @strawberry.field
+    def lazy_items(self) -> list[str]:
+        return list(self._gen())
+
+    def _gen(self) -> Iterator[str]:
+        yield from ("x", "y")
+
+    @strawberry.field
+    def generated(self) -> list[int]:
+        return (i for i in range(3))  # type: ignore[return-value]
+
+    @strawberry.field
+    async def stream_like(self) -> list[int]:
+        return [1, 2]
+
+
+@strawberry.type
+class Other(Named):
+    name: str
+    size: int
+
+
+Thing = Annotated[Leaf | Other, strawberry.union("Thing")]
+
+
+@strawberry.type
+class Box:
+    label: str
+    leaves: list[Leaf]
+    strict: list[Leaf]
+    soft: list[Leaf | None]  # an item's error nulls only that item
+    maybe_leaf: Leaf | None
+    must_leaf: Leaf
+
+    @strawberry.field
+    def things(self) -> list[Thing]:  # type: ignore[valid-type]
+        return [self.leaves[0], Other(name="other", size=3)]
+
+    @strawberry.field
+    def named(self) -> list[Named]:
+        return [self.leaves[0], Other(name="o2", size=4)]
+
+
+def leaf(name: str, **overrides: Any) -> Leaf:
+    values: dict[str, Any] = {
+        "name": name,
+        "color": Color.RED,
+        "even": 2,
+        "maybe": None,
+        "required": "here",
+        "at": datetime(2026, 11, 27, 12, 0, tzinfo=UTC),
+        "tags": ["a", "b"],
+        "grid": [[1, None], [], [3]],
+        "strict_items": ["s"],
+    }
+    values.update(overrides)
+    return Leaf(**values)
+
+
+def good_box() -> Box:
+    good = [leaf("one"), leaf("two", color=Color.BLUE, maybe="m")]
+    return Box(
+        label="box", leaves=good, strict=good, soft=[*good, None], maybe_leaf=good[0], must_leaf=good[1]
+    )
+
+
+def broken_box() -> Box:
+    bad = [
+        leaf("boom"),
+        leaf("odd", even=3),
+        leaf("nulls", required=None, strict_items=["ok", None]),
+        leaf("late-boom"),
+        leaf("fine"),
+    ]
+    return Box(label="broken", leaves=bad, strict=bad, soft=bad, maybe_leaf=bad[2], must_leaf=bad[0])
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def box(self) -> Box:
+        return good_box()
+
+    @strawberry.field
+    def broken_box(self) -> Box | None:
+        return broken_box()
+
+    @strawberry.field
+    def boxes(self) -> list[Box | None]:
+        return [good_box(), broken_box(), None]
+
+    @strawberry.field
+    async def async_box(self) -> Box:
+        await asyncio.sleep(0)
+        return good_box()
+
+
+corner_schema = strawberry.Schema(
+    query=Query, types=[Leaf, Other], config=StrawberryConfig(scalar_map={Even: EVEN})
+)
+
+LEAF_FIELDS = """
+  __typename name color even maybe required at tags grid strictItems shout later
+  greet(greeting: "hello") lazyItems generated streamLike
+"""
+CORNER_QUERIES = [
+    # Clean data: every kind of step, aliases and a fragment.
+    "{ box { label leaves { ...L } strict { n: name } maybeLeaf { name } mustLeaf { ...L } } }"
+    f" fragment L on Leaf {{ {LEAF_FIELDS} }}",
+    # Errors everywhere: raising resolvers, refused scalar values, nulls in non-null
+    # positions inside nullable and non-null lists, an async field failing inside a list.
+    f"{{ brokenBox {{ label leaves {{ {LEAF_FIELDS} }} }} }}",
+    "{ brokenBox { label strict { name required } } }",
+    "{ brokenBox { label mustLeaf { shout } maybeLeaf { required } } }",
+    "{ brokenBox { leaves { strictItems } } }",
+    f"{{ brokenBox {{ soft {{ {LEAF_FIELDS} }} }} }}",
+    "{ brokenBox { soft { name even } s2: soft { later } s3: soft { required } s4: soft { strictItems } } }",
+    "{ box { soft { name } } }",
+    "{ boxes { label leaves { name even later } } }",
+    # Permission classes, unions and interfaces go through graphql-core's own path.
+    "{ box { leaves { secret } } }",
+    "{ box { things { __typename ... on Leaf { name color } ... on Other { size } } } }",
+    "{ box { named { __typename name ... on Other { size } } } }",
+    "{ asyncBox { leaves { name later tags } mustLeaf { at } } }",
+    "query($yes: Boolean!) { box { leaves { name @include(if: $yes) color @skip(if: $yes) } } }",
+]
+
+
+@pytest.mark.parametrize("query", CORNER_QUERIES)
+async def test_the_corners_answer_the_same_on_both_paths(query: str) -> None:
+    variables = {"yes": True} if "$yes" in query else None
+    graphql_core, compiled = await both(corner_schema, query, variables)
+    assert compiled == graphql_core
+
+
+async def test_the_corner_corpus_really_reaches_errors() -> None:
+    messages = []
+    for query in CORNER_QUERIES:
+        variables = {"yes": True} if "$yes" in query else None
+        _, compiled = await both(corner_schema, query, variables)
+        messages += [e["message"] for e in compiled["errors"]]
+    text = " | ".join(messages)
+    for expected in (
+        "shout failed",
+        "3 is odd",
+        "Cannot return null for non-nullable field Leaf.required.",
+        "Cannot return null for non-nullable field Leaf.strictItems.",
+        "later failed",
+        "not for you",
+    ):
+        assert expected in text
