@@ -17,7 +17,7 @@ from crm.models import Contact as ContactModel
 from crm.models import User as UserModel
 from graph.context import Info
 from graph.ids import MAX_DB_ID, decode_cursor, decode_id, encode_cursor, page_size
-from graph.resolvers.loaders import CONTACT_COLUMNS, USER_COLUMNS
+from graph.resolvers.loaders import CONTACT_READ, USER_COLUMNS
 from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
 from graph.schema.calls import Call
 from graph.schema.common import forward_page
@@ -91,7 +91,7 @@ class CoreQueries:
         page = base
         if after:
             page = page.filter(id__lt=decode_cursor(after, CONTACT_CURSOR))
-        rows = await page.order_by("-id").limit(size + 1).values(*CONTACT_COLUMNS)
+        rows = await page.order_by("-id").limit(size + 1).values(*CONTACT_READ)
         edges = [
             ContactEdge(cursor=encode_cursor(CONTACT_CURSOR, r["id"]), node=Contact.from_row(r))
             for r in rows[:size]

@@ -9,6 +9,7 @@ import strawberry
 from crm.journey import journey_channel, messages_channel
 from graph.context import Info
 from graph.ids import decode_id
+from graph.resolvers.loaders import JOURNEY_USERS, MESSAGE_USERS, join_users
 from graph.schema.contacts import load_contact
 from graph.schema.journey import JourneyEvent
 from graph.schema.messages import Message
@@ -21,11 +22,13 @@ class Subscription:
         actor = info.context.require_actor()
         contact = await load_contact(info, decode_id(contact_id, "Contact", "contactId"))
         async for message in info.context.broker.subscribe(journey_channel(actor.account_id, contact.id)):
-            yield JourneyEvent.from_row(message)
+            yield JourneyEvent.from_row(
+                await join_users(info.context.loaders.user, dict(message), JOURNEY_USERS)
+            )
 
     @strawberry.subscription(description="Messages of one card (sent, received, status changes), live.")
     async def messages(self, info: Info, contact_id: strawberry.ID) -> AsyncGenerator[Message, None]:
         actor = info.context.require_actor()
         contact = await load_contact(info, decode_id(contact_id, "Contact", "contactId"))
         async for message in info.context.broker.subscribe(messages_channel(actor.account_id, contact.id)):
-            yield Message.from_row(message)
+            yield Message.from_row(await join_users(info.context.loaders.user, dict(message), MESSAGE_USERS))

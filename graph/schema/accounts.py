@@ -31,6 +31,18 @@ class User(relay.Node):
         )  # fmt: skip
 
 
+def joined_user(row: dict[str, Any], relation: str) -> User | None:
+    """The user a row points at through `relation`, from the columns its query joined
+    (`graph.resolvers.loaders.with_users`). A row without them is a bug: KeyError, not None."""
+    user_id = row[f"{relation}__id"]
+    if user_id is None:
+        return None
+    return User(
+        id=user_id, name=row[f"{relation}__name"], email=row[f"{relation}__email"],
+        role=Role(row[f"{relation}__role"]), created_at=row[f"{relation}__created_at"],
+    )  # fmt: skip
+
+
 async def load_user(info: Info, user_id: int | None) -> User | None:
     if user_id is None:
         return None

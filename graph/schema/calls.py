@@ -10,7 +10,7 @@ from strawberry import relay
 
 from crm.clock import utcnow
 from graph.context import Info
-from graph.schema.accounts import User, load_user
+from graph.schema.accounts import User, joined_user
 from graph.schema.enums import CallBadge, CallOutcome, CallStatus
 
 if TYPE_CHECKING:
@@ -35,7 +35,6 @@ class Call(relay.Node):
     created_at: datetime
     updated_at: datetime
     _contact_id: strawberry.Private[int]
-    _booked_by_id: strawberry.Private[int | None]
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Call:
@@ -54,7 +53,7 @@ class Call(relay.Node):
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             _contact_id=row["contact_id"],
-            _booked_by_id=row["booked_by_id"],
+            booked_by=joined_user(row, "booked_by"),
         )
 
     @strawberry.field
@@ -78,9 +77,7 @@ class Call(relay.Node):
             badges.append(CallBadge.RECORDED)
         return badges
 
-    @strawberry.field
-    async def booked_by(self, info: Info) -> User | None:
-        return await load_user(info, self._booked_by_id)
+    booked_by: User | None = strawberry.field(description="The user who booked the call, if still there.")
 
     @strawberry.field
     async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy("graph.schema.contacts")]:

@@ -15,7 +15,7 @@ from crm.uow import display_name
 from graph.context import Info
 from graph.ids import decode_cursor, encode_cursor, page_size
 from graph.resolvers.loaders import PageKey
-from graph.schema.accounts import Tag, User, load_user
+from graph.schema.accounts import Tag, User, joined_user
 from graph.schema.calls import Call
 from graph.schema.common import PageInfo, backward_page, forward_page
 from graph.schema.deals import Deal
@@ -109,6 +109,9 @@ class Contact(relay.Node):
             phone_checked_at=row["phone_checked_at"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            setter_owner=joined_user(row, "setter_owner"),
+            closer_owner=joined_user(row, "closer_owner"),
+            assigned_to=joined_user(row, "assigned_to"),
             _row=row,
         )
 
@@ -122,17 +125,9 @@ class Contact(relay.Node):
         parts = {k: row[k] for k in ("street", "city", "state", "zip", "country")}
         return Address(**parts) if any(parts.values()) else None
 
-    @strawberry.field
-    async def setter_owner(self, info: Info) -> User | None:
-        return await load_user(info, self._row["setter_owner_id"])
-
-    @strawberry.field
-    async def closer_owner(self, info: Info) -> User | None:
-        return await load_user(info, self._row["closer_owner_id"])
-
-    @strawberry.field(description="The representative the contact is assigned to.")
-    async def assigned_to(self, info: Info) -> User | None:
-        return await load_user(info, self._row["assigned_to_id"])
+    setter_owner: User | None
+    closer_owner: User | None
+    assigned_to: User | None = strawberry.field(description="The representative the contact is assigned to.")
 
     @strawberry.field
     async def tags(self, info: Info) -> list[Tag]:

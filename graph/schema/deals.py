@@ -10,7 +10,7 @@ import strawberry
 from strawberry import relay
 
 from graph.context import Info
-from graph.schema.accounts import User, load_user
+from graph.schema.accounts import User, joined_user
 from graph.schema.enums import DealStatus, PaymentType
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ class Deal(relay.Node):
     created_at: datetime
     updated_at: datetime
     _contact_id: strawberry.Private[int]
-    _created_by_id: strawberry.Private[int | None]
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Deal:
@@ -52,12 +51,10 @@ class Deal(relay.Node):
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             _contact_id=row["contact_id"],
-            _created_by_id=row["created_by_id"],
+            created_by=joined_user(row, "created_by"),
         )
 
-    @strawberry.field
-    async def created_by(self, info: Info) -> User | None:
-        return await load_user(info, self._created_by_id)
+    created_by: User | None = strawberry.field(description="The user who added the deal, if still there.")
 
     @strawberry.field
     async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy("graph.schema.contacts")]:

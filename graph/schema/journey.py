@@ -10,7 +10,7 @@ from strawberry import relay
 
 from graph.context import Info
 from graph.ids import global_id
-from graph.schema.accounts import User, load_user
+from graph.schema.accounts import User, joined_user
 from graph.schema.common import FieldChange, PageInfo
 from graph.schema.enums import ActorKind, JourneyKind
 
@@ -19,11 +19,9 @@ from graph.schema.enums import ActorKind, JourneyKind
 class JourneyActor:
     kind: ActorKind
     name: str
-    _user_id: strawberry.Private[int | None]
-
-    @strawberry.field(description="The user, when a user made the change and still exists.")
-    async def user(self, info: Info) -> User | None:
-        return await load_user(info, self._user_id)
+    user: User | None = strawberry.field(
+        description="The user, when a user made the change and still exists."
+    )
 
 
 @strawberry.type(description="One entry of a card's journey. Entries are never edited.")
@@ -56,7 +54,7 @@ class JourneyEvent(relay.Node):
             kind=JourneyKind(row["kind"]),
             occurred_at=occurred,
             actor=JourneyActor(
-                kind=ActorKind(row["actor_kind"]), name=row["actor_name"], _user_id=row["actor_user_id"]
+                kind=ActorKind(row["actor_kind"]), name=row["actor_name"], user=joined_user(row, "actor_user")
             ),
             summary=row["summary"],
             changes=FieldChange.from_changes(row["changes"]),

@@ -15,7 +15,7 @@ from crm.services.messages import Channel as _Channel
 from crm.services.messages import Direction as _Direction
 from crm.services.messages import MessageStatus as _MessageStatus
 from graph.context import Info
-from graph.schema.accounts import User, load_user
+from graph.schema.accounts import User, joined_user
 from graph.schema.common import PageInfo
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ class Message(relay.Node):
     sent_at: datetime | None
     delivered_at: datetime | None
     _contact_id: strawberry.Private[int]
-    _author_id: strawberry.Private[int | None]
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Message:
@@ -69,12 +68,10 @@ class Message(relay.Node):
             sent_at=when("sent_at"),
             delivered_at=when("delivered_at"),
             _contact_id=row["contact_id"],
-            _author_id=row["author_id"],
+            author=joined_user(row, "author"),
         )
 
-    @strawberry.field(description="The user who sent it (outbound messages).")
-    async def author(self, info: Info) -> User | None:
-        return await load_user(info, self._author_id)
+    author: User | None = strawberry.field(description="The user who sent it (outbound messages).")
 
     @strawberry.field
     async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy("graph.schema.contacts")]:

@@ -10,7 +10,7 @@ from strawberry import relay
 
 from crm.richtext import visible_text
 from graph.context import Info
-from graph.schema.accounts import User, load_user
+from graph.schema.accounts import User, joined_user
 
 if TYPE_CHECKING:
     from graph.schema.contacts import Contact
@@ -24,22 +24,19 @@ class Note(relay.Node):
     created_at: datetime
     updated_at: datetime
     _contact_id: strawberry.Private[int]
-    _author_id: strawberry.Private[int | None]
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Note:
         return cls(
             id=row["id"], body=row["body"], text_length=row["text_length"], created_at=row["created_at"],
-            updated_at=row["updated_at"], _contact_id=row["contact_id"], _author_id=row["author_id"],
+            updated_at=row["updated_at"], _contact_id=row["contact_id"], author=joined_user(row, "author"),
         )  # fmt: skip
 
     @strawberry.field(description="The note as plain text.")
     def text(self) -> str:
         return visible_text(self.body)
 
-    @strawberry.field
-    async def author(self, info: Info) -> User | None:
-        return await load_user(info, self._author_id)
+    author: User | None = strawberry.field(description="The user who wrote the note, if still there.")
 
     @strawberry.field
     async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy("graph.schema.contacts")]:

@@ -11,8 +11,8 @@ from crm.services import calls as call_service
 from crm.services.calls import CallOutcome as DomainOutcome
 from graph.context import Info
 from graph.ids import decode_id
-from graph.resolvers.loaders import CALL_COLUMNS
-from graph.resolvers.mutations import changed, row_of
+from graph.resolvers.loaders import CALL_COLUMNS, CALL_USERS
+from graph.resolvers.mutations import changed, joined_row
 from graph.schema.calls import Call
 from graph.schema.enums import CallOutcome
 
@@ -44,9 +44,9 @@ class SetCallOutcomeInput:
     recording_url: str | None = None
 
 
-def _result(info: Info, call: CallModel) -> Call:
+async def _result(info: Info, call: CallModel) -> Call:
     changed(info)
-    return Call.from_row(row_of(call, CALL_COLUMNS))
+    return Call.from_row(await joined_row(info, call, CALL_COLUMNS, CALL_USERS))
 
 
 @strawberry.type
@@ -60,21 +60,21 @@ class CallMutations:
             input.event_name,
             input.duration_minutes,
         )
-        return _result(info, call)
+        return await _result(info, call)
 
     @strawberry.mutation(description="Move an upcoming call.")
     async def reschedule_call(self, info: Info, input: RescheduleCallInput) -> Call:
         call = await call_service.reschedule_call(
             info.context.require_actor(), decode_id(input.id, "Call"), input.scheduled_at
         )
-        return _result(info, call)
+        return await _result(info, call)
 
     @strawberry.mutation
     async def cancel_call(self, info: Info, input: CancelCallInput) -> Call:
         call = await call_service.cancel_call(
             info.context.require_actor(), decode_id(input.id, "Call"), input.reason
         )
-        return _result(info, call)
+        return await _result(info, call)
 
     @strawberry.mutation(description="Record how a call went (once it has started).")
     async def set_call_outcome(self, info: Info, input: SetCallOutcomeInput) -> Call:
@@ -84,4 +84,4 @@ class CallMutations:
             DomainOutcome(input.outcome.value),
             input.recording_url,
         )
-        return _result(info, call)
+        return await _result(info, call)

@@ -9,8 +9,8 @@ from crm.services import contacts as contact_service
 from crm.services import tags as tag_service
 from graph.context import Info
 from graph.ids import decode_id
-from graph.resolvers.loaders import CONTACT_COLUMNS
-from graph.resolvers.mutations import changed, provided, row_of
+from graph.resolvers.loaders import CONTACT_COLUMNS, CONTACT_USERS
+from graph.resolvers.mutations import changed, joined_row, provided
 from graph.schema.contacts import Contact
 
 _IDENTITY = {
@@ -105,9 +105,9 @@ class TagInput:
     name: str
 
 
-def _reload(info: Info, contact: ContactModel) -> Contact:
+async def _reload(info: Info, contact: ContactModel) -> Contact:
     changed(info)
-    return Contact.from_row(row_of(contact, CONTACT_COLUMNS))
+    return Contact.from_row(await joined_row(info, contact, CONTACT_COLUMNS, CONTACT_USERS))
 
 
 @strawberry.type
@@ -120,14 +120,14 @@ class ContactMutations:
             utms=[vars(input.utm)] if input.utm else [],
             form_answers=[vars(a) for a in input.form_answers or ()],
         )
-        return _reload(info, contact)
+        return await _reload(info, contact)
 
     @strawberry.mutation(description="Change identity fields; every change lands in the journey.")
     async def update_contact(self, info: Info, input: UpdateContactInput) -> Contact:
         contact = await contact_service.update_contact(
             info.context.require_actor(), decode_id(input.id, "Contact"), _identity(input)
         )
-        return _reload(info, contact)
+        return await _reload(info, contact)
 
     @strawberry.mutation(
         description="Set the status (and sub-status); a converting status records convertedAt."
@@ -139,7 +139,7 @@ class ContactMutations:
             input.status,
             input.sub_status,
         )
-        return _reload(info, contact)
+        return await _reload(info, contact)
 
     @strawberry.mutation(description="Set setter owner, closer owner and assigned rep (admins and managers).")
     async def assign_owners(self, info: Info, input: AssignOwnersInput) -> Contact:
@@ -155,18 +155,18 @@ class ContactMutations:
         contact = await contact_service.assign_owners(
             info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId"), owners
         )
-        return _reload(info, contact)
+        return await _reload(info, contact)
 
     @strawberry.mutation(description="Tag the contact; a new tag joins the account's tag list.")
     async def add_tag(self, info: Info, input: TagInput) -> Contact:
         contact = await tag_service.add_tag(
             info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId"), input.name
         )
-        return _reload(info, contact)
+        return await _reload(info, contact)
 
     @strawberry.mutation
     async def remove_tag(self, info: Info, input: TagInput) -> Contact:
         contact = await tag_service.remove_tag(
             info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId"), input.name
         )
-        return _reload(info, contact)
+        return await _reload(info, contact)

@@ -10,8 +10,8 @@ from crm.models import Deal as DealModel
 from crm.services import deals as deal_service
 from graph.context import Info
 from graph.ids import decode_id
-from graph.resolvers.loaders import DEAL_COLUMNS
-from graph.resolvers.mutations import changed, provided, row_of
+from graph.resolvers.loaders import DEAL_COLUMNS, DEAL_USERS
+from graph.resolvers.mutations import changed, joined_row, provided
 from graph.schema.deals import Deal
 from graph.schema.enums import DealStatus, PaymentType
 
@@ -53,9 +53,9 @@ def _values(source: object) -> dict[str, object]:
     return values
 
 
-def _result(info: Info, deal: DealModel) -> Deal:
+async def _result(info: Info, deal: DealModel) -> Deal:
     changed(info)
-    return Deal.from_row(row_of(deal, DEAL_COLUMNS))
+    return Deal.from_row(await joined_row(info, deal, DEAL_COLUMNS, DEAL_USERS))
 
 
 @strawberry.type
@@ -65,11 +65,11 @@ class DealMutations:
         deal = await deal_service.add_deal(
             info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId"), _values(input)
         )
-        return _result(info, deal)
+        return await _result(info, deal)
 
     @strawberry.mutation(description="Change a deal, e.g. mark it WON.")
     async def update_deal(self, info: Info, input: UpdateDealInput) -> Deal:
         deal = await deal_service.update_deal(
             info.context.require_actor(), decode_id(input.id, "Deal"), _values(input)
         )
-        return _result(info, deal)
+        return await _result(info, deal)

@@ -9,8 +9,8 @@ from crm.services import messages as message_service
 from crm.services.messages import MESSAGE_COLUMNS
 from graph.context import Info
 from graph.ids import decode_id
-from graph.resolvers.loaders import CONTACT_COLUMNS
-from graph.resolvers.mutations import changed, row_of
+from graph.resolvers.loaders import CONTACT_COLUMNS, CONTACT_USERS, MESSAGE_USERS
+from graph.resolvers.mutations import changed, joined_row
 from graph.schema.accounts import Account
 from graph.schema.contacts import Contact
 from graph.schema.messages import Message
@@ -46,9 +46,9 @@ class SetAccountSmsNumberInput:
     number: str | None = strawberry.field(description="E.164; null to use the server's default sender.")
 
 
-def _message(info: Info, message: MessageModel) -> Message:
+async def _message(info: Info, message: MessageModel) -> Message:
     changed(info)
-    return Message.from_row(row_of(message, MESSAGE_COLUMNS))
+    return Message.from_row(await joined_row(info, message, MESSAGE_COLUMNS, MESSAGE_USERS))
 
 
 @strawberry.type
@@ -58,7 +58,7 @@ class MessageMutations:
         message = await message_service.queue_sms(
             info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId"), input.body
         )
-        return _message(info, message)
+        return await _message(info, message)
 
     @strawberry.mutation(description="Queue an email to the contact; it is sent over SMTP right after.")
     async def send_email(self, info: Info, input: SendEmailInput) -> Message:
@@ -68,7 +68,7 @@ class MessageMutations:
             input.subject,
             input.body,
         )
-        return _message(info, message)
+        return await _message(info, message)
 
     @strawberry.mutation(description="Re-check the phone's line type; the result lands in the journey.")
     async def verify_phone(self, info: Info, input: VerifyPhoneInput) -> Contact:
@@ -76,7 +76,7 @@ class MessageMutations:
             info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId")
         )
         changed(info)
-        return Contact.from_row(row_of(contact, CONTACT_COLUMNS))
+        return Contact.from_row(await joined_row(info, contact, CONTACT_COLUMNS, CONTACT_USERS))
 
     @strawberry.mutation(description="Switch SMS consent (express permission); never on for a landline.")
     async def set_sms_consent(self, info: Info, input: SetSmsConsentInput) -> Contact:
@@ -87,7 +87,7 @@ class MessageMutations:
             input.reason,
         )
         changed(info)
-        return Contact.from_row(row_of(contact, CONTACT_COLUMNS))
+        return Contact.from_row(await joined_row(info, contact, CONTACT_COLUMNS, CONTACT_USERS))
 
     @strawberry.mutation(description="The account's own SMS number (admins); inbound texts to it land here.")
     async def set_account_sms_number(self, info: Info, input: SetAccountSmsNumberInput) -> Account:

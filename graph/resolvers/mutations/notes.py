@@ -8,8 +8,8 @@ from crm.models import Note as NoteModel
 from crm.services import notes as note_service
 from graph.context import Info
 from graph.ids import decode_id
-from graph.resolvers.loaders import NOTE_COLUMNS
-from graph.resolvers.mutations import changed, row_of
+from graph.resolvers.loaders import NOTE_COLUMNS, NOTE_USERS
+from graph.resolvers.mutations import changed, joined_row
 from graph.schema.notes import Note
 
 
@@ -34,9 +34,9 @@ class DeleteNoteInput:
     id: strawberry.ID
 
 
-def _result(info: Info, note: NoteModel) -> Note:
+async def _result(info: Info, note: NoteModel) -> Note:
     changed(info)
-    return Note.from_row(row_of(note, NOTE_COLUMNS))
+    return Note.from_row(await joined_row(info, note, NOTE_COLUMNS, NOTE_USERS))
 
 
 @strawberry.type
@@ -46,16 +46,16 @@ class NoteMutations:
         note = await note_service.add_note(
             info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId"), input.body
         )
-        return _result(info, note)
+        return await _result(info, note)
 
     @strawberry.mutation(description="Edit a note (its author, a manager or an admin).")
     async def edit_note(self, info: Info, input: EditNoteInput) -> Note:
         note = await note_service.edit_note(
             info.context.require_actor(), decode_id(input.id, "Note"), input.body
         )
-        return _result(info, note)
+        return await _result(info, note)
 
     @strawberry.mutation(description="Delete a note; returns it as it was. The journey keeps its text.")
     async def delete_note(self, info: Info, input: DeleteNoteInput) -> Note:
         note = await note_service.delete_note(info.context.require_actor(), decode_id(input.id, "Note"))
-        return _result(info, note)
+        return await _result(info, note)

@@ -1,0 +1,156 @@
+"""The loaders' SQL: written once per row shape, run on tortoise's own connection.
+
+A card request reads about 1,000 rows. Through tortoise's query builder each read builds a
+query object and converts every value through its field class (an ISO-8601 parser per
+timestamp on SQLite); here the SELECT text of each shape is built once per dialect, and
+each column gets the cheapest converter that gives the same Python value tortoise would:
+timestamps through `datetime.fromisoformat`, JSON through orjson, booleans through `bool`,
+anything unusual (decimals, enums) through the field's own `to_python_value`.
+
+Statements still go through the connection's `execute_query`, so they are logged, counted
+by the tests, and use the same pool and driver as the rest of the app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from tortoise import Tortoise, fields
+from tortoise.models import Model
+from tortoise.timezone import get_default_timezone
+
+Row = dict[str, Any]
+Converter = Callable[[Any], Any]
+
+
+class Params:
+    """Placeholders for one statement, in the connection's dialect ($1… or ?)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}" if self.dialect == "postgres" else "?"
+
+    def many(self, values: Iterable[Any]) -> str:
+        return ", ".join(self(v) for v in values)
+
+
+def _datetime_converter() -> Converter:
+    zone = get_default_timezone()
+
+    def convert(value: Any) -> dt.datetime:
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        elif not isinstance(value, dt.datetime):
+            return value  # tortoise's own rules for anything else (never seen here)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=zone)
+        return value.astimezone(zone)
+
+    return convert
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _converter(column: fields.Field) -> Converter | None:
+    """None when the driver's value is already what tortoise would return."""
+    if isinstance(column, fields.DatetimeField):
+        return _datetime_converter()
+    if isinstance(column, fields.BooleanField):
+        return bool
+    if isinstance(column, fields.JSONField) and column.decoder is _STD_JSON_LOADS:
+        return _json
+    if type(column) in (fields.IntField, fields.BigIntField, fields.SmallIntField, fields.CharField):
+        return None
+    if type(column) is fields.TextField:
+        return None
+    return column.to_python_value
+
+
+_STD_JSON_LOADS = fields.JSONField().decoder
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The rows of one table, with some user-like relations LEFT JOINed as `relation__column`."""
+
+    model: type[Model]
+    columns: tuple[str, ...]
+    _compiled: dict[str, tuple[str, tuple[str, ...], tuple[tuple[int, Converter], ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def compile(self, dialect: str) -> tuple[str, tuple[str, ...], tuple[tuple[int, Converter], ...]]:
+        compiled = self._compiled.get(dialect)
+        if compiled is None:
+            compiled = self._compiled[dialect] = self._build()
+        return compiled
+
+    def _build(self) -> tuple[str, tuple[str, ...], tuple[tuple[int, Converter], ...]]:
+        meta = self.model._meta
+        select: list[str] = []
+        joins: dict[str, str] = {}
+        converters: list[tuple[int, Converter]] = []
+        for index, name in enumerate(self.columns):
+            relation, _, column = name.rpartition("__")
+            if relation:
+                fk = meta.fields_map[relation]
+                target = fk.related_model._meta  # type: ignore[attr-defined]
+                alias = joins.get(relation)
+                if alias is None:
+                    alias = f"j{len(joins)}"
+                    joins[relation] = alias
+                source = target.fields_map[column]
+                select.append(f'{alias}."{source.source_field or column}"')
+            else:
+                source = meta.fields_map[column]
+                select.append(f't."{source.source_field or column}"')
+            convert = _converter(source)
+            if convert is not None:
+                converters.append((index, convert))
+        join_sql = "".join(
+            f' LEFT JOIN "{meta.fields_map[relation].related_model._meta.db_table}" {alias}'  # type: ignore[attr-defined]
+            f' ON {alias}."id" = t."{relation}_id"'
+            for relation, alias in joins.items()
+        )
+        sql = f'SELECT {", ".join(select)} FROM "{meta.db_table}" t{join_sql}'
+        return sql, self.columns, tuple(converters)
+
+
+def connection() -> Any:
+    return Tortoise.get_connection("default")
+
+
+def dialect() -> str:
+    return str(connection().capabilities.dialect)
+
+
+async def fetch(shape: Shape, params: Params, where: str, order: str = "", *, join: str = "") -> list[Row]:
+    """`SELECT <shape> FROM <table> t [joins][join] WHERE <where> [ORDER BY <order>]` as dicts."""
+    conn = connection()
+    select, keys, converters = shape.compile(params.dialect)
+    sql = f"{select}{join} WHERE {where}" + (f" ORDER BY {order}" if order else "")
+    _, records = await conn.execute_query(sql, params.values)
+    rows: list[Row] = []
+    append = rows.append
+    for record in records:
+        values = list(record)
+        for index, convert in converters:
+            value = values[index]
+            if value is not None:
+                values[index] = convert(value)
+        append(dict(zip(keys, values, strict=True)))
+    return rows
+
+
+def shape(model: type[Model], columns: Sequence[str]) -> Shape:
+    return Shape(model, tuple(columns))
