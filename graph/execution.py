@@ -309,16 +309,33 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                             if step.non_null:
                                 raise TypeError(_null_message(parent_type, step))
                             results[name] = None
-                        elif type(value) is step.passthrough and (
+                            continue
+                        if type(value) is step.passthrough and (
                             step.passthrough is not int or _MIN_INT <= value <= _MAX_INT
                         ):
                             results[name] = value
-                        elif step.enum_names is not None and id(value) in step.enum_names:
+                            continue
+                        if step.enum_names is not None and id(value) in step.enum_names:
                             results[name] = step.enum_names[id(value)]
-                        else:
+                            continue
+                        if not is_awaitable(value):
                             results[name] = self.complete_leaf_value(leaf, value)
-                        continue
+                            continue
                     field_path = Path(path, name, parent_name)
+                    if is_awaitable(value):
+                        # A plain resolver (or an attribute) handed back an awaitable: graphql-core
+                        # awaits it, and so do we, through its own code.
+                        info = self._info(parent_type, step, field_path)
+                        results[name] = self.complete_awaitable_value(
+                            step.return_type,  # type: ignore[arg-type]
+                            step.details,
+                            info,
+                            field_path,
+                            value,
+                            None,
+                        )
+                        awaitable_fields.append(name)
+                        continue
                     completed = self._complete(
                         parent_type,
                         step,

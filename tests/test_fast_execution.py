@@ -274,6 +274,17 @@ class Leaf(Named):
         return f"{self.name} later"
 
     @strawberry.field
+    def handed_back(self) -> str:
+        # A plain def that returns an awaitable: graphql-core awaits it.
+        return self._eventually()
+
+    async def _eventually(self) -> str:
+        await asyncio.sleep(0)
+        if self.name == "late-boom":
+            raise RuntimeError("handed back failed")
+        return f"{self.name} eventually"
+
+    @strawberry.field
     def greet(self, greeting: str = "hi") -> str:
         return f"{greeting} {self.name}"
 
@@ -383,7 +394,7 @@ corner_schema = strawberry.Schema(
 )
 
 LEAF_FIELDS = """
-  __typename name color even maybe required at tags grid strictItems shout later
+  __typename name color even maybe required at tags grid strictItems shout later handedBack
   greet(greeting: "hello") lazyItems generated streamLike
 """
 CORNER_QUERIES = [
@@ -397,7 +408,8 @@ CORNER_QUERIES = [
     "{ brokenBox { label mustLeaf { shout } maybeLeaf { required } } }",
     "{ brokenBox { leaves { strictItems } } }",
     f"{{ brokenBox {{ soft {{ {LEAF_FIELDS} }} }} }}",
-    "{ brokenBox { soft { name even } s2: soft { later } s3: soft { required } s4: soft { strictItems } } }",
+    "{ brokenBox { soft { name even } s2: soft { later } s3: soft { required } s4: soft { strictItems }"
+    " s5: soft { handedBack } } }",
     "{ box { soft { name } } }",
     "{ boxes { label leaves { name even later } } }",
     # Permission classes, unions and interfaces go through graphql-core's own path.
@@ -429,6 +441,7 @@ async def test_the_corner_corpus_really_reaches_errors() -> None:
         "Cannot return null for non-nullable field Leaf.required.",
         "Cannot return null for non-nullable field Leaf.strictItems.",
         "later failed",
+        "handed back failed",
         "not for you",
     ):
         assert expected in text
