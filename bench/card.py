@@ -58,6 +58,7 @@ REDIS_URL = os.environ.get("DOSSIER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"
 FAST_PATH_VAR = "DOSSIER_FAST_PATH"
 LIST_FIRST = 50
 SCENARIOS = ("card", "list", "workers")
+MIN_ROUNDS = 3  # a throughput run lasts at least this many sequential requests per connection
 
 CARD_FIELDS = """
 fragment Card on Contact {
@@ -291,10 +292,11 @@ async def measure_mirrored(
 ) -> dict[str, tuple[Run | None, Run]]:
     """Latency at 1 connection and req/s at N for each endpoint, in mirrored order.
 
-    A B C, then C B A, each for half of --seconds, halves merged: a drift in the machine's
-    speed (other work on the same cores) weighs on every endpoint alike. Each endpoint is
-    warmed up before its first half; after every run the server is let finish the requests
-    the client abandoned when it stopped (`wait_idle`), so no run shares the cores with them.
+    A B C, then C B A, each for half of --seconds (a throughput half longer for a slow
+    endpoint, see MIN_ROUNDS), halves merged: a drift in the machine's speed (other work on
+    the same cores) weighs on every endpoint alike. Each endpoint is warmed up before its
+    first half; after every run the server is let finish the requests the client abandoned
+    when it stopped (`wait_idle`), so no run shares the cores with them.
     """
     half = args.seconds / 2
     latencies: dict[str, list[Run]] = defaultdict(list)
@@ -306,10 +308,14 @@ async def measure_mirrored(
             if args.warmup > 0 and not throughputs[name]:
                 await load.warm_up(target, args.connections, args.warmup)
                 await server.wait_idle()
+            seconds = half
             if latency:
-                latencies[name].append(await load.latency(target, half))
+                run = await load.latency(target, half)
+                latencies[name].append(run)
                 await server.wait_idle()
-            throughputs[name].append(await load.throughput(target, args.connections, half))
+                # Slow endpoints run longer: at least MIN_ROUNDS requests per connection.
+                seconds = max(half, MIN_ROUNDS * args.connections * run.mean_ms / 1000)
+            throughputs[name].append(await load.throughput(target, args.connections, seconds))
             await server.wait_idle()
     return {n: (merged(latencies[n]) if latency else None, merged(throughputs[n])) for n in names}
 
@@ -503,10 +509,11 @@ def report(results: list[BackendResult], args: argparse.Namespace, load: LoadCli
     print(
         f"\nDossier card benchmark, one run. {os.cpu_count()} CPUs, Python {sys.version.split()[0]};"
         f" load average {args.load_before} before, {' '.join(f'{x:.2f}' for x in os.getloadavg())} after."
-        f"\nClient: {load.describe()} (one client thread, sharing the cores with the server)."
+        f"\nClient: {load.describe()}, sharing the cores with the server."
         f" Each figure: {args.seconds:g} s of requests in two halves, endpoints in mirrored order"
         f" (A B C C B A), after {args.warmup:g} s of warm-up; latency at 1 connection,"
-        f" req/s at {args.connections} connections = {args.connections} / mean latency there."
+        f" req/s at {args.connections} connections = {args.connections} / mean latency there"
+        f" (a slow endpoint's req/s runs longer: {MIN_ROUNDS}+ requests per connection per half)."
         f"\n{modes_note}"
     )
     if any(r.scenarios for r in results):
@@ -599,9 +606,7 @@ def fast_path_modes(wanted: str) -> tuple[list[str], str]:
         wanted = "both" if read else "on"
     modes = ["on", "off"] if wanted == "both" else [wanted]
     if read:
-        note = (
-            f"{FAST_PATH_VAR}: {' and '.join(modes)} (one server process each; dossier[on] / dossier[off])."
-        )
+        note = f"{FAST_PATH_VAR}: {' and '.join(modes)} (one server process per mode: dossier[on|off])."
     else:
         note = f"{FAST_PATH_VAR}={'/'.join(modes)} passed to the server, but graph/ does not read it yet."
     return modes, note

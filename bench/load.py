@@ -265,9 +265,10 @@ class LoadClient:
         return cls(wanted, wanted)
 
     def describe(self) -> str:
+        names = {"wrk": "wrk (one thread)", "httpx": "httpx (asyncio, in the benchmark's own process)"}
         if self.throughput_tool == self.latency_tool:
-            return self.throughput_tool
-        return f"{self.throughput_tool} (req/s), {self.latency_tool} (latency)"
+            return names[self.throughput_tool]
+        return f"{names[self.throughput_tool]} for req/s, {names[self.latency_tool]} for latency"
 
     async def _run(self, tool: str, target: Target, connections: int, seconds: float) -> Run:
         run = await (wrk_run if tool == "wrk" else httpx_run)(target, connections, seconds)
