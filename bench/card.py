@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,6 +159,17 @@ def bench_app(url: str) -> Any:
     )
     floor = FloorEndpoint(url)
     counting = Counting(floor)
+    app_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        async with app_lifespan(app) as state:
+            try:
+                yield state
+            finally:
+                await floor.close()
+
+    app.router.lifespan_context = lifespan
     app.router.routes.extend(
         [
             Route("/floor/card", floor.card, methods=["GET"]),

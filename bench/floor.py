@@ -425,6 +425,12 @@ class FloorEndpoint:
     def statements(self) -> int:
         return self._db.statements if self._db is not None else 0
 
+    async def close(self) -> None:
+        """Close the floor's connection; an open aiosqlite thread keeps the process from exiting."""
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
     async def card(self, request: Request) -> Response:
         token = bearer(request.headers.get("authorization"))
         data = await floor_card(await self.db(), token, int(request.query_params["id"])) if token else None
@@ -438,10 +444,6 @@ class FloorEndpoint:
             else None
         )
         return _respond(data)
-
-    async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
 
 
 def _respond(data: Row | None) -> Response:
