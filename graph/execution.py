@@ -173,6 +173,32 @@ def _passthrough(leaf: GraphQLLeafType | None) -> type | None:
     return _PASSTHROUGH.get(leaf.coerce_output_value)
 
 
+# What kind of output type a type is, looked up instead of asked of graphql-core's five
+# predicates on every value completed (the same order of checks as its complete_value).
+_NON_NULL, _LIST, _LEAF, _ABSTRACT, _OBJECT, _OTHER = "non-null", "list", "leaf", "abstract", "object", "?"
+_KINDS: dict[int, tuple[GraphQLOutputType, str]] = {}
+
+
+def _type_kind(type_: GraphQLOutputType) -> str:
+    cached = _KINDS.get(id(type_))
+    if cached is not None and cached[0] is type_:
+        return cached[1]
+    if is_non_null_type(type_):
+        kind = _NON_NULL
+    elif is_list_type(type_):
+        kind = _LIST
+    elif is_leaf_type(type_):
+        kind = _LEAF
+    elif is_abstract_type(type_):
+        kind = _ABSTRACT
+    elif is_object_type(type_):
+        kind = _OBJECT
+    else:  # pragma: no cover - graphql-core has no other output types
+        kind = _OTHER
+    _KINDS[id(type_)] = (type_, kind)
+    return kind
+
+
 _ENUM_CACHE: dict[int, tuple[GraphQLLeafType, dict[int, str] | None]] = {}
 
 
@@ -345,7 +371,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                         value,
                         None,  # type: ignore[arg-type]
                     )
-                    if is_awaitable(completed):
+                    if type(completed) is not dict and is_awaitable(completed):
                         results[name] = self._guard(completed, step.return_type, step.details, field_path)  # type: ignore[arg-type]
                         awaitable_fields.append(name)
                     else:
@@ -404,7 +430,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's complete_value, minus the resolve info until something needs one."""
         if isinstance(value, Exception):
             raise value
-        if is_non_null_type(return_type):
+        kind = _type_kind(return_type)
+        if kind is _NON_NULL:
             completed = self._complete(
                 parent_type,
                 step,
@@ -419,15 +446,15 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return completed
         if value is None or value is Undefined:
             return None
-        if is_list_type(return_type):
+        if kind is _OBJECT:
+            return self._complete_object(parent_type, step, return_type, field_path, path, value, info)  # type: ignore[arg-type]
+        if kind is _LIST:
             return self._complete_list(parent_type, step, return_type, field_path, path, value, info)  # type: ignore[arg-type]
-        if is_leaf_type(return_type):
+        if kind is _LEAF:
             return self.complete_leaf_value(return_type, value)  # type: ignore[arg-type]
-        if is_abstract_type(return_type):
+        if kind is _ABSTRACT:
             info = info or self._info(parent_type, step, field_path)
             return self.complete_abstract_value(return_type, step.details, info, path, value, None)  # type: ignore[arg-type]
-        if is_object_type(return_type):
-            return self._complete_object(parent_type, step, return_type, field_path, path, value, info)  # type: ignore[arg-type]
         info = info or self._info(parent_type, step, field_path)
         return self.complete_value(return_type, step.details, info, path, value, None)  # pragma: no cover
 
@@ -448,7 +475,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             else:
                 info = info or self._info(parent_type, step, field_path)
                 verdict = is_type_of(value, info)
-            if self.is_awaitable(verdict):
+            if verdict is not True and self.is_awaitable(verdict):
                 info = info or self._info(parent_type, step, field_path)
                 return self.complete_object_value(object_type, step.details, info, path, value, None)
             if not verdict:
@@ -511,7 +538,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     continue
                 try:
                     value = self._complete(parent_type, step, item_type, field_path, item_path, item, info)
-                    if is_awaitable(value):
+                    if type(value) is not dict and is_awaitable(value):
                         append(self._guard(value, item_type, step.details, item_path))
                         awaitable_indices.append(index)
                     else:
