@@ -58,7 +58,10 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import invalid_return_type_error, to_nodes
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from graphql.type.scalars import serialize_boolean, serialize_id, serialize_int, serialize_string
+from strawberry import relay
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graph.codegen import Unsupported, compile_object
 
 FAST_PATH_ENV = "DOSSIER_FAST_PATH"
 _OFF = {"0", "off", "false", "no"}
@@ -77,6 +80,7 @@ class Kind(Enum):
     ATTRIBUTE = "attribute"  # no resolver: getattr(source, python name)
     METHOD = "method"  # a plain `def field(self)` resolver
     TYPENAME = "typename"
+    NODE_ID = "node id"  # strawberry relay's `id`, when the type keeps relay's defaults
     GRAPHQL = "graphql"  # graphql-core's execute_field, untouched
 
 
@@ -111,15 +115,47 @@ class Step:
     sub: SubSelection | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SubSelection:
     object_type: GraphQLObjectType
     grouped: GroupedFieldSet
     steps: list[Step] | None  # None: no step worth compiling, graphql-core runs it
+    # The whole sub-tree as one generated function (graph/codegen.py), compiled when the first
+    # object asks; None when something under it needs graphql-core.
+    function: Any = None
+    compiled: bool = False
 
 
 _ACCESS_CACHE: dict[int, tuple[GraphQLField, FieldAccess]] = {}
 _GRAPHQL_ACCESS = FieldAccess(Kind.GRAPHQL)
+_NODE_ID_ACCESS = FieldAccess(Kind.NODE_ID)
+
+_DEFAULT_RESOLVE_ID = relay.Node.resolve_id.__func__  # type: ignore[attr-defined]
+_DEFAULT_RESOLVE_TYPENAME = relay.Node.resolve_typename.__func__  # type: ignore[attr-defined]
+_ID_ATTRIBUTES: dict[type, str | None] = {}
+
+
+def node_global_id(root: Any, type_name: str) -> relay.GlobalID | None:
+    """What relay's `Node.id` answers, without its info, for a node class that keeps relay's
+    `resolve_id` (the NodeID attribute) and `resolve_typename` (the type being completed).
+    None when relay's own resolver must run: overridden methods, a missing or pending id."""
+    cls = type(root)
+    attribute = _ID_ATTRIBUTES.get(cls, "")
+    if attribute == "":
+        attribute = None
+        if (
+            isinstance(root, relay.Node)
+            and getattr(cls.resolve_id, "__func__", None) is _DEFAULT_RESOLVE_ID
+            and getattr(cls.resolve_typename, "__func__", None) is _DEFAULT_RESOLVE_TYPENAME
+        ):
+            attribute = cls.resolve_id_attr()
+        _ID_ATTRIBUTES[cls] = attribute
+    if attribute is None:
+        return None
+    node_id = getattr(root, attribute)
+    if node_id is None or not isinstance(node_id, str | int):
+        return None
+    return relay.GlobalID(type_name=type_name, node_id=str(node_id))
 
 
 def field_access(field_def: GraphQLField) -> FieldAccess:
@@ -140,6 +176,8 @@ def _classify(field_def: GraphQLField) -> FieldAccess:
     if isinstance(get_named_type(field_def.type), GraphQLUnionType):
         # Unions may carry strawberry exception handlers around the resolver.
         return _GRAPHQL_ACCESS
+    if definition.origin is relay.Node and definition.python_name == "_id":
+        return _NODE_ID_ACCESS
     if getattr(resolve, "_is_default", False):
         # strawberry's basic field: no resolver, no permission classes, no extensions.
         if definition.default_resolver is getattr:
@@ -311,6 +349,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 name = step.response_name
                 access = step.access
                 kind = access.kind
+                if kind is Kind.NODE_ID:
+                    global_id = node_global_id(source, parent_name)
+                    if global_id is None:
+                        kind = Kind.GRAPHQL
                 if kind is Kind.GRAPHQL:
                     result = self.execute_field(
                         parent_type, source, step.details, Path(path, name, parent_name), None
@@ -326,6 +368,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 try:
                     if kind is Kind.ATTRIBUTE:
                         value = getattr(source, access.attribute)
+                    elif kind is Kind.NODE_ID:
+                        value = global_id
                     else:
                         method = access.method
                         value = method(source) if access.takes_self else method()  # type: ignore[misc]
@@ -480,17 +524,37 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return self.complete_object_value(object_type, step.details, info, path, value, None)
             if not verdict:
                 raise invalid_return_type_error(object_type, value, step.details)
+        sub = self._sub_of(step, object_type)
+        if sub is None:
+            grouped, new_defer_usages, _ = self.collect_subfields(object_type, step.details)
+            return self.execute_collected_subfields(object_type, value, path, grouped, new_defer_usages, None)
+        if sub.steps is None:
+            return super().execute_fields(object_type, value, path, sub.grouped, None)
+        if not sub.compiled:
+            sub.compiled = True
+            sub.function = compile_object(self.schema, object_type, sub.steps, self._fields_of, _type_kind)
+        if sub.function is not None:
+            try:
+                return sub.function(value)
+            except Exception:  # not the clean case: the step-by-step path reports it
+                pass
+        return self._run(object_type, value, path, sub.steps)
+
+    def _sub_of(self, step: Step, object_type: GraphQLObjectType) -> SubSelection | None:
+        """The object's collected and compiled sub-selection; None when @defer is under it."""
         sub = step.sub
         if sub is None or sub.object_type is not object_type:
             grouped, new_defer_usages, _ = self.collect_subfields(object_type, step.details)
             if new_defer_usages:
-                return self.execute_collected_subfields(
-                    object_type, value, path, grouped, new_defer_usages, None
-                )
+                return None
             sub = step.sub = SubSelection(object_type, grouped, self._steps(object_type, grouped))
-        if sub.steps is None:
-            return super().execute_fields(object_type, value, path, sub.grouped, None)
-        return self._run(object_type, value, path, sub.steps)
+        return sub
+
+    def _fields_of(self, object_type: GraphQLObjectType, step: Step) -> list[Step]:
+        sub = self._sub_of(step, object_type)
+        if sub is None or sub.steps is None:
+            raise Unsupported("graphql-core runs this sub-selection")
+        return sub.steps
 
     def _complete_list(
         self,

@@ -18,6 +18,7 @@ from typing import Annotated, Any, NewType
 
 import pytest
 import strawberry
+from strawberry import relay
 from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -318,6 +319,21 @@ Thing = Annotated[Leaf | Other, strawberry.union("Thing")]
 
 
 @strawberry.type
+class Plain(relay.Node):
+    code: relay.NodeID[str]
+    label: str
+
+
+@strawberry.type
+class Custom(relay.Node):
+    code: relay.NodeID[int]
+
+    @classmethod
+    def resolve_id(cls, root: Custom, *, info: Any) -> str:
+        return f"custom-{root.code}"
+
+
+@strawberry.type
 class Box:
     label: str
     leaves: list[Leaf]
@@ -325,6 +341,8 @@ class Box:
     soft: list[Leaf | None]  # an item's error nulls only that item
     maybe_leaf: Leaf | None
     must_leaf: Leaf
+    plain: list[Plain | None] = strawberry.field(default_factory=list)
+    custom: list[Custom] = strawberry.field(default_factory=list)
 
     @strawberry.field
     def things(self) -> list[Thing]:  # type: ignore[valid-type]
@@ -354,7 +372,14 @@ def leaf(name: str, **overrides: Any) -> Leaf:
 def good_box() -> Box:
     good = [leaf("one"), leaf("two", color=Color.BLUE, maybe="m")]
     return Box(
-        label="box", leaves=good, strict=good, soft=[*good, None], maybe_leaf=good[0], must_leaf=good[1]
+        label="box",
+        leaves=good,
+        strict=good,
+        soft=[*good, None],
+        maybe_leaf=good[0],
+        must_leaf=good[1],
+        plain=[Plain(code="p1", label="one"), Plain(code=None, label="no id")],  # type: ignore[arg-type]
+        custom=[Custom(code=7)],
     )
 
 
@@ -390,7 +415,7 @@ class Query:
 
 
 corner_schema = strawberry.Schema(
-    query=Query, types=[Leaf, Other], config=StrawberryConfig(scalar_map={Even: EVEN})
+    query=Query, types=[Leaf, Other, Plain, Custom], config=StrawberryConfig(scalar_map={Even: EVEN})
 )
 
 LEAF_FIELDS = """
@@ -414,6 +439,7 @@ CORNER_QUERIES = [
     "{ boxes { label leaves { name even later } } }",
     # Permission classes, unions and interfaces go through graphql-core's own path.
     "{ box { leaves { secret } } }",
+    "{ box { plain { id label __typename } custom { id } } }",
     "{ box { things { __typename ... on Leaf { name color } ... on Other { size } } } }",
     "{ box { named { __typename name ... on Other { size } } } }",
     "{ asyncBox { leaves { name later tags } mustLeaf { at } } }",

@@ -1,0 +1,274 @@
+"""Python source for the selections that need nothing from graphql-core at all.
+
+`graph.execution` completes one field at a time in a generic loop. When every field under an
+object, down to the leaves, is an attribute, a plain `def f(self)` resolver or `__typename`,
+and every type down there is an object, a list or a leaf, the whole sub-tree can be written
+out as straight-line Python once and run as one function call per object: a journey entry
+with its actor, user and changes is six dicts and fifteen values, and no per-field dispatch.
+
+The generated function handles only the clean case. Anything else — a null in a non-null
+position, a value its scalar refuses, an Exception, an awaitable, an `is_type_of` that says no,
+a non-list where a list belongs — raises, and the caller completes that object again through
+the step-by-step path, which reports exactly what graphql-core would (paths, messages, null
+propagation). So on that error path a plain resolver of the object may run twice.
+
+Functions are cached by their source text and the schema they were built for.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from itertools import count
+from typing import Any
+
+from graphql import GraphQLLeafType, GraphQLObjectType, GraphQLOutputType, GraphQLSchema
+from graphql.pyutils import Undefined, is_awaitable
+
+CompiledObject = Callable[[Any], dict[str, Any]]
+
+_MAX_FUNCTIONS = 512
+_CACHE: OrderedDict[tuple[Any, ...], tuple[GraphQLSchema, CompiledObject]] = OrderedDict()
+_MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
+
+
+class Bail(Exception):
+    """Not the clean case: complete this object step by step instead."""
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None), list, tuple, dict})
+
+
+def _drop(awaitable: Any) -> None:
+    """Close an awaitable we will not await (the step path calls the resolver again), then bail."""
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
+    raise Bail
+
+
+def _node_id(root: Any, type_name: str) -> Any:
+    from graph.execution import node_global_id
+
+    global_id = node_global_id(root, type_name)
+    if global_id is None:
+        raise Bail
+    return global_id
+
+
+def _leaf(leaf: GraphQLLeafType, value: Any) -> Any:
+    if isinstance(value, Exception):
+        raise Bail
+    coerced = leaf.coerce_output_value(value)
+    if coerced is None or coerced is Undefined:
+        raise Bail
+    return coerced
+
+
+class Unsupported(Exception):
+    """The selection has something only graphql-core's own path handles."""
+
+
+class Writer:
+    """Writes one function: `def complete(src): ...` returning the object's response dict."""
+
+    def __init__(self, schema: GraphQLSchema) -> None:
+        self.schema = schema
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {
+            "Bail": Bail,
+            "_leaf": _leaf,
+            "_U": Undefined,
+            "_PLAIN": _PLAIN,
+            "_awaitable": is_awaitable,
+            "_drop": _drop,
+            "_node_id": _node_id,
+        }
+        self._constants: dict[int, str] = {}
+        self._fresh = count()
+
+    def var(self, prefix: str) -> str:
+        return f"{prefix}{next(self._fresh)}"
+
+    def constant(self, value: Any, prefix: str) -> str:
+        name = self._constants.get(id(value))
+        if name is None:
+            name = self._constants[id(value)] = f"{prefix}{len(self._constants)}"
+            self.names[name] = value
+        return name
+
+    def emit(self, indent: int, line: str) -> None:
+        self.lines.append("    " * indent + line)
+
+    def build(self) -> CompiledObject:
+        source = "\n".join(self.lines)
+        # The same text can stand for different types' leaves and methods (L0, M0, ...): the
+        # constants' identities are part of the key. They live as long as their schema.
+        key = (id(self.schema), source, *self._constants)
+        cached = _CACHE.get(key)
+        if cached is not None and cached[0] is self.schema:
+            _CACHE.move_to_end(key)
+            return cached[1]
+        namespace = dict(self.names)
+        exec(compile(source, "<dossier compiled selection>", "exec"), namespace)
+        function: CompiledObject = namespace["complete"]
+        _CACHE[key] = (self.schema, function)
+        if len(_CACHE) > _MAX_FUNCTIONS:
+            _CACHE.popitem(last=False)
+        return function
+
+
+def write_value(
+    w: Writer,
+    indent: int,
+    type_: GraphQLOutputType,
+    value: str,
+    result: str,
+    field: Any,
+    fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
+    kinds: Callable[[GraphQLOutputType], str],
+) -> None:
+    """Code that completes `value` (a variable) of `type_` into the variable `result`."""
+    kind = kinds(type_)
+    if kind == "non-null":
+        inner = type_.of_type  # type: ignore[union-attr]
+        w.emit(indent, f"if {value} is None or {value} is _U: raise Bail")
+        _write_present(w, indent, inner, value, result, field, fields_of, kinds)
+        return
+    w.emit(indent, f"if {value} is None or {value} is _U: {result} = None")
+    w.emit(indent, "else:")
+    _write_present(w, indent + 1, type_, value, result, field, fields_of, kinds)
+
+
+def _write_present(
+    w: Writer,
+    indent: int,
+    type_: GraphQLOutputType,
+    value: str,
+    result: str,
+    field: Any,
+    fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
+    kinds: Callable[[GraphQLOutputType], str],
+) -> None:
+    kind = kinds(type_)
+    if kind == "leaf":
+        _write_leaf(w, indent, type_, value, result)  # type: ignore[arg-type]
+    elif kind == "list":
+        items, item = w.var("items"), w.var("item")
+        done = w.var("done")
+        w.emit(indent, f"if type({value}) is not list and type({value}) is not tuple: raise Bail")
+        w.emit(indent, f"{items} = []")
+        w.emit(indent, f"for {item} in {value}:")
+        write_value(w, indent + 1, type_.of_type, item, done, field, fields_of, kinds)  # type: ignore[union-attr]
+        w.emit(indent + 1, f"{items}.append({done})")
+        w.emit(indent, f"{result} = {items}")
+    elif kind == "object":
+        write_object(w, indent, type_, value, result, field, fields_of, kinds)  # type: ignore[arg-type]
+    else:
+        raise Unsupported(kind)
+
+
+def _write_leaf(w: Writer, indent: int, leaf: GraphQLLeafType, value: str, result: str) -> None:
+    from graph.execution import _enum_names, _passthrough  # one module's helpers, shared
+
+    name = w.constant(leaf, "L")
+    passthrough = _passthrough(leaf)
+    names = _enum_names(leaf)
+    if passthrough is int:
+        w.emit(
+            indent,
+            f"{result} = {value} if type({value}) is int and {_MIN_INT} <= {value} <= {_MAX_INT}"
+            f" else _leaf({name}, {value})",
+        )
+    elif passthrough is not None:
+        plain = passthrough.__name__
+        w.emit(indent, f"{result} = {value} if type({value}) is {plain} else _leaf({name}, {value})")
+    elif names is not None:
+        table = w.constant(names, "E")
+        w.emit(indent, f"{result} = {table}.get(id({value})) or _leaf({name}, {value})")
+    else:
+        w.emit(indent, f"{result} = _leaf({name}, {value})")
+
+
+def write_object(
+    w: Writer,
+    indent: int,
+    object_type: GraphQLObjectType,
+    value: str,
+    result: str,
+    field: Any,
+    fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
+    kinds: Callable[[GraphQLOutputType], str],
+) -> None:
+    """An object value: graphql-core's type check, then every field of its sub-selection."""
+    from graph.execution import _STRAWBERRY_IS_TYPE_OF
+
+    w.emit(indent, f"if isinstance({value}, Exception): raise Bail")
+    is_type_of = object_type.is_type_of
+    if is_type_of is not None:
+        if is_type_of.__module__ != _STRAWBERRY_IS_TYPE_OF:
+            raise Unsupported("a custom is_type_of may read its info")
+        check = w.constant(is_type_of, "T")
+        w.emit(indent, f"if {check}({value}, None) is not True: raise Bail")
+    out = w.var("obj")
+    write_fields(w, indent, object_type, value, out, fields_of(object_type, field), fields_of, kinds)
+    w.emit(indent, f"{result} = {out}")
+
+
+def write_fields(
+    w: Writer,
+    indent: int,
+    object_type: GraphQLObjectType,
+    value: str,
+    out: str,
+    steps: list[Any],
+    fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
+    kinds: Callable[[GraphQLOutputType], str],
+) -> None:
+    """`out = {...}`: every step of an object's sub-selection, in response order."""
+    from graph.execution import Kind
+
+    w.emit(indent, f"{out} = {{}}")
+    for step in steps:
+        key = repr(step.response_name)
+        access = step.access
+        if access.kind is Kind.TYPENAME:
+            w.emit(indent, f"{out}[{key}] = {object_type.name!r}")
+            continue
+        if access.kind is Kind.ATTRIBUTE and access.attribute.isidentifier():
+            read = f"{value}.{access.attribute}"
+        elif access.kind is Kind.ATTRIBUTE:
+            read = f"getattr({value}, {access.attribute!r})"
+        elif access.kind is Kind.NODE_ID:
+            read = f"_node_id({value}, {object_type.name!r})"
+        elif access.kind is Kind.METHOD:
+            method = w.constant(access.method, "M")
+            read = f"{method}({value})" if access.takes_self else f"{method}()"
+        else:
+            raise Unsupported("a field graphql-core resolves")
+        got, done = w.var("v"), w.var("c")
+        w.emit(indent, f"{got} = {read}")
+        if access.kind is Kind.METHOD:
+            # A plain def may hand back an awaitable: graphql-core awaits it, so the step path must.
+            w.emit(indent, f"if {got}.__class__ not in _PLAIN and _awaitable({got}): _drop({got})")
+        write_value(w, indent, step.return_type, got, done, step, fields_of, kinds)
+        w.emit(indent, f"{out}[{key}] = {done}")
+
+
+def compile_object(
+    schema: GraphQLSchema,
+    object_type: GraphQLObjectType,
+    steps: list[Any],
+    fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
+    kinds: Callable[[GraphQLOutputType], str],
+) -> CompiledObject | None:
+    """A function completing one object of `object_type` whose type was already checked,
+    or None when something under it needs graphql-core."""
+    w = Writer(schema)
+    w.emit(0, "def complete(src):")
+    try:
+        write_fields(w, 1, object_type, "src", "result", steps, fields_of, kinds)
+    except Unsupported:
+        return None
+    w.emit(1, "return result")
+    return w.build()
