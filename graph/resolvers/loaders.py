@@ -14,7 +14,6 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 from tortoise import Tortoise
-from tortoise.functions import Count
 from tortoise.models import Model
 
 from crm.models import (
@@ -32,7 +31,7 @@ from crm.models import (
     WebhookDelivery,
 )
 from crm.services.messages import MESSAGE_COLUMNS
-from graph.resolvers.reads import Params, Shape, dialect, fetch, shape
+from graph.resolvers.reads import Params, Shape, connection, dialect, fetch, shape
 
 Row = dict[str, Any]
 
@@ -138,6 +137,8 @@ class _PagedSection:
         return shape(self.model, self.columns)
 
 
+_TAGS = shape(ContactTag, ("contact_id", "tag__id", "tag__name", "tag__created_at"))
+
 # How a row is tied to the request's account, for by-id reads.
 _SCOPE_JOIN = {"account": "", "contact": ' JOIN "contact" c ON c."id" = t."contact_id"'}
 
@@ -237,12 +238,16 @@ class Loaders:
     # -- special shapes -------------------------------------------------------------
 
     async def _load_tags(self, contact_ids: list[int]) -> list[list[Row]]:
-        rows = (
-            await ContactTag.filter(contact_id__in=set(contact_ids), tag__account_id=self.account_id)
-            .order_by("tag__name")
-            .values("contact_id", id="tag_id", name="tag__name", created_at="tag__created_at")
-        )
-        grouped = _by_key(rows, "contact_id")
+        params = Params(dialect())
+        tag = _TAGS.alias("tag")
+        ids = params.many(set(contact_ids))
+        where = f't."contact_id" IN ({ids}) AND {tag}."account_id" = {params(self.account_id)}'
+        rows = await fetch(_TAGS, params, where, f'{tag}."name"')
+        grouped: dict[int, list[Row]] = defaultdict(list)
+        for row in rows:
+            grouped[row["contact_id"]].append(
+                {"id": row["tag__id"], "name": row["tag__name"], "created_at": row["tag__created_at"]}
+            )
         return [grouped.get(i, []) for i in contact_ids]
 
     async def _load_pages(self, source: _PagedSection, keys: list[PageKey]) -> list[list[Row]]:
@@ -306,12 +311,20 @@ class Loaders:
 
     async def _load_journey_counts(self, keys: list[tuple[int, tuple[str, ...]]]) -> list[int]:
         counts: dict[tuple[int, tuple[str, ...]], int] = {}
-        for kinds, group in _by_key(({"k": k, "kinds": k[1]} for k in keys), "kinds").items():
-            query = JourneyEvent.filter(account_id=self.account_id, contact_id__in={g["k"][0] for g in group})
+        by_kinds: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        for contact_id, kinds in keys:
+            by_kinds[kinds].add(contact_id)
+        for kinds, contact_ids in by_kinds.items():
+            params = Params(dialect())
+            account = params(self.account_id)
+            sql = (
+                f'SELECT "contact_id", COUNT(*) FROM "journey_event" WHERE "account_id" = {account}'
+                f' AND "contact_id" IN ({params.many(contact_ids)})'
+            )
             if kinds:
-                query = query.filter(kind__in=kinds)
-            rows = await query.group_by("contact_id").annotate(n=Count("id")).values("contact_id", "n")
-            found = {row["contact_id"]: row["n"] for row in rows}
-            for g in group:
-                counts[g["k"]] = found.get(g["k"][0], 0)
+                sql += f' AND "kind" IN ({params.many(kinds)})'
+            _, rows = await connection().execute_query(sql + ' GROUP BY "contact_id"', params.values)
+            found = {row[0]: row[1] for row in rows}
+            for contact_id in contact_ids:
+                counts[(contact_id, kinds)] = found.get(contact_id, 0)
         return [counts[k] for k in keys]

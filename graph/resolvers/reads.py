@@ -89,6 +89,11 @@ class Shape:
         default_factory=dict, compare=False, repr=False
     )
 
+    def alias(self, relation: str) -> str:
+        """The SQL alias a joined relation gets (for conditions on its columns)."""
+        relations = list(dict.fromkeys(c.rpartition("__")[0] for c in self.columns if "__" in c))
+        return f"j{relations.index(relation)}"
+
     def compile(self, dialect: str) -> tuple[str, tuple[str, ...], tuple[tuple[int, Converter], ...]]:
         compiled = self._compiled.get(dialect)
         if compiled is None:
