@@ -19,11 +19,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
 from itertools import count
 from typing import Any
 
 from graphql import GraphQLLeafType, GraphQLObjectType, GraphQLOutputType, GraphQLSchema
 from graphql.pyutils import Undefined, is_awaitable
+from strawberry.scalars import JSON
+from strawberry.schema.types import base_scalars
+from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 
 CompiledObject = Callable[[Any], dict[str, Any]]
 
@@ -37,6 +41,9 @@ class Bail(Exception):
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None), list, tuple, dict})
+_JSON_PLAIN = frozenset({str, int, float, bool, list, dict})
+_ISOFORMAT = base_scalars.isoformat
+_JSON_IDENTITY = DEFAULT_SCALAR_REGISTRY[JSON].serialize
 
 
 def _drop(awaitable: Any) -> None:
@@ -83,6 +90,8 @@ class Writer:
             "_awaitable": is_awaitable,
             "_drop": _drop,
             "_node_id": _node_id,
+            "_datetime": datetime,
+            "_JSON_PLAIN": _JSON_PLAIN,
         }
         self._constants: dict[int, str] = {}
         self._fresh = count()
@@ -186,6 +195,13 @@ def _write_leaf(w: Writer, indent: int, leaf: GraphQLLeafType, value: str, resul
     elif names is not None:
         table = w.constant(names, "E")
         w.emit(indent, f"{result} = {table}.get(id({value})) or _leaf({name}, {value})")
+    elif leaf.coerce_output_value is _ISOFORMAT:
+        # strawberry's DateTime (and Date, Time) serialiser is methodcaller("isoformat").
+        fallback = f"_leaf({name}, {value})"
+        w.emit(indent, f"{result} = {value}.isoformat() if type({value}) is _datetime else {fallback}")
+    elif leaf.coerce_output_value is _JSON_IDENTITY:
+        # strawberry's JSON serialiser returns its value unchanged.
+        w.emit(indent, f"{result} = {value} if type({value}) in _JSON_PLAIN else _leaf({name}, {value})")
     else:
         w.emit(indent, f"{result} = _leaf({name}, {value})")
 

@@ -38,6 +38,7 @@ from enum import Enum
 from typing import Any
 
 from graphql import (
+    FragmentDefinitionNode,
     GraphQLEnumType,
     GraphQLField,
     GraphQLLeafType,
@@ -47,6 +48,7 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLUnionType,
+    VariableNode,
     get_named_type,
     is_abstract_type,
     is_leaf_type,
@@ -278,6 +280,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._compiled: dict[int, tuple[GroupedFieldSet, list[Step] | None]] = {}
         manager = self.middleware_manager
         self._fast = manager is None or not manager.middlewares
+        self._static = _is_static(self.operation, self.fragment_definitions)
 
     # -- compiling -------------------------------------------------------------------
 
@@ -532,13 +535,30 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(object_type, value, path, sub.grouped, None)
         if not sub.compiled:
             sub.compiled = True
-            sub.function = compile_object(self.schema, object_type, sub.steps, self._fields_of, _type_kind)
+            sub.function = self._compiled_function(object_type, step, sub.steps)
         if sub.function is not None:
             try:
                 return sub.function(value)
             except Exception:  # not the clean case: the step-by-step path reports it
                 pass
         return self._run(object_type, value, path, sub.steps)
+
+    def _compiled_function(self, object_type: GraphQLObjectType, step: Step, steps: list[Step]) -> Any:
+        """The sub-tree's generated function. When no @include/@skip of the document reads a
+        variable, what is selected depends on the (cached) document alone: the function is
+        kept across requests, keyed by the field nodes it was written for."""
+        if not self._static:
+            return compile_object(self.schema, object_type, steps, self._fields_of, _type_kind)
+        nodes = tuple(details.node for details in step.details)
+        key = (id(self.schema), object_type.name, *map(id, nodes))
+        cached = _FUNCTIONS.get(key)
+        if cached is not None and cached[0] is self.schema and cached[1] == nodes:
+            return cached[2]
+        function = compile_object(self.schema, object_type, steps, self._fields_of, _type_kind)
+        if len(_FUNCTIONS) >= _MAX_FUNCTIONS:
+            _FUNCTIONS.pop(next(iter(_FUNCTIONS)))
+        _FUNCTIONS[key] = (self.schema, nodes, function)
+        return function
 
     def _sub_of(self, step: Step, object_type: GraphQLObjectType) -> SubSelection | None:
         """The object's collected and compiled sub-selection; None when @defer is under it."""
@@ -628,6 +648,42 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return completed
 
         return get_completed()
+
+
+_MAX_FUNCTIONS = 1024
+# (schema id, type name, field node ids) -> (schema, field nodes, generated function or None).
+# The schema and the nodes are held so that their ids cannot be reused while cached.
+_FUNCTIONS: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...], Any]] = {}
+_STATIC: dict[int, tuple[Any, bool]] = {}
+
+
+def _is_static(operation: Any, fragments: dict[str, Any]) -> bool:
+    """True when no @include/@skip in the operation or its fragments reads a variable, and no
+    fragment takes arguments: then the fields selected depend on the document alone."""
+    cached = _STATIC.get(id(operation))
+    if cached is not None and cached[0] is operation:
+        return cached[1]
+    static = True
+
+    def visit(node: Any) -> None:
+        nonlocal static
+        for directive in getattr(node, "directives", None) or ():
+            for argument in directive.arguments or ():
+                if isinstance(argument.value, VariableNode):
+                    static = False
+        if getattr(node, "variable_definitions", None) and isinstance(node, FragmentDefinitionNode):
+            static = False
+        selection_set = getattr(node, "selection_set", None)
+        for selection in selection_set.selections if selection_set else ():
+            visit(selection)
+
+    visit(operation)
+    for fragment in fragments.values():
+        visit(fragment)
+    if len(_STATIC) >= _MAX_FUNCTIONS:
+        _STATIC.clear()
+    _STATIC[id(operation)] = (operation, static)
+    return static
 
 
 def _null_message(parent_type: GraphQLObjectType, step: Step) -> str:
