@@ -281,6 +281,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         self._fast = manager is None or not manager.middlewares
         self._static = _is_static(self.operation, self.fragment_definitions)
+        # Steps for fields graphql-core resolved (see complete_value), by field group.
+        self._resolved_steps: dict[int, Step] = {}
 
     # -- compiling -------------------------------------------------------------------
 
@@ -450,6 +452,35 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core completing what a resolver returned (a field it resolved itself): the
+        value is completed by the compiled path too, so a list an async resolver returns gets
+        the same generated functions as a list read from an attribute."""
+        if not self._fast or position_context is not None:
+            return super().complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        step = self._resolved_steps.get(id(field_details_list))
+        if step is None or step.details is not field_details_list:
+            step = self._resolved_step(info, field_details_list)
+        return self._complete(info.parent_type, step, return_type, path, path, result, info)
+
+    def _resolved_step(self, info: GraphQLResolveInfo, details: FieldDetailsList) -> Step:
+        field_def = self.schema.get_field(info.parent_type, info.field_name)
+        return_type = field_def.type if field_def is not None else info.return_type
+        leaf, non_null = _unwrap_leaf(return_type)
+        step = Step(info.path.key, details, field_def, _GRAPHQL_ACCESS, return_type, leaf, non_null)  # type: ignore[arg-type]
+        self._resolved_steps[id(details)] = step
+        return step
+
     async def _guard(
         self, completed: Awaitable[Any], return_type: GraphQLOutputType, details: FieldDetailsList, path: Path
     ) -> Any:
@@ -503,7 +534,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             info = info or self._info(parent_type, step, field_path)
             return self.complete_abstract_value(return_type, step.details, info, path, value, None)  # type: ignore[arg-type]
         info = info or self._info(parent_type, step, field_path)
-        return self.complete_value(return_type, step.details, info, path, value, None)  # pragma: no cover
+        return super().complete_value(return_type, step.details, info, path, value, None)  # pragma: no cover
 
     def _complete_object(
         self,
