@@ -115,17 +115,15 @@ class Step:
     # For an object-typed field: its object type's sub-selection, collected and compiled the
     # first time one of its objects is completed (a list of 200 objects collects once).
     sub: SubSelection | None = None
+    # (object type, its generated function or None), decided once per request.
+    compiled: tuple[GraphQLObjectType, Any] | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SubSelection:
     object_type: GraphQLObjectType
     grouped: GroupedFieldSet
     steps: list[Step] | None  # None: no step worth compiling, graphql-core runs it
-    # The whole sub-tree as one generated function (graph/codegen.py), compiled when the first
-    # object asks; None when something under it needs graphql-core.
-    function: Any = None
-    compiled: bool = False
 
 
 _ACCESS_CACHE: dict[int, tuple[GraphQLField, FieldAccess]] = {}
@@ -558,37 +556,42 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return self.complete_object_value(object_type, step.details, info, path, value, None)
             if not verdict:
                 raise invalid_return_type_error(object_type, value, step.details)
+        compiled = step.compiled
+        if compiled is None or compiled[0] is not object_type:
+            compiled = step.compiled = (object_type, self._compiled_function(object_type, step))
+        if compiled[1] is not None:
+            try:
+                return compiled[1](value)
+            except Exception:  # not the clean case: the step-by-step path reports it
+                pass
         sub = self._sub_of(step, object_type)
         if sub is None:
             grouped, new_defer_usages, _ = self.collect_subfields(object_type, step.details)
             return self.execute_collected_subfields(object_type, value, path, grouped, new_defer_usages, None)
         if sub.steps is None:
             return super().execute_fields(object_type, value, path, sub.grouped, None)
-        if not sub.compiled:
-            sub.compiled = True
-            sub.function = self._compiled_function(object_type, step, sub.steps)
-        if sub.function is not None:
-            try:
-                return sub.function(value)
-            except Exception:  # not the clean case: the step-by-step path reports it
-                pass
         return self._run(object_type, value, path, sub.steps)
 
-    def _compiled_function(self, object_type: GraphQLObjectType, step: Step, steps: list[Step]) -> Any:
-        """The sub-tree's generated function. When no @include/@skip of the document reads a
-        variable, what is selected depends on the (cached) document alone: the function is
-        kept across requests, keyed by the field nodes it was written for."""
-        if not self._static:
-            return compile_object(self.schema, object_type, steps, self._fields_of, _type_kind)
+    def _compiled_function(self, object_type: GraphQLObjectType, step: Step) -> Any:
+        """The sub-tree's generated function, or None. When no @include/@skip of the document
+        reads a variable, what is selected depends on the (cached) document alone: the
+        function is kept across requests, keyed by the field nodes it was written for, and
+        found without collecting the sub-selection again."""
+        key: tuple[Any, ...] = ()
         nodes = tuple(details.node for details in step.details)
-        key = (id(self.schema), object_type.name, *map(id, nodes))
-        cached = _FUNCTIONS.get(key)
-        if cached is not None and cached[0] is self.schema and cached[1] == nodes:
-            return cached[2]
-        function = compile_object(self.schema, object_type, steps, self._fields_of, _type_kind)
-        if len(_FUNCTIONS) >= _MAX_FUNCTIONS:
-            _FUNCTIONS.pop(next(iter(_FUNCTIONS)))
-        _FUNCTIONS[key] = (self.schema, nodes, function)
+        if self._static:
+            key = (id(self.schema), object_type.name, *map(id, nodes))
+            cached = _FUNCTIONS.get(key)
+            if cached is not None and cached[0] is self.schema and cached[1] == nodes:
+                return cached[2]
+        sub = self._sub_of(step, object_type)
+        function = None
+        if sub is not None and sub.steps is not None:
+            function = compile_object(self.schema, object_type, sub.steps, self._fields_of, _type_kind)
+        if self._static:
+            if len(_FUNCTIONS) >= _MAX_FUNCTIONS:
+                _FUNCTIONS.pop(next(iter(_FUNCTIONS)))
+            _FUNCTIONS[key] = (self.schema, nodes, function)
         return function
 
     def _sub_of(self, step: Step, object_type: GraphQLObjectType) -> SubSelection | None:
