@@ -157,5 +157,13 @@ async def fetch(shape: Shape, params: Params, where: str, order: str = "", *, jo
     return rows
 
 
+_SHAPES: dict[tuple[type[Model], tuple[str, ...]], Shape] = {}
+
+
 def shape(model: type[Model], columns: Sequence[str]) -> Shape:
-    return Shape(model, tuple(columns))
+    """One Shape per (model, columns) in the process, so its SQL is built once."""
+    key = (model, tuple(columns))
+    found = _SHAPES.get(key)
+    if found is None:
+        found = _SHAPES[key] = Shape(*key)
+    return found
