@@ -154,8 +154,11 @@ class Counting:
 
 
 def bench_app(url: str) -> Any:
+    # Configured as `dossier serve` runs (gc_tuning); the floor shares the process and the tuning.
     app = create_app(
-        Settings(database_url=url, run_dispatcher=False, load_entry_points=False, graphiql=False)
+        Settings(
+            database_url=url, run_dispatcher=False, load_entry_points=False, graphiql=False, gc_tuning=True
+        )
     )
     floor = FloorEndpoint(url)
     counting = Counting(floor)

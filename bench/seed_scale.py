@@ -1219,8 +1219,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_fd is not None:
-        settings = Settings(
-            database_url=args.database_url, run_dispatcher=False, load_entry_points=False, graphiql=False
+        settings = Settings(  # as `dossier serve` runs
+            database_url=args.database_url,
+            run_dispatcher=False,
+            load_entry_points=False,
+            graphiql=False,
+            gc_tuning=True,
         )
         serve(args.serve_fd, create_app(settings))
         return 0
