@@ -31,16 +31,35 @@ class User(relay.Node):
         )  # fmt: skip
 
 
+_USER_KEYS: dict[str, tuple[str, str, str, str, str]] = {}
+# A card points at the same few users hundreds of times (every journey entry's actor): equal
+# joined columns give the same User object. Bounded; a renamed user simply gets a new entry.
+_USERS: dict[tuple[Any, ...], User] = {}
+_ROLES = {role.value: role for role in Role}
+
+
 def joined_user(row: dict[str, Any], relation: str) -> User | None:
     """The user a row points at through `relation`, from the columns its query joined
     (`graph.resolvers.loaders.with_users`). A row without them is a bug: KeyError, not None."""
-    user_id = row[f"{relation}__id"]
+    keys = _USER_KEYS.get(relation)
+    if keys is None:
+        keys = _USER_KEYS[relation] = tuple(  # type: ignore[assignment]
+            f"{relation}__{column}" for column in ("id", "name", "email", "role", "created_at")
+        )
+    id_key, name_key, email_key, role_key, created_key = keys  # type: ignore[misc]
+    user_id = row[id_key]
     if user_id is None:
         return None
-    return User(
-        id=user_id, name=row[f"{relation}__name"], email=row[f"{relation}__email"],
-        role=Role(row[f"{relation}__role"]), created_at=row[f"{relation}__created_at"],
-    )  # fmt: skip
+    values = (user_id, row[name_key], row[email_key], row[role_key], row[created_key])
+    user = _USERS.get(values)
+    if user is None:
+        if len(_USERS) >= 4096:
+            _USERS.clear()
+        user = _USERS[values] = User(
+            id=user_id, name=values[1], email=values[2], role=_ROLES.get(values[3]) or Role(values[3]),
+            created_at=values[4],
+        )  # fmt: skip
+    return user
 
 
 async def load_user(info: Info, user_id: int | None) -> User | None:

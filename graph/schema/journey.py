@@ -14,6 +14,10 @@ from graph.schema.accounts import User, joined_user
 from graph.schema.common import FieldChange, PageInfo
 from graph.schema.enums import ActorKind, JourneyKind
 
+# Enum members by value: a dict lookup per journey entry instead of an Enum call.
+_KINDS = {kind.value: kind for kind in JourneyKind}
+_ACTOR_KINDS = {kind.value: kind for kind in ActorKind}
+
 
 @strawberry.type(description="Who made a change: a user, the system, or a plugin.")
 class JourneyActor:
@@ -51,10 +55,12 @@ class JourneyEvent(relay.Node):
             occurred = datetime.fromisoformat(occurred)
         return cls(
             id=row["id"],
-            kind=JourneyKind(row["kind"]),
+            kind=_KINDS.get(row["kind"]) or JourneyKind(row["kind"]),
             occurred_at=occurred,
             actor=JourneyActor(
-                kind=ActorKind(row["actor_kind"]), name=row["actor_name"], user=joined_user(row, "actor_user")
+                kind=_ACTOR_KINDS.get(row["actor_kind"]) or ActorKind(row["actor_kind"]),
+                name=row["actor_name"],
+                user=joined_user(row, "actor_user"),
             ),
             summary=row["summary"],
             changes=FieldChange.from_changes(row["changes"]),
