@@ -45,6 +45,9 @@ class Context:
         return self.actor
 
     def reset_loaders(self) -> None:
+        """Forget what the loaders cached (a mutation changed it, or the request is over)."""
+        if self._loaders is not None:
+            self._loaders.release()
         self._loaders = None
 
     @property

@@ -134,9 +134,12 @@ class DossierGraphQL(GraphQL[Context, None]):
             except PersistedQueryError as exc:
                 return ExecutionResult(data=None, errors=[exc.error])
             request_data = replace(request_data, query=query)
-        return await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        finally:
+            context.reset_loaders()
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Errors raised outside the operation (e.g. syntax errors caught by a parsing extension)

@@ -203,6 +203,15 @@ class Loaders:
             lambda keys: self._load_pages(_DELIVERIES, keys)
         )
 
+    def release(self) -> None:
+        """Empty every loader's cache. The loaders' batch functions close over this object, a
+        reference cycle: without this the request's rows would wait for the cyclic garbage
+        collector instead of going when the response does."""
+        for loader in vars(self).values():
+            if isinstance(loader, DataLoader):
+                loader.clear_all()
+                loader.batch = None  # its tasks hold the last batch's futures and results
+
     # -- generic shapes -------------------------------------------------------------
 
     def _by_id(self, model: type[Model], columns: Sequence[str], scope: str) -> DataLoader[int, Row | None]:
