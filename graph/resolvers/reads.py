@@ -3,7 +3,8 @@
 A card request reads about 1,000 rows. Through tortoise's query builder each read builds a
 query object and converts every value through its field class (an ISO-8601 parser per
 timestamp on SQLite); here the SELECT text of each shape is built once per dialect, and
-each column gets the cheapest converter that gives the same Python value tortoise would:
+each column gets the cheapest converter that gives the value tortoise would (equal, and
+serialised the same; a UTC timestamp keeps datetime's own UTC tzinfo):
 timestamps through `datetime.fromisoformat`, JSON through orjson, booleans through `bool`,
 anything unusual (decimals, enums) through the field's own `to_python_value`.
 
@@ -54,10 +55,13 @@ def _datetime_converter() -> Converter:
             value = parse(value)
         elif not isinstance(value, dt.datetime):
             return value  # tortoise's own rules for anything else (never seen here)
-        if value.tzinfo is None or (value.tzinfo is UTC and zone_is_utc):
-            # Naive values are the default zone's (tortoise's make_aware); for a UTC value and
-            # a UTC default zone, replace() gives what astimezone() gives, for less.
-            return value.replace(tzinfo=zone)
+        tzinfo = value.tzinfo
+        if tzinfo is UTC and zone_is_utc:
+            # Stored UTC, served UTC: the same instant and the same ISO text as tortoise's
+            # astimezone(ZoneInfo("UTC")), without a second object per timestamp.
+            return value
+        if tzinfo is None:
+            return value.replace(tzinfo=zone)  # the default zone's, as tortoise's make_aware
         return value.astimezone(zone)
 
     return convert
