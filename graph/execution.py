@@ -191,7 +191,11 @@ def _classify(field_def: GraphQLField) -> FieldAccess:
     takes_self = resolver.self_parameter is not None
     if len(resolver.signature.parameters) != (1 if takes_self else 0):
         return _GRAPHQL_ACCESS
-    return FieldAccess(Kind.METHOD, method=resolver, takes_self=takes_self)
+    # The plain function: StrawberryResolver.__call__ only forwards to it.
+    function = resolver.wrapped_func
+    if not callable(function):
+        return _GRAPHQL_ACCESS
+    return FieldAccess(Kind.METHOD, method=function, takes_self=takes_self)
 
 
 # graphql-core's own serialisers return these values unchanged: a str for String and ID, a

@@ -44,4 +44,26 @@ class FieldChange:
 
     @classmethod
     def from_changes(cls, changes: dict[str, Any] | None) -> list[FieldChange]:
-        return [cls(field=name, before=pair[0], after=pair[1]) for name, pair in (changes or {}).items()]
+        if not changes:
+            return []
+        result = []
+        for name, pair in changes.items():
+            before, after = pair[0], pair[1]
+            # Journeys repeat the same changes (status new → contacted, ...): equal scalar
+            # changes share one object. Lists and dicts are not hashable and are built anew;
+            # the types are part of the key, or True would find the change made for 1.
+            key = (name, type(before), before, type(after), after)
+            try:
+                change = _CHANGES.get(key)
+            except TypeError:
+                change = cls(field=name, before=before, after=after)
+            else:
+                if change is None:
+                    if len(_CHANGES) >= 8192:
+                        _CHANGES.clear()
+                    change = _CHANGES[key] = cls(field=name, before=before, after=after)
+            result.append(change)
+        return result
+
+
+_CHANGES: dict[tuple[Any, ...], FieldChange] = {}

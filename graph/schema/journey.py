@@ -28,6 +28,23 @@ class JourneyActor:
     )
 
 
+# A journey has few distinct actors: entries by the same one share its object. The entry holds
+# the user (through the actor), so an id in the key cannot be reused while it is cached.
+_ACTORS: dict[tuple[str, str, int], JourneyActor] = {}
+
+
+def _actor(kind: str, name: str, user: User | None) -> JourneyActor:
+    key = (kind, name, id(user))
+    actor = _ACTORS.get(key)
+    if actor is None:
+        if len(_ACTORS) >= 4096:
+            _ACTORS.clear()
+        actor = _ACTORS[key] = JourneyActor(
+            kind=_ACTOR_KINDS.get(kind) or ActorKind(kind), name=name, user=user
+        )
+    return actor
+
+
 @strawberry.type(description="One entry of a card's journey. Entries are never edited.")
 class JourneyEvent(relay.Node):
     id: relay.NodeID[int]
@@ -57,11 +74,7 @@ class JourneyEvent(relay.Node):
             id=row["id"],
             kind=_KINDS.get(row["kind"]) or JourneyKind(row["kind"]),
             occurred_at=occurred,
-            actor=JourneyActor(
-                kind=_ACTOR_KINDS.get(row["actor_kind"]) or ActorKind(row["actor_kind"]),
-                name=row["actor_name"],
-                user=joined_user(row, "actor_user"),
-            ),
+            actor=_actor(row["actor_kind"], row["actor_name"], joined_user(row, "actor_user")),
             summary=row["summary"],
             changes=FieldChange.from_changes(row["changes"]),
             subject_type=row["subject_type"],
