@@ -244,12 +244,12 @@ def write_fields(
     """`out = {...}`: every step of an object's sub-selection, in response order."""
     from graph.execution import Kind
 
-    w.emit(indent, f"{out} = {{}}")
+    entries: list[str] = []  # the dict is built in one display once every value is known
     for step in steps:
         key = repr(step.response_name)
         access = step.access
         if access.kind is Kind.TYPENAME:
-            w.emit(indent, f"{out}[{key}] = {object_type.name!r}")
+            entries.append(f"{key}: {object_type.name!r}")
             continue
         if access.kind is Kind.ATTRIBUTE and access.attribute.isidentifier():
             read = f"{value}.{access.attribute}"
@@ -268,7 +268,8 @@ def write_fields(
             # A plain def may hand back an awaitable: graphql-core awaits it, so the step path must.
             w.emit(indent, f"if {got}.__class__ not in _PLAIN and _awaitable({got}): _drop({got})")
         write_value(w, indent, step.return_type, got, done, step, fields_of, kinds)
-        w.emit(indent, f"{out}[{key}] = {done}")
+        entries.append(f"{key}: {done}")
+    w.emit(indent, f"{out} = {{{', '.join(entries)}}}")
 
 
 def compile_object(
