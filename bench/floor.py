@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.relay import to_base64
 
+from crm.db import PooledConnection
 from crm.richtext import visible_text
 from crm.services.accounts import hash_key
 from crm.uow import display_name
@@ -49,7 +50,11 @@ class FloorDB:
 
     async def open(self) -> FloorDB:
         if self.postgres:
-            self._conn = await asyncpg.create_pool(self.url, min_size=1, max_size=5)
+            # The same pool settings as Dossier's (crm.db.PooledConnection: no reset query on
+            # release), so neither side pays a round trip the other does not.
+            self._conn = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=5, connection_class=PooledConnection
+            )
         else:
             import aiosqlite
 
