@@ -13,7 +13,6 @@ from functools import cached_property
 from typing import Any
 
 from strawberry.dataloader import DataLoader
-from tortoise import Tortoise
 from tortoise.models import Model
 
 from crm.models import (
@@ -165,12 +164,6 @@ _DELIVERIES = _PagedSection(
 )
 
 
-def _placeholders(dialect: str, start: int, count: int) -> list[str]:
-    if dialect == "postgres":
-        return [f"${i}" for i in range(start, start + count)]
-    return ["?"] * count
-
-
 class Loaders:
     """The DataLoaders of one request, all bound to one account."""
 
@@ -260,62 +253,50 @@ class Loaders:
         return [grouped.get(i, []) for i in contact_ids]
 
     async def _load_pages(self, source: _PagedSection, keys: list[PageKey]) -> list[list[Row]]:
-        """One windowed query per distinct page shape picks the ids, one more reads the rows."""
+        """One windowed query per distinct page shape reads the rows of all its pages."""
         shapes: dict[tuple[Any, ...], list[PageKey]] = defaultdict(list)
         for key in keys:
             shapes[(key.first, key.before_id, key.kinds, key.newest_first)].append(key)
-        pages: dict[PageKey, list[int]] = {}
-        wanted: set[int] = set()
+        pages: dict[PageKey, list[Row]] = {}
         for (first, before_id, values, newest_first), group in shapes.items():
             contact_ids = sorted({k.contact_id for k in group})
-            ids_by_contact = await self._page_ids(source, contact_ids, first, before_id, values, newest_first)
+            by_owner = await self._page_rows(source, contact_ids, first, before_id, values, newest_first)
             for key in group:
-                pages[key] = ids_by_contact.get(key.contact_id, [])
-                wanted.update(pages[key])
-        rows: list[Row] = []
-        if wanted:
-            params = Params(dialect())
-            rows = await fetch(source.shape, params, f't."id" IN ({params.many(wanted)})')
-        by_id = {row["id"]: row for row in rows}
-        return [[by_id[i] for i in pages[key]] for key in keys]
+                pages[key] = by_owner.get(key.contact_id, [])
+        return [pages[key] for key in keys]
 
-    async def _page_ids(
+    async def _page_rows(
         self,
         source: _PagedSection,
-        contact_ids: list[int],
+        owner_ids: list[int],
         first: int,
         before_id: int | None,
         values: tuple[str, ...],
         newest_first: bool,
-    ) -> dict[int, list[int]]:
-        conn = Tortoise.get_connection("default")
-        dialect = conn.capabilities.dialect
-        params: list[Any] = [self.account_id, *contact_ids]
-        marks = _placeholders(dialect, 1, len(params))
+    ) -> dict[int, list[Row]]:
+        """Up to first + 1 rows per owner (one more tells whether there is a next page), in
+        page order: the window numbers each owner's rows, the join reads them whole."""
+        params = Params(dialect())
         owner = source.owner_column
-        where = [source.scope.format(account=marks[0]), f"{owner} IN ({', '.join(marks[1:])})"]
+        where = [
+            source.scope.format(account=params(self.account_id)),
+            f"{owner} IN ({params.many(owner_ids)})",
+        ]
         if values:
-            value_marks = _placeholders(dialect, len(params) + 1, len(values))
-            where.append(f"{source.filter_column} IN ({', '.join(value_marks)})")
-            params.extend(values)
+            where.append(f"{source.filter_column} IN ({params.many(values)})")
         if before_id is not None:
-            (mark,) = _placeholders(dialect, len(params) + 1, 1)
-            where.append(f"id {'<' if newest_first else '>'} {mark}")
-            params.append(before_id)
-        (limit_mark,) = _placeholders(dialect, len(params) + 1, 1)
-        params.append(first + 1)  # one more than asked tells whether there is a next page
+            where.append(f"id {'<' if newest_first else '>'} {params(before_id)}")
         direction = "DESC" if newest_first else "ASC"
-        sql = (
-            f"SELECT {owner} AS owner_id, id FROM ("
-            f" SELECT {owner}, id,"
-            f" ROW_NUMBER() OVER (PARTITION BY {owner} ORDER BY id {direction}) AS rn"
-            f" FROM {source.table} WHERE {' AND '.join(where)}"
-            f") ranked WHERE rn <= {limit_mark} ORDER BY {owner}, rn"
+        ranked = (
+            f" JOIN (SELECT id, ROW_NUMBER() OVER (PARTITION BY {owner} ORDER BY id {direction}) AS rn"
+            f" FROM {source.table} WHERE {' AND '.join(where)}) ranked ON ranked.id = t.id"
         )
-        _, rows = await conn.execute_query(sql, params)
-        result: dict[int, list[int]] = defaultdict(list)
+        limit = params(first + 1)
+        order = f't."{owner}", ranked.rn'
+        rows = await fetch(source.shape, params, f"ranked.rn <= {limit}", order, join=ranked)
+        result: dict[int, list[Row]] = defaultdict(list)
         for row in rows:
-            result[row["owner_id"]].append(row["id"])
+            result[row[owner]].append(row)
         return result
 
     async def _load_journey_counts(self, keys: list[tuple[int, tuple[str, ...]]]) -> list[int]:
