@@ -127,7 +127,9 @@ class _PagedSection:
     model: type[Model]
     table: str
     columns: tuple[str, ...]
-    scope: str  # SQL condition binding the rows to the account, with {account} for its parameter
+    # SQL condition binding the rows to the account: {account} is its parameter, {t} the
+    # table's alias with its dot when the query has joins ("t."), else "".
+    scope: str
     filter_column: str
     owner_column: str = "contact_id"
 
@@ -146,19 +148,19 @@ def _scoped(scope: str, account_mark: str) -> str:
     return f't."account_id" = {account_mark}' if scope == "account" else f'c."account_id" = {account_mark}'
 
 
-_JOURNEY = _PagedSection(JourneyEvent, "journey_event", JOURNEY_READ, "account_id = {account}", "kind")
+_JOURNEY = _PagedSection(JourneyEvent, "journey_event", JOURNEY_READ, "{t}account_id = {account}", "kind")
 _MESSAGES = _PagedSection(
     Message,
     "message",
     MESSAGE_READ,
-    "contact_id IN (SELECT id FROM contact WHERE account_id = {account})",
+    "{t}contact_id IN (SELECT id FROM contact WHERE account_id = {account})",
     "channel",
 )
 _DELIVERIES = _PagedSection(
     WebhookDelivery,
     "webhook_delivery",
     WEBHOOK_DELIVERY_COLUMNS,
-    "endpoint_id IN (SELECT id FROM webhook_endpoint WHERE account_id = {account})",
+    "{t}endpoint_id IN (SELECT id FROM webhook_endpoint WHERE account_id = {account})",
     "status",
     owner_column="endpoint_id",
 )
@@ -275,18 +277,25 @@ class Loaders:
         newest_first: bool,
     ) -> dict[int, list[Row]]:
         """Up to first + 1 rows per owner (one more tells whether there is a next page), in
-        page order: the window numbers each owner's rows, the join reads them whole."""
+        page order. One owner (a card) reads its page straight off the (owner, id) index;
+        several (a page of cards) number each owner's rows in a window and join them."""
         params = Params(dialect())
         owner = source.owner_column
-        where = [
-            source.scope.format(account=params(self.account_id)),
-            f"{owner} IN ({params.many(owner_ids)})",
-        ]
-        if values:
-            where.append(f"{source.filter_column} IN ({params.many(values)})")
-        if before_id is not None:
-            where.append(f"id {'<' if newest_first else '>'} {params(before_id)}")
         direction = "DESC" if newest_first else "ASC"
+        alias = "t." if len(owner_ids) == 1 else ""
+        where = [source.scope.format(t=alias, account=params(self.account_id))]
+        if len(owner_ids) == 1:
+            where.append(f"t.{owner} = {params(owner_ids[0])}")
+        else:
+            where.append(f"{owner} IN ({params.many(owner_ids)})")
+        if values:
+            where.append(f"{alias}{source.filter_column} IN ({params.many(values)})")
+        if before_id is not None:
+            where.append(f"{alias}id {'<' if newest_first else '>'} {params(before_id)}")
+        if len(owner_ids) == 1:
+            order = f"t.id {direction} LIMIT {params(first + 1)}"
+            rows = await fetch(source.shape, params, " AND ".join(where), order)
+            return {owner_ids[0]: rows}
         ranked = (
             f" JOIN (SELECT id, ROW_NUMBER() OVER (PARTITION BY {owner} ORDER BY id {direction}) AS rn"
             f" FROM {source.table} WHERE {' AND '.join(where)}) ranked ON ranked.id = t.id"
