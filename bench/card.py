@@ -50,11 +50,19 @@ from bench.floor import FloorEndpoint  # noqa: E402
 from bench.load import LoadClient, Run, Target, json_target, merged  # noqa: E402
 from bench.load import percentile as percentile  # noqa: E402  (bench/seed_scale.py imports it from here)
 from bench.seed import Seeded, seed  # noqa: E402
-from bench.server import CommandServer, Server, ServerProcess, cpu_ticks, free_port, serve  # noqa: E402
+from bench.server import (  # noqa: E402
+    PG_SERVER,
+    CommandServer,
+    Server,
+    ServerProcess,
+    cpu_ticks,
+    free_port,
+    pg_admin,
+    serve,
+)
 from crm.db import close_database, open_database  # noqa: E402
 from dossier import Settings, create_app  # noqa: E402
 
-PG_SERVER = os.environ.get("DOSSIER_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 PG_DATABASE = "dossier_bench"
 REDIS_URL = os.environ.get("DOSSIER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 FAST_PATH_VAR = "DOSSIER_FAST_PATH"
@@ -341,14 +349,6 @@ async def measure_mirrored(
 # --------------------------------------------------------------------------------------
 
 
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(f"{PG_SERVER}/postgres", timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def run_scenario(
     scenario: Scenario,
     servers: dict[str, ServerProcess],
@@ -465,8 +465,8 @@ async def run_backend(
     names = args.scenarios
     if backend == "postgres":
         try:
-            await _pg_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-            await _pg_admin(f"CREATE DATABASE {PG_DATABASE}")
+            await pg_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+            await pg_admin(f"CREATE DATABASE {PG_DATABASE}")
         except (OSError, asyncpg.PostgresError) as exc:
             print(f"postgres: skipped, {PG_SERVER} is not reachable ({exc})", file=sys.stderr)
             return None
@@ -505,7 +505,7 @@ async def run_backend(
                 result.workers = await run_workers(url, seeded, modes[0], load, args)
     finally:
         if backend == "postgres":
-            await _pg_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+            await pg_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
     return result
 
 

@@ -52,7 +52,7 @@ try:  # bench/card.py's nearest-rank percentile; another change is moving it to 
 except ImportError:
     from bench.load import percentile  # type: ignore[no-redef]
 from bench.seed import seed  # noqa: E402
-from bench.server import ServerProcess, serve  # noqa: E402
+from bench.server import PG_SERVER, ServerProcess, pg_admin, serve  # noqa: E402
 from crm.db import close_database, open_database  # noqa: E402
 from crm.journey import JourneyKind as K  # noqa: E402
 from crm.models import Contact, User  # noqa: E402
@@ -84,7 +84,6 @@ from dossier.demo import (  # noqa: E402
     WEEKDAYS,
 )
 
-PG_SERVER = os.environ.get("DOSSIER_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 ACCOUNT = "Bench Co"  # bench/seed.py's account
 SMS_NUMBER = "+14155550100"
 HISTORY = timedelta(days=3 * 365)
@@ -781,14 +780,6 @@ class ScaleDB:
     phases: dict[str, float] = field(default_factory=dict)
 
 
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(f"{PG_SERVER}/postgres", timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def _marker(contacts: int, events: int) -> str:
     return f"seed_scale complete: contacts={contacts} events={events}"
 
@@ -885,8 +876,8 @@ async def seed_database(name: str, contacts: int, events: int, *, reuse: bool) -
         clock = now
         print(f"{name}: {label} {phases[label]:.1f} s", file=sys.stderr, flush=True)
 
-    await _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await _pg_admin(f"CREATE DATABASE {name}")
+    await pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await pg_admin(f"CREATE DATABASE {name}")
     await open_database(url)  # the app's own migrations
     try:
         api_key, account_id, rich_id, people, tags = await _orm_setup()
@@ -928,7 +919,7 @@ async def seed_database(name: str, contacts: int, events: int, *, reuse: bool) -
         phase("reset sequences, VACUUM ANALYZE")
     finally:
         await conn.close()
-    await _pg_admin(f"COMMENT ON DATABASE {name} IS '{_marker(contacts, events)}'")
+    await pg_admin(f"COMMENT ON DATABASE {name} IS '{_marker(contacts, events)}'")
     return ScaleDB(name, url, contacts, events, api_key, rich_id, time.perf_counter() - started, phases)
 
 
@@ -1179,7 +1170,7 @@ def report_timings(
 
 async def main_async(args: argparse.Namespace) -> int:
     try:
-        await _pg_admin("SELECT 1")
+        await pg_admin("SELECT 1")
     except (OSError, asyncpg.PostgresError) as exc:
         print(f"PostgreSQL is not reachable at {PG_SERVER}: {exc}", file=sys.stderr)
         return 1
@@ -1197,7 +1188,7 @@ async def main_async(args: argparse.Namespace) -> int:
     if args.drop:
         for db in (large, small):
             if db is not None:
-                await _pg_admin(f"DROP DATABASE IF EXISTS {db.name} WITH (FORCE)")
+                await pg_admin(f"DROP DATABASE IF EXISTS {db.name} WITH (FORCE)")
                 print(f"dropped {db.name}", file=sys.stderr)
     return 0
 

@@ -146,3 +146,18 @@ class CommandServer(Server):
     ) -> None:
         self.base_url = f"http://127.0.0.1:{port}"
         self._start(cmd, env, quiet)
+
+
+# The PostgreSQL server the benchmarks create their databases on.
+PG_SERVER = os.environ.get("DOSSIER_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+
+
+async def pg_admin(sql: str) -> None:
+    """One statement on the server's `postgres` database (CREATE/DROP DATABASE and the like)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(f"{PG_SERVER}/postgres", timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()

@@ -45,7 +45,7 @@ import httpx  # noqa: E402
 from strawberry.relay import to_base64  # noqa: E402
 
 from bench.load import percentile  # noqa: E402
-from bench.server import ServerProcess, serve  # noqa: E402
+from bench.server import PG_SERVER, ServerProcess, pg_admin, serve  # noqa: E402
 from crm.actor import Actor  # noqa: E402
 from crm.db import close_database, open_database  # noqa: E402
 from crm.models import Message  # noqa: E402
@@ -54,7 +54,6 @@ from dossier import Settings, create_app  # noqa: E402
 from plugins import hookimpl  # noqa: E402
 from plugins.manager import builtin_names  # noqa: E402
 
-PG_SERVER = os.environ.get("DOSSIER_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 PHONE = "+14155550123"
 PUBLIC_URL = "http://127.0.0.1:9"  # status callbacks are signed over it; nothing calls back here
 SEND = "mutation($input: SendSmsInput!) { sendSms(input: $input) { id status } }"
@@ -200,14 +199,6 @@ async def all_sent(url: str, queued: int) -> tuple[int, float]:
 # --------------------------------------------------------------------------------------
 
 
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(f"{PG_SERVER}/postgres", timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @dataclass
 class BackendResult:
     backend: str
@@ -224,8 +215,8 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
     if backend == "postgres":
         try:
             for scenario in scenarios:
-                await _pg_admin(f"DROP DATABASE IF EXISTS dossier_bench_sms_{scenario} WITH (FORCE)")
-                await _pg_admin(f"CREATE DATABASE dossier_bench_sms_{scenario}")
+                await pg_admin(f"DROP DATABASE IF EXISTS dossier_bench_sms_{scenario} WITH (FORCE)")
+                await pg_admin(f"CREATE DATABASE dossier_bench_sms_{scenario}")
         except (OSError, asyncpg.PostgresError) as exc:
             print(f"postgres: skipped, {PG_SERVER} is not reachable ({exc})", file=sys.stderr)
             return None
@@ -288,7 +279,7 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
             server.stop()
         if backend == "postgres":
             for scenario in scenarios:
-                await _pg_admin(f"DROP DATABASE IF EXISTS dossier_bench_sms_{scenario} WITH (FORCE)")
+                await pg_admin(f"DROP DATABASE IF EXISTS dossier_bench_sms_{scenario} WITH (FORCE)")
     return BackendResult(backend, timings, queued["plugins"], min(sent_by.values()), all_sent_after)
 
 
