@@ -127,8 +127,8 @@ class _PagedSection:
     model: type[Model]
     table: str
     columns: tuple[str, ...]
-    # SQL condition binding the rows to the account: {account} is its parameter, {t} the
-    # table's alias with its dot when the query has joins ("t."), else "".
+    # SQL condition binding the rows to the account, {account} its parameter ({t} a column
+    # prefix, empty in the id subqueries that use it today).
     scope: str
     filter_column: str
     owner_column: str = "contact_id"
@@ -277,24 +277,27 @@ class Loaders:
         newest_first: bool,
     ) -> dict[int, list[Row]]:
         """Up to first + 1 rows per owner (one more tells whether there is a next page), in
-        page order. One owner (a card) reads its page straight off the (owner, id) index;
-        several (a page of cards) number each owner's rows in a window and join them."""
+        page order. The page's ids come off the (owner, id) index, which stops after first + 1
+        however long the journey is; the rows are then read by primary key. One owner (a card)
+        takes them with LIMIT; several (a page of cards) number each owner's rows in a window."""
         params = Params(dialect())
         owner = source.owner_column
         direction = "DESC" if newest_first else "ASC"
-        alias = "t." if len(owner_ids) == 1 else ""
-        where = [source.scope.format(t=alias, account=params(self.account_id))]
+        where = [source.scope.format(t="", account=params(self.account_id))]
         if len(owner_ids) == 1:
-            where.append(f"t.{owner} = {params(owner_ids[0])}")
+            where.append(f"{owner} = {params(owner_ids[0])}")
         else:
             where.append(f"{owner} IN ({params.many(owner_ids)})")
         if values:
-            where.append(f"{alias}{source.filter_column} IN ({params.many(values)})")
+            where.append(f"{source.filter_column} IN ({params.many(values)})")
         if before_id is not None:
-            where.append(f"{alias}id {'<' if newest_first else '>'} {params(before_id)}")
+            where.append(f"id {'<' if newest_first else '>'} {params(before_id)}")
         if len(owner_ids) == 1:
-            order = f"t.id {direction} LIMIT {params(first + 1)}"
-            rows = await fetch(source.shape, params, " AND ".join(where), order)
+            page = (
+                f"t.id IN (SELECT id FROM {source.table} WHERE {' AND '.join(where)}"
+                f" ORDER BY id {direction} LIMIT {params(first + 1)})"
+            )
+            rows = await fetch(source.shape, params, page, f"t.id {direction}")
             return {owner_ids[0]: rows}
         ranked = (
             f" JOIN (SELECT id, ROW_NUMBER() OVER (PARTITION BY {owner} ORDER BY id {direction}) AS rn"
