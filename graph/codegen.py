@@ -25,6 +25,7 @@ from typing import Any
 
 from graphql import GraphQLLeafType, GraphQLObjectType, GraphQLOutputType, GraphQLSchema
 from graphql.pyutils import Undefined, is_awaitable
+from graphql.type.scalars import serialize_id
 from strawberry.scalars import JSON
 from strawberry.schema.types import base_scalars
 from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
@@ -63,6 +64,19 @@ def _node_id(root: Any, type_name: str) -> Any:
     return global_id
 
 
+def _serialises_as_text(leaf: GraphQLLeafType | None) -> bool:
+    return leaf is not None and leaf.coerce_output_value is serialize_id
+
+
+def _node_id_text(root: Any, type_name: str) -> str:
+    from graph.execution import node_id_text
+
+    text = node_id_text(root, type_name)
+    if text is None:
+        raise Bail
+    return text
+
+
 def _leaf(leaf: GraphQLLeafType, value: Any) -> Any:
     if isinstance(value, Exception):
         raise Bail
@@ -90,6 +104,7 @@ class Writer:
             "_awaitable": is_awaitable,
             "_drop": _drop,
             "_node_id": _node_id,
+            "_node_id_text": _node_id_text,
             "_datetime": datetime,
             "_JSON_PLAIN": _JSON_PLAIN,
         }
@@ -255,6 +270,9 @@ def write_fields(
             read = f"{value}.{access.attribute}"
         elif access.kind is Kind.ATTRIBUTE:
             read = f"getattr({value}, {access.attribute!r})"
+        elif access.kind is Kind.NODE_ID and _serialises_as_text(step.leaf):
+            # The ID scalar serialises a GlobalID as str(GlobalID): write that text directly.
+            read = f"_node_id_text({value}, {object_type.name!r})"
         elif access.kind is Kind.NODE_ID:
             read = f"_node_id({value}, {object_type.name!r})"
         elif access.kind is Kind.METHOD:

@@ -64,6 +64,7 @@ from strawberry import relay
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.codegen import Unsupported, compile_object
+from graph.ids import global_id_text
 
 FAST_PATH_ENV = "DOSSIER_FAST_PATH"
 _OFF = {"0", "off", "false", "no"}
@@ -135,10 +136,13 @@ _DEFAULT_RESOLVE_TYPENAME = relay.Node.resolve_typename.__func__  # type: ignore
 _ID_ATTRIBUTES: dict[type, str | None] = {}
 
 
-def node_global_id(root: Any, type_name: str) -> relay.GlobalID | None:
-    """What relay's `Node.id` answers, without its info, for a node class that keeps relay's
-    `resolve_id` (the NodeID attribute) and `resolve_typename` (the type being completed).
-    None when relay's own resolver must run: overridden methods, a missing or pending id."""
+def node_id_text(root: Any, type_name: str) -> str | None:
+    """node_global_id's answer as the ID scalar serialises it (str(GlobalID)), without the object."""
+    node_id = _node_id_value(root)
+    return None if node_id is None else global_id_text(type_name, node_id)
+
+
+def _node_id_value(root: Any) -> str | None:
     cls = type(root)
     attribute = _ID_ATTRIBUTES.get(cls, "")
     if attribute == "":
@@ -155,7 +159,15 @@ def node_global_id(root: Any, type_name: str) -> relay.GlobalID | None:
     node_id = getattr(root, attribute)
     if node_id is None or not isinstance(node_id, str | int):
         return None
-    return relay.GlobalID(type_name=type_name, node_id=str(node_id))
+    return str(node_id)
+
+
+def node_global_id(root: Any, type_name: str) -> relay.GlobalID | None:
+    """What relay's `Node.id` answers, without its info, for a node class that keeps relay's
+    `resolve_id` (the NodeID attribute) and `resolve_typename` (the type being completed).
+    None when relay's own resolver must run: overridden methods, a missing or pending id."""
+    node_id = _node_id_value(root)
+    return None if node_id is None else relay.GlobalID(type_name=type_name, node_id=node_id)
 
 
 def field_access(field_def: GraphQLField) -> FieldAccess:

@@ -16,6 +16,11 @@ def global_id(type_name: str, node_id: int) -> relay.GlobalID:
     return relay.GlobalID(type_name, str(node_id))
 
 
+def global_id_text(type_name: str, node_id: int | str) -> str:
+    """The global ID as the client sees it: what str(GlobalID) gives, without the object."""
+    return base64.b64encode(f"{type_name}:{node_id}".encode()).decode()
+
+
 def decode_id(value: str, expected: str, field: str = "id") -> int:
     """The database id inside a global ID of the expected type; anything else is bad input."""
     try:

@@ -9,7 +9,7 @@ import strawberry
 from strawberry import relay
 
 from graph.context import Info
-from graph.ids import global_id
+from graph.ids import global_id_text
 from graph.schema.accounts import User, joined_user
 from graph.schema.common import FieldChange, PageInfo
 from graph.schema.enums import ActorKind, JourneyKind
@@ -63,7 +63,7 @@ class JourneyEvent(relay.Node):
     def subject_id(self) -> strawberry.ID | None:
         if self.subject_type is None or self._subject_id is None:
             return None
-        return strawberry.ID(str(global_id(self.subject_type, self._subject_id)))
+        return strawberry.ID(global_id_text(self.subject_type, self._subject_id))
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> JourneyEvent:
