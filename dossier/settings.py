@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from graph.execution import fast_path_from_env
+
 
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
@@ -69,7 +71,7 @@ class Settings:
             disabled_plugins=names("DISABLED_PLUGINS"),
             allowed_origins=names("ALLOWED_ORIGINS"),
             public_url=(get("PUBLIC_URL") or None),
-            fast_path=_bool(get("FAST_PATH"), True),
+            fast_path=fast_path_from_env(env),
             gc_tuning=_bool(get("GC_TUNING"), True),
             env={k: v for k, v in env.items() if k.startswith("DOSSIER_")},
         )

@@ -25,10 +25,11 @@ from typing import Any
 
 from graphql import GraphQLLeafType, GraphQLObjectType, GraphQLOutputType, GraphQLSchema
 from graphql.pyutils import Undefined, is_awaitable
-from graphql.type.scalars import serialize_id
 from strawberry.scalars import JSON
 from strawberry.schema.types import base_scalars
 from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
+
+from graph.ids import node_global_id, node_id_text
 
 CompiledObject = Callable[[Any], dict[str, Any]]
 
@@ -56,21 +57,13 @@ def _drop(awaitable: Any) -> None:
 
 
 def _node_id(root: Any, type_name: str) -> Any:
-    from graph.execution import node_global_id
-
     global_id = node_global_id(root, type_name)
     if global_id is None:
         raise Bail
     return global_id
 
 
-def _serialises_as_text(leaf: GraphQLLeafType | None) -> bool:
-    return leaf is not None and leaf.coerce_output_value is serialize_id
-
-
 def _node_id_text(root: Any, type_name: str) -> str:
-    from graph.execution import node_id_text
-
     text = node_id_text(root, type_name)
     if text is None:
         raise Bail
@@ -270,7 +263,7 @@ def write_fields(
             read = f"{value}.{access.attribute}"
         elif access.kind is Kind.ATTRIBUTE:
             read = f"getattr({value}, {access.attribute!r})"
-        elif access.kind is Kind.NODE_ID and _serialises_as_text(step.leaf):
+        elif access.kind is Kind.NODE_ID and step.id_as_text:
             # The ID scalar serialises a GlobalID as str(GlobalID): write that text directly.
             read = f"_node_id_text({value}, {object_type.name!r})"
         elif access.kind is Kind.NODE_ID:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -64,7 +64,7 @@ from strawberry import relay
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.codegen import Unsupported, compile_object
-from graph.ids import global_id_text
+from graph.ids import node_global_id, node_id_text, serialises_ids_as_text
 
 FAST_PATH_ENV = "DOSSIER_FAST_PATH"
 _OFF = {"0", "off", "false", "no"}
@@ -74,7 +74,7 @@ _PLAIN_DIRECTIVES = frozenset({"include", "skip"})
 _STRAWBERRY_IS_TYPE_OF = "strawberry.schema.schema_converter"
 
 
-def fast_path_from_env(env: dict[str, str] | None = None) -> bool:
+def fast_path_from_env(env: Mapping[str, str] | None = None) -> bool:
     raw = (env if env is not None else os.environ).get(FAST_PATH_ENV, "")
     return raw.strip().lower() not in _OFF
 
@@ -113,6 +113,8 @@ class Step:
     passthrough: type | None = None
     # For a strawberry enum: id(member) -> GraphQL name, what its serialiser would answer.
     enum_names: dict[int, str] | None = None
+    # A relay id whose ID scalar serialises a GlobalID as its text: produce the text directly.
+    id_as_text: bool = False
     # For an object-typed field: its object type's sub-selection, collected and compiled the
     # first time one of its objects is completed (a list of 200 objects collects once).
     sub: SubSelection | None = None
@@ -130,44 +132,6 @@ class SubSelection:
 _ACCESS_CACHE: dict[int, tuple[GraphQLField, FieldAccess]] = {}
 _GRAPHQL_ACCESS = FieldAccess(Kind.GRAPHQL)
 _NODE_ID_ACCESS = FieldAccess(Kind.NODE_ID)
-
-_DEFAULT_RESOLVE_ID = relay.Node.resolve_id.__func__  # type: ignore[attr-defined]
-_DEFAULT_RESOLVE_TYPENAME = relay.Node.resolve_typename.__func__  # type: ignore[attr-defined]
-_ID_ATTRIBUTES: dict[type, str | None] = {}
-
-
-def node_id_text(root: Any, type_name: str) -> str | None:
-    """node_global_id's answer as the ID scalar serialises it (str(GlobalID)), without the object."""
-    node_id = _node_id_value(root)
-    return None if node_id is None else global_id_text(type_name, node_id)
-
-
-def _node_id_value(root: Any) -> str | None:
-    cls = type(root)
-    attribute = _ID_ATTRIBUTES.get(cls, "")
-    if attribute == "":
-        attribute = None
-        if (
-            isinstance(root, relay.Node)
-            and getattr(cls.resolve_id, "__func__", None) is _DEFAULT_RESOLVE_ID
-            and getattr(cls.resolve_typename, "__func__", None) is _DEFAULT_RESOLVE_TYPENAME
-        ):
-            attribute = cls.resolve_id_attr()
-        _ID_ATTRIBUTES[cls] = attribute
-    if attribute is None:
-        return None
-    node_id = getattr(root, attribute)
-    if node_id is None or not isinstance(node_id, str | int):
-        return None
-    return str(node_id)
-
-
-def node_global_id(root: Any, type_name: str) -> relay.GlobalID | None:
-    """What relay's `Node.id` answers, without its info, for a node class that keeps relay's
-    `resolve_id` (the NodeID attribute) and `resolve_typename` (the type being completed).
-    None when relay's own resolver must run: overridden methods, a missing or pending id."""
-    node_id = _node_id_value(root)
-    return None if node_id is None else relay.GlobalID(type_name=type_name, node_id=node_id)
 
 
 def field_access(field_def: GraphQLField) -> FieldAccess:
@@ -333,6 +297,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             leaf, non_null = _unwrap_leaf(return_type) if return_type is not None else (None, False)
             step = Step(response_name, details, field_def, access, return_type, leaf, non_null)
             step.passthrough, step.enum_names = _passthrough(leaf), _enum_names(leaf)
+            step.id_as_text = access.kind is Kind.NODE_ID and serialises_ids_as_text(leaf)
             steps.append(step)
         return steps if fast else None
 
@@ -369,7 +334,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 access = step.access
                 kind = access.kind
                 if kind is Kind.NODE_ID:
-                    global_id = node_global_id(source, parent_name)
+                    global_id = (node_id_text if step.id_as_text else node_global_id)(source, parent_name)
                     if global_id is None:
                         kind = Kind.GRAPHQL
                 if kind is Kind.GRAPHQL:

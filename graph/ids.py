@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
+from graphql.type.scalars import serialize_id
 from strawberry import relay
 
 from crm.errors import BadInput
@@ -59,3 +61,48 @@ def page_size(first: int, field: str = "first") -> int:
     if not 1 <= first <= MAX_PAGE:
         raise BadInput(f"{field} must be between 1 and {MAX_PAGE}, got {first}", field=field)
     return first
+
+
+# Relay's Node.id, answered without its resolver (graph.execution and graph.codegen use them).
+_DEFAULT_RESOLVE_ID = relay.Node.resolve_id.__func__  # type: ignore[attr-defined]
+_DEFAULT_RESOLVE_TYPENAME = relay.Node.resolve_typename.__func__  # type: ignore[attr-defined]
+_ID_ATTRIBUTES: dict[type, str | None] = {}
+
+
+def serialises_ids_as_text(leaf: Any) -> bool:
+    """graphql-core's ID scalar serialises a GlobalID as str(GlobalID), i.e. global_id_text."""
+    return leaf is not None and leaf.coerce_output_value is serialize_id
+
+
+def node_id_text(root: Any, type_name: str) -> str | None:
+    """node_global_id's answer as the ID scalar serialises it (str(GlobalID)), without the object."""
+    node_id = _node_id_value(root)
+    return None if node_id is None else global_id_text(type_name, node_id)
+
+
+def _node_id_value(root: Any) -> str | None:
+    cls = type(root)
+    attribute = _ID_ATTRIBUTES.get(cls, "")
+    if attribute == "":
+        attribute = None
+        if (
+            isinstance(root, relay.Node)
+            and getattr(cls.resolve_id, "__func__", None) is _DEFAULT_RESOLVE_ID
+            and getattr(cls.resolve_typename, "__func__", None) is _DEFAULT_RESOLVE_TYPENAME
+        ):
+            attribute = cls.resolve_id_attr()
+        _ID_ATTRIBUTES[cls] = attribute
+    if attribute is None:
+        return None
+    node_id = getattr(root, attribute)
+    if node_id is None or not isinstance(node_id, str | int):
+        return None
+    return str(node_id)
+
+
+def node_global_id(root: Any, type_name: str) -> relay.GlobalID | None:
+    """What relay's `Node.id` answers, without its info, for a node class that keeps relay's
+    `resolve_id` (the NodeID attribute) and `resolve_typename` (the type being completed).
+    None when relay's own resolver must run: overridden methods, a missing or pending id."""
+    node_id = _node_id_value(root)
+    return None if node_id is None else relay.GlobalID(type_name=type_name, node_id=node_id)

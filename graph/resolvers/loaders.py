@@ -127,9 +127,7 @@ class _PagedSection:
     model: type[Model]
     table: str
     columns: tuple[str, ...]
-    # SQL condition binding the rows to the account, {account} its parameter ({t} a column
-    # prefix, empty in the id subqueries that use it today).
-    scope: str
+    scope: str  # SQL condition binding the rows to the account, with {account} for its parameter
     filter_column: str
     owner_column: str = "contact_id"
 
@@ -148,19 +146,19 @@ def _scoped(scope: str, account_mark: str) -> str:
     return f't."account_id" = {account_mark}' if scope == "account" else f'c."account_id" = {account_mark}'
 
 
-_JOURNEY = _PagedSection(JourneyEvent, "journey_event", JOURNEY_READ, "{t}account_id = {account}", "kind")
+_JOURNEY = _PagedSection(JourneyEvent, "journey_event", JOURNEY_READ, "account_id = {account}", "kind")
 _MESSAGES = _PagedSection(
     Message,
     "message",
     MESSAGE_READ,
-    "{t}contact_id IN (SELECT id FROM contact WHERE account_id = {account})",
+    "contact_id IN (SELECT id FROM contact WHERE account_id = {account})",
     "channel",
 )
 _DELIVERIES = _PagedSection(
     WebhookDelivery,
     "webhook_delivery",
     WEBHOOK_DELIVERY_COLUMNS,
-    "{t}endpoint_id IN (SELECT id FROM webhook_endpoint WHERE account_id = {account})",
+    "endpoint_id IN (SELECT id FROM webhook_endpoint WHERE account_id = {account})",
     "status",
     owner_column="endpoint_id",
 )
@@ -283,7 +281,7 @@ class Loaders:
         params = Params(dialect())
         owner = source.owner_column
         direction = "DESC" if newest_first else "ASC"
-        where = [source.scope.format(t="", account=params(self.account_id))]
+        where = [source.scope.format(account=params(self.account_id))]
         if len(owner_ids) == 1:
             where.append(f"{owner} = {params(owner_ids[0])}")
         else:

@@ -11,7 +11,7 @@ from strawberry import relay
 from crm.models import Account as AccountModel
 from crm.models import Contact as ContactModel
 from crm.models import Tag as TagModel
-from graph.context import Info
+from graph.schema.common import SharedObjects
 from graph.schema.enums import Role
 
 
@@ -34,7 +34,7 @@ class User(relay.Node):
 _USER_KEYS: dict[str, tuple[str, str, str, str, str]] = {}
 # A card points at the same few users hundreds of times (every journey entry's actor): equal
 # joined columns give the same User object. Bounded; a renamed user simply gets a new entry.
-_USERS: dict[tuple[Any, ...], User] = {}
+_USERS: SharedObjects[tuple[Any, ...], User] = SharedObjects(4096)
 _ROLES = {role.value: role for role in Role}
 
 
@@ -51,22 +51,12 @@ def joined_user(row: dict[str, Any], relation: str) -> User | None:
     if user_id is None:
         return None
     values = (user_id, row[name_key], row[email_key], row[role_key], row[created_key])
-    user = _USERS.get(values)
-    if user is None:
-        if len(_USERS) >= 4096:
-            _USERS.clear()
-        user = _USERS[values] = User(
-            id=user_id, name=values[1], email=values[2], role=_ROLES.get(values[3]) or Role(values[3]),
-            created_at=values[4],
-        )  # fmt: skip
-    return user
+    return _USERS.get(values, _new_user, *values)
 
 
-async def load_user(info: Info, user_id: int | None) -> User | None:
-    if user_id is None:
-        return None
-    row = await info.context.loaders.user.load(user_id)
-    return User.from_row(row) if row else None
+def _new_user(user_id: int, name: str, email: str, role: str, created_at: datetime) -> User:
+    role_member = _ROLES.get(role) or Role(role)
+    return User(id=user_id, name=name, email=email, role=role_member, created_at=created_at)
 
 
 @strawberry.type(description="A status a contact can have, with its sub-statuses.")

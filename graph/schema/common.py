@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class SharedObjects(Generic[K, V]):
+    """One object per equal key, shared across requests, for the read path's immutable schema
+    objects (a journey's few actors and users, its repeated changes). Bounded: when full it
+    is emptied, and objects are simply built again."""
+
+    def __init__(self, limit: int) -> None:
+        self._objects: dict[K, V] = {}
+        self._limit = limit
+
+    def get(self, key: K, make: Callable[..., V], *args: Any) -> V:
+        """The object for `key`, made by `make(*args)` the first time."""
+        found = self._objects.get(key)
+        if found is None:
+            if len(self._objects) >= self._limit:
+                self._objects.clear()
+            found = self._objects[key] = make(*args)
+        return found
 
 
 @strawberry.type(description="Relay page information.")
@@ -54,16 +77,16 @@ class FieldChange:
             # the types are part of the key, or True would find the change made for 1.
             key = (name, type(before), before, type(after), after)
             try:
-                change = _CHANGES.get(key)
+                hash(key)
             except TypeError:
-                change = cls(field=name, before=before, after=after)
+                result.append(cls(field=name, before=before, after=after))
             else:
-                if change is None:
-                    if len(_CHANGES) >= 8192:
-                        _CHANGES.clear()
-                    change = _CHANGES[key] = cls(field=name, before=before, after=after)
-            result.append(change)
+                result.append(_CHANGES.get(key, _change, name, before, after))
         return result
 
 
-_CHANGES: dict[tuple[Any, ...], FieldChange] = {}
+def _change(field: str, before: Any, after: Any) -> FieldChange:
+    return FieldChange(field=field, before=before, after=after)
+
+
+_CHANGES: SharedObjects[tuple[Any, ...], FieldChange] = SharedObjects(8192)

@@ -11,7 +11,7 @@ from strawberry import relay
 from graph.context import Info
 from graph.ids import global_id_text
 from graph.schema.accounts import User, joined_user
-from graph.schema.common import FieldChange, PageInfo
+from graph.schema.common import FieldChange, PageInfo, SharedObjects
 from graph.schema.enums import ActorKind, JourneyKind
 
 # Enum members by value: a dict lookup per journey entry instead of an Enum call.
@@ -30,19 +30,15 @@ class JourneyActor:
 
 # A journey has few distinct actors: entries by the same one share its object. The entry holds
 # the user (through the actor), so an id in the key cannot be reused while it is cached.
-_ACTORS: dict[tuple[str, str, int], JourneyActor] = {}
+_ACTORS: SharedObjects[tuple[str, str, int], JourneyActor] = SharedObjects(4096)
 
 
 def _actor(kind: str, name: str, user: User | None) -> JourneyActor:
-    key = (kind, name, id(user))
-    actor = _ACTORS.get(key)
-    if actor is None:
-        if len(_ACTORS) >= 4096:
-            _ACTORS.clear()
-        actor = _ACTORS[key] = JourneyActor(
-            kind=_ACTOR_KINDS.get(kind) or ActorKind(kind), name=name, user=user
-        )
-    return actor
+    return _ACTORS.get((kind, name, id(user)), _new_actor, kind, name, user)
+
+
+def _new_actor(kind: str, name: str, user: User | None) -> JourneyActor:
+    return JourneyActor(kind=_ACTOR_KINDS.get(kind) or ActorKind(kind), name=name, user=user)
 
 
 @strawberry.type(description="One entry of a card's journey. Entries are never edited.")
