@@ -62,6 +62,7 @@ from graphql.pyutils import Path, Undefined, gather_with_cancel
 from graphql.type.scalars import serialize_boolean, serialize_id, serialize_int, serialize_string
 from strawberry import relay
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from graph.codegen import Unsupported, compile_object
 from graph.ids import node_global_id, node_id_text, serialises_ids_as_text
@@ -239,6 +240,33 @@ def _enum_names(leaf: GraphQLLeafType | None) -> dict[int, str] | None:
                     break
     _ENUM_CACHE[id(leaf)] = (leaf, names)
     return names
+
+
+_EXACT_CACHE: dict[int, tuple[GraphQLObjectType, type | None]] = {}
+
+
+def exact_class(object_type: GraphQLObjectType) -> type | None:
+    """The Python class whose instances this object type completes without asking anything:
+    for such an instance that is not `strawberry.cast`, strawberry's `is_type_of` (when the
+    type has one) answers True. None when that cannot be told from the class alone."""
+    cached = _EXACT_CACHE.get(id(object_type))
+    if cached is not None and cached[0] is object_type:
+        return cached[1]
+    definition = (object_type.extensions or {}).get("strawberry-definition")
+    origin = getattr(definition, "origin", None)
+    exact = None
+    is_type_of = object_type.is_type_of
+    if (
+        isinstance(origin, type)
+        and (is_type_of is None or is_type_of.__module__ == _STRAWBERRY_IS_TYPE_OF)
+        and origin.__dictoffset__ != 0  # the cast mark, if any, is in the instance's __dict__
+        and origin.__getattribute__ is object.__getattribute__
+        and not hasattr(origin, "__getattr__")
+        and not hasattr(origin, TYPE_CAST_ATTRIBUTE)
+    ):
+        exact = origin
+    _EXACT_CACHE[id(object_type)] = (object_type, exact)
+    return exact
 
 
 def _unwrap_leaf(return_type: GraphQLOutputType) -> tuple[GraphQLLeafType | None, bool]:
@@ -526,7 +554,9 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         info: GraphQLResolveInfo | None,
     ) -> Any:
         is_type_of = object_type.is_type_of
-        if is_type_of:
+        if is_type_of and not (
+            value.__class__ is exact_class(object_type) and TYPE_CAST_ATTRIBUTE not in value.__dict__
+        ):
             if is_type_of.__module__ == _STRAWBERRY_IS_TYPE_OF and info is None:
                 verdict = is_type_of(value, None)  # type: ignore[arg-type]
             else:
@@ -552,6 +582,19 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if sub.steps is None:
             return super().execute_fields(object_type, value, path, sub.grouped, None)
         return self._run(object_type, value, path, sub.steps)
+
+    def _list_function(self, step: Step, item_type: GraphQLOutputType) -> tuple[type | None, Any]:
+        """(class, generated function) for the items of a list of objects, or (None, None)."""
+        object_type = item_type.of_type if _type_kind(item_type) is _NON_NULL else item_type  # type: ignore[union-attr]
+        if _type_kind(object_type) is not _OBJECT:
+            return None, None
+        exact = exact_class(object_type)  # type: ignore[arg-type]
+        if exact is None:
+            return None, None
+        compiled = step.compiled
+        if compiled is None or compiled[0] is not object_type:
+            compiled = step.compiled = (object_type, self._compiled_function(object_type, step))  # type: ignore[arg-type]
+        return (exact, compiled[1]) if compiled[1] is not None else (None, None)
 
     def _compiled_function(self, object_type: GraphQLObjectType, step: Step) -> Any:
         """The sub-tree's generated function, or None. When no @include/@skip of the document
@@ -611,8 +654,18 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         completed: list[Any] = []
         append = completed.append
         awaitable_indices: list[int] = []
+        # A list of objects of one generated sub-tree (journey entries, calls): items of the
+        # type's own class go straight to its function; anything else, or an item the
+        # function bails on, takes the item-by-item path below.
+        exact, function = self._list_function(step, item_type) if leaf is None else (None, None)
         try:
             for index, item in enumerate(items):
+                if item.__class__ is exact and TYPE_CAST_ATTRIBUTE not in item.__dict__:
+                    try:
+                        append(function(item))  # type: ignore[misc]
+                        continue
+                    except Exception:  # not the clean case: completed again below
+                        pass
                 if (
                     leaf is not None
                     and item is not None

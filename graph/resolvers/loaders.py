@@ -130,10 +130,11 @@ class _PagedSection:
     scope: str  # SQL condition binding the rows to the account, with {account} for its parameter
     filter_column: str
     owner_column: str = "contact_id"
+    raw: tuple[str, ...] = ()
 
     @cached_property
     def shape(self) -> Shape:
-        return shape(self.model, self.columns)
+        return shape(self.model, self.columns, self.raw)
 
 
 _TAGS = shape(ContactTag, ("contact_id", "tag__id", "tag__name", "tag__created_at"))
@@ -146,7 +147,12 @@ def _scoped(scope: str, account_mark: str) -> str:
     return f't."account_id" = {account_mark}' if scope == "account" else f'c."account_id" = {account_mark}'
 
 
-_JOURNEY = _PagedSection(JourneyEvent, "journey_event", JOURNEY_READ, "account_id = {account}", "kind")
+# A journey entry's changes stay JSON text: `FieldChange.of` shares the decoded changes of
+# equal texts, and a journey repeats them.
+JOURNEY_RAW = ("changes",)
+_JOURNEY = _PagedSection(
+    JourneyEvent, "journey_event", JOURNEY_READ, "account_id = {account}", "kind", raw=JOURNEY_RAW
+)
 _MESSAGES = _PagedSection(
     Message,
     "message",
@@ -175,7 +181,7 @@ class Loaders:
         self.deal = self._by_id(Deal, DEAL_READ, "contact")
         self.note = self._by_id(Note, NOTE_READ, "contact")
         self.tag = self._by_id(Tag, ("id", "name", "created_at"), "account")
-        self.journey_event = self._by_id(JourneyEvent, JOURNEY_READ, "account")
+        self.journey_event = self._by_id(JourneyEvent, JOURNEY_READ, "account", JOURNEY_RAW)
         self.calls_by_contact = self._children(Call, CALL_READ, 't."scheduled_at", t."id"')
         self.deals_by_contact = self._children(Deal, DEAL_READ, 't."created_at", t."id"')
         self.notes_by_contact = self._children(Note, NOTE_READ, 't."created_at" DESC, t."id" DESC')
@@ -207,10 +213,12 @@ class Loaders:
 
     # -- generic shapes -------------------------------------------------------------
 
-    def _by_id(self, model: type[Model], columns: Sequence[str], scope: str) -> DataLoader[int, Row | None]:
+    def _by_id(
+        self, model: type[Model], columns: Sequence[str], scope: str, raw: Sequence[str] = ()
+    ) -> DataLoader[int, Row | None]:
         """Rows by id, of this account only: `scope` is "account" (the row has an account_id)
         or "contact" (the row belongs to a contact of the account)."""
-        rows_of = shape(model, columns)
+        rows_of = shape(model, columns, raw)
         account_id = self.account_id
 
         async def load(ids: list[int]) -> list[Row | None]:

@@ -95,6 +95,9 @@ class Shape:
 
     model: type[Model]
     columns: tuple[str, ...]
+    # Columns handed over as the driver returns them (JSON as its text, for a reader that
+    # caches by it), not converted to tortoise's value.
+    raw: frozenset[str] = frozenset()
     _compiled: dict[str, tuple[str, tuple[str, ...], tuple[tuple[int, Converter], ...]]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -152,7 +155,7 @@ class Shape:
             else:
                 source = meta.fields_map[column]
                 select.append(f't."{source.source_field or column}"')
-            convert = _converter(source)
+            convert = None if name in self.raw else _converter(source)
             if convert is not None:
                 converters.append((index, convert))
         join_sql = "".join(
@@ -181,12 +184,12 @@ async def fetch(shape: Shape, params: Params, where: str, order: str = "", *, jo
     return shape.builder(params.dialect)(records)
 
 
-_SHAPES: dict[tuple[type[Model], tuple[str, ...]], Shape] = {}
+_SHAPES: dict[tuple[type[Model], tuple[str, ...], frozenset[str]], Shape] = {}
 
 
-def shape(model: type[Model], columns: Sequence[str]) -> Shape:
-    """One Shape per (model, columns) in the process, so its SQL is built once."""
-    key = (model, tuple(columns))
+def shape(model: type[Model], columns: Sequence[str], raw: Iterable[str] = ()) -> Shape:
+    """One Shape per (model, columns, raw columns) in the process, so its SQL is built once."""
+    key = (model, tuple(columns), frozenset(raw))
     found = _SHAPES.get(key)
     if found is None:
         found = _SHAPES[key] = Shape(*key)

@@ -38,9 +38,13 @@ _USERS: SharedObjects[tuple[Any, ...], User] = SharedObjects(4096)
 _ROLES = {role.value: role for role in Role}
 
 
-def joined_user(row: dict[str, Any], relation: str) -> User | None:
+def joined_user(row: dict[str, Any], relation: str, batch: dict[Any, Any] | None = None) -> User | None:
     """The user a row points at through `relation`, from the columns its query joined
-    (`graph.resolvers.loaders.with_users`). A row without them is a bug: KeyError, not None."""
+    (`graph.resolvers.loaders.with_users`). A row without them is a bug: KeyError, not None.
+
+    `batch`, for the rows of one statement: one statement reads one snapshot, so its rows
+    pointing at the same user id carry the same user columns, and the user is looked up by
+    id alone after the first of them."""
     keys = _USER_KEYS.get(relation)
     if keys is None:
         keys = _USER_KEYS[relation] = tuple(  # type: ignore[assignment]
@@ -50,8 +54,15 @@ def joined_user(row: dict[str, Any], relation: str) -> User | None:
     user_id = row[id_key]
     if user_id is None:
         return None
+    if batch is not None:
+        found = batch.get(user_id)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
     values = (user_id, row[name_key], row[email_key], row[role_key], row[created_key])
-    return _USERS.get(values, _new_user, *values)
+    user = _USERS.get(values, _new_user, *values)
+    if batch is not None:
+        batch[user_id] = user
+    return user
 
 
 def _new_user(user_id: int, name: str, email: str, role: str, created_at: datetime) -> User:

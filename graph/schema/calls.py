@@ -11,10 +11,15 @@ from strawberry import relay
 from crm.clock import utcnow
 from graph.context import Info
 from graph.schema.accounts import User, joined_user
+from graph.schema.common import built
 from graph.schema.enums import CallBadge, CallOutcome, CallStatus
 
 if TYPE_CHECKING:
     from graph.schema.contacts import Contact
+
+# Enum members by value: a dict lookup per call instead of an Enum call.
+_STATUSES = {status.value: status for status in CallStatus}
+_OUTCOMES = {outcome.value: outcome for outcome in CallOutcome}
 
 
 @strawberry.type(description="A call with the contact: upcoming or past, with its outcome once it happened.")
@@ -37,23 +42,28 @@ class Call(relay.Node):
     _contact_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Call:
-        return cls(
-            id=row["id"],
-            event_name=row["event_name"],
-            scheduled_at=row["scheduled_at"],
-            duration_minutes=row["duration_minutes"],
-            status=CallStatus(row["status"]),
-            outcome=CallOutcome(row["outcome"]) if row["outcome"] else None,
-            outcome_at=row["outcome_at"],
-            recording_url=row["recording_url"],
-            cancel_reason=row["cancel_reason"],
-            cancelled_at=row["cancelled_at"],
-            reschedule_count=row["reschedule_count"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            _contact_id=row["contact_id"],
-            booked_by=joined_user(row, "booked_by"),
+    def from_row(cls, row: dict[str, Any], batch: dict[Any, Any] | None = None) -> Call:
+        """`batch`: shared by the rows of one statement (see `joined_user`)."""
+        status, outcome = row["status"], row["outcome"]
+        return built(
+            cls,
+            {
+                "id": row["id"],
+                "event_name": row["event_name"],
+                "scheduled_at": row["scheduled_at"],
+                "duration_minutes": row["duration_minutes"],
+                "status": _STATUSES.get(status) or CallStatus(status),
+                "outcome": (_OUTCOMES.get(outcome) or CallOutcome(outcome)) if outcome else None,
+                "outcome_at": row["outcome_at"],
+                "recording_url": row["recording_url"],
+                "cancel_reason": row["cancel_reason"],
+                "cancelled_at": row["cancelled_at"],
+                "reschedule_count": row["reschedule_count"],
+                "created_at": row["created_at"],
+                "updated_at": row["updated_at"],
+                "_contact_id": row["contact_id"],
+                "booked_by": joined_user(row, "booked_by", batch),
+            },
         )
 
     @strawberry.field

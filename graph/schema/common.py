@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
+import orjson
 import strawberry
 from strawberry.scalars import JSON
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+T = TypeVar("T")
+
+_new = object.__new__
+
+
+def built(cls: type[T], attributes: dict[str, Any]) -> T:
+    """A schema object of the read path made from its complete attribute dict.
+
+    A card builds about a thousand such objects per request; strawberry types are dataclasses,
+    and their keyword-argument `__init__` was most of the cost of building one. This is the
+    same object (the same class, the same `__dict__`), so `attributes` must name every field,
+    private ones included: `tests/test_schema_objects.py` checks each `from_row` against the
+    dataclass fields.
+    """
+    obj = _new(cls)
+    obj.__dict__ = attributes
+    return obj
 
 
 class SharedObjects(Generic[K, V]):
@@ -66,6 +84,15 @@ class FieldChange:
     after: JSON | None
 
     @classmethod
+    def of(cls, changes: str | bytes | dict[str, Any] | None) -> Sequence[FieldChange]:
+        """The changes of a journey entry: its JSON text as stored (the read path keeps it
+        undecoded, see `graph.resolvers.loaders`), or the decoded dict (a live update).
+        Equal texts share one tuple of changes across requests: a journey repeats them."""
+        if type(changes) is str or type(changes) is bytes:
+            return _CHANGE_LISTS.get(changes, _decoded_changes, changes)
+        return cls.from_changes(changes)  # type: ignore[arg-type]
+
+    @classmethod
     def from_changes(cls, changes: dict[str, Any] | None) -> list[FieldChange]:
         if not changes:
             return []
@@ -90,3 +117,10 @@ def _change(field: str, before: Any, after: Any) -> FieldChange:
 
 
 _CHANGES: SharedObjects[tuple[Any, ...], FieldChange] = SharedObjects(8192)
+
+
+def _decoded_changes(text: str | bytes) -> tuple[FieldChange, ...]:
+    return tuple(FieldChange.from_changes(orjson.loads(text)))
+
+
+_CHANGE_LISTS: SharedObjects[str | bytes, tuple[FieldChange, ...]] = SharedObjects(8192)

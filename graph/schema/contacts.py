@@ -17,7 +17,7 @@ from graph.ids import decode_cursor, encode_cursor, page_size
 from graph.resolvers.loaders import PageKey
 from graph.schema.accounts import Tag, User, joined_user
 from graph.schema.calls import Call
-from graph.schema.common import PageInfo, backward_page, forward_page
+from graph.schema.common import PageInfo, backward_page, built, forward_page
 from graph.schema.deals import Deal
 from graph.schema.enums import CallWhen, JourneyKind, JourneyOrder
 from graph.schema.journey import JourneyConnection, JourneyEvent, JourneyEventEdge
@@ -167,15 +167,18 @@ class Contact(relay.Node):
             rows = [r for r in rows if r["scheduled_at"] > now]
         elif when is CallWhen.PAST:
             rows = [r for r in reversed(rows) if r["scheduled_at"] <= now]
-        return [Call.from_row(r) for r in rows]
+        batch: dict[Any, Any] = {}
+        return [Call.from_row(r, batch) for r in rows]
 
     @strawberry.field(description="Deals, oldest first.")
     async def deals(self, info: Info) -> list[Deal]:
-        return [Deal.from_row(r) for r in await info.context.loaders.deals_by_contact.load(self.id)]
+        batch: dict[Any, Any] = {}
+        return [Deal.from_row(r, batch) for r in await info.context.loaders.deals_by_contact.load(self.id)]
 
     @strawberry.field(description="Notes, newest first.")
     async def notes(self, info: Info) -> list[Note]:
-        return [Note.from_row(r) for r in await info.context.loaders.notes_by_contact.load(self.id)]
+        batch: dict[Any, Any] = {}
+        return [Note.from_row(r, batch) for r in await info.context.loaders.notes_by_contact.load(self.id)]
 
     @strawberry.field(description="Every change made to the card, newest first unless asked otherwise.")
     async def journey(
@@ -191,8 +194,12 @@ class Contact(relay.Node):
         kind_values = tuple(sorted({k.value for k in kinds or ()}))
         key = PageKey(self.id, size, bound, kind_values, order is JourneyOrder.NEWEST_FIRST)
         rows = await info.context.loaders.journey_page.load(key)
+        batch: dict[Any, Any] = {}
         edges = [
-            JourneyEventEdge(cursor=encode_cursor(JOURNEY_CURSOR, r["id"]), node=JourneyEvent.from_row(r))
+            built(
+                JourneyEventEdge,
+                {"cursor": encode_cursor(JOURNEY_CURSOR, r["id"]), "node": JourneyEvent.from_row(r, batch)},
+            )
             for r in rows[:size]
         ]
         return JourneyConnection(

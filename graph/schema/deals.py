@@ -11,10 +11,15 @@ from strawberry import relay
 
 from graph.context import Info
 from graph.schema.accounts import User, joined_user
+from graph.schema.common import built
 from graph.schema.enums import DealStatus, PaymentType
 
 if TYPE_CHECKING:
     from graph.schema.contacts import Contact
+
+# Enum members by value: a dict lookup per deal instead of an Enum call.
+_PAYMENT_TYPES = {payment_type.value: payment_type for payment_type in PaymentType}
+_STATUSES = {status.value: status for status in DealStatus}
 
 
 def plain_decimal(value: Decimal) -> Decimal:
@@ -38,20 +43,25 @@ class Deal(relay.Node):
     _contact_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Deal:
-        return cls(
-            id=row["id"],
-            product_name=row["product_name"],
-            amount=plain_decimal(Decimal(row["amount"])),
-            currency=row["currency"],
-            payment_type=PaymentType(row["payment_type"]),
-            status=DealStatus(row["status"]),
-            recurring=bool(row["recurring"]),
-            closed_at=row["closed_at"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            _contact_id=row["contact_id"],
-            created_by=joined_user(row, "created_by"),
+    def from_row(cls, row: dict[str, Any], batch: dict[Any, Any] | None = None) -> Deal:
+        """`batch`: shared by the rows of one statement (see `joined_user`)."""
+        payment_type, status = row["payment_type"], row["status"]
+        return built(
+            cls,
+            {
+                "id": row["id"],
+                "product_name": row["product_name"],
+                "amount": plain_decimal(Decimal(row["amount"])),
+                "currency": row["currency"],
+                "payment_type": _PAYMENT_TYPES.get(payment_type) or PaymentType(payment_type),
+                "status": _STATUSES.get(status) or DealStatus(status),
+                "recurring": bool(row["recurring"]),
+                "closed_at": row["closed_at"],
+                "created_at": row["created_at"],
+                "updated_at": row["updated_at"],
+                "_contact_id": row["contact_id"],
+                "created_by": joined_user(row, "created_by", batch),
+            },
         )
 
     created_by: User | None = strawberry.field(description="The user who added the deal, if still there.")

@@ -11,7 +11,7 @@ from strawberry import relay
 from graph.context import Info
 from graph.ids import global_id_text
 from graph.schema.accounts import User, joined_user
-from graph.schema.common import FieldChange, PageInfo, SharedObjects
+from graph.schema.common import FieldChange, PageInfo, SharedObjects, built
 from graph.schema.enums import ActorKind, JourneyKind
 
 # Enum members by value: a dict lookup per journey entry instead of an Enum call.
@@ -48,7 +48,7 @@ class JourneyEvent(relay.Node):
     occurred_at: datetime
     actor: JourneyActor
     summary: str
-    changes: list[FieldChange]
+    changes: list[FieldChange]  # a shared tuple on the read path (FieldChange.of)
     subject_type: str | None = strawberry.field(
         description="The kind of record the entry is about (Call, Deal, Note, Tag), if any."
     )
@@ -62,20 +62,33 @@ class JourneyEvent(relay.Node):
         return strawberry.ID(global_id_text(self.subject_type, self._subject_id))
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> JourneyEvent:
+    def from_row(cls, row: dict[str, Any], batch: dict[Any, Any] | None = None) -> JourneyEvent:
+        """`batch`: a dict shared by the rows of one statement (see `joined_user`); entries by
+        the same actor then share one actor object, found by its key alone."""
         occurred = row["occurred_at"]
-        if isinstance(occurred, str):  # from the live broker
+        if type(occurred) is str:  # from the live broker
             occurred = datetime.fromisoformat(occurred)
-        return cls(
-            id=row["id"],
-            kind=_KINDS.get(row["kind"]) or JourneyKind(row["kind"]),
-            occurred_at=occurred,
-            actor=_actor(row["actor_kind"], row["actor_name"], joined_user(row, "actor_user")),
-            summary=row["summary"],
-            changes=FieldChange.from_changes(row["changes"]),
-            subject_type=row["subject_type"],
-            _subject_id=row["subject_id"],
-            _contact_id=row["contact_id"],
+        kind = row["kind"]
+        actor_key = (row["actor_kind"], row["actor_name"], row["actor_user_id"])
+        actor = batch.get(actor_key) if batch is not None else None
+        if actor is None:
+            user = joined_user(row, "actor_user", batch)
+            actor = _actor(row["actor_kind"], row["actor_name"], user)
+            if batch is not None:
+                batch[actor_key] = actor
+        return built(
+            cls,
+            {
+                "id": row["id"],
+                "kind": _KINDS.get(kind) or JourneyKind(kind),
+                "occurred_at": occurred,
+                "actor": actor,
+                "summary": row["summary"],
+                "changes": FieldChange.of(row["changes"]),
+                "subject_type": row["subject_type"],
+                "_subject_id": row["subject_id"],
+                "_contact_id": row["contact_id"],
+            },
         )
 
 

@@ -11,6 +11,7 @@ from strawberry import relay
 from crm.richtext import visible_text
 from graph.context import Info
 from graph.schema.accounts import User, joined_user
+from graph.schema.common import built
 
 if TYPE_CHECKING:
     from graph.schema.contacts import Contact
@@ -26,11 +27,20 @@ class Note(relay.Node):
     _contact_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Note:
-        return cls(
-            id=row["id"], body=row["body"], text_length=row["text_length"], created_at=row["created_at"],
-            updated_at=row["updated_at"], _contact_id=row["contact_id"], author=joined_user(row, "author"),
-        )  # fmt: skip
+    def from_row(cls, row: dict[str, Any], batch: dict[Any, Any] | None = None) -> Note:
+        """`batch`: shared by the rows of one statement (see `joined_user`)."""
+        return built(
+            cls,
+            {
+                "id": row["id"],
+                "body": row["body"],
+                "text_length": row["text_length"],
+                "created_at": row["created_at"],
+                "updated_at": row["updated_at"],
+                "_contact_id": row["contact_id"],
+                "author": joined_user(row, "author", batch),
+            },
+        )
 
     @strawberry.field(description="The note as plain text.")
     def text(self) -> str:
