@@ -28,10 +28,11 @@ from graphql.pyutils import Undefined, is_awaitable
 from strawberry.scalars import JSON
 from strawberry.schema.types import base_scalars
 from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from graph.ids import node_global_id, node_id_text
 
-CompiledObject = Callable[[Any], dict[str, Any]]
+CompiledObject = Callable[[Any, list[dict[int, Any]]], dict[str, Any]]
 
 _MAX_FUNCTIONS = 512
 _CACHE: OrderedDict[tuple[Any, ...], tuple[GraphQLSchema, CompiledObject]] = OrderedDict()
@@ -79,6 +80,39 @@ def _leaf(leaf: GraphQLLeafType, value: Any) -> Any:
     return coerced
 
 
+# The slow branches of a leaf: the generated line handles the common type inline and calls
+# one of these for anything else. `_req` is a non-null leaf, `_opt` a nullable one; the `_m`
+# forms are for a plain resolver's value, which graphql-core would await if awaitable.
+def _req(leaf: GraphQLLeafType, value: Any) -> Any:
+    if value is None or value is Undefined:
+        raise Bail
+    return _leaf(leaf, value)
+
+
+def _opt(leaf: GraphQLLeafType, value: Any) -> Any:
+    if value is None or value is Undefined:
+        return None
+    return _leaf(leaf, value)
+
+
+def _req_m(leaf: GraphQLLeafType, value: Any) -> Any:
+    if value.__class__ not in _PLAIN and is_awaitable(value):
+        _drop(value)
+    return _req(leaf, value)
+
+
+def _opt_m(leaf: GraphQLLeafType, value: Any) -> Any:
+    if value.__class__ not in _PLAIN and is_awaitable(value):
+        _drop(value)
+    return _opt(leaf, value)
+
+
+def new_memo(function: CompiledObject) -> list[dict[int, Any]]:
+    """The memo a generated function takes: one dict per memo site, for one call, or for the
+    calls completing one list of objects (see write_value)."""
+    return [{} for _ in range(function.memo_sites)]  # type: ignore[attr-defined]
+
+
 class Unsupported(Exception):
     """The selection has something only graphql-core's own path handles."""
 
@@ -92,6 +126,11 @@ class Writer:
         self.names: dict[str, Any] = {
             "Bail": Bail,
             "_leaf": _leaf,
+            "_req": _req,
+            "_opt": _opt,
+            "_req_m": _req_m,
+            "_opt_m": _opt_m,
+            "_CAST": TYPE_CAST_ATTRIBUTE,
             "_U": Undefined,
             "_PLAIN": _PLAIN,
             "_awaitable": is_awaitable,
@@ -103,6 +142,11 @@ class Writer:
         }
         self._constants: dict[int, str] = {}
         self._fresh = count()
+        self.memo_sites = 0
+
+    def memo_site(self) -> int:
+        self.memo_sites += 1
+        return self.memo_sites - 1
 
     def var(self, prefix: str) -> str:
         return f"{prefix}{next(self._fresh)}"
@@ -129,6 +173,7 @@ class Writer:
         namespace = dict(self.names)
         exec(compile(source, "<dossier compiled selection>", "exec"), namespace)
         function: CompiledObject = namespace["complete"]
+        function.memo_sites = self.memo_sites  # type: ignore[attr-defined]
         _CACHE[key] = (self.schema, function)
         if len(_CACHE) > _MAX_FUNCTIONS:
             _CACHE.popitem(last=False)
@@ -144,17 +189,61 @@ def write_value(
     field: Any,
     fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
     kinds: Callable[[GraphQLOutputType], str],
+    *,
+    method: bool = False,
+    depth: int = 0,
 ) -> None:
-    """Code that completes `value` (a variable) of `type_` into the variable `result`."""
-    kind = kinds(type_)
-    if kind == "non-null":
-        inner = type_.of_type  # type: ignore[union-attr]
-        w.emit(indent, f"if {value} is None or {value} is _U: raise Bail")
-        _write_present(w, indent, inner, value, result, field, fields_of, kinds)
+    """Code that completes `value` (a variable) of `type_` into the variable `result`.
+    `method`: the value came from a plain resolver (graphql-core would await an awaitable);
+    `depth`: how many objects down from the function's root object the value is."""
+    required = kinds(type_) == "non-null"
+    inner = type_.of_type if required else type_  # type: ignore[union-attr]
+    if kinds(inner) == "leaf":
+        _write_leaf(w, indent, inner, value, result, required=required, method=method)  # type: ignore[arg-type]
         return
-    w.emit(indent, f"if {value} is None or {value} is _U: {result} = None")
-    w.emit(indent, "else:")
-    _write_present(w, indent + 1, type_, value, result, field, fields_of, kinds)
+    if method:
+        w.emit(indent, f"if {value}.__class__ not in _PLAIN and _awaitable({value}): _drop({value})")
+    if required:
+        w.emit(indent, f"if {value} is None or {value} is _U: raise Bail")
+    else:
+        w.emit(indent, f"if {value} is None or {value} is _U: {result} = None")
+        w.emit(indent, "else:")
+        indent += 1
+    if depth >= 1 and _size(inner, field, fields_of, kinds) >= _MEMO_SIZE:
+        # Objects deeper down are often shared (a journey's few actors, its repeated
+        # changes): each one is completed once per call and its dict reused. The memo holds
+        # the object too, so its id cannot be reused while the memo lives.
+        # One memo per site: the same object under another field may select other fields.
+        hit, site = w.var("hit"), w.memo_site()
+        w.emit(indent, f"{hit} = memo[{site}].get(id({value}))")
+        w.emit(indent, f"if {hit} is not None: {result} = {hit}[1]")
+        w.emit(indent, "else:")
+        _write_present(w, indent + 1, inner, value, result, field, fields_of, kinds, depth)
+        w.emit(indent + 1, f"memo[{site}][id({value})] = ({value}, {result})")
+    else:
+        _write_present(w, indent, inner, value, result, field, fields_of, kinds, depth)
+
+
+# Sub-selections of fewer values than this are cheaper to complete again than to look up.
+_MEMO_SIZE = 3
+
+
+def _size(
+    type_: GraphQLOutputType,
+    field: Any,
+    fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
+    kinds: Callable[[GraphQLOutputType], str],
+) -> int:
+    """How many values completing one `type_` writes (a list counts as its item)."""
+    kind = kinds(type_)
+    if kind in ("non-null", "list"):
+        return _size(type_.of_type, field, fields_of, kinds)  # type: ignore[union-attr]
+    if kind != "object":
+        return 1
+    return 1 + sum(
+        _size(step.return_type, step, fields_of, kinds) if step.return_type is not None else 1
+        for step in fields_of(type_, field)  # type: ignore[arg-type]
+    )
 
 
 def _write_present(
@@ -166,52 +255,55 @@ def _write_present(
     field: Any,
     fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
     kinds: Callable[[GraphQLOutputType], str],
+    depth: int,
 ) -> None:
+    """A list or an object value known not to be null."""
     kind = kinds(type_)
-    if kind == "leaf":
-        _write_leaf(w, indent, type_, value, result)  # type: ignore[arg-type]
-    elif kind == "list":
+    if kind == "list":
         items, item = w.var("items"), w.var("item")
         done = w.var("done")
         w.emit(indent, f"if type({value}) is not list and type({value}) is not tuple: raise Bail")
         w.emit(indent, f"{items} = []")
         w.emit(indent, f"for {item} in {value}:")
-        write_value(w, indent + 1, type_.of_type, item, done, field, fields_of, kinds)  # type: ignore[union-attr]
+        write_value(w, indent + 1, type_.of_type, item, done, field, fields_of, kinds, depth=depth)  # type: ignore[union-attr]
         w.emit(indent + 1, f"{items}.append({done})")
         w.emit(indent, f"{result} = {items}")
     elif kind == "object":
-        write_object(w, indent, type_, value, result, field, fields_of, kinds)  # type: ignore[arg-type]
+        write_object(w, indent, type_, value, result, field, fields_of, kinds, depth)  # type: ignore[arg-type]
     else:
         raise Unsupported(kind)
 
 
-def _write_leaf(w: Writer, indent: int, leaf: GraphQLLeafType, value: str, result: str) -> None:
+def _write_leaf(
+    w: Writer, indent: int, leaf: GraphQLLeafType, value: str, result: str, *, required: bool, method: bool
+) -> None:
+    """One line: the leaf's common Python type inline, anything else (null included) through
+    `_req`/`_opt`, which bail on what the step path must report."""
     from graph.execution import _enum_names, _passthrough  # one module's helpers, shared
 
     name = w.constant(leaf, "L")
+    slow = f"{'_req' if required else '_opt'}{'_m' if method else ''}({name}, {value})"
     passthrough = _passthrough(leaf)
     names = _enum_names(leaf)
     if passthrough is int:
         w.emit(
             indent,
-            f"{result} = {value} if type({value}) is int and {_MIN_INT} <= {value} <= {_MAX_INT}"
-            f" else _leaf({name}, {value})",
+            f"{result} = {value} if type({value}) is int and {_MIN_INT} <= {value} <= {_MAX_INT} else {slow}",
         )
     elif passthrough is not None:
-        plain = passthrough.__name__
-        w.emit(indent, f"{result} = {value} if type({value}) is {plain} else _leaf({name}, {value})")
+        w.emit(indent, f"{result} = {value} if type({value}) is {passthrough.__name__} else {slow}")
     elif names is not None:
+        # Member -> GraphQL name (never empty); None and anything else take the slow branch.
         table = w.constant(names, "E")
-        w.emit(indent, f"{result} = {table}.get(id({value})) or _leaf({name}, {value})")
+        w.emit(indent, f"{result} = {table}.get(id({value})) or {slow}")
     elif leaf.coerce_output_value is _ISOFORMAT:
         # strawberry's DateTime (and Date, Time) serialiser is methodcaller("isoformat").
-        fallback = f"_leaf({name}, {value})"
-        w.emit(indent, f"{result} = {value}.isoformat() if type({value}) is _datetime else {fallback}")
+        w.emit(indent, f"{result} = {value}.isoformat() if type({value}) is _datetime else {slow}")
     elif leaf.coerce_output_value is _JSON_IDENTITY:
         # strawberry's JSON serialiser returns its value unchanged.
-        w.emit(indent, f"{result} = {value} if type({value}) in _JSON_PLAIN else _leaf({name}, {value})")
+        w.emit(indent, f"{result} = {value} if type({value}) in _JSON_PLAIN else {slow}")
     else:
-        w.emit(indent, f"{result} = _leaf({name}, {value})")
+        w.emit(indent, f"{result} = {slow}")
 
 
 def write_object(
@@ -223,19 +315,34 @@ def write_object(
     field: Any,
     fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
     kinds: Callable[[GraphQLOutputType], str],
+    depth: int,
 ) -> None:
     """An object value: graphql-core's type check, then every field of its sub-selection."""
-    from graph.execution import _STRAWBERRY_IS_TYPE_OF
+    from graph.execution import _STRAWBERRY_IS_TYPE_OF, exact_class
 
-    w.emit(indent, f"if isinstance({value}, Exception): raise Bail")
     is_type_of = object_type.is_type_of
-    if is_type_of is not None:
-        if is_type_of.__module__ != _STRAWBERRY_IS_TYPE_OF:
-            raise Unsupported("a custom is_type_of may read its info")
-        check = w.constant(is_type_of, "T")
-        w.emit(indent, f"if {check}({value}, None) is not True: raise Bail")
+    if is_type_of is not None and is_type_of.__module__ != _STRAWBERRY_IS_TYPE_OF:
+        raise Unsupported("a custom is_type_of may read its info")
+    check = w.constant(is_type_of, "T") if is_type_of is not None else None
+    exact = exact_class(object_type)
+    if exact is not None:
+        # An instance of the type's own class, not cast: strawberry's is_type_of says yes.
+        cls = w.constant(exact, "C")
+        if check is not None:
+            w.emit(indent, f"if {value}.__class__ is not {cls} or _CAST in {value}.__dict__:")
+            w.emit(indent + 1, f"if isinstance({value}, Exception) or {check}({value}, None) is not True:")
+            w.emit(indent + 2, "raise Bail")
+        else:
+            w.emit(
+                indent, f"if {value}.__class__ is not {cls} and isinstance({value}, Exception): raise Bail"
+            )
+    else:
+        w.emit(indent, f"if isinstance({value}, Exception): raise Bail")
+        if check is not None:
+            w.emit(indent, f"if {check}({value}, None) is not True: raise Bail")
     out = w.var("obj")
-    write_fields(w, indent, object_type, value, out, fields_of(object_type, field), fields_of, kinds)
+    steps = fields_of(object_type, field)
+    write_fields(w, indent, object_type, value, out, steps, fields_of, kinds, depth + 1)
     w.emit(indent, f"{result} = {out}")
 
 
@@ -248,6 +355,7 @@ def write_fields(
     steps: list[Any],
     fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
     kinds: Callable[[GraphQLOutputType], str],
+    depth: int = 0,
 ) -> None:
     """`out = {...}`: every step of an object's sub-selection, in response order."""
     from graph.execution import Kind
@@ -275,10 +383,18 @@ def write_fields(
             raise Unsupported("a field graphql-core resolves")
         got, done = w.var("v"), w.var("c")
         w.emit(indent, f"{got} = {read}")
-        if access.kind is Kind.METHOD:
-            # A plain def may hand back an awaitable: graphql-core awaits it, so the step path must.
-            w.emit(indent, f"if {got}.__class__ not in _PLAIN and _awaitable({got}): _drop({got})")
-        write_value(w, indent, step.return_type, got, done, step, fields_of, kinds)
+        write_value(
+            w,
+            indent,
+            step.return_type,
+            got,
+            done,
+            step,
+            fields_of,
+            kinds,
+            method=access.kind is Kind.METHOD,
+            depth=depth,
+        )
         entries.append(f"{key}: {done}")
     w.emit(indent, f"{out} = {{{', '.join(entries)}}}")
 
@@ -293,7 +409,8 @@ def compile_object(
     """A function completing one object of `object_type` whose type was already checked,
     or None when something under it needs graphql-core."""
     w = Writer(schema)
-    w.emit(0, "def complete(src):")
+    # memo: see write_value and new_memo.
+    w.emit(0, "def complete(src, memo):")
     try:
         write_fields(w, 1, object_type, "src", "result", steps, fields_of, kinds)
     except Unsupported:

@@ -64,7 +64,7 @@ from strawberry import relay
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
-from graph.codegen import Unsupported, compile_object
+from graph.codegen import Unsupported, compile_object, new_memo
 from graph.ids import node_global_id, node_id_text, serialises_ids_as_text
 
 FAST_PATH_ENV = "DOSSIER_FAST_PATH"
@@ -572,7 +572,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             compiled = step.compiled = (object_type, self._compiled_function(object_type, step))
         if compiled[1] is not None:
             try:
-                return compiled[1](value)
+                return compiled[1](value, new_memo(compiled[1]))
             except Exception:  # not the clean case: the step-by-step path reports it
                 pass
         sub = self._sub_of(step, object_type)
@@ -658,11 +658,12 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # type's own class go straight to its function; anything else, or an item the
         # function bails on, takes the item-by-item path below.
         exact, function = self._list_function(step, item_type) if leaf is None else (None, None)
+        memo = new_memo(function) if function is not None else None  # one per list (graph.codegen)
         try:
             for index, item in enumerate(items):
                 if item.__class__ is exact and TYPE_CAST_ATTRIBUTE not in item.__dict__:
                     try:
-                        append(function(item))  # type: ignore[misc]
+                        append(function(item, memo))  # type: ignore[misc]
                         continue
                     except Exception:  # not the clean case: completed again below
                         pass
