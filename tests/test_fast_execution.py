@@ -395,10 +395,51 @@ def broken_box() -> Box:
 
 
 @strawberry.type
+class Pair(Named):
+    """Shared by many holders: the generated code completes it once per list and site."""
+
+    name: str
+    right: str | None
+    size: int  # 2**40 in one of them: Int refuses it
+
+
+class LookAlike:
+    """Not a Pair: only a `strawberry.cast` makes it one."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.right, self.size = name, "r", 1
+
+
+@strawberry.type
+class Holder:
+    name: str
+    pair: Pair
+    pairs: list[Pair]
+    inner: Holder | None = None
+
+
+def holders() -> list[Holder]:
+    shared = Pair(name="shared", right=None, size=2)
+    huge = Pair(name="huge", right="r", size=2**40)
+    cast = strawberry.cast(Pair, LookAlike("cast"))
+    impostor = LookAlike("impostor")
+    pairs = [shared, huge, cast]
+    result = []
+    for index, pair in enumerate([shared, shared, huge, cast, shared, impostor, shared]):
+        inner = Holder(name=f"inner{index}", pair=pair, pairs=pairs)
+        result.append(Holder(name=f"h{index}", pair=shared, pairs=pairs, inner=inner))
+    return result
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     def box(self) -> Box:
         return good_box()
+
+    @strawberry.field
+    def holders(self) -> list[Holder]:
+        return holders()
 
     @strawberry.field
     def broken_box(self) -> Box | None:
@@ -415,7 +456,7 @@ class Query:
 
 
 corner_schema = strawberry.Schema(
-    query=Query, types=[Leaf, Other, Plain, Custom], config=StrawberryConfig(scalar_map={Even: EVEN})
+    query=Query, types=[Leaf, Other, Plain, Custom, Pair], config=StrawberryConfig(scalar_map={Even: EVEN})
 )
 
 LEAF_FIELDS = """
@@ -444,6 +485,11 @@ CORNER_QUERIES = [
     "{ box { named { __typename name ... on Other { size } } } }",
     "{ asyncBox { leaves { name later tags } mustLeaf { at } } }",
     "query($yes: Boolean!) { box { leaves { name @include(if: $yes) color @skip(if: $yes) } } }",
+    # One object shared by many list items, under aliases selecting different fields; a
+    # shared object that fails, a cast look-alike and an impostor among them.
+    "{ holders { name inner { a: pair { name right } b: pair { size } c: pair { __typename name right }"
+    " pairs { name right } more: pairs { name size } } } }",
+    "{ holders { inner { pair { name right } } again: inner { pair { right name } } } }",
 ]
 
 
@@ -469,5 +515,7 @@ async def test_the_corner_corpus_really_reaches_errors() -> None:
         "later failed",
         "handed back failed",
         "not for you",
+        "Int cannot represent non 32-bit signed integer value: 1099511627776",
+        "Expected value of type 'Pair' but got: <LookAlike instance>.",
     ):
         assert expected in text
