@@ -13,7 +13,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
@@ -38,6 +37,7 @@ from graph.schema.deals import Deal
 from graph.schema.journey import JourneyEvent
 from graph.schema.messages import Message
 from graph.schema.notes import Note
+from graph.validation import ValidatedDocuments
 
 # Each section adds its root fields here.
 Query = merge_types("Query", (CoreQueries, WebhookQueries))
@@ -75,7 +75,7 @@ class DossierSchema(strawberry.Schema):
 def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None) -> strawberry.Schema:
     """The API's schema. `fast_path=None` follows DOSSIER_FAST_PATH (on unless "off")."""
     limits = limits or Limits()
-    # The rule classes are built once: ValidationCache keys on them, and the limiter
+    # The rule classes are built once: ValidatedDocuments keys on them, and the limiter
     # extensions would build new classes per request, so nothing would ever hit the cache.
     rules = [
         depth_validator(limits.max_depth, None),
@@ -88,7 +88,7 @@ def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None)
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        ValidatedDocuments,
     ]
     return DossierSchema(
         query=Query,
