@@ -1,7 +1,8 @@
 """Per-request DataLoaders: every relation of a card costs one batched, account-scoped query.
 
-Loaders read rows as dicts (`.values()`), never ORM objects. They are built per request
-(see `graph.context`), so nothing is cached across requests or accounts.
+Loaders read rows as read-only mappings (see `graph.resolvers.reads`), never ORM objects.
+They are built per request (see `graph.context`), so nothing is cached across requests or
+accounts.
 """
 
 from __future__ import annotations
@@ -30,9 +31,7 @@ from crm.models import (
     WebhookDelivery,
 )
 from crm.services.messages import MESSAGE_COLUMNS
-from graph.resolvers.reads import Params, Shape, connection, dialect, fetch, shape
-
-Row = dict[str, Any]
+from graph.resolvers.reads import Params, Row, Shape, connection, dialect, fetch, shape
 
 CONTACT_COLUMNS = (
     "id", "first_name", "last_name", "business_name", "title", "contact_type", "email",
@@ -88,7 +87,9 @@ MESSAGE_READ = with_users(MESSAGE_COLUMNS, MESSAGE_USERS)
 JOURNEY_READ = with_users(JOURNEY_COLUMNS, JOURNEY_USERS)
 
 
-async def join_users(users: DataLoader[int, Row | None], row: Row, relations: Sequence[str]) -> Row:
+async def join_users(
+    users: DataLoader[int, Row | None], row: dict[str, Any], relations: Sequence[str]
+) -> dict[str, Any]:
     """Give a row that did not come from a joined query (a mutation's result, a live update) the
     same `<relation>__<column>` keys, through the request's user loader."""
     for relation in relations:

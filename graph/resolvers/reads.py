@@ -15,7 +15,7 @@ by the tests, and use the same pool and driver as the rest of the app.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -25,7 +25,7 @@ from tortoise import Tortoise, fields
 from tortoise.models import Model
 from tortoise.timezone import get_default_timezone
 
-Row = dict[str, Any]
+Row = Mapping[str, Any]  # a dict, or on PostgreSQL often the driver's record
 Converter = Callable[[Any], Any]
 
 
@@ -48,7 +48,7 @@ def _datetime_converter() -> Converter:
     zone = get_default_timezone()
 
     parse = dt.datetime.fromisoformat
-    zone_is_utc = dt.datetime(2000, 1, 1, tzinfo=zone).utcoffset() == dt.timedelta(0) and str(zone) == "UTC"
+    zone_is_utc = _zone_is_utc()
 
     def convert(value: Any) -> dt.datetime:
         if type(value) is str:
@@ -65,6 +65,22 @@ def _datetime_converter() -> Converter:
         return value.astimezone(zone)
 
     return convert
+
+
+def _zone_is_utc() -> bool:
+    zone = get_default_timezone()
+    return dt.datetime(2000, 1, 1, tzinfo=zone).utcoffset() == dt.timedelta(0) and str(zone) == "UTC"
+
+
+def _driver_value_is_final(column: fields.Field, dialect: str) -> bool:
+    """asyncpg already returns what tortoise would for these: a bool for BOOLEAN, and for
+    TIMESTAMPTZ an aware datetime in UTC (datetime.UTC), which tortoise leaves as is when
+    its zone is UTC."""
+    if dialect != "postgres":
+        return False
+    if isinstance(column, fields.BooleanField):
+        return True
+    return isinstance(column, fields.DatetimeField) and _zone_is_utc()
 
 
 def _json(value: Any) -> Any:
@@ -113,13 +129,18 @@ class Shape:
     def compile(self, dialect: str) -> tuple[str, tuple[str, ...], tuple[tuple[int, Converter], ...]]:
         compiled = self._compiled.get(dialect)
         if compiled is None:
-            compiled = self._compiled[dialect] = self._build()
+            compiled = self._compiled[dialect] = self._build(dialect)
         return compiled
 
     def builder(self, dialect: str) -> Callable[[Sequence[Any]], list[Row]]:
-        """The rows as dicts, by a function written for this shape: one comprehension with
-        each converter inlined, instead of a loop over columns per row."""
+        """The rows as mappings: the driver's records when no column needs converting (on
+        PostgreSQL, most shapes), else dicts by a function written for this shape: one
+        comprehension with each converter inlined, instead of a loop over columns per row."""
         built = self._builders.get(dialect)
+        if built is None and dialect == "postgres" and not self.compile(dialect)[2]:
+            # Nothing to convert: asyncpg's records are the rows. They are read-only
+            # mappings (row["column"]), keyed by the SELECT's aliases, which are the keys.
+            built = self._builders[dialect] = list
         if built is None:
             _, keys, converters = self.compile(dialect)
             convert = dict(converters)
@@ -136,7 +157,7 @@ class Shape:
             built = self._builders[dialect] = namespace["build"]
         return built
 
-    def _build(self) -> tuple[str, tuple[str, ...], tuple[tuple[int, Converter], ...]]:
+    def _build(self, dialect: str) -> tuple[str, tuple[str, ...], tuple[tuple[int, Converter], ...]]:
         meta = self.model._meta
         select: list[str] = []
         joins: dict[str, str] = {}
@@ -151,11 +172,12 @@ class Shape:
                     alias = f"j{len(joins)}"
                     joins[relation] = alias
                 source = target.fields_map[column]
-                select.append(f'{alias}."{source.source_field or column}"')
+                select.append(f'{alias}."{source.source_field or column}" AS "{name}"')
             else:
                 source = meta.fields_map[column]
-                select.append(f't."{source.source_field or column}"')
-            convert = None if name in self.raw else _converter(source)
+                select.append(f't."{source.source_field or column}" AS "{name}"')
+            final = name in self.raw or _driver_value_is_final(source, dialect)
+            convert = None if final else _converter(source)
             if convert is not None:
                 converters.append((index, convert))
         join_sql = "".join(
