@@ -12,7 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 from strawberry import relay
 
 from crm.journey import journey_channel
-from crm.models import Account
+from crm.models import Account, User
 from dossier import Settings, create_app
 from tests.conftest import Tenant, make_tenant
 
@@ -116,6 +116,32 @@ def test_a_subscriber_receives_its_contacts_events_in_order(client: TestClient) 
         ws.send_json({"id": "1", "type": "complete"})
         ws.send_json({"type": "ping"})
         assert ws.receive_json() == {"type": "pong"}  # nothing else was queued for us
+
+
+def test_a_long_lived_subscription_sees_a_renamed_user(client: TestClient) -> None:
+    acme = tenant(client, "Acme")
+    watched = create_contact(client, acme.admin_key, "Ada")
+    query = "subscription($id: ID!) { journey(contactId: $id) { summary actor { name user { name } } } }"
+
+    async def rename(name: str) -> None:
+        await User.filter(id=acme.user_ids["admin"]).update(name=name)
+
+    with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+        assert connect(ws, acme.admin_key) == {"type": "connection_ack"}
+        ws.send_json(
+            {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"id": watched}}}
+        )
+        wait_for_listener(client, "Acme", watched)
+
+        graphql(client, acme.admin_key, ADD_TAG, {"input": {"contactId": watched, "name": "VIP"}})
+        first = ws.receive_json()["payload"]["data"]["journey"]
+        assert first["actor"] == {"name": "Acme Admin", "user": {"name": "Acme Admin"}}
+
+        client.portal.call(rename, "Acme Boss")
+        graphql(client, acme.admin_key, ADD_TAG, {"input": {"contactId": watched, "name": "Hot"}})
+        second = ws.receive_json()["payload"]["data"]["journey"]
+        # The entry keeps the name it was made under; the user is today's.
+        assert second["actor"]["user"] == {"name": "Acme Boss"}
 
 
 @pytest.mark.parametrize("key", ["dsk_not_a_real_key", None], ids=["bad-key", "no-key"])

@@ -22,6 +22,9 @@ class Subscription:
         actor = info.context.require_actor()
         contact = await load_contact(info, decode_id(contact_id, "Contact", "contactId"))
         async for message in info.context.broker.subscribe(journey_channel(actor.account_id, contact.id)):
+            # A subscription can live for hours: each event reads users (and whatever its
+            # selection loads) afresh, not from what the connection's loaders cached before.
+            info.context.reset_loaders()
             yield JourneyEvent.from_row(
                 await join_users(info.context.loaders.user, dict(message), JOURNEY_USERS)
             )
@@ -31,4 +34,5 @@ class Subscription:
         actor = info.context.require_actor()
         contact = await load_contact(info, decode_id(contact_id, "Contact", "contactId"))
         async for message in info.context.broker.subscribe(messages_channel(actor.account_id, contact.id)):
+            info.context.reset_loaders()  # fresh reads per event, as above
             yield Message.from_row(await join_users(info.context.loaders.user, dict(message), MESSAGE_USERS))
