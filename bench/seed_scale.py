@@ -975,6 +975,11 @@ SEARCHES = (
 )
 
 
+COUNT_QUERY = """
+query Count($search: String) { contacts(first: 1, search: $search) { totalCount } }
+"""
+
+
 @dataclass(frozen=True)
 class Probe:
     label: str
@@ -990,6 +995,10 @@ def probes(db: ScaleDB) -> list[Probe]:
     for label, term in SEARCHES:
         variables = {"first": 50, "search": term}
         found.append(Probe(f'search {label}: "{term}"', {"query": LIST_QUERY, "variables": variables}))
+    # totalCount counts every match in the account: the whole account when nothing is searched.
+    found.append(Probe("totalCount, all contacts", {"query": COUNT_QUERY, "variables": {}}))
+    term = SEARCHES[0][1]
+    found.append(Probe(f'totalCount, search "{term}"', {"query": COUNT_QUERY, "variables": {"search": term}}))
     return found
 
 
@@ -1017,7 +1026,10 @@ class Sender:
         if response.status_code != 200 or body.get("errors"):
             raise RuntimeError(f"{self.probe.label}: {response.status_code} {str(body)[:300]}")
         contacts = body["data"].get("contacts")
-        self.rows = len(contacts["edges"]) if contacts else 1
+        if contacts and "totalCount" in contacts:
+            self.rows = contacts["totalCount"]
+        else:
+            self.rows = len(contacts["edges"]) if contacts else 1
         if record:
             self.samples.append(elapsed)
 
@@ -1151,16 +1163,19 @@ def report_timings(
     )
     header = (
         f"{'query':42} {s + ' p50':>9} {s + ' p99':>9} {g + ' p50':>9} {g + ' p99':>9}"
-        f" {'p50 x':>6} {'p99 x':>6} {'rows':>9}"
+        f" {'p50 x':>6} {'p99 x':>6} {'rows':>15}"
     )
     print(header)
     print("-" * len(header))
     for label, a, b in results:
         print(
             f"{label[:42]:42} {a.p50_ms:9.2f} {a.p99_ms:9.2f} {b.p50_ms:9.2f} {b.p99_ms:9.2f}"
-            f" {b.p50_ms / a.p50_ms:6.2f} {b.p99_ms / a.p99_ms:6.2f} {f'{a.rows}/{b.rows}':>9}"
+            f" {b.p50_ms / a.p50_ms:6.2f} {b.p99_ms / a.p99_ms:6.2f} {f'{a.rows}/{b.rows}':>15}"
         )
-    print(f"\nms; x = {g} / {s}; rows = contacts returned ({s}/{g}). The target: card p50 x <= 1.2.")
+    print(
+        f"\nms; x = {g} / {s}; rows = contacts returned, or counted by totalCount ({s}/{g})."
+        " The target: card p50 x <= 1.2."
+    )
 
 
 # --------------------------------------------------------------------------------------
