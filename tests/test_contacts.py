@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from graph.resolvers import queries
 from tests.conftest import Api, Tenant
 
 CARD = """
@@ -469,6 +470,34 @@ async def test_search_pages_with_cursors(as_admin: Api, acme: Tenant) -> None:
     )["contacts"]
     assert [e["node"]["displayName"] for e in rest["edges"]] == ["Match0"]
     assert rest["pageInfo"]["hasNextPage"] is False
+
+
+@pytest.mark.parametrize("window", [1, 3, 4, 100])
+async def test_search_reads_the_newest_contacts_first_then_the_older_ones(
+    as_admin: Api, acme: Tenant, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    """On PostgreSQL a search walks the newest SEARCH_WINDOW contacts, then asks the indexes
+    for older matches (graph.resolvers.queries._searched_rows): pages must read as one list
+    whatever the window, across its edge and across cursors. (SQLite has one plan.)"""
+    monkeypatch.setattr(queries, "SEARCH_WINDOW", window)
+    names = ["Match0", "Other0", "Other1", "Match1", "Match2", "Other2", "Other3", "Other4", "Match3"]
+    for name in names:
+        await create(as_admin, firstName=name)
+    expected = [n for n in reversed(names) if n.startswith("Match")]
+    for first in (1, 2, 3, 4, 5):
+        seen: list[str] = []
+        after = None
+        while True:
+            variables = {"first": first, "search": "match", "after": after}
+            page = (await as_admin.data(LIST, variables))["contacts"]
+            assert page["totalCount"] == 4
+            seen += [e["node"]["displayName"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        assert seen == expected, (first, seen)
+    none = (await as_admin.data(LIST, {"first": 2, "search": "nobody"}))["contacts"]
+    assert none["edges"] == [] and none["pageInfo"]["hasNextPage"] is False
 
 
 async def test_contacts_bad_arguments(as_admin: Api, acme: Tenant) -> None:
