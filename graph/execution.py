@@ -18,11 +18,17 @@ steps in one tight loop:
   further down).
 
 Everything else, and any selection that carries a directive other than `@include`/`@skip`
-(`@defer`, `@stream`), goes through graphql-core's own `execute_field`, unchanged: resolvers
-with arguments or `info`, async resolvers, permission classes and field extensions, unions
-and interfaces, middleware. Aliases, fragments and `@include`/`@skip` need nothing special:
-graphql-core has already merged and filtered them into the grouped field set a step is
-built from.
+(`@defer`, `@stream`), goes through graphql-core's `execute_field`: resolvers with arguments
+or `info`, async resolvers, permission classes and field extensions, unions and interfaces,
+middleware. Its algorithm is kept as is, with one shortcut (`DirectCall`): a resolver that
+strawberry's wrapper would only forward to (no field extensions or permission classes, no
+exception handlers, no root or parent parameter) is called by the executor itself, with the
+arguments converted by strawberry's own `convert_arguments` and an Info built as strawberry
+builds it; arguments that nothing can change are converted once per request and field, not
+once per object (a page of 50 cards asks for the same journey page 50 times).
+
+Aliases, fragments and `@include`/`@skip` need nothing special: graphql-core has already
+merged and filtered them into the grouped field set a step is built from.
 
 `tests/test_fast_execution.py` runs a corpus of queries through both paths and requires the
 same data and the same errors; `DOSSIER_FAST_PATH=off` runs the whole suite without it.
@@ -58,10 +64,12 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import invalid_return_type_error, to_nodes
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from graphql.type.scalars import serialize_boolean, serialize_id, serialize_int, serialize_string
 from strawberry import relay
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.arguments import convert_arguments
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from graph.codegen import Unsupported, compile_object, new_memo
@@ -173,6 +181,64 @@ def _classify(field_def: GraphQLField) -> FieldAccess:
     if not callable(function):
         return _GRAPHQL_ACCESS
     return FieldAccess(Kind.METHOD, method=function, takes_self=takes_self)
+
+
+@dataclass(frozen=True, slots=True)
+class DirectCall:
+    """A resolver strawberry would only forward to: its wrapper converts the arguments
+    (`convert_arguments`), builds an Info and calls the function, nothing else, because the
+    field has no field extensions (permission classes are extensions), no exception
+    handlers and no root or parent parameter. The executor does those three steps itself,
+    with strawberry's own conversion, and skips the wrapper's layers."""
+
+    function: Callable[..., Any]
+    definition: Any  # the StrawberryField
+    takes_self: bool
+    info_name: str | None
+
+
+_DIRECT_CACHE: dict[int, tuple[GraphQLField, DirectCall | None]] = {}
+
+
+def direct_call(field_def: GraphQLField, converter: Any) -> DirectCall | None:
+    cached = _DIRECT_CACHE.get(id(field_def))
+    if cached is not None and cached[0] is field_def:
+        return cached[1]
+    call = _direct_call(field_def, converter)
+    _DIRECT_CACHE[id(field_def)] = (field_def, call)  # holding the field keeps its id its own
+    return call
+
+
+def _direct_call(field_def: GraphQLField, converter: Any) -> DirectCall | None:
+    definition = (field_def.extensions or {}).get("strawberry-definition")
+    resolve = field_def.resolve
+    if definition is None or resolve is None or getattr(resolve, "_is_default", False):
+        return None
+    resolver = definition.base_resolver
+    if resolver is None or definition.extensions or definition.is_subscription:
+        return None
+    if resolver.root_parameter or resolver.parent_parameter or not callable(resolver.wrapped_func):
+        return None
+    if converter is None or converter._get_field_exception_handlers(definition):
+        return None
+    info = resolver.info_parameter
+    return DirectCall(
+        function=resolver.wrapped_func,
+        definition=definition,
+        takes_self=resolver.self_parameter is not None,
+        info_name=info.name if info is not None else None,
+    )
+
+
+# Converted arguments are reused across the objects of a request (50 cards asking for the
+# same journey page) only when nothing in them can be changed by the resolver.
+_FROZEN = (str, int, float, bool, type(None), Enum)
+
+
+def _frozen(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return all(_frozen(item) for item in value)
+    return isinstance(value, _FROZEN)
 
 
 # graphql-core's own serialisers return these values unchanged: a str for String and ID, a
@@ -289,6 +355,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._static = _is_static(self.operation, self.fragment_definitions)
         # Steps for fields graphql-core resolved (see complete_value), by field group.
         self._resolved_steps: dict[int, Step] = {}
+        strawberry_schema = getattr(self.schema, "_strawberry_schema", None)
+        self._converter = getattr(strawberry_schema, "schema_converter", None)
+        # id(field details) -> (field details, converted arguments), see execute_field.
+        self._arguments: dict[int, tuple[Any, dict[str, Any]]] = {}
 
     # -- compiling -------------------------------------------------------------------
 
@@ -350,6 +420,66 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 parent_type, source_value, path, grouped_field_set, position_context
             )
         return self._run(parent_type, source_value, path, steps)
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's execute_field, calling a DirectCall resolver's function itself."""
+        first = field_details_list[0]
+        field_def = self.schema.get_field(parent_type, first.node.name.value)
+        call = direct_call(field_def, self._converter) if field_def is not None and self._fast else None
+        if call is None or parent_type is self.schema.subscription_type:
+            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        return_type = field_def.type  # type: ignore[union-attr]
+        info = self.build_resolve_info(field_def, to_nodes(field_details_list), parent_type, path)  # type: ignore[arg-type]
+        try:
+            strawberry_info = self._converter.config.info_class(_raw_info=info, _field=call.definition)
+            kwargs = self._call_arguments(field_def, first, call, strawberry_info)  # type: ignore[arg-type]
+            if call.info_name is not None:
+                kwargs[call.info_name] = strawberry_info
+            result = call.function(source, **kwargs) if call.takes_self else call.function(**kwargs)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    return_type, field_details_list, info, path, result, position_context
+                )
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+            if type(completed) is not dict and self.is_awaitable(completed):
+                return self._guard(completed, return_type, field_details_list, path)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        return completed
+
+    def _call_arguments(
+        self, field_def: GraphQLField, first: Any, call: DirectCall, strawberry_info: Any
+    ) -> dict[str, Any]:
+        """The resolver's keyword arguments, as strawberry's wrapper would convert them."""
+        node = first.node
+        if not (field_def.args or node.arguments):
+            return {}
+        cached = self._arguments.get(id(first))
+        if cached is not None and cached[0] is first:
+            return dict(cached[1])
+        raw = get_argument_values(
+            field_def, node, self.variable_values, first.fragment_variable_values, self.hide_suggestions
+        )
+        kwargs = convert_arguments(
+            raw,
+            call.definition.arguments,
+            scalar_registry=self._converter.scalar_registry,
+            config=self._converter.config,
+            info=strawberry_info,
+        )
+        if first.fragment_variable_values is None and all(_frozen(v) for v in kwargs.values()):
+            self._arguments[id(first)] = (first, dict(kwargs))
+        return kwargs
 
     def _run(self, parent_type: GraphQLObjectType, source: Any, path: Path | None, steps: list[Step]) -> Any:
         results: dict[str, Any] = {}

@@ -244,6 +244,12 @@ class Denied(BasePermission):
         return False
 
 
+@strawberry.input
+class Window:
+    start: int
+    size: int = 2
+
+
 @strawberry.interface
 class Named:
     name: str
@@ -292,6 +298,22 @@ class Leaf(Named):
     @strawberry.field(permission_classes=[Denied])
     def secret(self) -> str:
         return "secret"
+
+    @strawberry.field
+    def tagged(self, info: strawberry.Info, tags: list[str], color: Color = Color.RED) -> list[str]:
+        tags.append(self.name)  # changes its own argument: no other object may see that
+        return [*tags, color.value, info.field_name, info.path.key]
+
+    @strawberry.field
+    def sliced(self, window: Window) -> list[str]:
+        window.start += 1  # likewise for an input object
+        return list(self.name[window.start - 1 : window.start - 1 + window.size])
+
+    @strawberry.field
+    async def colored(self, color: Color | None = None) -> str:
+        if color is Color.BLUE and self.name == "boom":
+            raise RuntimeError("blue boom")
+        return f"{self.name}:{color.value if color else '-'}"
 
     @strawberry.field
     def lazy_items(self) -> list[str]:
@@ -490,21 +512,35 @@ CORNER_QUERIES = [
     "{ holders { name inner { a: pair { name right } b: pair { size } c: pair { __typename name right }"
     " pairs { name right } more: pairs { name size } } } }",
     "{ holders { inner { pair { name right } } again: inner { pair { right name } } } }",
+    # Resolvers with arguments and info, called by the executor itself: arguments converted
+    # once and shared across the list only when nothing in them can change.
+    'query($tags: [String!]!, $c: Color) { box { leaves { tagged(tags: ["a"])'
+    " t2: tagged(tags: $tags, color: BLUE) sliced(window: {start: 1}) colored c2: colored(color: $c) } } }",
+    "query($c: Color) { brokenBox { leaves { name colored(color: $c) } } }",
 ]
 
 
 @pytest.mark.parametrize("query", CORNER_QUERIES)
 async def test_the_corners_answer_the_same_on_both_paths(query: str) -> None:
-    variables = {"yes": True} if "$yes" in query else None
-    graphql_core, compiled = await both(corner_schema, query, variables)
+    graphql_core, compiled = await both(corner_schema, query, corner_variables(query))
     assert compiled == graphql_core
+
+
+def corner_variables(query: str) -> dict[str, Any] | None:
+    variables: dict[str, Any] = {}
+    if "$yes" in query:
+        variables["yes"] = True
+    if "$tags" in query:
+        variables["tags"] = ["v"]
+    if "$c" in query:
+        variables["c"] = "BLUE"
+    return variables or None
 
 
 async def test_the_corner_corpus_really_reaches_errors() -> None:
     messages = []
     for query in CORNER_QUERIES:
-        variables = {"yes": True} if "$yes" in query else None
-        _, compiled = await both(corner_schema, query, variables)
+        _, compiled = await both(corner_schema, query, corner_variables(query))
         messages += [e["message"] for e in compiled["errors"]]
     text = " | ".join(messages)
     for expected in (
@@ -517,5 +553,6 @@ async def test_the_corner_corpus_really_reaches_errors() -> None:
         "not for you",
         "Int cannot represent non 32-bit signed integer value: 1099511627776",
         "Expected value of type 'Pair' but got: <LookAlike instance>.",
+        "blue boom",
     ):
         assert expected in text
