@@ -100,7 +100,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Demo API key: {demo_key}", flush=True)
     else:
         _run(lambda: migrate_database(settings.database_url))
-    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "ws": "websockets"}
+    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "ws": "websockets-sansio"}
     if args.workers == 1:
         uvicorn.run(create_app(settings, graphiql_api_key=demo_key), **common)
         return 0
