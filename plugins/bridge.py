@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 from crm.contracts import CardAddress, CardContact, CardLink, PropertyFacts
 from plugins.calls import all_results, first_result
 from plugins.manager import DossierPlugins, PluginInfo
-
-log = logging.getLogger("dossier.plugins")
 
 
 class PluginBridge:
@@ -21,11 +17,9 @@ class PluginBridge:
         return [link for link in results if isinstance(link, CardLink)]
 
     async def property_facts(self, address: CardAddress) -> PropertyFacts | None:
-        try:
-            return await first_result(self._pm, "property_facts", address=address)
-        except Exception:
-            log.exception("property facts for %r failed; the card is shown without them", address.one_line)
-            return None
+        # A failing provider is logged and the next one asked; with none left the card is
+        # shown without the facts.
+        return await first_result(self._pm, "property_facts", swallow=True, address=address)  # type: ignore[no-any-return]
 
     def plugins(self) -> list[PluginInfo]:
         return self._pm.listing()

@@ -24,10 +24,18 @@ async def await_result(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-async def first_result(pm: pluggy.PluginManager, hook: str, **kwargs: Any) -> Any:
-    """The first non-None result of a provider hook, in registration order (last registered first)."""
+async def first_result(pm: pluggy.PluginManager, hook: str, *, swallow: bool = False, **kwargs: Any) -> Any:
+    """The first non-None result of a provider hook, in registration order (last registered first).
+    With `swallow`, a failing provider is logged and the next one asked (for hooks that feed a
+    read); without it the failure propagates (a send raises to be retried)."""
     for impl in implementations(pm, hook):
-        result = await await_result(impl.function(**kwargs))
+        try:
+            result = await await_result(impl.function(**kwargs))
+        except Exception:
+            if not swallow:
+                raise
+            log.exception("plugin %s failed in %s; asking the next provider", impl.plugin_name, hook)
+            continue
         if result is not None:
             return result
     return None

@@ -475,3 +475,45 @@ async def test_entry_points_a_broken_package_is_skipped_and_a_good_one_loaded(
         contact_id = await new_contact(api)
         await api.runtime.dispatcher.drain()
         assert partner.created == [db_id(contact_id)]
+
+
+# --------------------------------------------------------------------------------------
+# Provider hooks that feed a read: a failing provider gives way to the next
+# --------------------------------------------------------------------------------------
+
+
+class FactsProvider:
+    def __init__(self, name: str, fail: bool) -> None:
+        self.name, self.fail, self.asked = name, fail, 0
+
+    @hookimpl
+    async def property_facts(self, address: Any) -> Any:
+        from crm.contracts import PropertyFacts
+
+        self.asked += 1
+        if self.fail:
+            raise RuntimeError(f"{self.name} is down")
+        return PropertyFacts(source=self.name, estimate=Decimal("350000"), beds=3)
+
+
+PROPERTY = "query($id: ID!) { contact(id: $id) { displayName property { source estimate beds } } }"
+HOME = {"street": "123 Main St", "city": "Springfield", "state": "IL", "zip": "62704", "country": "US"}
+
+
+@pytest.mark.parametrize("both_fail", [False, True], ids=["second-answers", "none-answers"])
+async def test_a_failing_property_provider_gives_way_to_the_next(
+    running_app: AppFactory, caplog: pytest.LogCaptureFixture, both_fail: bool
+) -> None:
+    second, first = FactsProvider("backup-facts", fail=both_fail), FactsProvider("flaky-facts", fail=True)
+    # Registered last, asked first: the flaky one.
+    async with running_app(plugins=(second, first)) as app:
+        acme = await make_tenant("Acme")
+        api = app.as_(acme.admin_key)
+        contact_id = await new_contact(api, address=HOME)
+        with caplog.at_level(logging.ERROR, logger="dossier.plugins"):
+            card = (await api.data(PROPERTY, {"id": contact_id}))["contact"]
+        assert card["displayName"] == "Ada Lovelace"  # the card is never lost to a provider
+        expected = None if both_fail else {"source": "backup-facts", "estimate": "350000", "beds": 3.0}
+        assert card["property"] == expected
+        assert (first.asked, second.asked) == (1, 1)
+        assert "flaky-facts failed in property_facts" in caplog.text
