@@ -24,18 +24,24 @@ async def await_result(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
+async def _answer(impl: Any, hook: str, swallow: bool, kwargs: dict[str, Any]) -> Any:
+    """One implementation's result. With `swallow` (hooks that feed a read, where one broken
+    plugin must not break it) a failure is logged and counts as no answer (None); without it
+    the failure propagates (a send raises to be retried)."""
+    try:
+        return await await_result(impl.function(**kwargs))
+    except Exception:
+        if not swallow:
+            raise
+        log.exception("plugin %s failed in %s; its answer is left out", impl.plugin_name, hook)
+        return None
+
+
 async def first_result(pm: pluggy.PluginManager, hook: str, *, swallow: bool = False, **kwargs: Any) -> Any:
-    """The first non-None result of a provider hook, in registration order (last registered first).
-    With `swallow`, a failing provider is logged and the next one asked (for hooks that feed a
-    read); without it the failure propagates (a send raises to be retried)."""
+    """The first non-None result of a provider hook, in registration order (last registered
+    first); with `swallow`, a failing provider gives way to the next."""
     for impl in implementations(pm, hook):
-        try:
-            result = await await_result(impl.function(**kwargs))
-        except Exception:
-            if not swallow:
-                raise
-            log.exception("plugin %s failed in %s; asking the next provider", impl.plugin_name, hook)
-            continue
+        result = await _answer(impl, hook, swallow, kwargs)
         if result is not None:
             return result
     return None
@@ -45,16 +51,10 @@ async def all_results(
     pm: pluggy.PluginManager, hook: str, *, swallow: bool = False, **kwargs: Any
 ) -> list[Any]:
     """Every implementation's result, flattened one level; with `swallow`, a failing plugin is
-    logged and left out (for hooks that feed a read, where one broken plugin must not break it)."""
+    left out."""
     results: list[Any] = []
     for impl in implementations(pm, hook):
-        try:
-            value = await await_result(impl.function(**kwargs))
-        except Exception:
-            if not swallow:
-                raise
-            log.exception("plugin %s failed in %s; its contribution is left out", impl.plugin_name, hook)
-            continue
+        value = await _answer(impl, hook, swallow, kwargs)
         if value is None:
             continue
         if isinstance(value, list | tuple):

@@ -516,4 +516,4 @@ async def test_a_failing_property_provider_gives_way_to_the_next(
         expected = None if both_fail else {"source": "backup-facts", "estimate": "350000", "beds": 3.0}
         assert card["property"] == expected
         assert (first.asked, second.asked) == (1, 1)
-        assert "flaky-facts failed in property_facts" in caplog.text
+        assert "plugin flaky-facts failed in property_facts" in caplog.text
