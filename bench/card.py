@@ -48,7 +48,6 @@ from strawberry.relay import to_base64  # noqa: E402
 
 from bench.floor import FloorEndpoint  # noqa: E402
 from bench.load import LoadClient, Run, Target, json_target, merged  # noqa: E402
-from bench.load import percentile as percentile  # noqa: E402  (bench/seed_scale.py imports it from here)
 from bench.seed import Seeded, seed  # noqa: E402
 from bench.server import (  # noqa: E402
     PG_SERVER,

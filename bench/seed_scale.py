@@ -27,7 +27,6 @@ import os
 import random
 import sys
 import time
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,11 +45,7 @@ from strawberry.relay import to_base64  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bench.card import CARD_QUERY  # noqa: E402
-
-try:  # bench/card.py's nearest-rank percentile; another change is moving it to bench/load.py
-    from bench.card import percentile  # type: ignore[attr-defined]
-except ImportError:
-    from bench.load import percentile  # type: ignore[no-redef]
+from bench.load import percentile  # noqa: E402
 from bench.seed import seed  # noqa: E402
 from bench.server import PG_SERVER, ServerProcess, pg_admin, serve  # noqa: E402
 from crm.db import close_database, open_database  # noqa: E402
@@ -66,6 +61,7 @@ from dossier.demo import (  # noqa: E402
     CITIES,
     COMPETITORS,
     EARLY_CALLS,
+    EMAIL_DOMAINS,
     FIRST_NAMES,
     FORMS,
     LAST_NAMES,
@@ -82,6 +78,7 @@ from dossier.demo import (  # noqa: E402
     UTM_CONTENT,
     UTM_SOURCES,
     WEEKDAYS,
+    ascii_slug,
 )
 
 ACCOUNT = "Bench Co"  # bench/seed.py's account
@@ -154,11 +151,6 @@ EMAIL_SUBJECTS = (
     "Invoice for {product}", "Checking in", "Welcome aboard!",
 )  # fmt: skip
 FORM_NAMES = tuple(FORMS)
-EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
-
-
-def _ascii(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii() and c.isalnum()).lower()
 
 
 def _excerpt(text: str, limit: int) -> str:
@@ -307,16 +299,16 @@ class Generator:
     def _email(self, first: str | None, last: str | None, business: str | None) -> str:
         rng = self.rng
         if first and last:
-            f, la = _ascii(first), _ascii(last)
+            f, la = ascii_slug(first), ascii_slug(last)
             local = rng.choice((f"{f}.{la}", f"{f[0]}{la}", f"{f}{la[0]}", f"{f}_{la}", f"{f}.{la}"))
         elif business:
-            local = rng.choice(("info", "hello", "office", "contact")) + "." + _ascii(business)[:16]
+            local = rng.choice(("info", "hello", "office", "contact")) + "." + ascii_slug(business)[:16]
         else:
             local = "guest"
         if rng.random() < 0.7:
             local += str(rng.randint(1, 9999))
         if business and rng.random() < 0.5:
-            return f"{local}@{_ascii(business)[:20]}.example.com"
+            return f"{local}@{ascii_slug(business)[:20]}.example.com"
         return f"{local}@{rng.choice(EMAIL_DOMAINS)}"
 
     def _note_body(self) -> NoteText:

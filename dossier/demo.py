@@ -370,7 +370,8 @@ class _Card:
     id: int | None = None
 
 
-def _ascii(text: str) -> str:
+def ascii_slug(text: str) -> str:
+    """Letters and digits of `text`, accents dropped, lower case (for made-up email addresses)."""
     return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii() and c.isalnum()).lower()
 
 
@@ -439,12 +440,12 @@ class _Planner:
     def email(self, first: str | None, last: str | None, business: str | None) -> str:
         rng = self.rng
         if first and last:
-            f, la = _ascii(first), _ascii(last)
+            f, la = ascii_slug(first), ascii_slug(last)
             local = rng.choice((f"{f}.{la}", f"{f[0]}{la}", f"{f}{la[0]}", f"{f}_{la}", f"{f}.{la}"))
         elif business:
-            local = rng.choice(("info", "hello", "office", "contact")) + "." + _ascii(business)[:16]
+            local = rng.choice(("info", "hello", "office", "contact")) + "." + ascii_slug(business)[:16]
         else:
-            local = _ascii(first or last or "guest")
+            local = ascii_slug(first or last or "guest")
         base, n = local, 1
         while True:
             address = f"{local}@{rng.choice(EMAIL_DOMAINS)}"

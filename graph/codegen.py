@@ -118,10 +118,21 @@ class Unsupported(Exception):
 
 
 class Writer:
-    """Writes one function: `def complete(src): ...` returning the object's response dict."""
+    """Writes one function: `def complete(src, memo): ...` returning the object's response dict.
 
-    def __init__(self, schema: GraphQLSchema) -> None:
+    `fields_of(object type, field)` gives the compiled steps of a field's sub-selection (raising
+    Unsupported when graphql-core must run it); `kinds(type)` says what kind of output type a
+    type is. Both come from graph.execution, which owns the compiled selections."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
+        kinds: Callable[[GraphQLOutputType], str],
+    ) -> None:
         self.schema = schema
+        self.fields_of = fields_of
+        self.kinds = kinds
         self.lines: list[str] = []
         self.names: dict[str, Any] = {
             "Bail": Bail,
@@ -187,8 +198,6 @@ def write_value(
     value: str,
     result: str,
     field: Any,
-    fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
-    kinds: Callable[[GraphQLOutputType], str],
     *,
     method: bool = False,
     depth: int = 0,
@@ -196,9 +205,9 @@ def write_value(
     """Code that completes `value` (a variable) of `type_` into the variable `result`.
     `method`: the value came from a plain resolver (graphql-core would await an awaitable);
     `depth`: how many objects down from the function's root object the value is."""
-    required = kinds(type_) == "non-null"
+    required = w.kinds(type_) == "non-null"
     inner = type_.of_type if required else type_  # type: ignore[union-attr]
-    if kinds(inner) == "leaf":
+    if w.kinds(inner) == "leaf":
         _write_leaf(w, indent, inner, value, result, required=required, method=method)  # type: ignore[arg-type]
         return
     if method:
@@ -209,7 +218,7 @@ def write_value(
         w.emit(indent, f"if {value} is None or {value} is _U: {result} = None")
         w.emit(indent, "else:")
         indent += 1
-    if depth >= 1 and _size(inner, field, fields_of, kinds) >= _MEMO_SIZE:
+    if depth >= 1 and _size(w, inner, field) >= _MEMO_SIZE:
         # Objects deeper down are often shared (a journey's few actors, its repeated
         # changes): each one is completed once per call and its dict reused. The memo holds
         # the object too, so its id cannot be reused while the memo lives.
@@ -218,31 +227,26 @@ def write_value(
         w.emit(indent, f"{hit} = memo[{site}].get(id({value}))")
         w.emit(indent, f"if {hit} is not None: {result} = {hit}[1]")
         w.emit(indent, "else:")
-        _write_present(w, indent + 1, inner, value, result, field, fields_of, kinds, depth)
+        _write_present(w, indent + 1, inner, value, result, field, depth)
         w.emit(indent + 1, f"memo[{site}][id({value})] = ({value}, {result})")
     else:
-        _write_present(w, indent, inner, value, result, field, fields_of, kinds, depth)
+        _write_present(w, indent, inner, value, result, field, depth)
 
 
 # Sub-selections of fewer values than this are cheaper to complete again than to look up.
 _MEMO_SIZE = 3
 
 
-def _size(
-    type_: GraphQLOutputType,
-    field: Any,
-    fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
-    kinds: Callable[[GraphQLOutputType], str],
-) -> int:
+def _size(w: Writer, type_: GraphQLOutputType, field: Any) -> int:
     """How many values completing one `type_` writes (a list counts as its item)."""
-    kind = kinds(type_)
+    kind = w.kinds(type_)
     if kind in ("non-null", "list"):
-        return _size(type_.of_type, field, fields_of, kinds)  # type: ignore[union-attr]
+        return _size(w, type_.of_type, field)  # type: ignore[union-attr]
     if kind != "object":
         return 1
     return 1 + sum(
-        _size(step.return_type, step, fields_of, kinds) if step.return_type is not None else 1
-        for step in fields_of(type_, field)  # type: ignore[arg-type]
+        _size(w, step.return_type, step) if step.return_type is not None else 1
+        for step in w.fields_of(type_, field)  # type: ignore[arg-type]
     )
 
 
@@ -253,23 +257,21 @@ def _write_present(
     value: str,
     result: str,
     field: Any,
-    fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
-    kinds: Callable[[GraphQLOutputType], str],
     depth: int,
 ) -> None:
     """A list or an object value known not to be null."""
-    kind = kinds(type_)
+    kind = w.kinds(type_)
     if kind == "list":
         items, item = w.var("items"), w.var("item")
         done = w.var("done")
         w.emit(indent, f"if type({value}) is not list and type({value}) is not tuple: raise Bail")
         w.emit(indent, f"{items} = []")
         w.emit(indent, f"for {item} in {value}:")
-        write_value(w, indent + 1, type_.of_type, item, done, field, fields_of, kinds, depth=depth)  # type: ignore[union-attr]
+        write_value(w, indent + 1, type_.of_type, item, done, field, depth=depth)  # type: ignore[union-attr]
         w.emit(indent + 1, f"{items}.append({done})")
         w.emit(indent, f"{result} = {items}")
     elif kind == "object":
-        write_object(w, indent, type_, value, result, field, fields_of, kinds, depth)  # type: ignore[arg-type]
+        write_object(w, indent, type_, value, result, field, depth)  # type: ignore[arg-type]
     else:
         raise Unsupported(kind)
 
@@ -313,8 +315,6 @@ def write_object(
     value: str,
     result: str,
     field: Any,
-    fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
-    kinds: Callable[[GraphQLOutputType], str],
     depth: int,
 ) -> None:
     """An object value: graphql-core's type check, then every field of its sub-selection."""
@@ -341,8 +341,7 @@ def write_object(
         if check is not None:
             w.emit(indent, f"if {check}({value}, None) is not True: raise Bail")
     out = w.var("obj")
-    steps = fields_of(object_type, field)
-    write_fields(w, indent, object_type, value, out, steps, fields_of, kinds, depth + 1)
+    write_fields(w, indent, object_type, value, out, w.fields_of(object_type, field), depth + 1)
     w.emit(indent, f"{result} = {out}")
 
 
@@ -353,8 +352,6 @@ def write_fields(
     value: str,
     out: str,
     steps: list[Any],
-    fields_of: Callable[[GraphQLObjectType, Any], list[Any]],
-    kinds: Callable[[GraphQLOutputType], str],
     depth: int = 0,
 ) -> None:
     """`out = {...}`: every step of an object's sub-selection, in response order."""
@@ -390,8 +387,6 @@ def write_fields(
             got,
             done,
             step,
-            fields_of,
-            kinds,
             method=access.kind is Kind.METHOD,
             depth=depth,
         )
@@ -408,11 +403,11 @@ def compile_object(
 ) -> CompiledObject | None:
     """A function completing one object of `object_type` whose type was already checked,
     or None when something under it needs graphql-core."""
-    w = Writer(schema)
+    w = Writer(schema, fields_of, kinds)
     # memo: see write_value and new_memo.
     w.emit(0, "def complete(src, memo):")
     try:
-        write_fields(w, 1, object_type, "src", "result", steps, fields_of, kinds)
+        write_fields(w, 1, object_type, "src", "result", steps)
     except Unsupported:
         return None
     w.emit(1, "return result")

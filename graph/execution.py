@@ -433,7 +433,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         first = field_details_list[0]
         field_def = self.schema.get_field(parent_type, first.node.name.value)
         call = direct_call(field_def, self._converter) if field_def is not None and self._fast else None
-        if call is None or parent_type is self.schema.subscription_type:
+        if call is None:  # subscription fields never get a DirectCall (see _direct_call)
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
         return_type = field_def.type  # type: ignore[union-attr]
         info = self.build_resolve_info(field_def, to_nodes(field_details_list), parent_type, path)  # type: ignore[arg-type]
@@ -697,12 +697,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return self.complete_object_value(object_type, step.details, info, path, value, None)
             if not verdict:
                 raise invalid_return_type_error(object_type, value, step.details)
-        compiled = step.compiled
-        if compiled is None or compiled[0] is not object_type:
-            compiled = step.compiled = (object_type, self._compiled_function(object_type, step))
-        if compiled[1] is not None:
+        function = self._compiled_function(object_type, step)
+        if function is not None:
             try:
-                return compiled[1](value, new_memo(compiled[1]))
+                return function(value, new_memo(function))
             except Exception:  # not the clean case: the step-by-step path reports it
                 pass
         sub = self._sub_of(step, object_type)
@@ -721,16 +719,20 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         exact = exact_class(object_type)  # type: ignore[arg-type]
         if exact is None:
             return None, None
-        compiled = step.compiled
-        if compiled is None or compiled[0] is not object_type:
-            compiled = step.compiled = (object_type, self._compiled_function(object_type, step))  # type: ignore[arg-type]
-        return (exact, compiled[1]) if compiled[1] is not None else (None, None)
+        function = self._compiled_function(object_type, step)  # type: ignore[arg-type]
+        return (exact, function) if function is not None else (None, None)
 
     def _compiled_function(self, object_type: GraphQLObjectType, step: Step) -> Any:
-        """The sub-tree's generated function, or None. When no @include/@skip of the document
-        reads a variable, what is selected depends on the (cached) document alone: the
-        function is kept across requests, keyed by the field nodes it was written for, and
-        found without collecting the sub-selection again."""
+        """The sub-tree's generated function, or None, decided once per request and step.
+        When no @include/@skip of the document reads a variable, what is selected depends on
+        the (cached) document alone: the function is kept across requests, keyed by the field
+        nodes it was written for, and found without collecting the sub-selection again."""
+        compiled = step.compiled
+        if compiled is None or compiled[0] is not object_type:
+            compiled = step.compiled = (object_type, self._generated(object_type, step))
+        return compiled[1]
+
+    def _generated(self, object_type: GraphQLObjectType, step: Step) -> Any:
         key: tuple[Any, ...] = ()
         nodes = tuple(details.node for details in step.details)
         if self._static:
