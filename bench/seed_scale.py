@@ -79,6 +79,7 @@ from dossier.demo import (  # noqa: E402
     UTM_SOURCES,
     WEEKDAYS,
     ascii_slug,
+    email_local,
 )
 
 ACCOUNT = "Bench Co"  # bench/seed.py's account
@@ -298,13 +299,7 @@ class Generator:
 
     def _email(self, first: str | None, last: str | None, business: str | None) -> str:
         rng = self.rng
-        if first and last:
-            f, la = ascii_slug(first), ascii_slug(last)
-            local = rng.choice((f"{f}.{la}", f"{f[0]}{la}", f"{f}{la[0]}", f"{f}_{la}", f"{f}.{la}"))
-        elif business:
-            local = rng.choice(("info", "hello", "office", "contact")) + "." + ascii_slug(business)[:16]
-        else:
-            local = "guest"
+        local = email_local(rng, first, last, business)
         if rng.random() < 0.7:
             local += str(rng.randint(1, 9999))
         if business and rng.random() < 0.5:

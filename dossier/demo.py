@@ -370,6 +370,16 @@ class _Card:
     id: int | None = None
 
 
+def email_local(rng: random.Random, first: str | None, last: str | None, business: str | None) -> str:
+    """The part before the @ of a made-up address: from the name, else the business."""
+    if first and last:
+        f, la = ascii_slug(first), ascii_slug(last)
+        return rng.choice((f"{f}.{la}", f"{f[0]}{la}", f"{f}{la[0]}", f"{f}_{la}", f"{f}.{la}"))
+    if business:
+        return rng.choice(("info", "hello", "office", "contact")) + "." + ascii_slug(business)[:16]
+    return ascii_slug(first or last or "guest")
+
+
 def ascii_slug(text: str) -> str:
     """Letters and digits of `text`, accents dropped, lower case (for made-up email addresses)."""
     return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii() and c.isalnum()).lower()
@@ -439,13 +449,7 @@ class _Planner:
 
     def email(self, first: str | None, last: str | None, business: str | None) -> str:
         rng = self.rng
-        if first and last:
-            f, la = ascii_slug(first), ascii_slug(last)
-            local = rng.choice((f"{f}.{la}", f"{f[0]}{la}", f"{f}{la[0]}", f"{f}_{la}", f"{f}.{la}"))
-        elif business:
-            local = rng.choice(("info", "hello", "office", "contact")) + "." + ascii_slug(business)[:16]
-        else:
-            local = ascii_slug(first or last or "guest")
+        local = email_local(rng, first, last, business)
         base, n = local, 1
         while True:
             address = f"{local}@{rng.choice(EMAIL_DOMAINS)}"
