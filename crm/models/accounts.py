@@ -53,6 +53,9 @@ class ApiKey(Model):
     label = fields.CharField(max_length=120, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
+    # Written at most once a minute per key and process (crm.services.accounts.authenticate):
+    # a write on every request would cost the card read path a round trip.
+    last_used_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "api_key"
