@@ -5,7 +5,7 @@ from crm.models.calls import Call
 from crm.models.contacts import Contact, ContactTag, FormAnswer, Tag, Utm
 from crm.models.deals import Deal
 from crm.models.journey import JourneyEvent
-from crm.models.messages import Message
+from crm.models.messages import Message, MessageProviderId
 from crm.models.notes import Note
 from crm.models.outbox import OutboxRow
 from crm.models.property import PropertyFacts
@@ -21,6 +21,7 @@ __all__ = [
     "FormAnswer",
     "JourneyEvent",
     "Message",
+    "MessageProviderId",
     "Note",
     "OutboxRow",
     "PropertyFacts",
