@@ -24,7 +24,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.execution import FastExecutionContext, execution_context_class, fast_path_from_env
-from graph.ids import global_id
+from graph.ids import encode_cursor, global_id
 from tests.conftest import Api, Tenant
 from tests.test_statement_counts import (
     A_FEW,
@@ -155,6 +155,35 @@ query Errors($id: ID!, $missing: ID!) {
 }
 """
 FORBIDDEN = "{ viewer { user { name } } plugins { name } }"
+# Bounded lists: aliases slicing the same list of one contact differently, and the errors of
+# bad bounds beside good data (an `after` of one card, asked of every card of a page).
+SLICES = """
+query Slices($id: ID!, $note: ID!, $call: ID!, $tag: ID!, $utm: String!) {
+  contact(id: $id) {
+    a: notes(first: 1) { id body author { name } }
+    b: notes(first: 2, after: $note) { id text }
+    c: notes { id }
+    soon: calls(when: UPCOMING, first: 1) { id eventName bookedBy { name } }
+    all: calls(first: 2, after: $call) { id scheduledAt }
+    past: calls(when: PAST, first: 1, after: $call) { id }
+    t1: tags(first: 2) { id name }
+    t2: tags(first: 2, after: $tag) { id name }
+    u1: utms(first: 1) { cursor source }
+    u2: utms(after: $utm) { cursor campaign }
+    formAnswers(first: 2) { cursor question }
+    deals(first: 1) { id amount }
+    lastBookedEvent
+  }
+}
+"""
+SLICE_ERRORS = """
+query SliceErrors($id: ID!, $deal: ID!, $note: ID!) {
+  contact(id: $id) { firstName notes(first: 0) { id } }
+  wrongType: contact(id: $id) { calls(after: $note) { id } }
+  tooMany: contact(id: $id) { tags(first: 101) { id } utms(after: "nope") { source } }
+  contacts(first: 3) { edges { node { id deals(first: 1, after: $deal) { id } } } }
+}
+"""
 
 
 def contact_gid(contact_id: int) -> str:
@@ -168,6 +197,14 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
     admin = api.as_(acme.admin_key)
     first, _, ownerless = seeded
     call_id = await first_call(first)
+    items = await first_items(first)
+    slices = {"id": contact_gid(first), "utm": encode_cursor("utm", items["utm"])}
+    slices |= {name: str(global_id(name.title(), items[name])) for name in ("note", "call", "tag")}
+    slice_errors = {
+        "id": contact_gid(first),
+        "deal": str(global_id("Deal", items["deal"])),
+        "note": str(global_id("Note", items["note"])),
+    }
     cases: list[tuple[Api, str, dict[str, Any]]] = [
         (admin, CARD, {"id": contact_gid(first)}),
         (admin, CARD, {"id": contact_gid(ownerless)}),
@@ -178,18 +215,40 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
         (admin, DIRECTIVES, {"id": contact_gid(first), "yes": False, "no": True}),
         (admin, TYPENAMES_AND_NODES, {"id": contact_gid(first), "call": str(global_id("Call", call_id))}),
         # A missing contact and a bad id are errors beside good data.
-        (rep, ERRORS, {"id": contact_gid(first), "missing": contact_gid(10**9)}),
+        (rep, ERRORS, errors_of := {"id": contact_gid(first), "missing": contact_gid(10**9)}),
         # A rep may not list plugins, a non-null root field: the whole data is null.
         (rep, FORBIDDEN, {}),
+        (rep, SLICES, slices),
+        (rep, SLICE_ERRORS, slice_errors),
     ]
     for client, query, variables in cases:
         graphql_core, compiled = await both_over_http(client, query, variables)
         assert compiled == graphql_core, f"paths differ for {query[:40]!r} with {variables}"
     # The corpus reaches errors and nulls, not only clean data.
-    errors = (await both_over_http(rep, ERRORS, cases[-2][2]))[1]["errors"]
+    errors = (await both_over_http(rep, ERRORS, errors_of))[1]["errors"]
     assert {e["extensions"]["code"] for e in errors} == {"NOT_FOUND", "BAD_USER_INPUT"}
     forbidden = (await both_over_http(rep, FORBIDDEN))[1]
     assert forbidden["data"] is None and forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    sliced = (await both_over_http(rep, SLICES, slices))[1]["data"]["contact"]
+    assert len(sliced["a"]) == 1 and len(sliced["b"]) == 1 and len(sliced["c"]) == 3
+    assert len(sliced["t1"]) == 2 and sliced["t2"] and sliced["t2"][0] != sliced["t1"][0]
+    bad_bounds = (await both_over_http(rep, SLICE_ERRORS, slice_errors))[1]["errors"]
+    assert {e["extensions"].get("field") for e in bad_bounds} == {"first", "after"}
+
+
+async def first_items(contact_id: int) -> dict[str, int]:
+    """The row id of the second item (by id; by name for tags) of each of the contact's lists."""
+    from crm.models import Call, ContactTag, Deal, Note, Utm
+
+    items = {}
+    for name, model in (("note", Note), ("call", Call), ("deal", Deal), ("utm", Utm)):
+        row = await model.filter(contact_id=contact_id).order_by("id").offset(1).first()
+        assert row is not None
+        items[name] = row.id
+    link = await ContactTag.filter(contact_id=contact_id).order_by("tag__name").offset(1).first()
+    assert link is not None
+    items["tag"] = link.tag_id  # type: ignore[attr-defined]
+    return items
 
 
 async def first_call(contact_id: int) -> int:

@@ -8,7 +8,7 @@ accounts.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
+from crm.clock import utcnow
 from crm.models import (
     Call,
     Contact,
@@ -31,7 +32,7 @@ from crm.models import (
     WebhookDelivery,
 )
 from crm.services.messages import MESSAGE_COLUMNS
-from graph.resolvers.reads import Params, Row, Shape, connection, dialect, fetch, shape
+from graph.resolvers.reads import Params, Row, Shape, connection, dialect, fetch, fetch_tagged, shape
 
 CONTACT_COLUMNS = (
     "id", "first_name", "last_name", "business_name", "title", "contact_type", "email",
@@ -100,13 +101,6 @@ async def join_users(
     return row
 
 
-def _by_key(rows: Iterable[Row], key: str) -> dict[Any, list[Row]]:
-    grouped: dict[Any, list[Row]] = defaultdict(list)
-    for row in rows:
-        grouped[row[key]].append(row)
-    return grouped
-
-
 @dataclass(frozen=True, slots=True)
 class PageKey:
     """One page of a large section (journey, messages, a delivery log) of one owner, in id order."""
@@ -116,6 +110,83 @@ class PageKey:
     before_id: int | None  # exclusive bound in the page's direction
     kinds: tuple[str, ...]  # filter values (journey kinds, message channels); empty = all
     newest_first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SliceKey:
+    """A bounded slice of one contact's list section (calls, deals, notes, tags, UTMs, form
+    answers): at most `first` items in the section's order, after the item `after_id`."""
+
+    contact_id: int
+    first: int
+    after_id: int | None  # the row id of the last item the client has (a tag's id for tags)
+    order: str = ""  # the section's named order; "" is its only one (calls have several)
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    columns: tuple[str, ...]  # sort columns of the sorted table, the last one its "id"
+    descending: bool = False
+    scheduled: str = ""  # calls: "> now" (upcoming) or "<= now" (past), as an SQL comparison
+
+
+@dataclass(frozen=True)
+class _ListSection:
+    """How a contact's list section is sliced in SQL. Rows are `table` rows ("x"); they are
+    sorted by columns of `sorted_table` ("s"), which is the same table unless `sort_join`
+    joins another (a tag link is sorted by its tag's name)."""
+
+    shape: Shape
+    table: str
+    orders: dict[str, _Order]
+    account_scope: str  # SQL condition on the outer row, with {account} for the parameter
+    join: str = ""  # what the outer query joins for account_scope
+    sorted_table: str = ""
+    sort_join: str = ""
+    anchor_column: str = "id"  # the column of `table` an `after` id names
+
+
+def _slice_branch(
+    section: _ListSection,
+    params: Params,
+    slot: int,
+    order_name: str,
+    first: int,
+    after_id: int | None,
+    contact_ids: list[int],
+    now: Any,
+) -> str:
+    """The ids (tagged `slot`, numbered `rn`) of one slice, for each of `contact_ids`.
+
+    The placeholders are made in the order they appear in the text (SQLite's are positional)."""
+    order = section.orders[order_name]
+    s = "s" if section.sort_join else "x"
+    direction = " DESC" if order.descending else ""
+    sort_keys = ", ".join(f'{s}."{column}"' for column in order.columns)
+    by = ", ".join(f'{s}."{column}"{direction}' for column in order.columns)
+    where = [f'x."contact_id" IN ({params.many(contact_ids)})']
+    if order.scheduled:
+        where.append(f'x."scheduled_at" {order.scheduled} {params(now)}')
+    if after_id is not None:
+        # Row-value comparison with the anchor's own sort keys: exact at ties, no offset.
+        anchor = ", ".join(f'a."{column}"' for column in order.columns)
+        anchor_table = section.sorted_table or section.table
+        where.append(
+            f"({sort_keys}) {'<' if order.descending else '>'} "
+            f'(SELECT {anchor} FROM "{anchor_table}" a WHERE a."id" = {params(after_id)})'
+        )
+    numbered = (
+        f'SELECT x."id", ROW_NUMBER() OVER (PARTITION BY x."contact_id" ORDER BY {by}) AS "rn"'
+        f' FROM "{section.table}" x{section.sort_join} WHERE {" AND ".join(where)}'
+    )
+    branch = f'SELECT w."id", {slot} AS "slot", w."rn" FROM ({numbered}) w WHERE w."rn" <= {params(first)}'
+    if after_id is not None:
+        branch += (
+            f' UNION ALL SELECT x."id", {-1 - slot}, 0 FROM "{section.table}" x'
+            f' WHERE x."{section.anchor_column}" = {params(after_id)}'
+            f' AND x."contact_id" IN ({params.many(contact_ids)})'
+        )
+    return branch
 
 
 def delivery_page_key(endpoint_id: int, first: int, before_id: int | None, status: str | None) -> PageKey:
@@ -146,6 +217,36 @@ _SCOPE_JOIN = {"account": "", "contact": ' JOIN "contact" c ON c."id" = t."conta
 
 def _scoped(scope: str, account_mark: str) -> str:
     return f't."account_id" = {account_mark}' if scope == "account" else f'c."account_id" = {account_mark}'
+
+
+def _section(model: type[Model], columns: Sequence[str], table: str, **orders: _Order) -> _ListSection:
+    return _ListSection(
+        shape(model, columns), table, orders, 'c."account_id" = {account}', _SCOPE_JOIN["contact"]
+    )
+
+
+# Each list keeps the order it had before it was bounded; the id breaks ties so that a slice
+# boundary is exact. Calls have one order per `when`, and one for lastBookedEvent.
+_CALL_SECTION = _section(
+    Call, CALL_READ, "call",
+    ALL=_Order(("scheduled_at", "id")),
+    UPCOMING=_Order(("scheduled_at", "id"), scheduled=">"),
+    PAST=_Order(("scheduled_at", "id"), descending=True, scheduled="<="),
+    BOOKED=_Order(("created_at", "id"), descending=True),
+)  # fmt: skip
+_DEAL_SECTION = _section(Deal, DEAL_READ, "deal", **{"": _Order(("created_at", "id"))})
+_NOTE_SECTION = _section(Note, NOTE_READ, "note", **{"": _Order(("created_at", "id"), descending=True)})
+_UTM_SECTION = _section(Utm, UTM_COLUMNS, "utm", **{"": _Order(("captured_at", "id"))})
+_ANSWER_SECTION = _section(FormAnswer, ANSWER_COLUMNS, "form_answer", **{"": _Order(("answered_at", "id"))})
+_TAG_SECTION = _ListSection(
+    _TAGS,
+    "contact_tag",
+    {"": _Order(("name", "id"))},
+    f'{_TAGS.alias("tag")}."account_id" = {{account}}',
+    sorted_table="tag",
+    sort_join=' JOIN "tag" s ON s."id" = x."tag_id"',
+    anchor_column="tag_id",
+)
 
 
 # A journey entry's changes stay JSON text: `FieldChange.of` shares the decoded changes of
@@ -183,12 +284,14 @@ class Loaders:
         self.note = self._by_id(Note, NOTE_READ, "contact")
         self.tag = self._by_id(Tag, ("id", "name", "created_at"), "account")
         self.journey_event = self._by_id(JourneyEvent, JOURNEY_READ, "account", JOURNEY_RAW)
-        self.calls_by_contact = self._children(Call, CALL_READ, 't."scheduled_at", t."id"')
-        self.deals_by_contact = self._children(Deal, DEAL_READ, 't."created_at", t."id"')
-        self.notes_by_contact = self._children(Note, NOTE_READ, 't."created_at" DESC, t."id" DESC')
-        self.utms_by_contact = self._children(Utm, UTM_COLUMNS, 't."captured_at", t."id"')
-        self.answers_by_contact = self._children(FormAnswer, ANSWER_COLUMNS, 't."answered_at", t."id"')
-        self.tags_by_contact: DataLoader[int, list[Row]] = DataLoader(self._load_tags)
+        # Slices of a card's list sections: a value of None means the key's `after_id` is not
+        # an item of that contact's list (in this account).
+        self.calls_by_contact = self._slices(_CALL_SECTION)
+        self.deals_by_contact = self._slices(_DEAL_SECTION)
+        self.notes_by_contact = self._slices(_NOTE_SECTION)
+        self.utms_by_contact = self._slices(_UTM_SECTION)
+        self.answers_by_contact = self._slices(_ANSWER_SECTION)
+        self.tags_by_contact = self._slices(_TAG_SECTION)
         self.journey_page: DataLoader[PageKey, list[Row]] = DataLoader(
             lambda keys: self._load_pages(_JOURNEY, keys)
         )
@@ -231,35 +334,54 @@ class Loaders:
 
         return DataLoader(load)
 
-    def _children(self, model: type[Model], columns: Sequence[str], order: str) -> DataLoader[int, list[Row]]:
-        """Every row of a contact's section, for a batch of contacts of this account."""
-        rows_of = shape(model, columns)
-        account_id = self.account_id
-
-        async def load(contact_ids: list[int]) -> list[list[Row]]:
-            params = Params(dialect())
-            ids = params.many(set(contact_ids))
-            where = f't."contact_id" IN ({ids}) AND c."account_id" = {params(account_id)}'
-            rows = await fetch(rows_of, params, where, order, join=_SCOPE_JOIN["contact"])
-            grouped = _by_key(rows, "contact_id")
-            return [grouped.get(i, []) for i in contact_ids]
-
-        return DataLoader(load)
+    def _slices(self, section: _ListSection) -> DataLoader[SliceKey, list[Row] | None]:
+        return DataLoader(lambda keys: self._load_slices(section, keys))
 
     # -- special shapes -------------------------------------------------------------
 
-    async def _load_tags(self, contact_ids: list[int]) -> list[list[Row]]:
+    async def _load_slices(self, section: _ListSection, keys: list[SliceKey]) -> list[list[Row] | None]:
+        """Every slice asked for in this batch, for any number of contacts, in one statement.
+
+        Keys asking for the same slice (order, first, after) of different contacts share one
+        windowed SELECT (ROW_NUMBER per contact, cut at `first`); the distinct slices are
+        UNION ALLed and each row comes back tagged with its slice. An `after` item is found
+        by a second branch of its slice, tagged negatively, so a cursor naming an item of
+        another contact or account yields no anchor row and the slice answers None."""
+        groups: dict[tuple[str, int, int | None], list[int]] = defaultdict(list)
+        for key in keys:
+            groups[(key.order, key.first, key.after_id)].append(key.contact_id)
+        slots = {slice_of: slot for slot, slice_of in enumerate(groups)}
         params = Params(dialect())
-        tag = _TAGS.alias("tag")
-        ids = params.many(set(contact_ids))
-        where = f't."contact_id" IN ({ids}) AND {tag}."account_id" = {params(self.account_id)}'
-        rows = await fetch(_TAGS, params, where, f'{tag}."name"')
-        grouped: dict[int, list[Row]] = defaultdict(list)
-        for row in rows:
-            grouped[row["contact_id"]].append(
-                {"id": row["tag__id"], "name": row["tag__name"], "created_at": row["tag__created_at"]}
-            )
-        return [grouped.get(i, []) for i in contact_ids]
+        now = utcnow()
+        branches = [
+            _slice_branch(section, params, slot, *slice_of, sorted(set(groups[slice_of])), now)
+            for slice_of, slot in slots.items()
+        ]
+        join = f'{section.join} JOIN ({" UNION ALL ".join(branches)}) r ON r."id" = t."id"'
+        where = section.account_scope.format(account=params(self.account_id))
+        order_by = 'r."slot", t."contact_id", r."rn"'
+        rows, tags = await fetch_tagged(section.shape, params, where, order_by, join=join, tag='r."slot"')
+        if section is _TAG_SECTION:
+            rows = [
+                {"contact_id": r["contact_id"], "id": r["tag__id"], "name": r["tag__name"],
+                 "created_at": r["tag__created_at"]}
+                for r in rows
+            ]  # fmt: skip
+        pages: dict[tuple[int, int], list[Row]] = defaultdict(list)
+        anchored: set[tuple[int, int]] = set()
+        for row, slot in zip(rows, tags, strict=True):
+            if slot < 0:
+                anchored.add((-1 - slot, row["contact_id"]))
+            else:
+                pages[(slot, row["contact_id"])].append(row)
+        found: list[list[Row] | None] = []
+        for key in keys:
+            slot = slots[(key.order, key.first, key.after_id)]
+            if key.after_id is not None and (slot, key.contact_id) not in anchored:
+                found.append(None)
+            else:
+                found.append(pages.get((slot, key.contact_id), []))
+        return found
 
     async def _load_pages(self, source: _PagedSection, keys: list[PageKey]) -> list[list[Row]]:
         """One windowed query per distinct page shape reads the rows of all its pages."""

@@ -132,6 +132,13 @@ class Shape:
             compiled = self._compiled[dialect] = self._build(dialect)
         return compiled
 
+    def select_with(self, dialect: str, extra: str) -> str:
+        """The shape's SELECT with one more expression after its columns: the builder reads
+        columns by position, so the extra value rides along without changing the rows."""
+        select = self.compile(dialect)[0]
+        head, _, tail = select.partition(f' FROM "{self.model._meta.db_table}" t')
+        return f'{head}, {extra} FROM "{self.model._meta.db_table}" t{tail}'
+
     def builder(self, dialect: str) -> Callable[[Sequence[Any]], list[Row]]:
         """The rows as mappings: the driver's records when no column needs converting (on
         PostgreSQL, most shapes), else dicts by a function written for this shape: one
@@ -204,6 +211,18 @@ async def fetch(shape: Shape, params: Params, where: str, order: str = "", *, jo
     sql = f"{select}{join} WHERE {where}" + (f" ORDER BY {order}" if order else "")
     _, records = await conn.execute_query(sql, params.values)
     return shape.builder(params.dialect)(records)
+
+
+async def fetch_tagged(
+    shape: Shape, params: Params, where: str, order: str, *, join: str, tag: str
+) -> tuple[list[Row], list[Any]]:
+    """`fetch`, plus one value per row from the SQL expression `tag` (say, which slice of a
+    batched statement a row answers), returned beside the rows rather than inside them."""
+    conn = connection()
+    position = len(shape.columns)
+    sql = f"{shape.select_with(params.dialect, tag)}{join} WHERE {where} ORDER BY {order}"
+    _, records = await conn.execute_query(sql, params.values)
+    return shape.builder(params.dialect)(records), [record[position] for record in records]
 
 
 _SHAPES: dict[tuple[type[Model], tuple[str, ...], frozenset[str]], Shape] = {}

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
 
-from crm.clock import utcnow
 from crm.contracts import CardAddress, CardContact
 from crm.errors import BadInput, NotFound
 from crm.uow import display_name
 from graph.context import Info
-from graph.ids import decode_cursor, encode_cursor, page_size
-from graph.resolvers.loaders import PageKey
+from graph.ids import MAX_PAGE, decode_cursor, decode_id, encode_cursor, page_size
+from graph.resolvers.loaders import PageKey, SliceKey
+from graph.resolvers.reads import Row
 from graph.schema.accounts import Tag, User, joined_user
 from graph.schema.calls import Call
 from graph.schema.common import PageInfo, backward_page, built, forward_page
@@ -26,6 +26,34 @@ from graph.schema.notes import Note
 
 JOURNEY_CURSOR = "journey"
 MESSAGE_CURSOR = "message"
+UTM_CURSOR = "utm"
+ANSWER_CURSOR = "answer"
+
+# The card's plain lists (calls, deals, notes, tags, UTMs, form answers) give at most
+# MAX_PAGE items per field; `after` (the last item the client has) reads on from there.
+FIRST_HELP = f"At most this many items (1 to {MAX_PAGE})."
+AFTER_HELP = "The id of the last item the client has: the list goes on after it."
+
+
+def _slice_key(contact_id: int, first: int, after: str | None, item: str, order: str = "") -> SliceKey:
+    """`item` is the node type whose global id `after` holds, or the kind of an opaque cursor
+    for the lists whose items have no id (UTMs, form answers)."""
+    size = page_size(first)
+    if after is None:
+        after_id = None
+    elif item in (UTM_CURSOR, ANSWER_CURSOR):
+        after_id = decode_cursor(after, item)
+    else:
+        after_id = decode_id(after, item, field="after")
+    return SliceKey(contact_id, size, after_id, order)
+
+
+def _sliced(rows: list[Row] | None, after: str | None, what: str) -> list[Row]:
+    """The loader's slice; None means `after` named no item of this contact's list, which is
+    all a client learns about an id of another contact or account."""
+    if rows is None:
+        raise BadInput(f"after {after!r} is not one of this contact's {what}", field="after")
+    return rows
 
 
 @strawberry.type
@@ -45,6 +73,11 @@ class Utm:
     term: str | None
     content: str | None
     captured_at: datetime
+    _id: strawberry.Private[int]
+
+    @strawberry.field(description="Pass as `utms(after:)` to read the UTMs after this one.")
+    def cursor(self) -> str:
+        return encode_cursor(UTM_CURSOR, self._id)
 
 
 @strawberry.type(description="A question the lead answered on a scheduler form or survey.")
@@ -53,6 +86,11 @@ class FormAnswer:
     answer: str
     form: str | None = strawberry.field(description="The form or flow the answer came from.")
     answered_at: datetime
+    _id: strawberry.Private[int]
+
+    @strawberry.field(description="Pass as `formAnswers(after:)` to read the answers after this one.")
+    def cursor(self) -> str:
+        return encode_cursor(ANSWER_CURSOR, self._id)
 
 
 @strawberry.type(description="A contact card: one person the business deals with.")
@@ -129,56 +167,97 @@ class Contact(relay.Node):
     closer_owner: User | None
     assigned_to: User | None = strawberry.field(description="The representative the contact is assigned to.")
 
-    @strawberry.field
-    async def tags(self, info: Info) -> list[Tag]:
-        return [Tag.from_row(r) for r in await info.context.loaders.tags_by_contact.load(self.id)]
+    @strawberry.field(description=f"Tags, by name; at most {MAX_PAGE}, then page with `after`.")
+    async def tags(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = MAX_PAGE,
+        after: Annotated[strawberry.ID | None, strawberry.argument(description=AFTER_HELP)] = None,
+    ) -> list[Tag]:
+        key = _slice_key(self.id, first, after, "Tag")
+        rows = _sliced(await info.context.loaders.tags_by_contact.load(key), after, "tags")
+        return [Tag.from_row(r) for r in rows]
 
-    @strawberry.field
-    async def utms(self, info: Info) -> list[Utm]:
-        rows = await info.context.loaders.utms_by_contact.load(self.id)
+    @strawberry.field(description=f"UTMs, oldest first; at most {MAX_PAGE}, then page with `after`.")
+    async def utms(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = MAX_PAGE,
+        after: Annotated[
+            str | None, strawberry.argument(description="The `cursor` of the last UTM the client has.")
+        ] = None,
+    ) -> list[Utm]:
+        key = _slice_key(self.id, first, after, UTM_CURSOR)
+        rows = _sliced(await info.context.loaders.utms_by_contact.load(key), after, "UTMs")
         return [
             Utm(source=r["source"], medium=r["medium"], campaign=r["campaign"], term=r["term"],
-                content=r["content"], captured_at=r["captured_at"])
+                content=r["content"], captured_at=r["captured_at"], _id=r["id"])
             for r in rows
         ]  # fmt: skip
 
-    @strawberry.field
-    async def form_answers(self, info: Info) -> list[FormAnswer]:
-        rows = await info.context.loaders.answers_by_contact.load(self.id)
+    @strawberry.field(description=f"Form answers, oldest first; at most {MAX_PAGE}, then page with `after`.")
+    async def form_answers(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = MAX_PAGE,
+        after: Annotated[
+            str | None, strawberry.argument(description="The `cursor` of the last answer the client has.")
+        ] = None,
+    ) -> list[FormAnswer]:
+        key = _slice_key(self.id, first, after, ANSWER_CURSOR)
+        rows = _sliced(await info.context.loaders.answers_by_contact.load(key), after, "form answers")
         return [
             FormAnswer(
-                question=r["question"], answer=r["answer"], form=r["form"], answered_at=r["answered_at"]
+                question=r["question"], answer=r["answer"], form=r["form"], answered_at=r["answered_at"],
+                _id=r["id"],
             )
             for r in rows
-        ]
+        ]  # fmt: skip
 
     @strawberry.field(description="The event name of the most recently booked call.")
     async def last_booked_event(self, info: Info) -> str | None:
-        calls = await info.context.loaders.calls_by_contact.load(self.id)
-        if not calls:
-            return None
-        return max(calls, key=lambda r: (r["created_at"], r["id"]))["event_name"]
+        latest = await info.context.loaders.calls_by_contact.load(SliceKey(self.id, 1, None, "BOOKED"))
+        return latest[0]["event_name"] if latest else None
 
-    @strawberry.field(description="Calls; UPCOMING soonest first, PAST latest first, ALL in time order.")
-    async def calls(self, info: Info, when: CallWhen = CallWhen.ALL) -> list[Call]:
-        rows = await info.context.loaders.calls_by_contact.load(self.id)
-        now = utcnow()
-        if when is CallWhen.UPCOMING:
-            rows = [r for r in rows if r["scheduled_at"] > now]
-        elif when is CallWhen.PAST:
-            rows = [r for r in reversed(rows) if r["scheduled_at"] <= now]
+    @strawberry.field(
+        description="Calls; UPCOMING soonest first, PAST latest first, ALL in time order. "
+        f"At most {MAX_PAGE}, then page with `after`."
+    )
+    async def calls(
+        self,
+        info: Info,
+        when: CallWhen = CallWhen.ALL,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = MAX_PAGE,
+        after: Annotated[strawberry.ID | None, strawberry.argument(description=AFTER_HELP)] = None,
+    ) -> list[Call]:
+        key = _slice_key(self.id, first, after, "Call", when.value)
+        rows = _sliced(await info.context.loaders.calls_by_contact.load(key), after, "calls")
         batch: dict[Any, Any] = {}
         return [Call.from_row(r, batch) for r in rows]
 
-    @strawberry.field(description="Deals, oldest first.")
-    async def deals(self, info: Info) -> list[Deal]:
+    @strawberry.field(description=f"Deals, oldest first; at most {MAX_PAGE}, then page with `after`.")
+    async def deals(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = MAX_PAGE,
+        after: Annotated[strawberry.ID | None, strawberry.argument(description=AFTER_HELP)] = None,
+    ) -> list[Deal]:
+        key = _slice_key(self.id, first, after, "Deal")
+        rows = _sliced(await info.context.loaders.deals_by_contact.load(key), after, "deals")
         batch: dict[Any, Any] = {}
-        return [Deal.from_row(r, batch) for r in await info.context.loaders.deals_by_contact.load(self.id)]
+        return [Deal.from_row(r, batch) for r in rows]
 
-    @strawberry.field(description="Notes, newest first.")
-    async def notes(self, info: Info) -> list[Note]:
+    @strawberry.field(description=f"Notes, newest first; at most {MAX_PAGE}, then page with `after`.")
+    async def notes(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = MAX_PAGE,
+        after: Annotated[strawberry.ID | None, strawberry.argument(description=AFTER_HELP)] = None,
+    ) -> list[Note]:
+        key = _slice_key(self.id, first, after, "Note")
+        rows = _sliced(await info.context.loaders.notes_by_contact.load(key), after, "notes")
         batch: dict[Any, Any] = {}
-        return [Note.from_row(r, batch) for r in await info.context.loaders.notes_by_contact.load(self.id)]
+        return [Note.from_row(r, batch) for r in rows]
 
     @strawberry.field(description="Every change made to the card, newest first unless asked otherwise.")
     async def journey(
