@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
@@ -12,9 +13,54 @@ from email_validator import EmailNotValidError, validate_email
 
 from crm.errors import BadInput
 
+# Characters no stored text may hold: NUL (PostgreSQL text cannot store it) and lone UTF-16
+# surrogates (not characters at all: neither database driver can encode them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Characters that make one name look like another on a shared card: C0 and C1 controls
+# (tabs and newlines included: a name is one line), zero-width characters, and the bidi
+# embeddings, overrides and isolates that reorder what the reader sees (U+202E turns
+# "Ada Smith" into a name displayed backwards).
+_SPOOFING = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+# The person-facing identity fields, by the name the services give them: who a contact,
+# user or account is. Free text (notes, message bodies, answers, reasons) keeps its newlines.
+IDENTITY_TEXT_FIELDS = frozenset(
+    {"firstName", "lastName", "businessName", "title", "contactType"}
+    | {"street", "city", "state", "zip", "name"}
+)
 
-def clean_text(value: str | None, field: str, *, max_length: int, required: bool = False) -> str | None:
-    """Trim; empty means "no value"; too long is refused rather than cut."""
+
+def unstorable_character(value: str) -> str | None:
+    """A description of the first character no stored text may hold, or None."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    return "NUL (\\x00)" if char == "\x00" else f"a lone surrogate (U+{ord(char):04X})"
+
+
+def check_storable(value: str, field: str) -> None:
+    problem = unstorable_character(value)
+    if problem is not None:
+        raise BadInput(f"{field} cannot contain {problem}", field=field)
+
+
+def check_identity_text(value: str, field: str) -> None:
+    """Refuse control, zero-width and bidi-override characters in a name-like field."""
+    found = _SPOOFING.search(value)
+    if found is not None:
+        raise BadInput(
+            f"{field} cannot contain the invisible or control character U+{ord(found.group()):04X}; "
+            "names and addresses take printable text on one line",
+            field=field,
+        )
+
+
+def clean_text(
+    value: str | None, field: str, *, max_length: int, required: bool = False, identity: bool | None = None
+) -> str | None:
+    """Trim; empty means "no value"; too long is refused rather than cut. `identity` (by
+    default: whether `field` is one of IDENTITY_TEXT_FIELDS) also refuses invisible and
+    control characters."""
     if value is None:
         if required:
             raise BadInput(f"{field} is required", field=field)
@@ -24,8 +70,9 @@ def clean_text(value: str | None, field: str, *, max_length: int, required: bool
         if required:
             raise BadInput(f"{field} cannot be empty", field=field)
         return None
-    if "\x00" in value:  # PostgreSQL text cannot hold NUL
-        raise BadInput(f"{field} cannot contain NUL (\\x00) characters", field=field)
+    check_storable(value, field)
+    if identity if identity is not None else field in IDENTITY_TEXT_FIELDS:
+        check_identity_text(value, field)
     if len(value) > max_length:
         raise BadInput(f"{field} is {len(value)} characters long; the limit is {max_length}", field=field)
     return value
@@ -115,6 +162,7 @@ def clean_url(value: str | None, field: str) -> str | None:
     if value is None or not value.strip():
         return None
     raw = value.strip()
+    check_storable(raw, field)
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadInput(f"{field} must be an http(s) URL", field=field)

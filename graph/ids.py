@@ -29,15 +29,37 @@ def global_id_text(type_name: str, node_id: int | str) -> str:
     return _b2a(f"{type_name}:{node_id}".encode(), newline=False).decode()
 
 
-def decode_id(value: str, expected: str, field: str = "id") -> int:
-    """The database id inside a global ID of the expected type; anything else is bad input."""
+class NonCanonicalId(ValueError):
+    """A global ID that decodes, but is not the text this API writes for that object."""
+
+
+def parse_global_id(value: str) -> tuple[str, int]:
+    """The type name and database id inside a global ID written exactly as `global_id_text`
+    writes it. relay's decoding is lenient ("Contact:01", "Contact: 1", "+1", full-width
+    digits, a trailing newline, extra padding all give id 1), so one object would answer to
+    many names, and caches, logs and audit trails keyed on ids would disagree; only the
+    canonical text is accepted: NonCanonicalId for another spelling, ValueError for anything
+    that is no id at all or lies outside the id columns."""
+    if not isinstance(value, str):
+        raise ValueError(value)
     try:
         gid = relay.GlobalID.from_id(value)
         type_name, number = gid.type_name, int(gid.node_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise BadInput(f"{field} {value!r} is not a valid {expected} id", field=field) from None
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError(value) from exc
     if not 1 <= number <= MAX_DB_ID:  # beyond the id columns' range: the database would raise
-        raise BadInput(f"{field} {value!r} is not a valid {expected} id", field=field)
+        raise ValueError(value)
+    if global_id_text(type_name, number) != value:
+        raise NonCanonicalId(value)
+    return type_name, number
+
+
+def decode_id(value: str, expected: str, field: str = "id") -> int:
+    """The database id inside a global ID of the expected type; anything else is bad input."""
+    try:
+        type_name, number = parse_global_id(value)
+    except ValueError:
+        raise BadInput(f"{field} {value!r} is not a valid {expected} id", field=field) from None
     if type_name != expected:
         raise BadInput(f"{field} {value!r} is a {type_name} id, not a {expected} id", field=field)
     return number
@@ -49,15 +71,16 @@ def encode_cursor(kind: str, position: int) -> str:
 
 
 def decode_cursor(cursor: str, kind: str, field: str = "after") -> int:
+    """The position inside a cursor this API wrote; like ids, only the canonical text."""
     try:
         prefix, position = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
         if prefix != kind:
             raise ValueError(prefix)
         number = int(position)
-        if not 0 <= number <= MAX_DB_ID:
+        if not 0 <= number <= MAX_DB_ID or encode_cursor(kind, number) != cursor:
             raise ValueError(position)
         return number
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, UnicodeEncodeError):
         raise BadInput(f"{field} {cursor!r} is not a cursor from this list", field=field) from None
 
 

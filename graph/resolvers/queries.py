@@ -18,7 +18,7 @@ from crm.models import Account as AccountModel
 from crm.models import Contact as ContactModel
 from crm.models import User as UserModel
 from graph.context import Info
-from graph.ids import MAX_DB_ID, decode_cursor, decode_id, encode_cursor, page_size
+from graph.ids import NonCanonicalId, decode_cursor, decode_id, encode_cursor, page_size, parse_global_id
 from graph.resolvers.loaders import CONTACT_READ, USER_COLUMNS
 from graph.resolvers.reads import dialect
 from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
@@ -155,18 +155,17 @@ class CoreQueries:
     @strawberry.field(description="Any object by its global ID.")
     async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
         try:
-            gid = relay.GlobalID.from_id(id)
-            node_id = int(gid.node_id)
-            if not 1 <= node_id <= MAX_DB_ID:
-                raise ValueError(node_id)
-        except (ValueError, TypeError):
+            type_name, node_id = parse_global_id(id)
+        except NonCanonicalId:  # another spelling of an id names no object, like an unknown id
+            raise NotFound(f"no object with id {id!r}; ids are used exactly as the API gives them") from None
+        except ValueError:
             raise BadInput(f"{id!r} is not a valid global id", field="id") from None
-        if gid.type_name not in _NODE_TYPES:
-            raise BadInput(f"{gid.type_name!r} objects cannot be fetched by id", field="id")
-        loader_name, node_type = _NODE_TYPES[gid.type_name]
+        if type_name not in _NODE_TYPES:
+            raise BadInput(f"{type_name!r} objects cannot be fetched by id", field="id")
+        loader_name, node_type = _NODE_TYPES[type_name]
         row = await getattr(info.context.loaders, loader_name).load(node_id)
         if row is None:
-            raise NotFound(f"no {gid.type_name} with id {node_id} in this account")
+            raise NotFound(f"no {type_name} with id {node_id} in this account")
         return node_type.from_row(row)  # type: ignore[attr-defined]
 
     @strawberry.field(description="The caller: the API key's user and account.")

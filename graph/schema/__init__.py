@@ -20,6 +20,7 @@ from strawberry.tools import merge_types
 
 from graph.errors import ErrorPolicy
 from graph.execution import execution_context_class
+from graph.hygiene import HideSuggestionsRule, InputHygiene, InputHygieneRule, without_suggestions
 from graph.resolvers.mutations.accounts import AccountMutations
 from graph.resolvers.mutations.calls import CallMutations
 from graph.resolvers.mutations.contacts import ContactMutations
@@ -80,15 +81,21 @@ def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None)
     rules = [
         depth_validator(limits.max_depth, None),
         alias_validator(limits.max_aliases),
+        InputHygieneRule,
     ]
+    executor = execution_context_class(fast_path)
     if not limits.introspection:
-        rules.append(NoSchemaIntrospectionCustomRule)
+        # Without introspection, "Did you mean …" hints would spell the schema out instead.
+        rules += [NoSchemaIntrospectionCustomRule, HideSuggestionsRule]
+        executor = without_suggestions(executor)
     extensions: list[Any] = [
         ErrorPolicy,
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=256),
         ValidatedDocuments,
+        # After ValidatedDocuments: variables are checked once the document is known valid.
+        InputHygiene,
     ]
     return DossierSchema(
         query=Query,
@@ -96,7 +103,7 @@ def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None)
         subscription=Subscription,
         types=[Contact, User, Call, Deal, Note, Tag, JourneyEvent, Message],
         extensions=extensions,
-        execution_context_class=execution_context_class(fast_path),
+        execution_context_class=executor,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -68,7 +68,12 @@ class Call(relay.Node):
 
     @strawberry.field
     def ends_at(self) -> datetime:
-        return self.scheduled_at + timedelta(minutes=self.duration_minutes)
+        try:
+            return self.scheduled_at + timedelta(minutes=self.duration_minutes)
+        except OverflowError:
+            # A row stored before times were bounded (crm.clock) may sit at the end of
+            # datetime's range; answer that end rather than fail the card for everyone.
+            return datetime.max.replace(tzinfo=UTC)
 
     @strawberry.field(description="True while the call's start time is still ahead.")
     def is_upcoming(self) -> bool:
