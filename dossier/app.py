@@ -123,6 +123,7 @@ def create_app(
             timeout=settings.hook_timeout,
         ),
         poll_interval=settings.outbox_poll_interval,
+        lease_seconds=settings.outbox_lease_seconds,
     )
     schema = build_schema(Limits(introspection=settings.introspection), fast_path=settings.fast_path)
     runtime = Runtime(settings, pm, dispatcher, broker, schema)

@@ -140,6 +140,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
                 settings.hook_timeout,
             ),
             poll_interval=min(settings.outbox_poll_interval, 1.0),
+            lease_seconds=settings.outbox_lease_seconds,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -27,6 +27,7 @@ class Settings:
     outbox_backoff_base: float = 2.0
     outbox_backoff_cap: float = 3600.0
     outbox_poll_interval: float = 5.0
+    outbox_lease_seconds: float = 30.0
     hook_timeout: float = 30.0
     disabled_plugins: tuple[str, ...] = ()
     load_entry_points: bool = True
@@ -67,6 +68,7 @@ class Settings:
             outbox_backoff_base=num("OUTBOX_BACKOFF_BASE", defaults.outbox_backoff_base),
             outbox_backoff_cap=num("OUTBOX_BACKOFF_CAP", defaults.outbox_backoff_cap),
             outbox_poll_interval=num("OUTBOX_POLL_INTERVAL", defaults.outbox_poll_interval),
+            outbox_lease_seconds=num("OUTBOX_LEASE_SECONDS", defaults.outbox_lease_seconds),
             hook_timeout=num("HOOK_TIMEOUT", defaults.hook_timeout),
             disabled_plugins=names("DISABLED_PLUGINS"),
             allowed_origins=names("ALLOWED_ORIGINS"),

@@ -5,6 +5,12 @@ claims due rows in batches, calls the hook implementations concurrently (async o
 awaited, sync ones in a thread so a blocking plugin cannot stall the event loop), and on
 failure records the attempt in the journey and retries with exponential backoff and
 jitter until the last attempt dead-letters the row.
+
+Claims are short leases (`lease_seconds`, DOSSIER_OUTBOX_LEASE_SECONDS) that a heartbeat
+renews every third of a lease while the hooks run, so a slow hook that is alive keeps its
+row and the rows of a worker that died come back within one lease. Every claim counts as an
+attempt: a row claimed for an attempt past the last one (its last attempt's worker never
+reported back) is dead-lettered without running the hook again.
 """
 
 from __future__ import annotations
@@ -48,13 +54,18 @@ class Dispatcher:
         *,
         batch_size: int = 50,
         concurrency: int = 16,
-        lease_seconds: float = 300.0,
+        lease_seconds: float = 30.0,
         poll_interval: float = 5.0,
     ) -> None:
         self.pm = pm
         self.policy = policy or RetryPolicy()
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
+        # Three renewals per lease: one late or failed renewal does not lose the row.
+        self.heartbeat_interval = max(lease_seconds / 3, 0.05)
+        self._leases: dict[int, int] = {}  # rows being delivered here: id -> attempt (the claim)
+        self._no_leases = asyncio.Event()
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self.poll_interval = poll_interval
         self.concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
@@ -94,6 +105,9 @@ class Dispatcher:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._heartbeat_task is not None:
+            self._no_leases.set()
+            await asyncio.wait({self._heartbeat_task}, timeout=grace)
 
     async def _loop(self) -> None:
         """Keep up to `concurrency` deliveries going: a slow hook holds its own slot, not a batch."""
@@ -109,6 +123,7 @@ class Dispatcher:
                         claimed = await outbox.claim_due(min(free, self.batch_size), self.lease_seconds)
                     except Exception:
                         log.exception("dispatcher could not claim rows; trying again shortly")
+                    self._hold(claimed)
                     for delivery in claimed:
                         task = asyncio.create_task(
                             self._deliver(delivery), name=f"dossier-delivery-{delivery.id}"
@@ -144,6 +159,7 @@ class Dispatcher:
         """Claim one batch of due rows and deliver it; returns how many rows were handled."""
         async with self._batch_lock:
             deliveries = await outbox.claim_due(self.batch_size, self.lease_seconds)
+            self._hold(deliveries)
             await asyncio.gather(*(self._deliver(d) for d in deliveries))
             return len(deliveries)
 
@@ -162,14 +178,73 @@ class Dispatcher:
             if not handled and not self._in_flight:
                 return total
 
-    async def _deliver(self, delivery: outbox.Delivery) -> None:
-        async with self._semaphore:
+    # -- leases -----------------------------------------------------------------------
+
+    def _hold(self, deliveries: list[outbox.Delivery]) -> None:
+        """Keep the leases of claimed rows renewed until their delivery ends."""
+        for delivery in deliveries:
+            self._leases[delivery.id] = delivery.attempt
+        if self._leases and (self._heartbeat_task is None or self._heartbeat_task.done()):
+            self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="dossier-outbox-heartbeat")
+
+    def _release(self, delivery: outbox.Delivery) -> None:
+        self._leases.pop(delivery.id, None)
+        if not self._leases:
+            self._no_leases.set()
+
+    async def _heartbeat(self) -> None:
+        """Renew the leases of every row in flight, every third of a lease, while there are any.
+        It waits on an event rather than being cancelled: a task cancelled inside a SQLite
+        statement can leave tortoise's connection lock held."""
+        while True:
+            self._no_leases.clear()
+            if not self._leases:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_leases.wait(), self.heartbeat_interval)
+            if not self._leases:
+                return
+            leases = dict(self._leases)
             try:
-                await self._call(delivery)
-            except Exception as exc:
-                await self._failed(delivery, exc)
-            else:
-                await outbox.mark_delivered(delivery)
+                renewed = await outbox.renew_leases(leases, self.lease_seconds)
+            except Exception:
+                log.exception("could not renew the leases of %s outbox rows", len(leases))
+                continue
+            if renewed < len(leases):
+                # Finished meanwhile, or (after a long stall) claimed again by another worker.
+                log.info("renewed %s of %s outbox leases", renewed, len(leases))
+
+    # -- delivering ------------------------------------------------------------------
+
+    async def _deliver(self, delivery: outbox.Delivery) -> None:
+        try:
+            async with self._semaphore:
+                if delivery.attempt > self.policy.max_attempts:
+                    await self._abandon(delivery)
+                    return
+                try:
+                    await self._call(delivery)
+                except Exception as exc:
+                    await self._failed(delivery, exc)
+                else:
+                    if not await outbox.mark_delivered(delivery):
+                        log.warning(
+                            "outbox row %s was claimed again before its delivery was recorded", delivery.id
+                        )
+        finally:
+            self._release(delivery)
+
+    async def _abandon(self, delivery: outbox.Delivery) -> None:
+        """The last attempt was claimed but never reported back: its worker died (or lost its
+        lease) each time. Dead-letter the row without running the hook once more."""
+        made = delivery.attempt - 1
+        error = f"WorkerLost: the worker running attempt {made} stopped before it finished"
+        log.warning(
+            "plugin %s on %s (outbox row %s): gave up after %s attempts: %s",
+            delivery.plugin, delivery.hook, delivery.id, made, error,
+        )  # fmt: skip
+        if await outbox.mark_failed(delivery, error, None, attempts=made):
+            await self._dead_lettered(delivery, error, made)
 
     async def _call(self, delivery: outbox.Delivery) -> None:
         function = implementation(self.pm, delivery.hook, delivery.plugin)
@@ -195,7 +270,7 @@ class Dispatcher:
             log.exception("plugin %s failed in event_dead_lettered", delivery.plugin)
 
     async def _failed(self, delivery: outbox.Delivery, exc: BaseException) -> None:
-        attempt = delivery.attempts + 1
+        attempt = delivery.attempt
         policy = self.policy
         retry_in = (
             outbox.backoff(attempt, policy.backoff_base, policy.backoff_cap)
@@ -212,20 +287,33 @@ class Dispatcher:
             policy.max_attempts,
             error,
         )
-        await outbox.mark_failed(delivery, error, retry_in)
+        if not await outbox.mark_failed(delivery, error, retry_in):
+            log.warning("outbox row %s was claimed again before its failure was recorded", delivery.id)
+            return
         if retry_in is None:
-            await self._tell_dead_lettered(delivery, error)
-        if delivery.contact_id is not None:
-            try:
-                await record_delivery_failure(
-                    delivery.account_id,
-                    delivery.contact_id,
-                    plugin=delivery.plugin,
-                    hook=delivery.hook,
-                    attempt=attempt,
-                    max_attempts=policy.max_attempts,
-                    error=error,
-                    retry_in=retry_in,
-                )
-            except Exception:
-                log.exception("could not journal the failure of outbox row %s", delivery.id)
+            await self._dead_lettered(delivery, error, attempt)
+        else:
+            await self._journal_failure(delivery, error, attempt, retry_in)
+
+    async def _dead_lettered(self, delivery: outbox.Delivery, error: str, attempt: int) -> None:
+        await self._tell_dead_lettered(delivery, error)
+        await self._journal_failure(delivery, error, attempt, None)
+
+    async def _journal_failure(
+        self, delivery: outbox.Delivery, error: str, attempt: int, retry_in: float | None
+    ) -> None:
+        if delivery.contact_id is None:
+            return
+        try:
+            await record_delivery_failure(
+                delivery.account_id,
+                delivery.contact_id,
+                plugin=delivery.plugin,
+                hook=delivery.hook,
+                attempt=attempt,
+                max_attempts=self.policy.max_attempts,
+                error=error,
+                retry_in=retry_in,
+            )
+        except Exception:
+            log.exception("could not journal the failure of outbox row %s", delivery.id)

@@ -8,6 +8,8 @@ plugins call with a plugin actor.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -16,7 +18,7 @@ from crm.actor import Actor, Role
 from crm.clock import utcnow
 from crm.errors import BadInput, Conflict, Forbidden, NotConfigured, NotFound
 from crm.journey import JourneyKind, messages_channel
-from crm.models import Account, Contact, Message
+from crm.models import Account, Contact, Message, MessageProviderId
 from crm.services import _scoped
 from crm.uow import UnitOfWork, unit_of_work
 from crm.wiring import wiring
@@ -44,6 +46,7 @@ class Direction(StrEnum):
 
 class MessageStatus(StrEnum):
     QUEUED = "QUEUED"
+    SENDING = "SENDING"  # handed to the provider; its answer is not recorded yet
     SENT = "SENT"
     DELIVERED = "DELIVERED"
     FAILED = "FAILED"
@@ -51,13 +54,15 @@ class MessageStatus(StrEnum):
     RECEIVED = "RECEIVED"
 
 
-# A status only moves forward: a late "sent" callback never undoes "delivered".
+# A status only moves forward: a late "sent" callback never undoes "delivered", and
+# "delivered" is final (with two provider ids, one copy failing does not undo the other).
 _RANK = {
     MessageStatus.QUEUED: 0,
-    MessageStatus.SENT: 1,
-    MessageStatus.DELIVERED: 2,
-    MessageStatus.UNDELIVERED: 2,
-    MessageStatus.FAILED: 2,
+    MessageStatus.SENDING: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.UNDELIVERED: 3,
+    MessageStatus.FAILED: 3,
+    MessageStatus.DELIVERED: 4,
 }
 
 MESSAGE_COLUMNS = (
@@ -192,6 +197,8 @@ async def set_message_status(
     """Record what the provider said about an outbound message. Idempotent; never goes backwards."""
     async with unit_of_work(actor) as uow:
         message, contact = await _message(uow, message_id)
+        if provider_id:
+            await _keep_provider_id(uow, message, provider_id)
         current = MessageStatus(message.status)
         if current == status or _RANK.get(status, 0) < _RANK.get(current, 0):
             if provider_id and not message.provider_id:
@@ -201,7 +208,7 @@ async def set_message_status(
         now = utcnow()
         before = message.status
         message.status = status.value
-        message.provider_id = provider_id or message.provider_id
+        message.provider_id = message.provider_id or provider_id
         message.error_code = error_code
         message.error_message = (error_message or "")[:500] or None
         if status == MessageStatus.SENT:
@@ -226,8 +233,105 @@ async def set_message_status(
     return message
 
 
+async def _keep_provider_id(uow: UnitOfWork, message: Message, provider_id: str) -> None:
+    """Keep every id the provider gave an outbound message (the message row is locked)."""
+    if message.direction != Direction.OUTBOUND.value:
+        return
+    if not await MessageProviderId.filter(provider_id=provider_id).using_db(uow.conn).exists():
+        await MessageProviderId.create(message_id=message.id, provider_id=provider_id, using_db=uow.conn)
+
+
 async def message_for_provider_id(provider_id: str) -> Message | None:
-    return await Message.filter(provider_id=provider_id).select_related("contact").first()
+    """The message a provider id belongs to: any id an outbound message ever got, or an inbound one's."""
+    found = await Message.filter(provider_ids__provider_id=provider_id).select_related("contact").first()
+    return found or await Message.filter(provider_id=provider_id).select_related("contact").first()
+
+
+async def provider_ids(message_id: int) -> list[str]:
+    """Every provider id an outbound message got, oldest first."""
+    return list(
+        await MessageProviderId.filter(message_id=message_id)
+        .order_by("id")
+        .values_list("provider_id", flat=True)
+    )
+
+
+async def provider_ids_of_others(message_id: int, candidates: list[str]) -> set[str]:
+    """Which of these provider ids already belong to another message (so are not this one's)."""
+    if not candidates:
+        return set()
+    taken = await (
+        MessageProviderId.filter(provider_id__in=candidates)
+        .exclude(message_id=message_id)
+        .values_list("provider_id", flat=True)
+    )
+    return set(taken)  # type: ignore[arg-type]
+
+
+# -- crash-safe sends -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendProgress:
+    """What a provider needs to know before sending a message that may have gone out already.
+
+    `attempt` 1 is the first try. A later one means an earlier try was cut short after it
+    was handed to the provider (its worker died, or the call timed out): the provider may
+    have taken it. A provider that can be asked looks for anything it took for this message
+    since `first_started_at` and returns that instead of sending again.
+    """
+
+    message_id: int
+    attempt: int
+    first_started_at: datetime
+    key: str | None  # the idempotency key given to the provider (an email's Message-ID), kept across tries
+
+    @property
+    def resumed(self) -> bool:
+        return self.attempt > 1
+
+
+def _progress(message: Message) -> SendProgress:
+    return SendProgress(message.id, message.send_attempts, message.send_started_at, message.send_key)  # type: ignore[arg-type]
+
+
+async def start_send(actor: Actor, message_id: int) -> SendProgress | None:
+    """Record, committed before the provider is called, that a send of this outbound message
+    starts (SENDING, the attempt number, the time of the first start). None when the message
+    is gone or no longer waiting to be sent (already sent, failed, or not outbound)."""
+    async with unit_of_work(actor) as uow:
+        message = (
+            await Message.filter(id=message_id, contact__account_id=actor.account_id)
+            .using_db(uow.conn)
+            .select_for_update()
+            .first()
+        )
+        if message is None or message.direction != Direction.OUTBOUND.value:
+            return None
+        if message.status not in (MessageStatus.QUEUED.value, MessageStatus.SENDING.value):
+            return None
+        message.status = MessageStatus.SENDING.value
+        message.send_attempts += 1
+        message.send_started_at = message.send_started_at or utcnow()
+        await message.save(using_db=uow.conn)
+        # Shown live on the card; not journaled: the journey records the outcome (sent, failed),
+        # and every failed attempt already as PLUGIN_DELIVERY_FAILED.
+        _live(uow, actor.account_id, message)
+    return _progress(message)
+
+
+async def send_progress(message_id: int) -> SendProgress | None:
+    """The send under way for a message (for providers: is this a retry?), or None."""
+    message = await Message.filter(id=message_id, status=MessageStatus.SENDING.value).first()
+    return _progress(message) if message is not None and message.send_started_at else None
+
+
+async def keep_send_key(message_id: int, key: str) -> str:
+    """Store `key` as the message's send key unless it has one; returns the one it keeps.
+    A provider calls it before its first try, so every retry presents the same key."""
+    await Message.filter(id=message_id, send_key__isnull=True).update(send_key=key)
+    kept = await Message.filter(id=message_id).only("id", "send_key").first()
+    return kept.send_key if kept is not None and kept.send_key else key
 
 
 async def message_with_contact(message_id: int) -> Message | None:

@@ -26,7 +26,11 @@ Direction = strawberry.enum(_Direction, name="Direction")
 MessageStatus = strawberry.enum(
     _MessageStatus,
     name="MessageStatus",
-    description="QUEUED → SENT → DELIVERED, or FAILED/UNDELIVERED; RECEIVED for inbound.",
+    description=(
+        "QUEUED → SENDING → SENT → DELIVERED, or FAILED/UNDELIVERED; RECEIVED for inbound. SENDING: "
+        "handed to the provider, its answer not recorded yet (a retry first asks the provider "
+        "whether it already took the message)."
+    ),
 )
 
 

@@ -10,13 +10,20 @@ the outcome on the message and in the journey through `crm.services.messages`:
 - no provider answered: FAILED, "no email provider";
 - anything else (server down, timeout, 4xx): raised, so the outbox retries with backoff and
   journals PLUGIN_DELIVERY_FAILED; after the last attempt the message is marked FAILED.
+
+Before the provider is called the message is marked SENDING (with the attempt number) in a
+commit of its own, so a retry after a worker died mid-send knows the email may have gone out.
+SMTP cannot be asked whether it did: the SMTP provider gives every try of one message the
+same Message-ID (chosen and stored before the first try), which lets receivers that
+deduplicate by Message-ID drop a second copy. Nothing in SMTP obliges them to, so an email
+whose worker died after the server accepted it may arrive twice.
 """
 
 from __future__ import annotations
 
 from crm.contracts import OutboundEmail, SendRejected
 from crm.events import CardEvent
-from crm.services.messages import MessageStatus, message_status, set_message_status
+from crm.services.messages import MessageStatus, set_message_status, start_send
 from plugins import hookimpl
 from plugins.base import HostedPlugin
 
@@ -32,8 +39,8 @@ class EmailPlugin(HostedPlugin):
             raise RuntimeError("the email plugin was not started (its startup hook did not run)")
         subject = event.subject
         message_id = int(subject["messageId"])
-        # Idempotent across retries and requeues: only an email still queued is handed over.
-        if await message_status(event.account_id, message_id) is not MessageStatus.QUEUED:
+        # Committed before the provider is called; a message already sent or failed is not handed over.
+        if await start_send(self._actor(event), message_id) is None:
             return
         outbound = OutboundEmail(
             message_id=message_id,

@@ -14,6 +14,13 @@ Settings (all optional; email stays off until HOST and FROM are set):
 A malformed TLS mode, port or timeout stops start-up with a message naming the variable:
 guessing could send mail in plain text.
 
+Retries: the Message-ID of an email is chosen before its first try and stored with the message
+(`crm.services.messages.keep_send_key`); a retry of an email whose earlier try was cut short
+(its worker died after handing it over, or the server never answered) sends it again with the
+same Message-ID. SMTP has no way to ask a server whether it already accepted a message, so the
+retry is a second copy to the server; receivers that deduplicate by Message-ID (many mail
+stores do, nothing in RFC 5322 requires it) show it once.
+
 Errors: a permanent refusal of the message (a 5xx reply to the sender, a recipient or the
 content) raises `SendRejected` with the SMTP code, so the message is marked failed at once.
 Everything else is raised as it is and retried by the outbox: connection refused, timeouts,
@@ -31,6 +38,7 @@ from email.utils import formatdate, parseaddr
 import aiosmtplib
 
 from crm.contracts import EmailReceipt, OutboundEmail, SendRejected
+from crm.services import messages
 from plugins import hookimpl
 from plugins.host import PluginHost
 
@@ -110,22 +118,38 @@ class SmtpProvider:
     def capabilities(self) -> list[str]:
         return ["email"] if self.configured else []
 
-    def build(self, message: OutboundEmail) -> EmailMessage:
+    def build(self, message: OutboundEmail, message_id: str | None = None) -> EmailMessage:
         assert self.sender is not None
         mail = EmailMessage()
         mail["From"] = self.sender
         mail["To"] = message.to
         mail["Subject"] = _one_line(message.subject)
         mail["Date"] = formatdate(usegmt=True)
-        mail["Message-ID"] = make_message_id(self.sender)
+        mail["Message-ID"] = message_id or make_message_id(self.sender)
         mail.set_content(message.body)
         return mail
+
+    async def _message_id(self, message: OutboundEmail) -> str:
+        """The Message-ID every try of this message carries: stored before the first try."""
+        assert self.sender is not None
+        fresh = make_message_id(self.sender)
+        progress = await messages.send_progress(message.message_id)
+        if progress is None:  # not a send the email plugin started (nothing to keep it with)
+            return fresh
+        if progress.resumed:
+            log.info(
+                "email message %s (attempt %s): an earlier try may have reached the server; sending"
+                " again with the same Message-ID",
+                message.message_id,
+                progress.attempt,
+            )
+        return progress.key or await messages.keep_send_key(message.message_id, fresh)
 
     @hookimpl
     async def send_email(self, message: OutboundEmail) -> EmailReceipt | None:
         if not self.configured:
             return None
-        mail = self.build(message)
+        mail = self.build(message, await self._message_id(message))
         try:
             await aiosmtplib.send(
                 mail,

@@ -4,7 +4,15 @@ It knows no provider: `host.send_sms` and `host.lookup_phone_line` reach the fir
 plugin that answers (Twilio, `plugins.sms.twilio`, when configured). Without one, a queued text
 is marked FAILED ("no SMS provider") and a line check is journaled as skipped; nothing crashes.
 
-Handlers run in the outbox dispatcher after commit. A provider's permanent refusal
+Handlers run in the outbox dispatcher after commit, at least once. A send is made safe to
+repeat: the text is marked SENDING (with the attempt number) in a commit of its own *before*
+the provider is called, and SENT with the provider's id after it answers. A retry of a text
+left SENDING (its worker died mid-call, or the call timed out) hands it to the provider again
+as a resumed send (`crm.services.messages.send_progress`); a provider that can be asked, such
+as Twilio, first looks for the text it may already have taken and returns that instead of
+sending a second copy. A text that is SENT, DELIVERED or FAILED is never handed over again.
+
+A provider's permanent refusal
 (`SendRejected`) marks the text FAILED with the provider's code (and turns consent off when the
 recipient unsubscribed); anything else raised is retried with backoff, and after the last try
 `event_dead_lettered` marks the text FAILED.
@@ -24,6 +32,12 @@ from plugins.base import HostedPlugin
 log = logging.getLogger("dossier.plugins.sms")
 
 NO_SMS_PROVIDER = "no SMS provider"
+# A receipt's provider status that is already an outcome (a resumed send finding its text).
+_ADOPTED = {
+    "delivered": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.UNDELIVERED,
+    "failed": MessageStatus.FAILED,
+}
 NO_LOOKUP_PROVIDER = (
     "no phone lookup provider: set DOSSIER_TWILIO_ACCOUNT_SID, DOSSIER_TWILIO_AUTH_TOKEN "
     "and DOSSIER_TWILIO_FROM"
@@ -39,10 +53,11 @@ class SmsPlugin(HostedPlugin):
     async def sms_queued(self, event: CardEvent) -> None:
         message_id = int(event.subject.get("messageId") or event.subject_id or 0)
         actor = self._actor(event)
-        # Idempotent across retries and requeues: only a text still queued is handed over.
-        status = await messages.message_status(event.account_id, message_id)
-        if status is not MessageStatus.QUEUED:
-            log.info("message %s is %s, not queued: not sent again", message_id, status)
+        # Committed before the provider is called: a retry knows this text may have gone out.
+        progress = await messages.start_send(actor, message_id)
+        if progress is None:
+            status = await messages.message_status(event.account_id, message_id)
+            log.info("message %s is %s, not waiting to be sent: not sent again", message_id, status)
             return
         outbound = OutboundSms(
             message_id=message_id,
@@ -74,9 +89,9 @@ class SmsPlugin(HostedPlugin):
                 actor, message_id, MessageStatus.FAILED, error_message=NO_SMS_PROVIDER
             )
             return
-        await messages.set_message_status(
-            actor, message_id, MessageStatus.SENT, provider_id=receipt.provider_id
-        )
+        # A resumed send may find the text already delivered (or failed): adopt what the provider says.
+        status = _ADOPTED.get(receipt.status.lower(), MessageStatus.SENT)
+        await messages.set_message_status(actor, message_id, status, provider_id=receipt.provider_id)
 
     @hookimpl
     async def event_dead_lettered(self, event: CardEvent, hook: str, error: str) -> None:

@@ -13,14 +13,27 @@ unsubscribed, ...) become `SendRejected` (no retry; 21610 also turns consent off
 (credentials or account SID wrong: an operator can fix them), 429 (rate limit), 5xx and network
 errors are raised as they are, so the dispatcher retries them.
 
+Resumed sends: a text whose earlier try was cut short (`send_progress(...).resumed`: the
+worker died during the call, or it timed out) may already be at Twilio. Before sending again
+the provider lists the Messages to the same `To` from the same `From` with `DateSent>=` the
+day the first try started (Twilio filters by date only), then the newest page without the
+date filter (a text still queued at Twilio has no date_sent yet), and adopts the first one
+with the same body created no earlier than the first try (minus `CLOCK_SKEW` for the two
+clocks) whose sid is not already another message's. Only when none is found does it send.
+
 Webhooks: an inbound text to a number no account owns is answered 404 (and logged): Twilio's
-debugger then shows the misrouted number, which an empty 200 would hide.
+debugger then shows the misrouted number, which an empty 200 would hide. A validly signed
+callback whose parameters are malformed (a sid that is not one, a `message` id that is not a
+database id, an error code that is not a number, a NUL character, an over-long value) is
+answered 400 with the reason and logged as a warning: Twilio does not retry a 4xx.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -40,7 +53,7 @@ from crm.actor import Actor
 from crm.contracts import OutboundSms, PhoneLine, SendRejected, SmsReceipt
 from crm.errors import DomainError
 from crm.services import messages
-from crm.services.messages import MessageStatus
+from crm.services.messages import SMS_MAX, MessageStatus, SendProgress
 from plugins import hookimpl
 from plugins.host import PluginHost
 
@@ -60,6 +73,60 @@ _STATUS = {
     "undelivered": MessageStatus.UNDELIVERED,
 }
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+# How far Twilio's clock may be behind ours when a resumed send looks for its earlier try.
+CLOCK_SKEW = timedelta(minutes=2)
+LOOKUP_PAGE = 50  # Messages read per query when looking for an earlier try
+
+# What a validly signed callback may carry. Twilio's sids are two letters and 32 hex digits
+# (SM..., MM...); `message` is our own id, which the database stores as a signed 64-bit integer.
+_SID = re.compile(r"[A-Za-z]{2}[0-9A-Za-z]{1,62}")
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_STATUS_WORD = re.compile(r"[a-z_-]{1,32}")
+_MAX_ID = 2**63 - 1
+_ADDRESS_MAX = 254  # Message.to_address / from_address
+_ERROR_MESSAGE_MAX = 2000  # stored cut to 500; anything longer is not Twilio's
+
+
+class MalformedCallback(ValueError):
+    """A signed Twilio callback whose parameters cannot be taken as they are: answered 400."""
+
+
+def _param(
+    form: FormData,
+    *names: str,
+    required: bool = False,
+    max_length: int,
+    pattern: re.Pattern[str] | None = None,
+) -> str | None:
+    """The first of `names` present in the form, checked; None when absent and not required."""
+    name = names[0]
+    value = ""
+    for candidate in names:
+        value = str(form.get(candidate) or "")
+        if value:
+            name = candidate
+            break
+    if not value:
+        if required:
+            raise MalformedCallback(f"{names[0]} is required")
+        return None
+    if len(value) > max_length:
+        raise MalformedCallback(f"{name} is longer than {max_length} characters")
+    if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+        raise MalformedCallback(f"{name} holds a NUL or an unpaired surrogate character")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise MalformedCallback(f"{name} is not well formed")
+    return value
+
+
+def _our_message_id(raw: str | None) -> int | None:
+    """The `message` query parameter (our id in the callback URL we gave Twilio), checked."""
+    if raw is None or raw == "":
+        return None
+    # ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
+    if not _DIGITS.fullmatch(raw) or not 0 < int(raw) <= _MAX_ID:
+        raise MalformedCallback("message must be a message id (a positive 64-bit integer)")
+    return int(raw)
 
 
 def rebase(url: str, base_url: str | None) -> str:
@@ -173,6 +240,11 @@ class TwilioProvider:
     async def send_sms(self, message: OutboundSms) -> SmsReceipt | None:
         if self.client is None or self.config is None or self.host is None:
             return None
+        progress = await messages.send_progress(message.message_id)
+        if progress is not None and progress.resumed:
+            found = await self._earlier_try(message, progress)
+            if found is not None:
+                return found
         # Our message id rides in the (signed) callback URL: a callback that arrives before we
         # stored Twilio's sid still finds its message.
         callback = self.host.public_link(f"{STATUS_PATH}?message={message.message_id}")
@@ -189,6 +261,46 @@ class TwilioProvider:
                 raise refusal from exc
             raise
         return SmsReceipt(provider=self.name, provider_id=str(sent.sid), status=str(sent.status or "queued"))
+
+    async def _earlier_try(self, message: OutboundSms, progress: SendProgress) -> SmsReceipt | None:
+        """The text an earlier, cut-short try of this message left at Twilio, or None."""
+        assert self.client is not None and self.config is not None
+        since = progress.first_started_at - CLOCK_SKEW
+        sender = message.from_ or self.config.from_number
+        found = []
+        try:
+            for date_filter in (since.strftime("%Y-%m-%d"), values.unset):
+                page = await self.client.messages.list_async(
+                    to=message.to, from_=sender, date_sent_after=date_filter, limit=LOOKUP_PAGE
+                )
+                found = [
+                    m for m in page
+                    if m.body == message.body and m.date_created is not None and m.date_created >= since
+                ]  # fmt: skip
+                if found:
+                    break
+        except (TwilioRestException, TwilioServiceException) as exc:
+            refusal = _refusal(exc)
+            if refusal is not None:
+                raise refusal from exc
+            raise  # cannot tell whether it went out: retried later rather than risking a second copy
+        others = await messages.provider_ids_of_others(message.message_id, [str(m.sid) for m in found])
+        mine = sorted((m for m in found if str(m.sid) not in others), key=lambda m: m.date_created)
+        if not mine:
+            log.info(
+                "message %s (attempt %s): no earlier try at Twilio, sending",
+                message.message_id,
+                progress.attempt,
+            )
+            return None
+        adopted = mine[0]
+        log.info(
+            "message %s (attempt %s): adopted %s (%s) from an earlier try instead of sending again",
+            message.message_id, progress.attempt, adopted.sid, adopted.status,
+        )  # fmt: skip
+        return SmsReceipt(
+            provider=self.name, provider_id=str(adopted.sid), status=str(adopted.status or "sent")
+        )
 
     @hookimpl
     async def lookup_phone_line(self, phone: str) -> PhoneLine | None:
@@ -242,22 +354,28 @@ class TwilioProvider:
             return PlainTextResponse("invalid or missing X-Twilio-Signature", status_code=403)
         return form
 
+    def _malformed(self, request: Request, exc: MalformedCallback) -> Response:
+        log.warning("refused a signed Twilio callback on %s: %s", request.url.path, exc)
+        return PlainTextResponse(str(exc), status_code=400)
+
     async def inbound_sms(self, request: Request) -> Response:
         form = await self._verified_form(request)
         if isinstance(form, Response):
             return form
-        to_number, from_number = str(form.get("To") or ""), str(form.get("From") or "")
-        if not to_number or not from_number:
-            return PlainTextResponse("To and From are required", status_code=400)
+        try:
+            to_number = _param(form, "To", required=True, max_length=_ADDRESS_MAX)
+            from_number = _param(form, "From", required=True, max_length=_ADDRESS_MAX)
+            sid = _param(form, "MessageSid", "SmsSid", max_length=64, pattern=_SID)
+            body = _param(form, "Body", max_length=SMS_MAX) or ""
+        except MalformedCallback as exc:
+            return self._malformed(request, exc)
+        assert to_number is not None and from_number is not None
         account_id = await messages.account_for_number(to_number)
         if account_id is None:
             log.warning("an inbound text to %s was refused: no account uses that number", to_number)
             return PlainTextResponse(f"no account uses {to_number}", status_code=404)
-        sid = str(form.get("MessageSid") or form.get("SmsSid") or "") or None
         try:
-            await messages.receive_sms(
-                account_id, from_number, to_number, str(form.get("Body") or ""), sid, self.name
-            )
+            await messages.receive_sms(account_id, from_number, to_number, body, sid, self.name)
         except DomainError as exc:  # e.g. a sender that is not a phone number
             log.warning("an inbound text from %s was refused: %s", from_number, exc.message)
             return PlainTextResponse(exc.message, status_code=400)
@@ -267,32 +385,38 @@ class TwilioProvider:
         form = await self._verified_form(request)
         if isinstance(form, Response):
             return form
-        sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
-        reported = str(form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+        try:
+            sid = _param(form, "MessageSid", "SmsSid", required=True, max_length=64, pattern=_SID)
+            reported = _param(form, "MessageStatus", "SmsStatus", required=True, max_length=32)
+            reported = (reported or "").lower()
+            if not _STATUS_WORD.fullmatch(reported):
+                raise MalformedCallback("MessageStatus is not well formed")
+            code = _param(form, "ErrorCode", max_length=10, pattern=_DIGITS)
+            error_message = _param(form, "ErrorMessage", max_length=_ERROR_MESSAGE_MAX)
+            ours = _our_message_id(request.query_params.get("message"))
+        except MalformedCallback as exc:
+            return self._malformed(request, exc)
+        assert sid is not None
         status = _STATUS.get(reported)
-        if status is None or not sid:
+        if status is None:  # Twilio's intermediate statuses (accepted, queued, sending, ...)
             return Response(status_code=200)
         message = await messages.message_for_provider_id(sid)
-        ours = request.query_params.get("message", "")
-        if message is None and ours.isdigit():
-            message = await messages.message_with_contact(int(ours))
-            if message is not None and message.provider_id not in (None, sid):
-                message = None  # the id does not belong to this sid: trust neither
+        if message is None and ours is not None:
+            # The URL is signed and carries the id we gave Twilio with this very send: a sid we
+            # have not recorded (the worker died before it could, or a second copy went out) is
+            # still this message's, and is kept with it.
+            message = await messages.message_with_contact(ours)
+            if message is not None and message.direction != "OUTBOUND":
+                message = None
         if message is None:
             log.info("status %r for unknown message %s ignored", reported, sid)
             return Response(status_code=200)
         account_id = message.contact.account_id  # type: ignore[attr-defined]
         actor = Actor.plugin(account_id, self.name)
-        code = str(form.get("ErrorCode") or "") or None
         if code == str(UNSUBSCRIBED):
             reason = f"The recipient opted out of SMS (Twilio error {code})"
             await messages.sms_unsubscribed(actor, message.contact_id, reason)  # type: ignore[attr-defined]
         await messages.set_message_status(
-            actor,
-            message.id,
-            status,
-            provider_id=sid,
-            error_code=code,
-            error_message=str(form.get("ErrorMessage") or "") or None,
+            actor, message.id, status, provider_id=sid, error_code=code, error_message=error_message
         )
         return Response(status_code=200)

@@ -7,7 +7,14 @@ request, and can be told, per test:
 - the line type of a number (`line_types[number] = "landline"`; default `mobile`);
 - to fail sends or lookups with a Twilio error JSON (`fail_sends(400, 21610)`, `fail_sends(500)`);
 - to answer after N seconds (`delay = 1.0`, for the benchmark);
-- to hold sends until the test releases them (`hold()` / `release()`; `wait_for_sends(n)`).
+- to hold sends until the test releases them (`hold()` / `release()`; `wait_for_sends(n)`);
+- to leave accepted texts queued (`sends_stay_queued = True`: no date_sent yet, as Twilio shows
+  a text waiting in its queue).
+
+It keeps every text it accepted and lists them like Twilio's Messages list: `GET
+.../Messages.json` filtered by `To`, `From` and `DateSent` / `DateSent>` / `DateSent<` (by
+date only, as Twilio does: `DateSent>=2026-12-05`), newest first, in pages (`PageSize`,
+`Page`, `PageToken`, `next_page_uri`), so the SDK's own paging runs.
 
 The server runs in its own thread and event loop, so a held request never blocks the test's loop.
 Serve it with `serve_twilio()` (e.g. in a module-scoped fixture) and reset it per test with `fresh()`.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import email.utils
 import secrets
 import socket
@@ -24,9 +32,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import uvicorn
 from starlette.applications import Starlette
@@ -74,6 +82,8 @@ class FakeTwilio:
     delay: float = 0.0
     url: str = ""  # where the fake is served (set by the `twilio_server` fixture)
     sids: list[str] = field(default_factory=list)  # the SM... sid of every message accepted
+    accepted: list[dict[str, Any]] = field(default_factory=list)  # every text accepted, as Twilio shows it
+    sends_stay_queued: bool = False
     _send_failure: Failure | None = None
     _lookup_failure: Failure | None = None
     _open: threading.Event = field(default_factory=threading.Event)
@@ -88,6 +98,8 @@ class FakeTwilio:
     def reset(self) -> None:
         self.requests.clear()
         self.sids.clear()
+        self.accepted.clear()
+        self.sends_stay_queued = False
         self.line_types.clear()
         self.default_line_type = "mobile"
         self.delay = 0.0
@@ -121,7 +133,17 @@ class FakeTwilio:
 
     @property
     def sends(self) -> list[Recorded]:
-        return [r for r in self.requests if r.path.endswith("/Messages.json")]
+        return [r for r in self.requests if r.method == "POST" and r.path.endswith("/Messages.json")]
+
+    @property
+    def listings(self) -> list[Recorded]:
+        """Messages list requests (a resumed send looking for its earlier try)."""
+        return [r for r in self.requests if r.method == "GET" and r.path.endswith("/Messages.json")]
+
+    def duplicates(self) -> int:
+        """Texts accepted more than once (same To, From and body): copies beyond the first."""
+        counts = collections.Counter((m["to"], m["from"], m["body"]) for m in self.accepted)
+        return sum(n - 1 for n in counts.values())
 
     @property
     def lookups(self) -> list[str]:
@@ -176,37 +198,94 @@ class FakeTwilio:
             failure = self._take(self._send_failure)
             if failure is not None:
                 return _error(failure.status, failure.code, _ERRORS.get(failure.code or 0, "Error"))
-            form, now = recorded.form, email.utils.format_datetime(datetime.now(UTC))
+            form, created = recorded.form, datetime.now(UTC)
+            now = email.utils.format_datetime(created)
             sid = "SM" + secrets.token_hex(16)
             self.sids.append(sid)
             uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
-            return JSONResponse(
-                {
-                    "account_sid": self.account_sid,
-                    "api_version": "2010-04-01",
-                    "body": form.get("Body"),
-                    "date_created": now,
-                    "date_sent": None,
-                    "date_updated": now,
-                    "direction": "outbound-api",
-                    "error_code": None,
-                    "error_message": None,
-                    "from": form.get("From"),
-                    "messaging_service_sid": None,
-                    "num_media": "0",
-                    "num_segments": "1",
-                    "price": None,
-                    "price_unit": "USD",
-                    "sid": sid,
-                    "status": "queued",
-                    "subresource_uris": {"media": f"{uri}/Media.json"},
-                    "to": form.get("To"),
-                    "uri": f"{uri}.json",
-                },
-                status_code=201,
-            )
+            resource = {
+                "account_sid": self.account_sid,
+                "api_version": "2010-04-01",
+                "body": form.get("Body"),
+                "date_created": now,
+                "date_sent": None,
+                "date_updated": now,
+                "direction": "outbound-api",
+                "error_code": None,
+                "error_message": None,
+                "from": form.get("From"),
+                "messaging_service_sid": None,
+                "num_media": "0",
+                "num_segments": "1",
+                "price": None,
+                "price_unit": "USD",
+                "sid": sid,
+                "status": "queued",
+                "subresource_uris": {"media": f"{uri}/Media.json"},
+                "to": form.get("To"),
+                "uri": f"{uri}.json",
+            }
+            # As listed later: sent at once (date_sent set), unless told to keep texts queued.
+            listed = dict(resource, _created=created)
+            if not self.sends_stay_queued:
+                listed.update(status="sent", date_sent=now, _sent=created)
+            self.accepted.append(listed)
+            return JSONResponse(resource, status_code=201)
         finally:
             self._answered += 1
+
+    async def list_messages(self, request: Request) -> JSONResponse:
+        """GET Messages.json: Twilio's list, filtered and paged the way Twilio does it."""
+        _, refused = await self._record(request)
+        if refused is not None:
+            return refused
+        if request.path_params["sid"] != self.account_sid:
+            return _error(404, 20404, "The requested resource was not found")
+        query = request.query_params
+        try:
+            bounds = {key: date.fromisoformat(query[key][:10]) for key in _DATE_FILTERS if query.get(key)}
+            size = min(int(query.get("PageSize", "50")), 1000)
+            page = int(query.get("Page", "0"))
+        except ValueError:
+            return _error(400, 20001, "Invalid parameter")
+
+        def wanted(m: dict[str, Any]) -> bool:
+            if query.get("To") and m["to"] != query["To"]:
+                return False
+            if query.get("From") and m["from"] != query["From"]:
+                return False
+            if not bounds:
+                return True
+            sent = m.get("_sent")
+            if sent is None:  # not sent yet: no date_sent, so no date filter matches it
+                return False
+            day = sent.date()
+            return all(_DATE_FILTERS[key](day, bound) for key, bound in bounds.items())
+
+        matches = sorted(
+            (m for m in list(self.accepted) if wanted(m)), key=lambda m: m["_created"], reverse=True
+        )
+        chunk = matches[page * size : (page + 1) * size]
+        base = request.url.path
+
+        def page_uri(number: int) -> str:
+            params = [(k, v) for k, v in query.multi_items() if k not in ("Page", "PageToken")]
+            return f"{base}?{urlencode([*params, ('Page', number), ('PageToken', f'PA{number}')])}"
+
+        has_next = (page + 1) * size < len(matches)
+        return JSONResponse(
+            {
+                "messages": [{k: v for k, v in m.items() if not k.startswith("_")} for m in chunk],
+                "end": page * size + max(len(chunk) - 1, 0),
+                "first_page_uri": page_uri(0),
+                "next_page_uri": page_uri(page + 1) if has_next else None,
+                "page": page,
+                "page_size": size,
+                "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+                "start": page * size,
+                "uri": f"{base}?{request.url.query}",
+            }
+        )
 
     async def phone_number(self, request: Request) -> JSONResponse:
         _, refused = await self._record(request)
@@ -254,9 +333,18 @@ class FakeTwilio:
         return Starlette(
             routes=[
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self.messages, methods=["POST"]),
+                Route("/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages, methods=["GET"]),
                 Route("/v2/PhoneNumbers/{number}", self.phone_number, methods=["GET"]),
             ]
         )
+
+
+# Twilio's DateSent filters compare dates (the time of day is ignored).
+_DATE_FILTERS = {
+    "DateSent": lambda day, bound: day == bound,
+    "DateSent>": lambda day, bound: day >= bound,
+    "DateSent<": lambda day, bound: day <= bound,
+}
 
 
 def _basic_auth(header: str | None) -> tuple[str, str] | None:
