@@ -67,3 +67,47 @@ class CardEvent:
         values["actor"] = ActorSnapshot(**values["actor"])
         values["contact"] = ContactSnapshot(**values["contact"])
         return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    """One change to the account itself rather than to a card (API keys today).
+
+    It goes through the outbox like a `CardEvent` (same retries, same dead-lettering) but
+    belongs to no contact, so it is not in any contact's journey. `subject_type` names what
+    changed ("ApiKey"), `subject_id` its id and `subject` its fields as of the commit.
+    """
+
+    id: str
+    kind: str
+    account_id: int
+    occurred_at: datetime
+    actor: ActorSnapshot
+    summary: str
+    subject_type: str | None = None
+    subject_id: int | None = None
+    subject: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["occurred_at"] = self.occurred_at.isoformat()
+        data["scope"] = ACCOUNT_SCOPE
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AccountEvent:
+        values = {k: v for k, v in data.items() if k != "scope"}
+        values["occurred_at"] = datetime.fromisoformat(values["occurred_at"])
+        values["actor"] = ActorSnapshot(**values["actor"])
+        return cls(**values)
+
+
+# An outbox payload carrying this "scope" is an AccountEvent; every other one is a CardEvent.
+ACCOUNT_SCOPE = "account"
+
+
+def event_from_json(data: Mapping[str, Any]) -> CardEvent | AccountEvent:
+    """Rebuild whichever event an outbox row holds."""
+    if data.get("scope") == ACCOUNT_SCOPE:
+        return AccountEvent.from_json(data)
+    return CardEvent.from_json(data)

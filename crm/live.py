@@ -24,7 +24,10 @@ QUEUE_SIZE = 1000  # a listener that falls this far behind loses the oldest mess
 class Broker(Protocol):
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
-    def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]: ...
+    def subscribe(self, channel: str, ready: asyncio.Event | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Messages published on `channel` from now on; `ready` is set once nothing published
+        from then on can be missed (the subscription is in place)."""
+        ...
 
     async def listeners(self, channel: str) -> int: ...
 
@@ -45,9 +48,13 @@ class InProcessBroker:
         for queue in list(self._queues.get(channel, ())):
             _offer(queue, message)
 
-    async def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(
+        self, channel: str, ready: asyncio.Event | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
         self._queues[channel].add(queue)
+        if ready is not None:
+            ready.set()
         try:
             while True:
                 yield await queue.get()
@@ -75,13 +82,18 @@ class RedisBroker:
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         await self._redis.publish(channel, orjson.dumps(message))
 
-    async def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(channel)
+    async def subscribe(
+        self, channel: str, ready: asyncio.Event | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(channel)  # sends SUBSCRIBE; Redis confirms it with a message
         try:
             async for item in pubsub.listen():
-                if item.get("type") == "message":
+                kind = item.get("type")
+                if kind == "message":
                     yield orjson.loads(item["data"])
+                elif kind == "subscribe" and ready is not None:
+                    ready.set()  # from here on, nothing published on the channel is missed
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.unsubscribe(channel)

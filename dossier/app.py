@@ -25,6 +25,7 @@ from crm.db import close_database, open_database
 from crm.live import Broker, make_broker
 from crm.services.accounts import authenticate
 from dossier.settings import Settings
+from graph.live_auth import LiveAuth
 from graph.schema import Limits, build_schema
 from graph.view import DossierGraphQL
 from plugins.bridge import PluginBridge
@@ -135,6 +136,7 @@ def create_app(
         graphiql=settings.graphiql,
         graphiql_api_key=graphiql_api_key,
         allowed_origins=settings.allowed_origins,
+        live_auth=LiveAuth(broker, recheck_seconds=settings.auth_recheck_seconds),
     )
 
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
@@ -152,6 +154,7 @@ def create_app(
             yield
         finally:
             await dispatcher.stop()
+            await view.live_auth.close()
             await broker.close()
             await http.aclose()
             await close_database()

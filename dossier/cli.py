@@ -1,4 +1,4 @@
-"""The `dossier` command: serve, migrate, schema, account/user management, worker."""
+"""The `dossier` command: serve, migrate, schema, account/user/API key management, worker."""
 
 from __future__ import annotations
 
@@ -63,6 +63,123 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- API keys ----------------------------------------------------------------------------------
+
+
+async def _key_work(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a key command as the server would record it: outbox rows for the plugins a server
+    with these settings loads (its dispatcher delivers them), and, with DOSSIER_REDIS_URL, a
+    revocation announced to every server process so open WebSockets close at once."""
+    from dataclasses import replace
+
+    from crm.live import make_broker
+    from crm.wiring import wiring
+    from plugins.calls import implementations
+    from plugins.manager import make_plugin_manager, subscribers
+
+    pm = make_plugin_manager(disabled=settings.disabled_plugins, load_entry_points=settings.load_entry_points)
+    saved = replace(wiring)
+    broker = make_broker(settings.redis_url) if settings.redis_url else None
+    wiring.subscribers = subscribers(pm)
+    wiring.audiences = {
+        impl.plugin_name: audience
+        for impl in implementations(pm, "event_audience")
+        if (audience := impl.function()) is not None
+    }
+    if broker is not None:
+        wiring.publish = broker.publish
+    try:
+        return await _with_db(settings, work)
+    finally:
+        wiring.__dict__.update(saved.__dict__)
+        if broker is not None:
+            await broker.close()
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "-"
+
+
+def cmd_key_list(args: argparse.Namespace, settings: Settings) -> int:
+    from crm.services import accounts
+    from graph.ids import global_id_text
+
+    async def work() -> list[Any]:
+        return await accounts.list_api_keys(await accounts.system_actor(args.account))
+
+    keys = _run(lambda: _key_work(settings, work))
+    if not keys:
+        print(f"no API keys in {args.account!r}")
+        return 0
+    rows = [("ID", "GLOBAL ID", "PREFIX", "NAME", "USER", "CREATED", "LAST USED", "REVOKED")] + [
+        (
+            str(k.id),
+            global_id_text("ApiKey", k.id),
+            k.prefix + "…",
+            k.label or "-",
+            f"{k.user.name} <{k.user.email}> ({k.user.role})",
+            _when(k.created_at),
+            _when(k.last_used_at),
+            _when(k.revoked_at),
+        )
+        for k in keys
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)), row[-1])
+    return 0
+
+
+def cmd_key_create(args: argparse.Namespace, settings: Settings) -> int:
+    from crm.services import accounts
+
+    async def work() -> Any:
+        actor = await accounts.system_actor(args.account)
+        user = await accounts.user_by_email(actor, args.email)
+        return await accounts.create_api_key(actor, user.id, args.name)
+
+    created = _run(lambda: _key_work(settings, work))
+    user = created.api_key.user
+    api_key = created.api_key
+    print(f"created API key {api_key.label!r} (id {api_key.id}) for {user.name} <{user.email}>")
+    print("API key (shown once, store it now):")
+    print(created.key)
+    return 0
+
+
+def _key_id(raw: str) -> int:
+    from crm.errors import BadInput
+    from graph.ids import decode_id
+
+    text = raw.strip()
+    if text.isascii() and text.isdigit():
+        number = int(text)
+        if 1 <= number <= 2**31 - 1:
+            return number
+        raise BadInput(f"{raw!r} is not an API key id", field="id")
+    return decode_id(text, "ApiKey")
+
+
+def cmd_key_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from crm.services import accounts
+
+    key_id = _key_id(args.id)
+
+    async def work() -> Any:
+        was_revoked = await accounts.key_revoked_at(key_id)
+        revoked = await accounts.revoke_api_key(await accounts.key_account_actor(key_id), key_id)
+        return revoked, was_revoked
+
+    revoked, was_revoked = _run(lambda: _key_work(settings, work))
+    owner = f"{revoked.user.name} <{revoked.user.email}>"
+    if was_revoked is not None:
+        when = _when(was_revoked)
+        print(f"API key {revoked.id} ({revoked.prefix}…) of {owner} was already revoked at {when}")
+    else:
+        print(f"revoked API key {revoked.id} ({revoked.prefix}…) of {owner}; it is refused from now on")
+    return 0
+
+
 def _workers_refusal(workers: int, settings: Settings) -> str | None:
     """Why `--workers N` cannot run with these settings, or None."""
     if workers < 1:
@@ -90,9 +207,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     demo_key = None
     if args.demo:
-        from dossier.demo import ensure_demo
+        from dossier.demo import demo_key_file, ensure_demo
 
-        demo = _run(lambda: _with_db(settings, ensure_demo))
+        key_file = demo_key_file(settings.database_url)
+        demo = _run(lambda: _with_db(settings, lambda: ensure_demo(key_file=key_file)))
         demo_key = demo.api_key
         url = f"http://{args.host}:{args.port}/graphql"
         print(f"Demo account {demo.account_name!r}: {demo.contacts} contacts.", flush=True)
@@ -227,6 +345,21 @@ def build_parser() -> argparse.ArgumentParser:
     ucreate.add_argument("--email", required=True)
     ucreate.add_argument("--role", required=True, choices=["admin", "manager", "rep"])
     ucreate.set_defaults(handler=cmd_user_create)
+
+    key = sub.add_parser("key", help="manage API keys").add_subparsers(dest="action", required=True)
+    klist = key.add_parser(
+        "list", help="an account's API keys: id, prefix, name, user, created, last used, revoked"
+    )
+    klist.add_argument("--account", required=True)
+    klist.set_defaults(handler=cmd_key_list)
+    kcreate = key.add_parser("create", help="a new API key for a user; prints it (last line), once")
+    kcreate.add_argument("--account", required=True)
+    kcreate.add_argument("--email", required=True, help="the user's email")
+    kcreate.add_argument("--name", default="created with the CLI", help="what the key is for")
+    kcreate.set_defaults(handler=cmd_key_create)
+    krevoke = key.add_parser("revoke", help="revoke an API key; open WebSockets using it are closed")
+    krevoke.add_argument("id", help="the key's id: the number `key list` shows, or its global id")
+    krevoke.set_defaults(handler=cmd_key_revoke)
     return parser
 
 

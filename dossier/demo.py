@@ -10,13 +10,17 @@ in time order, so id order is time order. No outbox rows: old history is no news
 
 from __future__ import annotations
 
+import logging
+import os
 import random
+import secrets
 import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import phonenumbers
@@ -31,6 +35,7 @@ from crm.errors import Conflict, NotFound
 from crm.journey import HOOK_FOR_KIND, JourneyKind
 from crm.models import (
     Account,
+    ApiKey,
     Call,
     Contact,
     ContactTag,
@@ -43,9 +48,11 @@ from crm.models import (
     Utm,
 )
 from crm.richtext import clean_note, visible_text
-from crm.services.accounts import create_account, create_user, issue_api_key
+from crm.services.accounts import create_account, create_user, hash_key, issue_api_key
 from crm.services.contacts import IDENTITY_FIELDS
 from crm.uow import display_name
+
+log = logging.getLogger("dossier.demo")
 
 DEMO_ACCOUNT = "Demo Co"
 DEFAULT_CONTACTS = 300
@@ -70,15 +77,56 @@ TEAM = (
 class Demo:
     account_name: str
     contacts: int
-    api_key: str  # minted on every call: keys are stored hashed and cannot be shown again
+    # Keys are stored hashed and cannot be shown again: with a key file the key is kept there
+    # and reused while it works; without one a new key is minted on every call.
+    api_key: str
     seeded: bool  # True when this call created the data
     seconds: float  # how long seeding took (0 when the data was already there)
 
 
+def demo_key_file(database_url: str) -> Path | None:
+    """Where `dossier serve --demo` keeps its key: beside a SQLite file (`dossier.db.demo-key`),
+    or in the working directory for a server database (PostgreSQL); None for in-memory SQLite,
+    which starts empty every time anyway."""
+    if database_url.startswith("sqlite://"):
+        path = database_url.removeprefix("sqlite://").split("?", 1)[0]
+        if not path or path == ":memory:":
+            return None
+        return Path(path + ".demo-key")
+    return Path(".dossier-demo-key")
+
+
+async def _kept_key(key_file: Path, account_id: int) -> str | None:
+    """The key saved by an earlier start, if it still works for the demo account."""
+    try:
+        stored = key_file.read_text().strip()
+    except OSError:
+        return None
+    if not stored:
+        return None
+    working = await ApiKey.filter(
+        key_hash=hash_key(stored), revoked_at__isnull=True, user__account_id=account_id
+    ).exists()
+    return stored if working else None
+
+
+def _keep_key(key_file: Path, key: str) -> None:
+    # Only the owner may read it: it is a working admin key of the demo account.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+
+
 async def ensure_demo(
-    *, contacts: int = DEFAULT_CONTACTS, rich: int = DEFAULT_RICH, seed: int = DEFAULT_SEED
+    *,
+    contacts: int = DEFAULT_CONTACTS,
+    rich: int = DEFAULT_RICH,
+    seed: int = DEFAULT_SEED,
+    key_file: Path | None = None,
 ) -> Demo:
-    """Seed the demo account unless it exists, then mint a new API key for its admin."""
+    """Seed the demo account unless it exists, then give an API key for its admin: the one in
+    `key_file` while it still works (a restarted demo shows the same key and adds none), else a
+    new one, saved there."""
     seeded, seconds = False, 0.0
     account = await Account.filter(name=DEMO_ACCOUNT).first()
     if account is None:
@@ -92,7 +140,15 @@ async def ensure_demo(
     admin = await User.filter(account_id=account.id, role=Role.ADMIN.value).order_by("id").first()
     if admin is None:
         raise NotFound(f"the {DEMO_ACCOUNT!r} account has no admin user to issue a key for")
-    key = await issue_api_key(admin.id, "demo")
+    key = await _kept_key(key_file, account.id) if key_file is not None else None
+    if key is None:
+        key = await issue_api_key(admin.id, "demo")
+        if key_file is not None:
+            try:
+                _keep_key(key_file, key)
+            except OSError as exc:  # a read-only directory: the demo still runs, with a new key
+                log.warning("could not keep the demo key in %s (%s); the next start prints a new one",
+                            key_file, exc)  # fmt: skip
     count = await Contact.filter(account_id=account.id).count()
     return Demo(account.name, count, key, seeded, seconds)
 
@@ -1291,10 +1347,39 @@ async def _seed(contacts: int, rich: int, seed: int) -> None:
         await Account.filter(id=account.id).using_db(conn).update(created_at=opened)
         for n, person in enumerate(people):
             await User.filter(id=person.user_id).using_db(conn).update(created_at=opened + timedelta(hours=n))
+            await (
+                ApiKey.filter(user_id=person.user_id)
+                .using_db(conn)
+                .update(
+                    # Not from rng: the cards' random stream stays what it was.
+                    created_at=opened + timedelta(hours=n),
+                    last_used_at=now - timedelta(hours=7 * n + 2),
+                )
+            )
+        await _seed_keys(conn, people, opened, now)
 
         planner = _Planner(rng, now, people, account.statuses)
         cards = _plan_cards(planner, contacts, rich)
         await _write(conn, account.id, cards, opened + timedelta(days=1))
+
+
+async def _seed_keys(
+    conn: BaseDBAsyncClient, people: Sequence[_Actor], opened: datetime, now: datetime
+) -> None:
+    """Keys as a real account has them after a while (what `apiKeys` lists): an integration
+    key in daily use, and a laptop's key revoked when the laptop was replaced. Their secrets
+    are random and thrown away: nobody can use them."""
+    admin, rep = people[0], people[-1]
+    for person, label, created, used, revoked in (
+        (admin, "Zapier integration", opened + timedelta(days=30), now - timedelta(minutes=25), None),
+        (rep, "old laptop", opened + timedelta(days=60), now - timedelta(days=41), now - timedelta(days=40)),
+    ):
+        secret = "dsk_" + secrets.token_urlsafe(32)
+        await ApiKey.create(
+            user_id=person.user_id, key_hash=hash_key(secret), prefix=secret[:12], label=label,
+            last_used_at=used, revoked_at=revoked, using_db=conn,
+        )  # fmt: skip
+        await ApiKey.filter(key_hash=hash_key(secret)).using_db(conn).update(created_at=created)
 
 
 def _plan_cards(planner: _Planner, contacts: int, rich: int) -> list[_Card]:

@@ -39,6 +39,9 @@ class Settings:
     # Server processes tune CPython's garbage collector (dossier.app.tune_garbage_collector);
     # off by default so tests and embedding applications keep the interpreter as it is.
     gc_tuning: bool = False
+    # How often each server process re-checks the API keys of its open WebSockets (a key
+    # revoked, a user deleted or a role changed outside the API closes them; graph/live_auth.py).
+    auth_recheck_seconds: float = 5.0
     # Every DOSSIER_* variable, for plugins: each reads its own (see PluginHost.setting).
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -75,5 +78,6 @@ class Settings:
             public_url=(get("PUBLIC_URL") or None),
             fast_path=fast_path_from_env(env),
             gc_tuning=_bool(get("GC_TUNING"), True),
+            auth_recheck_seconds=num("AUTH_RECHECK_SECONDS", defaults.auth_recheck_seconds),
             env={k: v for k, v in env.items() if k.startswith("DOSSIER_")},
         )

@@ -24,6 +24,7 @@ from crm.actor import Actor
 from crm.live import Broker
 from graph.context import CardPlugins, Context
 from graph.errors import apply_policy
+from graph.live_auth import SOCKET_SCOPE_KEY, GuardedSocket, LiveAuth
 from graph.persisted import PersistedQueries, PersistedQueryError
 
 Authenticate = Callable[[str], Awaitable[Actor | None]]
@@ -47,6 +48,9 @@ def _unauthenticated(message: str) -> Response:
 
 
 class DossierGraphQL(GraphQL[Context, None]):
+    # Sockets that LiveAuth can close when their key is revoked or their user's role changes.
+    graphql_transport_ws_handler_class = GuardedSocket
+
     def __init__(
         self,
         schema: Any,
@@ -57,6 +61,7 @@ class DossierGraphQL(GraphQL[Context, None]):
         graphiql: bool = True,
         graphiql_api_key: str | None = None,
         allowed_origins: Sequence[str] = (),
+        live_auth: LiveAuth | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -69,6 +74,7 @@ class DossierGraphQL(GraphQL[Context, None]):
         self._plugins = plugins
         self._graphiql_api_key = graphiql_api_key
         self._persisted = PersistedQueries()
+        self.live_auth = live_auth or LiveAuth(broker)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._is_operation(Request(scope)):
@@ -112,10 +118,12 @@ class DossierGraphQL(GraphQL[Context, None]):
         token = bearer(raw if isinstance(raw, str) else None) or bearer(
             context.request.headers.get("authorization")
         )
-        actor = await self._authenticate(token) if token else None
-        if actor is None:
+        identity = await self.live_auth.identify(token) if token else None
+        if identity is None:
             raise ConnectionRejectionError({"message": "send a valid API key in connection_init"})
-        context.actor = actor
+        context.actor = identity.actor
+        # Registered before the ack goes out: a revocation from then on closes this socket.
+        await self.live_auth.register(context.request.scope["state"][SOCKET_SCOPE_KEY], identity)
         return UNSET
 
     async def execute_single(

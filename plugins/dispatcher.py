@@ -25,7 +25,7 @@ import pluggy
 
 from crm import outbox
 from crm.clock import utcnow
-from crm.events import CardEvent
+from crm.events import event_from_json
 from crm.services.deliveries import record_delivery_failure
 from plugins.calls import await_result
 from plugins.manager import implementation
@@ -250,7 +250,7 @@ class Dispatcher:
         function = implementation(self.pm, delivery.hook, delivery.plugin)
         if function is None:
             raise PluginNotLoaded(f"plugin {delivery.plugin!r} is not loaded or no longer implements it")
-        event = CardEvent.from_json(delivery.payload)
+        event = event_from_json(delivery.payload)
         if inspect.iscoroutinefunction(function):
             await asyncio.wait_for(function(event=event), self.policy.timeout)
             return
@@ -264,7 +264,7 @@ class Dispatcher:
         if function is None:
             return
         try:
-            event = CardEvent.from_json(delivery.payload)
+            event = event_from_json(delivery.payload)
             await await_result(function(event=event, hook=delivery.hook, error=error))
         except Exception:
             log.exception("plugin %s failed in event_dead_lettered", delivery.plugin)

@@ -25,7 +25,7 @@ from crm.contracts import (
     PropertyFacts,
     SmsReceipt,
 )
-from crm.events import CardEvent
+from crm.events import AccountEvent, CardEvent
 from crm.wiring import EventAudience
 
 if TYPE_CHECKING:
@@ -242,3 +242,20 @@ def email_queued(event: CardEvent) -> None:
 @hookspec
 def email_status_changed(event: CardEvent) -> None:
     """An outbound email was sent or failed; kind EMAIL_SENT or EMAIL_FAILED."""
+
+
+# ---------------------------------------------------------------------------------------
+# Account events (an AccountEvent: not about a card, so in no contact's journey)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def api_key_created(event: AccountEvent) -> None:
+    """An admin created an API key (`createApiKey`, `dossier key create`); `event.subject` has
+    name, prefix, userId, userName, userEmail; never the key itself."""
+
+
+@hookspec
+def api_key_revoked(event: AccountEvent) -> None:
+    """An API key was revoked (`revokeApiKey`, `dossier key revoke`); `event.subject` as for
+    api_key_created, with revokedAt."""

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from crm import validation as v
-from crm.actor import Actor, Role
+from crm.actor import Actor, ActorKind, Role
 from crm.clock import utcnow
 from crm.errors import BadInput, Conflict, Forbidden, NotFound
-from crm.models import Account, ApiKey, Contact, User
+from crm.events import AccountEvent, ActorSnapshot
+from crm.models import Account, ApiKey, Contact, OutboxRow, User
+from crm.wiring import wiring
+
+log = logging.getLogger("dossier.accounts")
 
 KEY_PREFIX = "dsk_"
 MAX_STATUSES = 30
@@ -92,30 +100,315 @@ async def issue_api_key(user_id: int, label: str = "") -> str:
         return await _issue(user, v.clean_text(label, "label", max_length=120) or "", conn)
 
 
-async def authenticate(key: str) -> Actor | None:
-    """The actor an API key stands for, or None for an unknown or revoked key."""
+# -- authenticating a request ------------------------------------------------------------------
+
+# lastUsedAt is written at most this often per key and process: writing it on every request
+# would cost every read a write (and, on SQLite, the write lock).
+LAST_USED_EVERY = 60.0
+_LAST_USED_MAX = 10_000  # keys remembered; the map is cleared past this, costing one early write each
+# key hash -> monotonic time lastUsedAt was last written by this process. Keyed by hash, not id:
+# ids are reused by a fresh database (tests), hashes of random keys are not.
+_last_used: dict[str, float] = {}
+_clock = time.monotonic  # tests move it instead of waiting a minute
+
+
+@dataclass(frozen=True, slots=True)
+class KeyIdentity:
+    """What a working API key stands for: its row id (revocation is by id) and the actor."""
+
+    key_id: int
+    actor: Actor
+
+
+async def identify(key: str) -> KeyIdentity | None:
+    """The key's id and actor, or None for an unknown or revoked key (or one whose user is gone).
+
+    One statement either way: normally a SELECT; once a minute per key and process the same
+    lookup is an UPDATE of last_used_at that RETURNs the same columns, so stamping lastUsedAt
+    costs no extra round trip (the card read path's statement count stays the same).
+    """
     if not key.startswith(KEY_PREFIX):
         return None
-    # Every request runs this before anything else: one statement written once, not built by
-    # the query builder each time.
+    digest = hash_key(key)
     conn = Tortoise.get_connection("default")
-    mark = "$1" if conn.capabilities.dialect == "postgres" else "?"
-    _, rows = await conn.execute_query(_AUTHENTICATE_SQL.format(mark=mark), [hash_key(key)])
+    postgres = conn.capabilities.dialect == "postgres"
+    now = _clock()
+    last = _last_used.get(digest)
+    if last is not None and now - last < LAST_USED_EVERY:
+        _, rows = await conn.execute_query(_AUTHENTICATE_SQL[postgres], [digest])
+    else:
+        stamp = utcnow()
+        # execute_query_dict: tortoise's execute_query drops the rows of an UPDATE on PostgreSQL.
+        if postgres:  # $1 the hash, $2 the time
+            touched = await conn.execute_query_dict(_TOUCH_SQL[postgres], [digest, stamp])
+        else:  # "?" marks are filled in order of appearance: SET comes before WHERE
+            value = _LAST_USED_FIELD.to_db_value(stamp, ApiKey)
+            touched = await conn.execute_query_dict(_TOUCH_SQL[postgres], [value, digest])
+        rows = [tuple(row[column] for column in _RETURNED) for row in touched]
+        if rows:
+            if len(_last_used) >= _LAST_USED_MAX:
+                _last_used.clear()
+            _last_used[digest] = now
     if not rows:
         return None
-    user_id, name, role, account_id = rows[0]
-    return Actor.user(account_id, user_id, name, role)
+    key_id, user_id, name, role, account_id = rows[0]
+    if user_id is None or role is None or account_id is None:
+        return None
+    return KeyIdentity(key_id, Actor.user(account_id, user_id, name, role))
 
 
-_AUTHENTICATE_SQL = (
-    f'SELECT k."user_id", u."name", u."role", u."account_id" FROM "{ApiKey._meta.db_table}" k'
-    f' JOIN "{User._meta.db_table}" u ON u."id" = k."user_id"'
-    ' WHERE k."key_hash" = {mark} AND k."revoked_at" IS NULL'
-)
+async def authenticate(key: str) -> Actor | None:
+    """The actor an API key stands for, or None for an unknown or revoked key."""
+    found = await identify(key)
+    return found.actor if found is not None else None
+
+
+def _marks(postgres: bool) -> tuple[str, str]:
+    return ("$1", "$2") if postgres else ("?", "?")
+
+
+_KEYS, _USERS = ApiKey._meta.db_table, User._meta.db_table
+_LAST_USED_FIELD = ApiKey._meta.fields_map["last_used_at"]
+_RETURNED = ("key_id", "user_id", "name", "role", "account_id")
+# Every request runs one of these before anything else: statements written once, not built by
+# the query builder each time. Index True is PostgreSQL's ($n marks), False SQLite's (?).
+_AUTHENTICATE_SQL = {
+    postgres: (
+        f'SELECT k."id", k."user_id", u."name", u."role", u."account_id" FROM "{_KEYS}" k'
+        f' JOIN "{_USERS}" u ON u."id" = k."user_id"'
+        f' WHERE k."key_hash" = {_marks(postgres)[0]} AND k."revoked_at" IS NULL'
+    )
+    for postgres in (False, True)
+}
+# SQLite's RETURNING cannot name the columns of a joined table, but scalar subqueries it can.
+_TOUCH_SQL = {
+    postgres: (
+        f'UPDATE "{_KEYS}" SET "last_used_at" = {_marks(postgres)[1]}'
+        f' WHERE "key_hash" = {_marks(postgres)[0]} AND "revoked_at" IS NULL'
+        f' RETURNING "id" AS "key_id", "user_id",'
+        + ", ".join(
+            f' (SELECT u."{column}" FROM "{_USERS}" u WHERE u."id" = "{_KEYS}"."user_id") AS "{column}"'
+            for column in ("name", "role", "account_id")
+        )
+    )
+    for postgres in (False, True)
+}
+
+
+async def key_states(key_ids: Sequence[int]) -> dict[int, Actor]:
+    """The actor each still-working key stands for now (revoked keys and deleted users are
+    left out): open WebSockets compare it with what they were admitted as."""
+    found: dict[int, Actor] = {}
+    ids = list(dict.fromkeys(key_ids))
+    for start in range(0, len(ids), 500):
+        rows = await ApiKey.filter(id__in=ids[start : start + 500], revoked_at__isnull=True).values_list(
+            "id", "user_id", "user__name", "user__role", "user__account_id"
+        )
+        for key_id, user_id, name, role, account_id in rows:
+            if role is not None and account_id is not None:
+                found[key_id] = Actor.user(account_id, user_id, name, role)
+    return found
 
 
 async def revoke_api_keys(user_id: int) -> int:
     return await ApiKey.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=utcnow())
+
+
+# -- managing keys (admins, through the API and the CLI) ----------------------------------------
+
+KEY_NAME_MAX = 120
+# Open WebSockets of every server process listen here (graph/live_auth.py): a revoked key's
+# sockets are closed at once instead of at their next periodic re-check.
+AUTH_CHANNEL = "dossier:auth"
+API_KEY_CREATED, API_KEY_REVOKED = "api_key_created", "api_key_revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    api_key: ApiKey  # with .user loaded
+    key: str  # the secret: shown this once, only its hash is stored
+
+
+def _admin(actor: Actor) -> None:
+    if actor.kind is ActorKind.USER and actor.role is not Role.ADMIN:
+        raise Forbidden("only admins manage API keys")
+
+
+def _key_subject(api_key: ApiKey, user: User) -> dict[str, Any]:
+    return {
+        "name": api_key.label,
+        "prefix": api_key.prefix,
+        "userId": user.id,
+        "userName": user.name,
+        "userEmail": user.email,
+        "revokedAt": api_key.revoked_at.isoformat() if api_key.revoked_at else None,
+    }
+
+
+async def _queue_account_event(
+    conn: Any, actor: Actor, hook: str, summary: str, api_key: ApiKey, user: User
+) -> int:
+    """Outbox rows for an account-level event, in the change's transaction (see AccountEvent)."""
+    plugins = [
+        plugin
+        for plugin in wiring.subscribers(hook)
+        if plugin not in wiring.audiences or await wiring.audiences[plugin](conn, actor.account_id, hook)
+    ]
+    if not plugins:
+        return 0
+    now = utcnow()
+    payload = AccountEvent(
+        id=str(uuid.uuid4()),
+        kind=hook.upper(),
+        account_id=actor.account_id,
+        occurred_at=now,
+        actor=ActorSnapshot(actor.kind.value, actor.name, actor.user_id),
+        summary=summary[:500],
+        subject_type="ApiKey",
+        subject_id=api_key.id,
+        subject=_key_subject(api_key, user),
+    ).to_json()
+    await OutboxRow.bulk_create(
+        [
+            OutboxRow(
+                account_id=actor.account_id,
+                contact_id=None,
+                hook=hook,
+                plugin=plugin,
+                payload=payload,
+                next_attempt_at=now,
+            )
+            for plugin in plugins
+        ],
+        using_db=conn,
+    )
+    return len(plugins)
+
+
+async def list_api_keys(actor: Actor, *, include_revoked: bool = True) -> list[ApiKey]:
+    """The account's keys, oldest first, each with its user (admins only)."""
+    _admin(actor)
+    query = ApiKey.filter(user__account_id=actor.account_id)
+    if not include_revoked:
+        query = query.filter(revoked_at__isnull=True)
+    return await query.select_related("user").order_by("id")
+
+
+async def get_api_key(actor: Actor, key_id: int) -> ApiKey | None:
+    """One key of the caller's account, with its user (admins only)."""
+    _admin(actor)
+    return await ApiKey.filter(id=key_id, user__account_id=actor.account_id).select_related("user").first()
+
+
+async def system_actor(account_name: str) -> Actor:
+    """The actor of `dossier key ...` on the CLI: whoever runs the server, acting on one account."""
+    account = await Account.filter(name=account_name).first()
+    if account is None:
+        raise NotFound(f"no account named {account_name!r}")
+    return Actor(account.id, ActorKind.SYSTEM, "dossier CLI")
+
+
+async def user_by_email(actor: Actor, email: str) -> User:
+    clean = v.clean_email(email, "email")
+    found = await User.filter(account_id=actor.account_id, email=clean).first() if clean else None
+    if found is None:
+        raise NotFound(f"no user with email {email!r} in this account", field="email")
+    return found
+
+
+async def create_api_key(actor: Actor, user_id: int, name: str | None) -> CreatedKey:
+    """A new key for a user of the caller's account; the secret is returned this once."""
+    _admin(actor)
+    label = v.clean_text(name, "name", max_length=KEY_NAME_MAX, required=True)
+    assert label is not None
+    async with in_transaction() as conn:
+        user = await User.filter(id=user_id, account_id=actor.account_id).using_db(conn).first()
+        if user is None:
+            raise NotFound(f"no user with id {user_id} in this account", field="userId")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        api_key = await ApiKey.create(
+            user=user, key_hash=hash_key(key), prefix=key[:12], label=label, using_db=conn
+        )
+        queued = await _queue_account_event(
+            conn, actor, API_KEY_CREATED, f"{actor.name} created API key {label!r} for {user.name}",
+            api_key, user,
+        )  # fmt: skip
+    if queued:
+        wiring.outbox_written()
+    return CreatedKey(api_key, key)
+
+
+async def revoke_api_key(actor: Actor, key_id: int) -> ApiKey:
+    """Revoke a key of the caller's account: refused at once over HTTP, and every open
+    WebSocket using it is closed (4403). Revoking a revoked key changes nothing and returns it
+    as it is (idempotent: a retried request gets the same answer).
+
+    Through the API an admin may revoke any key of the account, their own current one included,
+    except the account's last working admin key (CONFLICT): nobody could manage keys through
+    the API after it. The CLI (a system actor, run by whoever runs the server) may."""
+    _admin(actor)
+    async with in_transaction() as conn:
+        api_key = (
+            await ApiKey.filter(id=key_id, user__account_id=actor.account_id)
+            .using_db(conn)
+            .select_for_update()
+            .select_related("user")
+            .first()
+        )
+        if api_key is None:
+            raise NotFound(f"no API key with id {key_id} in this account", field="id")
+        if api_key.revoked_at is not None:
+            return api_key
+        user: User = api_key.user
+        if actor.kind is ActorKind.USER and user.role == Role.ADMIN.value:
+            others = (
+                await ApiKey.filter(
+                    user__account_id=actor.account_id, user__role=Role.ADMIN.value, revoked_at__isnull=True
+                )
+                .exclude(id=api_key.id)
+                .using_db(conn)
+                .exists()
+            )
+            if not others:
+                raise Conflict(
+                    "this is the account's last working admin key; create another admin key first "
+                    "(or revoke it with `dossier key revoke` on the server)"
+                )
+        api_key.revoked_at = utcnow()
+        await api_key.save(using_db=conn, update_fields=["revoked_at"])
+        queued = await _queue_account_event(
+            conn, actor, API_KEY_REVOKED,
+            f"{actor.name} revoked API key {api_key.label!r} of {user.name}", api_key, user,
+        )  # fmt: skip
+    if queued:
+        wiring.outbox_written()
+    await announce_revocation(key_ids=[api_key.id], reason="this API key was revoked")
+    return api_key
+
+
+async def announce_revocation(
+    *, key_ids: Sequence[int] = (), user_ids: Sequence[int] = (), reason: str
+) -> None:
+    """Tell every server process (through the live broker) to close these keys' or users'
+    WebSockets now. Best effort: the periodic re-check closes them anyway within seconds."""
+    try:
+        message = {"keyIds": list(key_ids), "userIds": list(user_ids), "reason": reason}
+        await wiring.publish(AUTH_CHANNEL, message)
+    except Exception:
+        log.exception("could not announce a key revocation; open sockets close at their next re-check")
+
+
+async def key_revoked_at(key_id: int) -> datetime | None:
+    """When a key was revoked (None: working or unknown), for the CLI to say what it did."""
+    return await ApiKey.filter(id=key_id).first().values_list("revoked_at", flat=True)  # type: ignore[return-value]
+
+
+async def key_account_actor(key_id: int) -> Actor:
+    """The CLI's actor for revoking a key given by id alone: the system, in the key's account."""
+    account_id = await ApiKey.filter(id=key_id).first().values_list("user__account_id", flat=True)
+    if account_id is None:
+        raise NotFound(f"no API key with id {key_id}")
+    return Actor(int(account_id), ActorKind.SYSTEM, "dossier CLI")  # type: ignore[arg-type]
 
 
 def _clean_statuses(statuses: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

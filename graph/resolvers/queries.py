@@ -19,6 +19,7 @@ from crm.models import Contact as ContactModel
 from crm.models import User as UserModel
 from graph.context import Info
 from graph.ids import NonCanonicalId, decode_cursor, decode_id, encode_cursor, page_size, parse_global_id
+from graph.resolvers.api_keys_queries import api_key_node
 from graph.resolvers.loaders import CONTACT_READ, USER_COLUMNS
 from graph.resolvers.reads import dialect
 from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
@@ -160,6 +161,11 @@ class CoreQueries:
             raise NotFound(f"no object with id {id!r}; ids are used exactly as the API gives them") from None
         except ValueError:
             raise BadInput(f"{id!r} is not a valid global id", field="id") from None
+        if type_name == "ApiKey":  # admins only (FORBIDDEN for others), so not a card loader
+            api_key = await api_key_node(info, node_id)
+            if api_key is None:
+                raise NotFound(f"no ApiKey with id {node_id} in this account")
+            return api_key
         if type_name not in _NODE_TYPES:
             raise BadInput(f"{type_name!r} objects cannot be fetched by id", field="id")
         loader_name, node_type = _NODE_TYPES[type_name]

@@ -21,7 +21,8 @@ from strawberry.tools import merge_types
 from graph.errors import ErrorPolicy
 from graph.execution import execution_context_class
 from graph.hygiene import HideSuggestionsRule, InputHygiene, InputHygieneRule, without_suggestions
-from graph.resolvers.mutations.accounts import AccountMutations
+from graph.resolvers.api_keys_queries import ApiKeyQueries
+from graph.resolvers.mutations.accounts import AccountMutations, ApiKeyMutations
 from graph.resolvers.mutations.calls import CallMutations
 from graph.resolvers.mutations.contacts import ContactMutations
 from graph.resolvers.mutations.deals import DealMutations
@@ -31,7 +32,7 @@ from graph.resolvers.mutations.webhooks import WebhookMutations
 from graph.resolvers.queries import CoreQueries
 from graph.resolvers.subscriptions import Subscription
 from graph.resolvers.webhooks_queries import WebhookQueries
-from graph.schema.accounts import Tag, User
+from graph.schema.accounts import ApiKey, Tag, User
 from graph.schema.calls import Call
 from graph.schema.contacts import Contact
 from graph.schema.deals import Deal
@@ -41,7 +42,7 @@ from graph.schema.notes import Note
 from graph.validation import ValidatedDocuments
 
 # Each section adds its root fields here.
-Query = merge_types("Query", (CoreQueries, WebhookQueries))
+Query = merge_types("Query", (CoreQueries, WebhookQueries, ApiKeyQueries))
 Mutation = merge_types(
     "Mutation",
     (
@@ -50,6 +51,7 @@ Mutation = merge_types(
         DealMutations,
         NoteMutations,
         AccountMutations,
+        ApiKeyMutations,
         MessageMutations,
         WebhookMutations,
     ),
@@ -101,7 +103,7 @@ def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None)
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Contact, User, Call, Deal, Note, Tag, JourneyEvent, Message],
+        types=[Contact, User, Call, Deal, Note, Tag, JourneyEvent, Message, ApiKey],
         extensions=extensions,
         execution_context_class=executor,
     )

@@ -9,6 +9,7 @@ import strawberry
 from strawberry import relay
 
 from crm.models import Account as AccountModel
+from crm.models import ApiKey as ApiKeyModel
 from crm.models import Contact as ContactModel
 from crm.models import Tag as TagModel
 from graph.schema.common import SharedObjects
@@ -68,6 +69,33 @@ def joined_user(row: dict[str, Any], relation: str, batch: dict[Any, Any] | None
 def _new_user(user_id: int, name: str, email: str, role: str, created_at: datetime) -> User:
     role_member = _ROLES.get(role) or Role(role)
     return User(id=user_id, name=name, email=email, role=role_member, created_at=created_at)
+
+
+@strawberry.type(description="An API key of the account (admins). The key itself is shown only when created.")
+class ApiKey(relay.Node):
+    id: relay.NodeID[int]
+    name: str = strawberry.field(description="What the key is for, given when it was created.")
+    prefix: str = strawberry.field(
+        description="The key's first characters, to tell keys apart; never the key or its hash."
+    )
+    user: User = strawberry.field(description="Whose rights the key carries.")
+    created_at: datetime
+    last_used_at: datetime | None = strawberry.field(
+        description="When a request last authenticated with it; updated at most once a minute."
+    )
+    revoked_at: datetime | None = strawberry.field(
+        description="When it was revoked; a revoked key is refused and its open WebSockets closed."
+    )
+
+    @classmethod
+    def from_model(cls, api_key: ApiKeyModel) -> ApiKey:
+        user = api_key.user
+        return cls(
+            id=api_key.id, name=api_key.label, prefix=api_key.prefix,
+            user=User(id=user.id, name=user.name, email=user.email, role=Role(user.role),
+                      created_at=user.created_at),
+            created_at=api_key.created_at, last_used_at=api_key.last_used_at, revoked_at=api_key.revoked_at,
+        )  # fmt: skip
 
 
 @strawberry.type(description="A status a contact can have, with its sub-statuses.")
