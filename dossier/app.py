@@ -126,7 +126,10 @@ def create_app(
         poll_interval=settings.outbox_poll_interval,
         lease_seconds=settings.outbox_lease_seconds,
     )
-    schema = build_schema(Limits(introspection=settings.introspection), fast_path=settings.fast_path)
+    schema = build_schema(
+        Limits(introspection=settings.introspection, max_cost=settings.query_cost_limit),
+        fast_path=settings.fast_path,
+    )
     runtime = Runtime(settings, pm, dispatcher, broker, schema)
     view = DossierGraphQL(
         schema,
@@ -136,6 +139,8 @@ def create_app(
         graphiql=settings.graphiql,
         graphiql_api_key=graphiql_api_key,
         allowed_origins=settings.allowed_origins,
+        request_timeout=settings.request_timeout,
+        max_response_bytes=settings.max_response_bytes,
         live_auth=LiveAuth(broker, recheck_seconds=settings.auth_recheck_seconds),
     )
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from graph.cost import DEFAULT_COST_LIMIT
 from graph.execution import fast_path_from_env
 
 
@@ -29,6 +30,12 @@ class Settings:
     outbox_poll_interval: float = 5.0
     outbox_lease_seconds: float = 30.0
     hook_timeout: float = 30.0
+    # Guard rails per request (README, "Rules the API enforces"): the worst-case number of
+    # objects a document may return (graph.cost), seconds an operation may run, bytes of JSON
+    # a response may carry.
+    query_cost_limit: int = DEFAULT_COST_LIMIT
+    request_timeout: float = 30.0
+    max_response_bytes: int = 16 * 1024 * 1024
     disabled_plugins: tuple[str, ...] = ()
     load_entry_points: bool = True
     allowed_origins: tuple[str, ...] = field(default=())
@@ -73,6 +80,9 @@ class Settings:
             outbox_poll_interval=num("OUTBOX_POLL_INTERVAL", defaults.outbox_poll_interval),
             outbox_lease_seconds=num("OUTBOX_LEASE_SECONDS", defaults.outbox_lease_seconds),
             hook_timeout=num("HOOK_TIMEOUT", defaults.hook_timeout),
+            query_cost_limit=int(num("QUERY_COST_LIMIT", defaults.query_cost_limit)),
+            request_timeout=num("REQUEST_TIMEOUT", defaults.request_timeout),
+            max_response_bytes=int(num("MAX_RESPONSE_BYTES", defaults.max_response_bytes)),
             disabled_plugins=names("DISABLED_PLUGINS"),
             allowed_origins=names("ALLOWED_ORIGINS"),
             public_url=(get("PUBLIC_URL") or None),

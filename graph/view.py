@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -9,6 +10,7 @@ from importlib.resources import files
 from typing import Any
 
 import orjson
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -47,6 +49,32 @@ def _unauthenticated(message: str) -> Response:
     )
 
 
+def request_timed_out(seconds: float, context: Context) -> GraphQLError:
+    return GraphQLError(
+        f"this request ran longer than {seconds:g} s and was cancelled: ask for fewer items with"
+        " `first` or split it; a mutation cancelled before it committed changed nothing",
+        extensions={"code": "REQUEST_TIMEOUT", "requestId": context.request_id},
+    )
+
+
+def too_large(data: object, size: int, limit: int) -> dict[str, Any]:
+    """What goes out instead of a response of `size` bytes: one error, no data. A WebSocket
+    message keeps its envelope (type, id) and carries the error as its payload."""
+    body = {
+        "data": None,
+        "errors": [
+            {
+                "message": f"the response would be {size:,} bytes; the limit is {limit:,}: ask for fewer"
+                " items with `first`, fewer fields, or split the query",
+                "extensions": {"code": "RESPONSE_TOO_LARGE", "size": size, "limit": limit},
+            }
+        ],
+    }
+    if isinstance(data, dict) and "type" in data and "payload" in data:
+        return {**{k: v for k, v in data.items() if k != "payload"}, "payload": body}
+    return body
+
+
 class DossierGraphQL(GraphQL[Context, None]):
     # Sockets that LiveAuth can close when their key is revoked or their user's role changes.
     graphql_transport_ws_handler_class = GuardedSocket
@@ -61,6 +89,8 @@ class DossierGraphQL(GraphQL[Context, None]):
         graphiql: bool = True,
         graphiql_api_key: str | None = None,
         allowed_origins: Sequence[str] = (),
+        request_timeout: float = 30.0,
+        max_response_bytes: int = 16 * 1024 * 1024,
         live_auth: LiveAuth | None = None,
     ) -> None:
         super().__init__(
@@ -74,6 +104,8 @@ class DossierGraphQL(GraphQL[Context, None]):
         self._plugins = plugins
         self._graphiql_api_key = graphiql_api_key
         self._persisted = PersistedQueries()
+        self._request_timeout = request_timeout
+        self._max_response_bytes = max_response_bytes
         self.live_auth = live_auth or LiveAuth(broker)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -142,10 +174,18 @@ class DossierGraphQL(GraphQL[Context, None]):
             except PersistedQueryError as exc:
                 return ExecutionResult(data=None, errors=[exc.error])
             request_data = replace(request_data, query=query)
+        # One deadline for the whole operation: cancelling it cancels every resolver and loader
+        # under it, and a service's transaction rolls back (in_transaction sees the cancellation).
+        deadline = asyncio.timeout(self._request_timeout)
         try:
-            return await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
-            )
+            async with deadline:
+                return await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value, request_data
+                )
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            return ExecutionResult(data=None, errors=[request_timed_out(self._request_timeout, context)])
         finally:
             context.reset_loaders()
 
@@ -159,7 +199,11 @@ class DossierGraphQL(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> str:
         # A str, not bytes: WebSocket messages must go out as text frames (graphql-transport-ws).
-        return orjson.dumps(data).decode()
+        encoded = orjson.dumps(data)
+        if len(encoded) > self._max_response_bytes:
+            # Measured on the encoding itself, so a normal response is encoded once.
+            encoded = orjson.dumps(too_large(data, len(encoded), self._max_response_bytes))
+        return encoded.decode()
 
     async def render_graphql_ide(self, request: Request) -> Response:
         html = self.graphql_ide_html

@@ -18,6 +18,7 @@ from strawberry.extensions.max_aliases import create_validator as alias_validato
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.tools import merge_types
 
+from graph.cost import DEFAULT_COST_LIMIT, QueryCost
 from graph.errors import ErrorPolicy
 from graph.execution import execution_context_class
 from graph.hygiene import HideSuggestionsRule, InputHygiene, InputHygieneRule, without_suggestions
@@ -66,6 +67,8 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 5000
     introspection: bool = True
+    # The worst-case number of objects a document may return (graph.cost).
+    max_cost: int = DEFAULT_COST_LIMIT
 
 
 class DossierSchema(strawberry.Schema):
@@ -98,6 +101,8 @@ def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None)
         ValidatedDocuments,
         # After ValidatedDocuments: variables are checked once the document is known valid.
         InputHygiene,
+        # After ValidatedDocuments: it costs a document only once that one found it valid.
+        lambda: QueryCost(limit=limits.max_cost),
     ]
     return DossierSchema(
         query=Query,
