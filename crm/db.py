@@ -14,6 +14,7 @@ from tortoise.migrations.api import migrate
 log = logging.getLogger("dossier.db")
 
 MODELS_APP = "models"
+DEFAULT_SQLITE_BUSY_TIMEOUT = 10.0  # seconds; DOSSIER_SQLITE_BUSY_TIMEOUT
 
 
 class PooledConnection(asyncpg.Connection):
@@ -27,7 +28,10 @@ class PooledConnection(asyncpg.Connection):
         return ""
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+def tortoise_config(
+    database_url: str, *, sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
+) -> dict[str, Any]:
+    """`sqlite_busy_timeout`: seconds a SQLite write waits for another process's write to finish."""
     url = database_url
     if url.startswith("postgresql://"):  # libpq spelling; tortoise knows "postgres://"
         url = "postgres://" + url.removeprefix("postgresql://")
@@ -35,6 +39,15 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     if is_postgres(url):
         connection = expand_db_url(url)
         connection["credentials"]["connection_class"] = PooledConnection
+    elif url.startswith("sqlite://"):
+        connection = expand_db_url(url)
+        # BEGIN IMMEDIATE transactions, so a second writer (the CLI, another process) waits its
+        # turn instead of failing with "database is locked"; see crm/sqlite.py.
+        connection["engine"] = "crm.sqlite"
+        # tortoise sets each credential that is not a path as a PRAGMA on every connection, in
+        # order: the busy timeout first, so even `journal_mode` waits; one given in the URL wins.
+        busy_ms = max(0, round(sqlite_busy_timeout * 1000))
+        connection["credentials"] = {"busy_timeout": busy_ms, **connection["credentials"]}
     return {
         "connections": {"default": connection},
         "apps": {
@@ -53,21 +66,31 @@ def is_postgres(database_url: str) -> bool:
     return database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
 
 
-async def migrate_database(database_url: str) -> None:
+async def migrate_database(
+    database_url: str, *, sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
+) -> None:
     """Bring a new or old database up to the latest committed migration."""
-    await migrate(config=tortoise_config(database_url))
+    await migrate(config=tortoise_config(database_url, sqlite_busy_timeout=sqlite_busy_timeout))
     await Tortoise.close_connections()
 
 
-async def open_database(database_url: str, *, run_migrations: bool = True) -> None:
+async def open_database(
+    database_url: str,
+    *,
+    run_migrations: bool = True,
+    sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT,
+) -> None:
     if run_migrations:
-        await migrate_database(database_url)
+        await migrate_database(database_url, sqlite_busy_timeout=sqlite_busy_timeout)
     # tortoise caches each model's INSERT/DELETE SQL per connection *name*, across inits: a
     # process that opens SQLite and then PostgreSQL (the tests, the benchmark) would reuse
     # SQLite's "?" placeholders on PostgreSQL.
     EXECUTOR_CACHE.clear()
     # The global fallback lets request handlers (other tasks, other contexts) use the ORM.
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    await Tortoise.init(
+        config=tortoise_config(database_url, sqlite_busy_timeout=sqlite_busy_timeout),
+        _enable_global_fallback=True,
+    )
 
 
 async def close_database() -> None:

@@ -1,16 +1,32 @@
-"""Note bodies: the rich text subset the product allows, sanitised by nh3 (ammonia)."""
+"""Note bodies: the rich text subset the product allows, sanitised by nh3 (ammonia).
+
+The sanitiser's cost grows faster than its input (40,000 nested lists took 40 s), so a note's
+markup is measured before nh3 sees it: at most `NOTE_MAX_BYTES` of UTF-8 and `NOTE_MAX_DEPTH`
+levels of open tags, both found by one linear pass. What nh3 returns is held to the same two
+limits (the parser can rebuild formatting tags, and it adds attributes), so whatever is stored
+can be sent back unchanged; links are at most `NOTE_MAX_URL` characters. Within those limits
+the slowest markup found still takes ~25 ms to sanitise, so the services run it in a thread
+(`clean_note_in_thread`); nh3 releases the GIL while it parses.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import html
+import re
+import sys
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
 import nh3
 
 from crm.errors import BadInput
 
 NOTE_MAX_TEXT = 1500
+NOTE_MAX_BYTES = 16 * 1024  # of submitted markup, UTF-8
+NOTE_MAX_DEPTH = 20  # levels of open tags (a list in a list in a list with bold links is ~10)
+NOTE_MAX_URL = 2048  # characters in a link's address, as stored
 
 # Bold, italic, underline, bullet and numbered lists, links; paragraphs and line breaks so
 # that multi-line notes keep their shape. Nothing else survives: no scripts, styles,
@@ -26,6 +42,156 @@ class CleanNote:
     text_length: int
 
 
+# --------------------------------------------------------------------------------------
+# Before nh3: size and depth, in one linear pass
+# --------------------------------------------------------------------------------------
+
+# A tag's opening: `<name` or `</name`. Anything else after `<` is text to the HTML parser.
+_TAG_START = re.compile(r"<(/?)([A-Za-z][^\s/>]*)")
+# Elements that never hold content, so never add a level.
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "basefont",
+        "bgsound",
+        "br",
+        "col",
+        "embed",
+        "frame",
+        "hr",
+        "img",
+        "input",
+        "keygen",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+# A new one of these implicitly ends an open <p> (HTML's "close a p element").
+_ENDS_P = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "dd",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "ul",
+    ]
+)
+# A new <li> ends the open <li> of the same list; <dd>/<dt> likewise within a <dl>.
+_ENDS_SIBLING = {
+    "li": ("li", frozenset({"ul", "ol"})),
+    "dd": ("dd", frozenset({"dl"})),
+    "dt": ("dt", frozenset({"dl"})),
+}
+
+
+def nesting_depth(markup: str, limit: int = NOTE_MAX_DEPTH) -> int:
+    """The deepest level of open elements, as an HTML parser would nest them, counted up to
+    `limit + 1` (the scan stops there).
+
+    A model of the parser's stack, not the parser: end tags close up to the nearest open
+    element of their name (stray ones are ignored), void elements never open, and the
+    implicit ends people rely on (`<p>a<p>b`, `<li>a<li>b`) are honoured, so sloppy but
+    ordinary markup is not refused. Where it differs from the parser it errs high (tags
+    inside comments or attribute values count). Linear: one regex step per `<`, and the
+    stack it walks never holds more than `limit + 1` names."""
+    stack: list[str] = []
+    deepest = 0
+    for match in _TAG_START.finditer(markup):
+        closing, name = match.group(1), match.group(2).lower()
+        if closing:
+            _close(stack, name, stop=())
+            continue
+        if name in _VOID:
+            continue
+        if name in _ENDS_P:
+            _close(stack, "p", stop=())
+        sibling = _ENDS_SIBLING.get(name)
+        if sibling:
+            _close(stack, sibling[0], stop=sibling[1])
+        stack.append(name)
+        if len(stack) > deepest:
+            deepest = len(stack)
+            if deepest > limit:
+                break
+    return deepest
+
+
+def _close(stack: list[str], name: str, stop: frozenset[str] | tuple[()]) -> None:
+    """Pop up to and including the nearest open `name`, unless an element in `stop` comes first."""
+    for index in range(len(stack) - 1, -1, -1):
+        if stack[index] == name:
+            del stack[index:]
+            return
+        if stack[index] in stop:
+            return
+
+
+def check_markup_bounds(body: str) -> None:
+    """Refuse markup nh3 should not be asked to parse: too many bytes or nested too deep."""
+    # Every character is at least one UTF-8 byte: a long string is refused without encoding it.
+    if len(body) > NOTE_MAX_BYTES:
+        raise BadInput(_too_big(f"at least {len(body)}"), field="body")
+    try:
+        size = len(body.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # a lone surrogate: not text, and nh3 cannot take it
+        raise BadInput(
+            f"a note cannot contain unpaired surrogate characters (at position {exc.start})", field="body"
+        ) from exc
+    if size > NOTE_MAX_BYTES:
+        raise BadInput(_too_big(str(size)), field="body")
+    if nesting_depth(body) > NOTE_MAX_DEPTH:
+        raise BadInput(
+            f"a note's markup nests at most {NOTE_MAX_DEPTH} levels of tags (elements inside "
+            f"elements); this one nests deeper",
+            field="body",
+        )
+
+
+def _too_big(size: str) -> str:
+    return f"a note's markup is at most {NOTE_MAX_BYTES} bytes (16 KiB of UTF-8); this one has {size}"
+
+
+# --------------------------------------------------------------------------------------
+# After nh3: what is stored
+# --------------------------------------------------------------------------------------
+
+# nh3 serialises every attribute double-quoted with `"` escaped, so a link's address in clean
+# markup is exactly this group (entity-encoded).
+_CLEAN_HREF = re.compile(r'<a href="([^"]*)"')
+
+
 def _only_allowed(tag: str, attribute: str, value: str) -> str | None:
     # nh3 keeps a few generic attributes (title, lang) on every tag by default; a note keeps
     # nothing but a link's target.
@@ -35,17 +201,24 @@ def _only_allowed(tag: str, attribute: str, value: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4096)
-def visible_text(markup: str) -> str:
-    """The characters a reader sees: tags dropped, entities decoded.
-
-    Cached: every card read shows each note's text, and a note's body rarely changes."""
-    return html.unescape(nh3.clean(markup, tags=set(), attributes={}))
-
-
 def clean_note(body: str) -> CleanNote:
+    """Sanitise a note's markup, or refuse it with a BadInput on `body` naming the limit it broke."""
+    body = body or ""
+    check_markup_bounds(body)
+    return _sanitise(body)
+
+
+async def clean_note_in_thread(body: str) -> CleanNote:
+    """`clean_note` with the sanitising off the event loop. The bounds are checked on the loop
+    first: they are cheap, and refused markup never costs a thread."""
+    body = body or ""
+    check_markup_bounds(body)
+    return await asyncio.to_thread(_sanitise, body)
+
+
+def _sanitise(body: str) -> CleanNote:
     cleaned = nh3.clean(
-        body or "",
+        body,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         attribute_filter=_only_allowed,
@@ -53,6 +226,29 @@ def clean_note(body: str) -> CleanNote:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     ).strip()
+    for href in _CLEAN_HREF.findall(cleaned):
+        if len(href) > NOTE_MAX_URL and len(url := html.unescape(href)) > NOTE_MAX_URL:
+            raise BadInput(
+                f"a link's address is at most {NOTE_MAX_URL} characters; one here has {len(url)}",
+                field="body",
+            )
+    # nh3 closes open tags, adds `rel="noopener noreferrer nofollow"` to links, escapes `&` and
+    # `<` in text, and its parser re-opens formatting tags in each paragraph (`<p><b c=1></p>x`):
+    # markup within the limits can come out beyond them, and what is stored must be accepted
+    # again when a client sends it back.
+    stored = len(cleaned.encode("utf-8"))
+    if stored > NOTE_MAX_BYTES:
+        raise BadInput(
+            f"a note's markup is at most {NOTE_MAX_BYTES} bytes once cleaned (tags closed, links "
+            f"given rel attributes); this one comes to {stored}: use fewer tags or links",
+            field="body",
+        )
+    if nesting_depth(cleaned) > NOTE_MAX_DEPTH:
+        raise BadInput(
+            f"a note's markup nests at most {NOTE_MAX_DEPTH} levels of tags once cleaned (formatting "
+            "left open is re-opened in each paragraph); close bold, italic and links where they end",
+            field="body",
+        )
     length = len(visible_text(cleaned).strip())
     if length == 0:
         raise BadInput("a note needs some text", field="body")
@@ -62,3 +258,64 @@ def clean_note(body: str) -> CleanNote:
             field="body",
         )
     return CleanNote(cleaned, length)
+
+
+# --------------------------------------------------------------------------------------
+# Visible text, cached within a byte budget
+# --------------------------------------------------------------------------------------
+
+
+class _TextCache:
+    """A least-recently-used map from markup to its visible text, bounded by the bytes it holds.
+
+    Counting entries was not enough: 4,096 entries of a 2 MB note held ~1 GB. Markup above
+    `max_entry_bytes` (only notes stored before the limits existed) is computed each time
+    rather than evicting everything else. Thread-safe: clean_note may run off the event loop."""
+
+    def __init__(self, max_bytes: int, max_entry_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_entry_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[str, tuple[str, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, markup: str) -> str | None:
+        with self._lock:
+            entry = self._entries.get(markup)
+            if entry is None:
+                return None
+            self._entries.move_to_end(markup)
+            return entry[0]
+
+    def put(self, markup: str, text: str) -> None:
+        size = sys.getsizeof(markup) + sys.getsizeof(text)
+        if size > self.max_entry_bytes:
+            return
+        with self._lock:
+            if markup in self._entries:
+                return
+            self._entries[markup] = (text, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self.bytes -= evicted
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
+
+# 8 MiB: thousands of ordinary notes (a few hundred bytes each), a few hundred of the largest.
+_visible_text_cache = _TextCache(max_bytes=8 * 1024 * 1024, max_entry_bytes=256 * 1024)
+
+
+def visible_text(markup: str) -> str:
+    """The characters a reader sees: tags dropped, entities decoded.
+
+    Cached: every card read shows each note's text, and a note's body rarely changes."""
+    text = _visible_text_cache.get(markup)
+    if text is None:
+        text = html.unescape(nh3.clean(markup, tags=set(), attributes={}))
+        _visible_text_cache.put(markup, text)
+    return text

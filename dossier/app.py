@@ -149,7 +149,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await open_database(settings.database_url)
+        await open_database(settings.database_url, sqlite_busy_timeout=settings.sqlite_busy_timeout)
         await start_plugins(settings, pm, host, publish=broker.publish, outbox_written=dispatcher.wake)
         if settings.run_dispatcher:
             dispatcher.start()

@@ -21,7 +21,7 @@ def _run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
 
 
 async def _with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
-    await open_database(settings.database_url)
+    await open_database(settings.database_url, sqlite_busy_timeout=settings.sqlite_busy_timeout)
     try:
         return await work()
     finally:
@@ -29,7 +29,7 @@ async def _with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> An
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    _run(lambda: migrate_database(settings.database_url))
+    _run(lambda: migrate_database(settings.database_url, sqlite_busy_timeout=settings.sqlite_busy_timeout))
     print(f"database {settings.database_url} is up to date")
     return 0
 
@@ -217,7 +217,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"GraphiQL: {url}  (the demo key is preloaded in its Headers tab)", flush=True)
         print(f"Demo API key: {demo_key}", flush=True)
     else:
-        _run(lambda: migrate_database(settings.database_url))
+        _run(
+            lambda: migrate_database(settings.database_url, sqlite_busy_timeout=settings.sqlite_busy_timeout)
+        )
     common = {"host": args.host, "port": args.port, "log_level": args.log_level, "ws": "websockets-sansio"}
     if args.workers == 1:
         uvicorn.run(create_app(settings, graphiql_api_key=demo_key), **common)
@@ -265,7 +267,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         if sys.platform != "win32":  # asyncio has no signal handlers there; Ctrl-C still stops it
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-        await open_database(settings.database_url)
+        await open_database(settings.database_url, sqlite_busy_timeout=settings.sqlite_busy_timeout)
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http:
             host = PluginHost(env=settings.env, http=http, pm=pm, public_url=settings.public_url)
             # The same start-up as the API: plugins get their settings, services their capabilities.

@@ -19,6 +19,9 @@ def _bool(value: str | None, default: bool) -> bool:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite://dossier.db"
+    # Seconds a SQLite write waits for another process's write (the CLI beside the server)
+    # before failing with "database is locked"; crm/sqlite.py.
+    sqlite_busy_timeout: float = 10.0
     redis_url: str | None = None
     default_region: str = "US"
     graphiql: bool = True
@@ -69,6 +72,7 @@ class Settings:
 
         return cls(
             database_url=get("DATABASE_URL") or defaults.database_url,
+            sqlite_busy_timeout=num("SQLITE_BUSY_TIMEOUT", defaults.sqlite_busy_timeout),
             redis_url=get("REDIS_URL") or None,
             default_region=(get("DEFAULT_REGION") or defaults.default_region).upper(),
             graphiql=_bool(get("GRAPHIQL"), defaults.graphiql),

@@ -6,7 +6,7 @@ from crm.actor import Actor
 from crm.errors import Forbidden
 from crm.journey import JourneyKind
 from crm.models import Note
-from crm.richtext import clean_note, visible_text
+from crm.richtext import clean_note_in_thread, visible_text
 from crm.services import _scoped
 from crm.uow import unit_of_work
 
@@ -22,7 +22,7 @@ def _may_change(actor: Actor, note: Note) -> None:
 
 
 async def add_note(actor: Actor, contact_id: int, body: str) -> Note:
-    clean = clean_note(body)
+    clean = await clean_note_in_thread(body)
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
         note = Note(
@@ -42,7 +42,7 @@ async def add_note(actor: Actor, contact_id: int, body: str) -> Note:
 
 
 async def edit_note(actor: Actor, note_id: int, body: str) -> Note:
-    clean = clean_note(body)
+    clean = await clean_note_in_thread(body)
     async with unit_of_work(actor) as uow:
         note = await _scoped.note(uow, note_id)
         _may_change(actor, note)

@@ -12,21 +12,22 @@ from graph.resolvers.loaders import NOTE_COLUMNS, NOTE_USERS
 from graph.resolvers.mutations import changed, joined_row
 from graph.schema.notes import Note
 
+NOTE_BODY = (
+    "HTML limited to bold, italic, underline, lists and links; at most 1500 characters of text, "
+    "16,384 bytes of markup, 20 levels of nested tags and 2,048 characters per link."
+)
+
 
 @strawberry.input
 class AddNoteInput:
     contact_id: strawberry.ID
-    body: str = strawberry.field(
-        description=(
-            "HTML limited to bold, italic, underline, lists and links; at most 1500 characters of text."
-        )
-    )
+    body: str = strawberry.field(description=NOTE_BODY)
 
 
 @strawberry.input
 class EditNoteInput:
     id: strawberry.ID
-    body: str
+    body: str = strawberry.field(description=NOTE_BODY)
 
 
 @strawberry.input

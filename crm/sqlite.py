@@ -1,0 +1,68 @@
+"""The SQLite client Dossier runs on: tortoise's, with every transaction taking the write lock
+when it begins (BEGIN IMMEDIATE). `crm.db.tortoise_config` names this module as the engine.
+
+tortoise opens SQLite transactions with a plain (deferred) BEGIN: the transaction reads under a
+snapshot and asks for the write lock at its first write. If another process has committed since
+that snapshot, SQLite cannot upgrade it and answers "database is locked" at once, whatever the
+busy timeout; a server and `dossier account create` writing the same file failed that way.
+BEGIN IMMEDIATE takes the write lock up front, waiting up to the busy timeout (PRAGMA
+busy_timeout, DOSSIER_SQLITE_BUSY_TIMEOUT) for the other writer to finish. Readers are not
+held up under WAL. Every `in_transaction()` in Dossier writes (services, the outbox claim,
+migrations); reads run outside transactions and never take the lock.
+
+The module's name must contain "sqlite": tortoise's migration executor picks its schema editor
+by the client class's module name.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.backends.sqlite.client import (
+    SqliteClient,
+    SqliteTransactionContext,
+    SqliteTransactionWrapper,
+)
+from tortoise.connection import get_connections
+from tortoise.exceptions import TransactionManagementError
+
+
+class ImmediateTransactionWrapper(SqliteTransactionWrapper):
+    async def begin(self) -> None:
+        try:
+            await self._connection.commit()
+            await self._connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise TransactionManagementError(exc) from exc
+
+
+class ImmediateTransactionContext(SqliteTransactionContext):
+    async def __aenter__(self) -> TransactionalDBClient:
+        # tortoise's own __aenter__ keeps its connection lock when BEGIN fails, which a deferred
+        # BEGIN never did; BEGIN IMMEDIATE fails when the busy timeout runs out, and the process
+        # must not stay locked out of its database after that.
+        await self._trxlock.acquire()
+        try:
+            await self.ensure_connection()
+            self.token = get_connections().set(self.connection_name, self.connection)
+            try:
+                await self.connection.begin()
+            except BaseException:
+                get_connections().reset(self.token)
+                raise
+        except BaseException:
+            self._trxlock.release()
+            raise
+        return self.connection
+
+
+class ImmediateSqliteClient(SqliteClient):
+    """tortoise's SQLite client with BEGIN IMMEDIATE transactions; named by the config's engine."""
+
+    def _in_transaction(self) -> ImmediateTransactionContext:
+        return ImmediateTransactionContext(ImmediateTransactionWrapper(self), self._lock)
+
+
+# tortoise loads a connection's client class from the module its `engine` names.
+client_class = ImmediateSqliteClient
