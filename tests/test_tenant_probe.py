@@ -73,6 +73,7 @@ ID_FIELD_TYPES: dict[str, str] = {
 ROOT_ID_TYPES: dict[str, str] = {
     "rotateWebhookSecret": "WebhookEndpoint",
 }
+CURSORS = ("after", "before")
 # Root fields the probe handles itself: node(id:) takes an id of any type (see the node test).
 ANY_TYPE_ROOTS = {"node"}
 
@@ -189,6 +190,11 @@ class Slot:
     path: tuple[str, ...]  # inside the argument's value; LIST steps included
     wants: str
 
+    @property
+    def cursor(self) -> str | None:
+        last = [self.arg, *(p for p in self.path if p != LIST)][-1]
+        return last if last in CURSORS else None
+
     def __str__(self) -> str:
         inner = ".".join(p for p in self.path if p != LIST)
         return f"{self.owner}({self.arg}{'.' + inner if inner else ''}) -> {self.wants}"
@@ -225,7 +231,7 @@ def slot_type(
         returned = element_type(field_def.type)
         if returned.name in known:
             return returned.name
-    if last in ("after", "before"):  # an ID cursor into a list of nodes: the list's own type
+    if last in CURSORS:  # an ID cursor into a list of nodes: the list's own type
         returned = element_type(field_def.type)
         if returned.name in known:
             return returned.name
@@ -329,6 +335,9 @@ class Operation:
     document: str
     variables: dict[str, Any]
     sent: str | None = None  # the victim's id it carries, if any
+    # A cursor slot (`after`, `before`) may also answer BAD_USER_INPUT on that field: another
+    # account's id is no position in this list, the same answer as for any id not in it.
+    cursor: str | None = None
 
 
 def root_operation(
@@ -357,7 +366,9 @@ def root_operation(
     args = f"({', '.join(passed)})" if passed else ""
     document = f"{head} {{ {field_name}{args} {selection(field_def.type)} }}"
     label = str(slot) if slot else f"{root.name}.{field_name}"  # type: ignore[union-attr]
-    return Operation(label, kind, document, variables, ids.victim[slot.wants] if slot else None)
+    if slot is None:
+        return Operation(label, kind, document, variables)
+    return Operation(label, kind, document, variables, ids.victim[slot.wants], slot.cursor)
 
 
 def type_field_operation(
@@ -380,7 +391,7 @@ def type_field_operation(
         passed.append(f"{arg_name}: ${arg_name}")
     inner = f"{field_name}({', '.join(passed)}) {selection(field_def.type)}"
     document = f"query({', '.join(declared)}) {{ node(id: $owner) {{ ... on {type_name} {{ {inner} }} }} }}"
-    return Operation(str(slot), "query", document, variables, ids.victim[slot.wants])
+    return Operation(str(slot), "query", document, variables, ids.victim[slot.wants], slot.cursor)
 
 
 @dataclass
@@ -819,7 +830,12 @@ def test_no_root_field_mutation_or_subscription_reaches_another_accounts_objects
         if op.sent is not None:
             data = body.get("data")
             field_value = next(iter(data.values()), None) if isinstance(data, dict) else data
-            if not errors or set(codes) != {"NOT_FOUND"} or field_value is not None:
+            refused = bool(errors) and set(codes) == {"NOT_FOUND"}
+            if op.cursor and errors and not refused:
+                refused = all(
+                    e.get("extensions", {}) == {"code": "BAD_USER_INPUT", "field": op.cursor} for e in errors
+                )
+            if not refused or field_value is not None:
                 failures.append(f"{op.label}: expected NOT_FOUND and no data, got {body}")
         elif errors:  # a valid operation on the attacker's own account: it must work
             failures.append(f"{op.label}: the attacker's own operation failed: {errors}")
