@@ -24,6 +24,7 @@ from crm import wiring
 from crm.db import close_database, open_database
 from crm.live import Broker, make_broker
 from crm.services.accounts import authenticate
+from dossier.http_guard import HttpGuard
 from dossier.settings import Settings
 from graph.live_auth import LiveAuth
 from graph.schema import Limits, build_schema
@@ -176,6 +177,10 @@ def create_app(
             *plugin_routes,
         ],
         lifespan=lifespan,
+    )
+    # Inside RequestIdMiddleware, so its refusals carry the request id and X-Request-ID.
+    app.add_middleware(
+        HttpGuard, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
     )
     app.add_middleware(RequestIdMiddleware)
     app.state.dossier = runtime

@@ -220,7 +220,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         _run(
             lambda: migrate_database(settings.database_url, sqlite_busy_timeout=settings.sqlite_busy_timeout)
         )
-    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "ws": "websockets-sansio"}
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "ws": "websockets-sansio",
+        # WebSocket messages get the body limit (uvicorn's default is 16 MiB). The header limit
+        # binds uvicorn's h11 parser when that one runs; with httptools the app refuses (431).
+        "ws_max_size": settings.max_body_bytes,
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+    }
     if args.workers == 1:
         uvicorn.run(create_app(settings, graphiql_api_key=demo_key), **common)
         return 0

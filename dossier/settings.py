@@ -33,6 +33,9 @@ class Settings:
     outbox_poll_interval: float = 5.0
     outbox_lease_seconds: float = 30.0
     hook_timeout: float = 30.0
+    # The HTTP edge (dossier/http_guard.py): bigger bodies answer 413, bigger headers 431.
+    max_body_bytes: int = 1024 * 1024
+    max_header_bytes: int = 16 * 1024
     # Guard rails per request (README, "Rules the API enforces"): the worst-case number of
     # objects a document may return (graph.cost), seconds an operation may run, bytes of JSON
     # a response may carry.
@@ -84,6 +87,8 @@ class Settings:
             outbox_poll_interval=num("OUTBOX_POLL_INTERVAL", defaults.outbox_poll_interval),
             outbox_lease_seconds=num("OUTBOX_LEASE_SECONDS", defaults.outbox_lease_seconds),
             hook_timeout=num("HOOK_TIMEOUT", defaults.hook_timeout),
+            max_body_bytes=int(num("MAX_BODY_BYTES", defaults.max_body_bytes)),
+            max_header_bytes=int(num("MAX_HEADER_BYTES", defaults.max_header_bytes)),
             query_cost_limit=int(num("QUERY_COST_LIMIT", defaults.query_cost_limit)),
             request_timeout=num("REQUEST_TIMEOUT", defaults.request_timeout),
             max_response_bytes=int(num("MAX_RESPONSE_BYTES", defaults.max_response_bytes)),

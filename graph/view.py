@@ -10,9 +10,10 @@ from importlib.resources import files
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -26,6 +27,7 @@ from crm.actor import Actor
 from crm.live import Broker
 from graph.context import CardPlugins, Context
 from graph.errors import apply_policy
+from graph.http_errors import error_response, request_id_of
 from graph.live_auth import SOCKET_SCOPE_KEY, GuardedSocket, LiveAuth
 from graph.persisted import PersistedQueries, PersistedQueryError
 
@@ -41,12 +43,8 @@ def bearer(value: str | None) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def _unauthenticated(message: str) -> Response:
-    return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
-        status_code=401,
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+def _unauthenticated(message: str, scope: Scope) -> Response:
+    return error_response(401, message, request_id_of(scope), headers={"WWW-Authenticate": "Bearer"})
 
 
 def request_timed_out(seconds: float, context: Context) -> GraphQLError:
@@ -113,13 +111,23 @@ class DossierGraphQL(GraphQL[Context, None]):
             request = Request(scope, receive)
             token = bearer(request.headers.get("authorization"))
             if token is None:
-                await _unauthenticated("send an API key: Authorization: Bearer <key>")(scope, receive, send)
+                missing = _unauthenticated("send an API key: Authorization: Bearer <key>", scope)
+                await missing(scope, receive, send)
                 return
             actor = await self._authenticate(token)
             if actor is None:
-                await _unauthenticated("this API key is unknown or revoked")(scope, receive, send)
+                await _unauthenticated("this API key is unknown or revoked", scope)(scope, receive, send)
                 return
             scope.setdefault("state", {})["actor"] = actor
+        if scope["type"] == "http":
+            # strawberry answers its refusals (no query, a mutation over GET, an unsupported
+            # content type, …) in plain text: give them the API's JSON error shape instead.
+            try:
+                response = await self.run(Request(scope, receive))
+            except HTTPException as exc:
+                response = error_response(exc.status_code, exc.reason, request_id_of(scope))
+            await response(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
 
     @staticmethod
