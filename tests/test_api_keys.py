@@ -77,12 +77,12 @@ async def create_key(api: Api, admin_key: str, user_id: int, name: str) -> dict[
 
 async def test_an_admin_lists_creates_and_revokes_keys(api: Api, acme: Tenant) -> None:
     listed = (await api.data(KEYS, key=acme.admin_key))["apiKeys"]
-    assert [(k["name"], k["user"]["name"], k["revokedAt"]) for k in listed] == [
-        ("created with the account", "Acme Admin", None),
-        ("created with the user", "Acme Manager", None),
+    assert [(k["name"], k["user"]["name"], k["revokedAt"]) for k in listed] == [  # newest first
         ("created with the user", "Acme Rep", None),
+        ("created with the user", "Acme Manager", None),
+        ("created with the account", "Acme Admin", None),
     ]
-    assert [k["prefix"] for k in listed] == [acme.admin_key[:12], acme.manager_key[:12], acme.rep_key[:12]]
+    assert [k["prefix"] for k in listed] == [acme.rep_key[:12], acme.manager_key[:12], acme.admin_key[:12]]
 
     created = await create_key(api, acme.admin_key, acme.user_ids["rep"], "  Zapier  ")
     key, api_key = created["key"], created["apiKey"]
@@ -172,7 +172,7 @@ async def test_a_key_needs_a_name_and_a_user_id(api: Api, acme: Tenant) -> None:
 
 
 async def test_the_last_working_admin_key_cannot_be_revoked_through_the_api(api: Api, acme: Tenant) -> None:
-    own = (await api.data(KEYS, key=acme.admin_key))["apiKeys"][0]
+    own = (await api.data(KEYS, key=acme.admin_key))["apiKeys"][-1]  # the oldest: the admin's
     error = await api.error(REVOKE_KEY, {"input": {"id": own["id"]}}, key=acme.admin_key)
     assert error["extensions"]["code"] == "CONFLICT" and "last working admin key" in error["message"]
     assert (await api.data(VIEWER, key=acme.admin_key))["viewer"]["user"]["role"] == "ADMIN"

@@ -106,7 +106,7 @@ async def issue_api_key(user_id: int, label: str = "") -> str:
 # would cost every read a write (and, on SQLite, the write lock).
 LAST_USED_EVERY = 60.0
 _LAST_USED_MAX = 10_000  # keys remembered; the map is cleared past this, costing one early write each
-# key hash -> monotonic time lastUsedAt was last written by this process. Keyed by hash, not id:
+# key hash -> monotonic time this process last wrote its lastUsedAt (or found it refused). By hash:
 # ids are reused by a fresh database (tests), hashes of random keys are not.
 _last_used: dict[str, float] = {}
 _clock = time.monotonic  # tests move it instead of waiting a minute
@@ -145,10 +145,11 @@ async def identify(key: str) -> KeyIdentity | None:
             value = _LAST_USED_FIELD.to_db_value(stamp, ApiKey)
             touched = await conn.execute_query_dict(_TOUCH_SQL[postgres], [value, digest])
         rows = [tuple(row[column] for column in _RETURNED) for row in touched]
-        if rows:
-            if len(_last_used) >= _LAST_USED_MAX:
-                _last_used.clear()
-            _last_used[digest] = now
+        # Refused keys are remembered too: a client retrying with a revoked key gets the SELECT,
+        # not a write, for the next minute (a refused hash never becomes a working key).
+        if len(_last_used) >= _LAST_USED_MAX:
+            _last_used.clear()
+        _last_used[digest] = now
     if not rows:
         return None
     key_id, user_id, name, role, account_id = rows[0]
@@ -285,13 +286,17 @@ async def _queue_account_event(
     return len(plugins)
 
 
+# apiKeys lists at most this many, newest first: the bound graph/cost.py plans `apiKeys` with.
+MAX_LISTED_KEYS = 1000
+
+
 async def list_api_keys(actor: Actor, *, include_revoked: bool = True) -> list[ApiKey]:
-    """The account's keys, oldest first, each with its user (admins only)."""
+    """The account's newest MAX_LISTED_KEYS keys, newest first, each with its user (admins only)."""
     _admin(actor)
     query = ApiKey.filter(user__account_id=actor.account_id)
     if not include_revoked:
         query = query.filter(revoked_at__isnull=True)
-    return await query.select_related("user").order_by("id")
+    return await query.select_related("user").order_by("-id").limit(MAX_LISTED_KEYS)
 
 
 async def get_api_key(actor: Actor, key_id: int) -> ApiKey | None:

@@ -12,8 +12,8 @@ from graph.schema.accounts import ApiKey
 @strawberry.type
 class ApiKeyQueries:
     @strawberry.field(
-        description="The account's API keys, oldest first, revoked ones included unless "
-        "`includeRevoked: false` (admins only)."
+        description="The account's API keys, newest first (at most 1,000), revoked ones included "
+        "unless `includeRevoked: false` (admins only)."
     )
     async def api_keys(self, info: Info, include_revoked: bool = True) -> list[ApiKey]:
         keys = await account_service.list_api_keys(
