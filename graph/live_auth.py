@@ -41,6 +41,8 @@ REVOKED = "this API key was revoked or its user removed"
 ROLE_CHANGED = "your role changed; reconnect to continue with your new rights"
 # The scope key under which the handler of a WebSocket finds itself from the view.
 SOCKET_SCOPE_KEY = "dossier.socket"
+MIN_RECHECK_SECONDS = 0.05
+BROKER_WAIT_SECONDS = 2.0  # how long the first socket waits for the revocation channel
 
 Identify = Callable[[str], Awaitable[KeyIdentity | None]]
 KeyStates = Callable[[Sequence[int]], Awaitable[dict[int, Actor]]]
@@ -92,7 +94,8 @@ class LiveAuth:
         key_states: KeyStates = accounts.key_states,
     ) -> None:
         self._broker = broker
-        self.recheck_seconds = recheck_seconds
+        # A floor, so a setting of 0 cannot turn the re-check into a busy loop on the database.
+        self.recheck_seconds = max(recheck_seconds, MIN_RECHECK_SECONDS)
         self.identify = identify
         self._key_states = key_states
         self._sockets: dict[GuardedSocket, KeyIdentity] = {}
@@ -183,15 +186,17 @@ class LiveAuth:
             try:
                 # Subscribed before the first socket is acknowledged: a revocation announced
                 # after a client saw connection_ack always reaches it.
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(BROKER_WAIT_SECONDS):
                     await ready.wait()
             except TimeoutError:
                 log.warning("the live broker did not answer; open sockets rely on the periodic re-check")
 
     async def _listen(self, ready: asyncio.Event) -> None:
+        pause = 1.0
         while True:
             try:
                 async for message in self._broker.subscribe(AUTH_CHANNEL, ready=ready):
+                    pause = 1.0
                     await self.close_for(
                         key_ids=[int(k) for k in message.get("keyIds") or ()],
                         user_ids=[int(u) for u in message.get("userIds") or ()],
@@ -199,9 +204,10 @@ class LiveAuth:
                     )
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("lost the live broker's revocation channel; subscribing again")
-                await asyncio.sleep(1.0)
+            except Exception as exc:  # e.g. Redis restarting: the re-check covers the gap
+                log.warning("lost the revocation channel (%s); subscribing again in %.0f s", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
 
     async def _recheck_loop(self) -> None:
         while True:

@@ -212,7 +212,11 @@ async def key_states(key_ids: Sequence[int]) -> dict[int, Actor]:
 
 
 async def revoke_api_keys(user_id: int) -> int:
-    return await ApiKey.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=utcnow())
+    """Revoke every working key of a user; their open WebSockets are closed at once."""
+    revoked = await ApiKey.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=utcnow())
+    if revoked:
+        await announce_revocation(user_ids=[user_id], reason="this API key was revoked")
+    return revoked
 
 
 # -- managing keys (admins, through the API and the CLI) ----------------------------------------
