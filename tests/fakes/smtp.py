@@ -1,7 +1,9 @@
 """A real SMTP server for tests (aiosmtpd on 127.0.0.1) that records what it received.
 
 It can refuse a recipient for good or for now (`refuse["bob@example.com"] = "550 5.1.1 No such
-user"`), greylist one for a number of tries (451), and require a login (`users`).
+user"`), greylist one for a number of tries (451), require a login (`users`), and take a
+message but hang up before answering (`handler.drop_after_data = n`, the next n messages): the
+client cannot tell whether it was accepted, as when a worker dies mid-send.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class RecordingHandler:
     greylist: dict[str, int] = field(default_factory=dict)  # recipient -> how many more times to say 451
     users: dict[str, str] = field(default_factory=dict)  # login -> password; empty: no AUTH
     logins: list[tuple[str, bool]] = field(default_factory=list)
+    drop_after_data: int = 0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -54,6 +57,9 @@ class RecordingHandler:
         auth = session.auth_data
         login = auth.login.decode() if isinstance(auth, LoginPassword) else None
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message, login))  # type: ignore[arg-type]
+        if self.drop_after_data > 0:
+            self.drop_after_data -= 1
+            server.transport.close()  # stored, but the client never hears "250"
         return "250 Message accepted for delivery"
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:

@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
@@ -150,6 +150,11 @@ class FakeTwilio:
         return [r.path.rsplit("/", 1)[1] for r in self.requests if "/PhoneNumbers/" in r.path]
 
     @property
+    def in_flight(self) -> int:
+        """Sends received and not answered yet."""
+        return len(self.sends) - self._answered
+
+    @property
     def answered(self) -> int:
         """Sends answered so far (a held send is not)."""
         return self._answered
@@ -167,7 +172,11 @@ class FakeTwilio:
     # -- the HTTP API ------------------------------------------------------------------
 
     async def _record(self, request: Request) -> tuple[Recorded, JSONResponse | None]:
-        form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the caller died before its request was out: nothing arrived
+            return Recorded(request.method, request.url.path, {}, {}, None), _error(400, None, "Disconnected")
+        form = dict(parse_qsl(body.decode(), keep_blank_values=True))
         auth = _basic_auth(request.headers.get("authorization"))
         recorded = Recorded(request.method, request.url.path, dict(request.query_params), form, auth)
         with self._arrived:
