@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from tortoise import Tortoise
 
 from crm.models import Account, Note
 from dossier import Settings, create_app
@@ -84,3 +87,40 @@ async def test_cli_and_server_write_the_same_file_at_once(sqlite_api: tuple[Api,
     assert all("API key (shown once" in output for _, output in results)
     assert await Account.filter(name__startswith="Tenant ").count() == CLI_RUNS
     assert await Note.all().count() == len(answers)
+
+
+CARD = "query($id: ID!) { contact(id: $id) { firstName notes { id } } }"
+
+
+async def test_reads_go_on_while_another_process_holds_the_write_lock(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """Reads take no lock; a write waits DOSSIER_SQLITE_BUSY_TIMEOUT and then fails, and after
+    that the server can still write (tortoise kept its connection lock when BEGIN failed)."""
+    target = tmp_path / "locked.db"
+    shutil.copy(sqlite_template, target)
+    env = {"DOSSIER_DATABASE_URL": f"sqlite://{target}", "DOSSIER_SQLITE_BUSY_TIMEOUT": "0.2"}
+    settings = replace(Settings.from_env(env), run_dispatcher=False, load_entry_points=False)
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dossier.test") as client:
+            rep = Api(app, client).as_((await make_tenant("Acme")).rep_key)
+            contact = (await rep.data(CREATE_CONTACT, {"i": {"firstName": "Ada"}}))["createContact"]["id"]
+            note = {"i": {"contactId": contact, "body": "<p>hello</p>"}}
+            _, rows = await Tortoise.get_connection("default").execute_query("PRAGMA busy_timeout")
+            assert rows[0][0] == 200
+
+            other_process = sqlite3.connect(target, isolation_level=None)
+            other_process.execute("BEGIN IMMEDIATE")
+            try:
+                read = await asyncio.wait_for(rep.data(CARD, {"id": contact}), timeout=10)
+                refused = await asyncio.wait_for(rep.post(ADD_NOTE, note), timeout=10)
+            finally:
+                other_process.execute("ROLLBACK")
+                other_process.close()
+            written = await asyncio.wait_for(rep.data(ADD_NOTE, note), timeout=10)
+
+    assert read["contact"] == {"firstName": "Ada", "notes": []}
+    assert refused["errors"] and refused["data"] is None
+    assert written["addNote"]["id"]
