@@ -127,28 +127,29 @@ class SliceKey:
 class _Order:
     columns: tuple[str, ...]  # sort columns of the sorted table, the last one its "id"
     descending: bool = False
-    scheduled: str = ""  # calls: "> now" (upcoming) or "<= now" (past), as an SQL comparison
+    scheduled: str = ""  # calls: how scheduled_at compares with now, ">" (upcoming) or "<=" (past)
 
 
 @dataclass(frozen=True)
 class _ListSection:
-    """How a contact's list section is sliced in SQL. Rows are `table` rows ("x"); they are
-    sorted by columns of `sorted_table` ("s"), which is the same table unless `sort_join`
-    joins another (a tag link is sorted by its tag's name)."""
+    """How a contact's list section is sliced in SQL. Rows are `table` rows ("x"), read
+    `FROM <table> x <source>`, which joins what `scope` needs to bind them to the account
+    and, for tag links, the tag ("s") they are sorted by."""
 
     shape: Shape
     table: str
     orders: dict[str, _Order]
-    account_scope: str  # SQL condition on the outer row, with {account} for the parameter
-    join: str = ""  # what the outer query joins for account_scope
-    sorted_table: str = ""
-    sort_join: str = ""
+    source: str  # joins after `"<table>" x`
+    scope: str  # SQL condition binding x to the account, with {account} for its parameter
+    sorted_by: str = "x"  # the alias whose columns the orders name
+    sorted_table: str = ""  # that alias's table, when not `table`
     anchor_column: str = "id"  # the column of `table` an `after` id names
 
 
 def _slice_branch(
     section: _ListSection,
     params: Params,
+    account_id: int,
     slot: int,
     order_name: str,
     first: int,
@@ -156,15 +157,20 @@ def _slice_branch(
     contact_ids: list[int],
     now: Any,
 ) -> str:
-    """The ids (tagged `slot`, numbered `rn`) of one slice, for each of `contact_ids`.
+    """The ids (tagged `slot`, numbered `rn`) of one slice, for each of `contact_ids`, and the
+    `after` item's id tagged `-1 - slot` when it is one of theirs. The account is checked here,
+    where the rows are chosen, so the outer query reaches its rows only by primary key.
 
     The placeholders are made in the order they appear in the text (SQLite's are positional)."""
     order = section.orders[order_name]
-    s = "s" if section.sort_join else "x"
+    s = section.sorted_by
     direction = " DESC" if order.descending else ""
     sort_keys = ", ".join(f'{s}."{column}"' for column in order.columns)
     by = ", ".join(f'{s}."{column}"{direction}' for column in order.columns)
-    where = [f'x."contact_id" IN ({params.many(contact_ids)})']
+    where = [
+        f'x."contact_id" IN ({params.many(contact_ids)})',
+        section.scope.format(account=params(account_id)),
+    ]
     if order.scheduled:
         where.append(f'x."scheduled_at" {order.scheduled} {params(now)}')
     if after_id is not None:
@@ -177,14 +183,15 @@ def _slice_branch(
         )
     numbered = (
         f'SELECT x."id", ROW_NUMBER() OVER (PARTITION BY x."contact_id" ORDER BY {by}) AS "rn"'
-        f' FROM "{section.table}" x{section.sort_join} WHERE {" AND ".join(where)}'
+        f' FROM "{section.table}" x{section.source} WHERE {" AND ".join(where)}'
     )
     branch = f'SELECT w."id", {slot} AS "slot", w."rn" FROM ({numbered}) w WHERE w."rn" <= {params(first)}'
     if after_id is not None:
         branch += (
-            f' UNION ALL SELECT x."id", {-1 - slot}, 0 FROM "{section.table}" x'
+            f' UNION ALL SELECT x."id", {-1 - slot}, 0 FROM "{section.table}" x{section.source}'
             f' WHERE x."{section.anchor_column}" = {params(after_id)}'
             f' AND x."contact_id" IN ({params.many(contact_ids)})'
+            f" AND {section.scope.format(account=params(account_id))}"
         )
     return branch
 
@@ -220,9 +227,8 @@ def _scoped(scope: str, account_mark: str) -> str:
 
 
 def _section(model: type[Model], columns: Sequence[str], table: str, **orders: _Order) -> _ListSection:
-    return _ListSection(
-        shape(model, columns), table, orders, 'c."account_id" = {account}', _SCOPE_JOIN["contact"]
-    )
+    joined = ' JOIN "contact" c ON c."id" = x."contact_id"'
+    return _ListSection(shape(model, columns), table, orders, joined, 'c."account_id" = {account}')
 
 
 # Each list keeps the order it had before it was bounded; the id breaks ties so that a slice
@@ -242,9 +248,10 @@ _TAG_SECTION = _ListSection(
     _TAGS,
     "contact_tag",
     {"": _Order(("name", "id"))},
-    f'{_TAGS.alias("tag")}."account_id" = {{account}}',
+    ' JOIN "tag" s ON s."id" = x."tag_id"',
+    's."account_id" = {account}',
+    sorted_by="s",
     sorted_table="tag",
-    sort_join=' JOIN "tag" s ON s."id" = x."tag_id"',
     anchor_column="tag_id",
 )
 
@@ -353,14 +360,14 @@ class Loaders:
         slots = {slice_of: slot for slot, slice_of in enumerate(groups)}
         params = Params(dialect())
         now = utcnow()
+        account_id = self.account_id
         branches = [
-            _slice_branch(section, params, slot, *slice_of, sorted(set(groups[slice_of])), now)
+            _slice_branch(section, params, account_id, slot, *slice_of, sorted(set(groups[slice_of])), now)
             for slice_of, slot in slots.items()
         ]
-        join = f'{section.join} JOIN ({" UNION ALL ".join(branches)}) r ON r."id" = t."id"'
-        where = section.account_scope.format(account=params(self.account_id))
+        join = f' JOIN ({" UNION ALL ".join(branches)}) r ON r."id" = t."id"'
         order_by = 'r."slot", t."contact_id", r."rn"'
-        rows, tags = await fetch_tagged(section.shape, params, where, order_by, join=join, tag='r."slot"')
+        rows, tags = await fetch_tagged(section.shape, params, order_by, join=join, tag='r."slot"')
         if section is _TAG_SECTION:
             rows = [
                 {"contact_id": r["contact_id"], "id": r["tag__id"], "name": r["tag__name"],

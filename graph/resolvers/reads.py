@@ -214,13 +214,14 @@ async def fetch(shape: Shape, params: Params, where: str, order: str = "", *, jo
 
 
 async def fetch_tagged(
-    shape: Shape, params: Params, where: str, order: str, *, join: str, tag: str
+    shape: Shape, params: Params, order: str, *, join: str, tag: str
 ) -> tuple[list[Row], list[Any]]:
-    """`fetch`, plus one value per row from the SQL expression `tag` (say, which slice of a
-    batched statement a row answers), returned beside the rows rather than inside them."""
+    """`SELECT <shape>, <tag> FROM <table> t [joins][join] ORDER BY <order>`: the rows are those
+    `join` picks (no WHERE), each with the value of the SQL expression `tag` (say, which slice
+    of a batched statement it answers) returned beside the rows rather than inside them."""
     conn = connection()
     position = len(shape.columns)
-    sql = f"{shape.select_with(params.dialect, tag)}{join} WHERE {where} ORDER BY {order}"
+    sql = f"{shape.select_with(params.dialect, tag)}{join} ORDER BY {order}"
     _, records = await conn.execute_query(sql, params.values)
     return shape.builder(params.dialect)(records), [record[position] for record in records]
 
