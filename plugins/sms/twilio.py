@@ -406,8 +406,8 @@ class TwilioProvider:
             # have not recorded (the worker died before it could, or a second copy went out) is
             # still this message's, and is kept with it.
             message = await messages.message_with_contact(ours)
-            if message is not None and message.direction != "OUTBOUND":
-                message = None
+        if message is not None and message.direction != "OUTBOUND":
+            message = None  # statuses are about texts we sent, never an inbound one's sid
         if message is None:
             log.info("status %r for unknown message %s ignored", reported, sid)
             return Response(status_code=200)
