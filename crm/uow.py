@@ -147,6 +147,9 @@ class UnitOfWork:
 
 @asynccontextmanager
 async def unit_of_work(actor: Actor) -> AsyncIterator[UnitOfWork]:
+    # On SQLite every transaction takes the database's write lock as it begins (BEGIN
+    # IMMEDIATE, crm/sqlite.py), waiting for another process's write up to the busy timeout:
+    # open one to write, never just to read.
     async with in_transaction() as conn:
         uow = UnitOfWork(actor, conn)
         yield uow
