@@ -18,9 +18,11 @@ def tag_key(name: str) -> str:
 
 
 def clean_tag_name(name: str) -> str:
-    cleaned = v.clean_text(name, "name", max_length=50, required=True)
+    # Runs of whitespace (tabs and newlines too) become one space before the name is checked:
+    # a name is refused for the invisible characters that remain (crm.validation).
+    cleaned = v.clean_text(re.sub(r"\s+", " ", name or ""), "name", max_length=50, required=True)
     assert cleaned is not None
-    return re.sub(r"\s+", " ", cleaned)
+    return cleaned
 
 
 async def add_tag(actor: Actor, contact_id: int, name: str) -> Contact:
