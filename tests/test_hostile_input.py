@@ -178,11 +178,13 @@ SCHEDULE = "mutation($i: ScheduleCallInput!) { scheduleCall(input: $i) { id } }"
 @pytest.mark.parametrize("when", ["9999-12-31T23:59:59+00:00", "9999-12-31T23:59:59-12:00"])
 async def test_4_a_far_future_call_is_refused_and_the_card_still_reads(as_admin: Api, when: str) -> None:
     contact_id = await contact(as_admin)
-    error = await as_admin.error(
-        SCHEDULE, {"i": {"contactId": contact_id, "scheduledAt": when, "eventName": "Demo"}}
-    )
-    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
-    assert (await as_admin.data(CARD_CALLS, {"id": contact_id}))["contact"]["calls"] == []
+    booked = {"contactId": contact_id, "scheduledAt": "2030-01-01T10:00:00+00:00", "eventName": "Demo"}
+    await as_admin.data(SCHEDULE, {"i": booked})
+    error = await as_admin.error(SCHEDULE, {"i": {**booked, "scheduledAt": when}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "scheduledAt"}, error
+    # Nothing saved, and the card (endsAt included) reads for everyone as before.
+    calls = (await as_admin.data(CARD_CALLS, {"id": contact_id}))["contact"]["calls"]
+    assert [c["endsAt"] for c in calls] == ["2030-01-01T10:30:00+00:00"]
 
 
 # --------------------------------------------------------------------------------------

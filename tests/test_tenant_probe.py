@@ -795,7 +795,8 @@ def world(settings: Settings) -> Iterator[World]:
     with TestClient(create_app(replace(settings, env=PROVIDERS))) as http:
         schema = http.app.state.dossier.schema._schema  # type: ignore[attr-defined]
         attacker = http.portal.call(make_tenant, "Attacker")
-        victim = http.portal.call(make_tenant, "Victim")
+        # The account's name carries the token too: its users' names and emails are made from it.
+        victim = http.portal.call(make_tenant, TOKEN.capitalize())
         wanted = set(node_types(schema))
         missing = sorted(wanted - set(RECIPES))
         assert not missing, (
