@@ -38,10 +38,10 @@ class Message(Model):
         indexes = (("contact_id", "channel", "id"),)
 
 
+# One provider id an outbound message got. Usually one per message; two when a provider that
+# cannot be asked took the same message twice. Unique, so a status callback finds its message.
+# (A comment, not a docstring: tortoise would store a docstring as the table's description.)
 class MessageProviderId(Model):
-    """One provider id an outbound message got. Usually one per message; two when a provider that
-    cannot be asked took the same message twice. Unique, so a status callback finds its message."""
-
     id = fields.BigIntField(primary_key=True)
     message = fields.ForeignKeyField("models.Message", related_name="provider_ids", on_delete=fields.CASCADE)
     provider_id = fields.CharField(max_length=64, unique=True)
