@@ -432,6 +432,11 @@ class Spawner:
         os.kill(pid, signal.SIGKILL)
         self.alive.remove(pid)
 
+    def check_alive(self) -> None:
+        """Fail at once (with the logs) if a worker stopped without being killed."""
+        for pid in self.alive:
+            assert _running(pid), f"worker {pid} exited by itself:\n{self.log_tail()}"
+
     def count_in_logs(self, word: str) -> int:
         return sum(p.read_text().count(word) for p in self.logs.glob("*.log"))
 
@@ -533,6 +538,7 @@ async def test_workers_killed_mid_send_lose_no_text_and_send_none_twice(
             rng = random.Random(9)
             while not (queued_all.is_set() and len(kills) >= KILLS_AT_LEAST):
                 await asyncio.sleep(rng.uniform(0.05, 0.2))
+                spawner.check_alive()
                 ready = [pid for pid in spawner.alive if spawner.ready(pid)]
                 if not ready or twilio.in_flight == 0:
                     continue
@@ -542,7 +548,6 @@ async def test_workers_killed_mid_send_lose_no_text_and_send_none_twice(
 
         await asyncio.gather(queue_texts(), kill_workers())
         last_kill = kills[-1]
-
 
         async def all_sent() -> bool:
             return await Message.filter(status="SENT").count() == TEXTS
