@@ -28,8 +28,8 @@ MessageStatus = strawberry.enum(
     name="MessageStatus",
     description=(
         "QUEUED → SENDING → SENT → DELIVERED, or FAILED/UNDELIVERED; RECEIVED for inbound. SENDING: "
-        "handed to the provider, its answer not recorded yet (a retry first asks the provider "
-        "whether it already took the message)."
+        "a try has started (recorded before the provider is called) and its outcome is not recorded "
+        "yet; a retry first asks the provider whether it already took the message."
     ),
 )
 
