@@ -31,6 +31,8 @@ class Settings:
     outbox_backoff_base: float = 2.0
     outbox_backoff_cap: float = 3600.0
     outbox_poll_interval: float = 5.0
+    # A claim's lease, renewed every third of it while the hook runs: a dead worker's rows
+    # come back within this many seconds.
     outbox_lease_seconds: float = 30.0
     hook_timeout: float = 30.0
     # The HTTP edge (dossier/http_guard.py): bigger bodies answer 413, bigger headers 431.
