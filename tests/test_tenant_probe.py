@@ -8,7 +8,8 @@ type without one fails the run). Then the attacker, an admin (the role with the 
 runs every root query field, mutation and subscription that takes an `ID` (as an argument or
 anywhere inside an input object, lists included) and every object field with an `ID` argument,
 once per ID slot, with the victim's object of the slot's type in that slot and valid values of
-its own everywhere else. Each must answer NOT_FOUND, show none of the victim's data and leave
+its own everywhere else. Each must answer NOT_FOUND (a cursor slot such as `after` may answer
+BAD_USER_INPUT on itself: the id is no position in that list), show none of the victim's data and leave
 every row of the victim's (found through the foreign keys, see `victim_rows`) as it was.
 Mutations and root query fields without an ID run once as the attacker under the same checks.
 A slot the probe cannot map to a type, or a required value it cannot generate, fails the run:
