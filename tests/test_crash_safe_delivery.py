@@ -471,6 +471,94 @@ def _running(pid: int) -> bool:
     return True
 
 
+# A partner plugin, installed the way pip leaves one, whose hook kills the worker running it.
+FATAL_PLUGIN = """
+import os
+
+from plugins import hookimpl
+
+
+class Fatal:
+    name = "crash-probe"
+
+    @hookimpl
+    def contact_created(self, event):
+        with open(os.path.join(os.environ["DOSSIER_PROBE_DIR"], "ran"), "a") as out:
+            out.write(f"{os.getpid()}\\n")
+        os._exit(1)  # as a segfault or the OOM killer would: no exception, no clean-up
+
+    @hookimpl
+    def event_dead_lettered(self, event, hook, error):
+        with open(os.path.join(os.environ["DOSSIER_PROBE_DIR"], "dead"), "a") as out:
+            out.write(f"{hook} {error}\\n")
+"""
+
+
+class ApiSideProbe:
+    """The probe as the API process knows it: the API only writes the outbox row."""
+
+    name = PROBE
+
+    @hookimpl
+    def contact_created(self, event: CardEvent) -> None:
+        raise AssertionError("only the workers deliver")
+
+
+@pytest.mark.timeout(120)
+async def test_a_hook_that_kills_its_worker_every_time_is_dead_lettered(
+    postgres_only: str, running_app: AppFactory, tmp_path: Path
+) -> None:
+    site, probe = tmp_path / "site", tmp_path / "probe"
+    site.mkdir()
+    probe.mkdir()
+    (site / "dossier_crash_probe.py").write_text(FATAL_PLUGIN)
+    dist = site / "dossier_crash_probe-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: dossier-crash-probe\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[dossier.plugins]\n{PROBE} = dossier_crash_probe:Fatal\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")},
+        "DOSSIER_DATABASE_URL": postgres_only,
+        "DOSSIER_DISABLED_PLUGINS": ",".join(builtin_names()),
+        "DOSSIER_OUTBOX_LEASE_SECONDS": "0.5",
+        "DOSSIER_OUTBOX_MAX_ATTEMPTS": "3",
+        "DOSSIER_OUTBOX_POLL_INTERVAL": "0.1",
+        "DOSSIER_PROBE_DIR": str(probe),
+        "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    spawner = Spawner(tmp_path, env)
+    try:
+        async with running_app(plugins=(ApiSideProbe(),), disabled_plugins=builtin_names()) as app:
+            api = await one_row(app)
+            (row,) = await OutboxRow.all()
+            workers = 0
+
+            async def dead_lettered() -> bool:
+                # Whenever the worker has died, start the next one, as a supervisor would.
+                nonlocal workers
+                if not any(_running(pid) for pid in spawner.alive):
+                    spawner.alive.clear()
+                    spawner.start()
+                    workers += 1
+                return (await OutboxRow.get(id=row.id)).status == outbox.DEAD
+
+            await wait_until(dead_lettered, "the row to be dead-lettered", timeout=90)
+
+            ran = (probe / "ran").read_text().split()
+            assert len(ran) == 3 and len(set(ran)) == 3  # three attempts, each killed its worker
+            after = await OutboxRow.get(id=row.id)
+            assert (after.attempts, after.last_error.split(":")[0]) == (3, "WorkerLost")  # type: ignore[union-attr]
+            assert (probe / "dead").read_text().startswith("contact_created WorkerLost")
+            contact_id = (await api.data("{ contacts(first: 1) { nodes { id } } }"))["contacts"]["nodes"][0][
+                "id"
+            ]
+            journey = (await api.data(CARD, {"id": contact_id}))["contact"]["journey"]["nodes"]
+            assert any("gave up (dead-lettered): WorkerLost" in e["summary"] for e in journey)
+            assert workers == 4  # three killed by the hook, the fourth dead-lettered the row
+    finally:
+        spawner.stop()
+
+
 TEXTS = 300
 WORKERS = 3
 CONTACTS = 20
