@@ -270,6 +270,30 @@ async def test_a_text_left_sending_is_found_at_twilio_instead_of_sent_again(
         assert [e["kind"] for e in journey].count("SMS_SENT") == 1
 
 
+async def test_the_fake_lists_messages_as_twilio_does(twilio: FakeTwilio) -> None:
+    """The Twilio SDK's own list path (filters, newest first, pages followed by next_page_uri)."""
+    from twilio.rest import Client
+
+    from plugins.sms.twilio import HttpxTwilioClient
+
+    async with httpx.AsyncClient() as http:
+        client = Client(
+            twilio.account_sid, twilio.auth_token, http_client=HttpxTwilioClient(http, twilio.url)
+        )
+        for n in range(5):
+            await client.messages.create_async(to=MOBILE, from_=FROM_NUMBER, body=f"m{n}")
+        await client.messages.create_async(to="+14155550999", from_=FROM_NUMBER, body="someone else")
+        today, tomorrow = utcnow().strftime("%Y-%m-%d"), (utcnow() + timedelta(days=1)).strftime("%Y-%m-%d")
+
+        listed = await client.messages.list_async(
+            to=MOBILE, from_=FROM_NUMBER, date_sent_after=today, page_size=2
+        )
+        assert [m.body for m in listed] == ["m4", "m3", "m2", "m1", "m0"]
+        assert len(twilio.listings) == 3  # three pages of two
+        assert await client.messages.list_async(to=MOBILE, date_sent_after=tomorrow) == []
+        assert len(await client.messages.list_async(from_=FROM_NUMBER, date_sent=today)) == 6
+
+
 def messages_skew() -> timedelta:
     from plugins.sms.twilio import CLOCK_SKEW
 
