@@ -270,6 +270,25 @@ async def test_a_text_left_sending_is_found_at_twilio_instead_of_sent_again(
         assert [e["kind"] for e in journey].count("SMS_SENT") == 1
 
 
+async def test_a_failed_look_up_is_retried_never_taken_as_a_refusal(
+    running_app: AppFactory, twilio: FakeTwilio
+) -> None:
+    async with running_app(env=twilio.env(), public_url=PUBLIC_URL) as app:  # 3 attempts, no backoff
+        acme = await make_tenant("Acme")
+        api = app.as_(acme.admin_key)
+        contact_id = await textable(api)
+        queued = (await api.data(SEND_SMS, {"input": {"contactId": contact_id, "body": "ok?"}}))["sendSms"]
+        message_id = db_id(queued["id"])
+        await cut_short_after_twilio_took_it(api, twilio, message_id, "ok?")
+        twilio.fail_lists(400, 20001, times=1)  # Twilio refuses the look-up once
+
+        await app.runtime.dispatcher.drain()
+
+        assert len(twilio.sends) == 1  # never sent blind after a failed look-up
+        message = await Message.get(id=message_id)
+        assert (message.status, message.provider_id, message.send_attempts) == ("SENT", twilio.sids[0], 3)
+
+
 async def test_the_fake_lists_messages_as_twilio_does(twilio: FakeTwilio) -> None:
     """The Twilio SDK's own list path (filters, newest first, pages followed by next_page_uri)."""
     from twilio.rest import Client

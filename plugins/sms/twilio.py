@@ -268,22 +268,18 @@ class TwilioProvider:
         since = progress.first_started_at - CLOCK_SKEW
         sender = message.from_ or self.config.from_number
         found = []
-        try:
-            for date_filter in (since.strftime("%Y-%m-%d"), values.unset):
-                page = await self.client.messages.list_async(
-                    to=message.to, from_=sender, date_sent_after=date_filter, limit=LOOKUP_PAGE
-                )
-                found = [
-                    m for m in page
-                    if m.body == message.body and m.date_created is not None and m.date_created >= since
-                ]  # fmt: skip
-                if found:
-                    break
-        except (TwilioRestException, TwilioServiceException) as exc:
-            refusal = _refusal(exc)
-            if refusal is not None:
-                raise refusal from exc
-            raise  # cannot tell whether it went out: retried later rather than risking a second copy
+        # Any error here is raised as it is, never as a refusal: a failed look-up says nothing
+        # about the text, and sending without knowing could make a second copy. It is retried.
+        for date_filter in (since.strftime("%Y-%m-%d"), values.unset):
+            page = await self.client.messages.list_async(
+                to=message.to, from_=sender, date_sent_after=date_filter, limit=LOOKUP_PAGE
+            )
+            found = [
+                m for m in page
+                if m.body == message.body and m.date_created is not None and m.date_created >= since
+            ]  # fmt: skip
+            if found:
+                break
         others = await messages.provider_ids_of_others(message.message_id, [str(m.sid) for m in found])
         mine = sorted((m for m in found if str(m.sid) not in others), key=lambda m: m.date_created)
         if not mine:

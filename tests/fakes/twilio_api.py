@@ -86,6 +86,7 @@ class FakeTwilio:
     sends_stay_queued: bool = False
     _send_failure: Failure | None = None
     _lookup_failure: Failure | None = None
+    _list_failure: Failure | None = None
     _open: threading.Event = field(default_factory=threading.Event)
     _arrived: threading.Condition = field(default_factory=threading.Condition)
     _answered: int = 0
@@ -103,7 +104,7 @@ class FakeTwilio:
         self.line_types.clear()
         self.default_line_type = "mobile"
         self.delay = 0.0
-        self._send_failure = self._lookup_failure = None
+        self._send_failure = self._lookup_failure = self._list_failure = None
         self._answered = 0
         self._open.set()
 
@@ -113,8 +114,11 @@ class FakeTwilio:
     def fail_lookups(self, status: int, code: int | None = None, *, times: int | None = None) -> None:
         self._lookup_failure = Failure(status, code, times)
 
+    def fail_lists(self, status: int, code: int | None = None, *, times: int | None = None) -> None:
+        self._list_failure = Failure(status, code, times)
+
     def heal(self) -> None:
-        self._send_failure = self._lookup_failure = None
+        self._send_failure = self._lookup_failure = self._list_failure = None
 
     def hold(self) -> None:
         """Sends received from now on wait until `release()`."""
@@ -250,6 +254,9 @@ class FakeTwilio:
             return refused
         if request.path_params["sid"] != self.account_sid:
             return _error(404, 20404, "The requested resource was not found")
+        failure = self._take(self._list_failure)
+        if failure is not None:
+            return _error(failure.status, failure.code, _ERRORS.get(failure.code or 0, "Error"))
         query = request.query_params
         try:
             bounds = {key: date.fromisoformat(query[key][:10]) for key in _DATE_FILTERS if query.get(key)}
