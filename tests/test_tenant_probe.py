@@ -18,7 +18,9 @@ add a recipe, a name to ID_FIELD_TYPES or a value to the overrides, never a skip
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -48,7 +50,7 @@ from tortoise import Tortoise
 
 from crm.models import Account
 from dossier import Settings, create_app
-from graph.ids import global_id_text
+from graph.ids import MAX_DB_ID, global_id_text
 from tests.conftest import Tenant, make_tenant
 
 PROTOCOL = ["graphql-transport-ws"]
@@ -767,6 +769,41 @@ def leaks(body: dict[str, Any], victim: dict[str, str], sent: str | None) -> lis
     return found + [gid for gid in victim.values() if gid != sent and gid in text]
 
 
+def missing_twin(op: Operation) -> Operation:
+    """The operation with the victim's id swapped for an id of the same type that no object has."""
+    assert op.sent is not None
+    type_name = base64.b64decode(op.sent).decode().split(":", 1)[0]
+    missing = global_id_text(type_name, MAX_DB_ID)
+
+    def swap(value: Any) -> Any:
+        if value == op.sent:
+            return missing
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        return value
+
+    return replace(op, variables=swap(op.variables), sent=missing)
+
+
+def answer(body: dict[str, Any], sent: str | None) -> list[tuple[str, Any]]:
+    """The errors as a client reads them, with the id that was sent (and its number) blanked."""
+    assert sent is not None
+    number = base64.b64decode(sent).decode().split(":", 1)[1]
+
+    def blank(text: str) -> str:
+        return re.sub(rf"\b{number}\b", "<n>", text.replace(sent, "<id>"))
+
+    return [
+        (
+            blank(e.get("message", "")),
+            {k: v for k, v in (e.get("extensions") or {}).items() if k != "requestId"},
+        )
+        for e in body.get("errors") or []
+    ]
+
+
 @dataclass
 class World:
     http: TestClient
@@ -839,6 +876,14 @@ def test_no_root_field_mutation_or_subscription_reaches_another_accounts_objects
                 )
             if not refused or field_value is not None:
                 failures.append(f"{op.label}: expected NOT_FOUND and no data, got {body}")
+            # No oracle: another account's object gets the very answer a missing one gets.
+            twin = missing_twin(op)
+            if op.kind == "subscription":
+                twin_body = run_subscription(http, world.attacker.admin_key, twin)
+            else:
+                twin_body = attacker.post(twin.document, twin.variables)
+            if answer(body, op.sent) != answer(twin_body, twin.sent):
+                failures.append(f"{op.label}: answers {body} for another account's object but {twin_body}")
         elif errors:  # a valid operation on the attacker's own account: it must work
             failures.append(f"{op.label}: the attacker's own operation failed: {errors}")
         if found := leaks(body, world.theirs, op.sent):
