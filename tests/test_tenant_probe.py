@@ -904,9 +904,13 @@ def test_node_never_returns_another_accounts_object_of_any_type(world: World) ->
     document = "query($id: ID!) { node(id: $id) { __typename id } }"
     failures = []
     for type_name in node_types(world.schema):
-        theirs = attacker.post(document, {"id": world.theirs[type_name]})
+        sent = world.theirs[type_name]
+        theirs = attacker.post(document, {"id": sent})
         codes = [e.get("extensions", {}).get("code") for e in theirs.get("errors") or []]
         if codes == ["NOT_FOUND"] and (theirs.get("data") or {}).get("node") is None:
+            missing = global_id_text(type_name, MAX_DB_ID)
+            if answer(theirs, sent) != answer(attacker.post(document, {"id": missing}), missing):
+                failures.append(f"node({type_name}): another account's object is told from a missing one")
             continue
         # A type node() does not fetch at all is refused the same way for the attacker's own object.
         own = attacker.post(document, {"id": world.own[type_name]})
