@@ -48,6 +48,9 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from crm.services.accounts import MAX_STATUSES, MAX_USERS
+from crm.services.tags import MAX_TAGS
+from crm.services.webhooks import MAX_ENDPOINTS
 from graph.ids import MAX_PAGE
 
 # GitHub's limit of 500,000 nodes per call, counted more strictly here (every object, not only
@@ -79,17 +82,17 @@ LIST_BOUNDS: dict[str, int] = {
     "Contact.utms": MAX_PAGE,
     "Contact.formAnswers": MAX_PAGE,
     # Bounded by what the services accept or what the code can produce.
-    "Account.statuses": 30,  # crm.services.accounts.MAX_STATUSES
+    "Account.statuses": MAX_STATUSES,
     "StatusOption.subStatuses": 30,  # leaves: documented, cost nothing
-    "Account.tags": 1000,  # the account's tag vocabulary
+    "Account.tags": MAX_TAGS,  # the account's tag vocabulary
     "Call.badges": 3,  # CANCELLED, RESCHEDULED, NEEDS_OUTCOME (leaves)
     "Contact.links": 20,  # one or two per card-link plugin
     "JourneyEvent.changes": 20,  # one per field an event changed: at most 17 (update_contact)
-    "Query.users": 1000,  # the account's users
+    "Query.users": MAX_USERS,  # the account's users
     "Query.apiKeys": 1000,  # the account's keys, revoked ones included
     "Query.plugins": 100,  # loaded plugins
     "PluginInfo.hooks": 100,  # leaves
-    "Query.webhookEndpoints": 20,  # crm.services.webhooks.MAX_ENDPOINTS
+    "Query.webhookEndpoints": MAX_ENDPOINTS,
     "Query.webhookEvents": 100,  # leaves
     "WebhookEndpoint.events": 100,  # crm.services.webhooks.MAX_EVENTS (leaves)
 }

@@ -415,3 +415,40 @@ def test_a_websocket_message_over_the_cap_is_one_error(small_client: TestClient)
         assert (message["type"], message["id"]) == ("next", "1")
         _too_large(message["payload"], 4096)
         assert ws.receive_json() == {"type": "complete", "id": "1"}
+
+
+async def test_the_whole_lists_the_budget_counts_on_cannot_outgrow_their_bounds(
+    as_admin: Api, acme: Tenant
+) -> None:
+    """`viewer { account { tags } }` and `users` are read whole: the services refuse the row past
+    the bound `LIST_BOUNDS` gives them, so the cost of reading them is a true upper bound."""
+    from crm.models import Account, Tag, User
+    from crm.services import accounts as account_service
+    from crm.services.accounts import MAX_USERS
+    from crm.services.tags import MAX_TAGS
+
+    assert LIST_BOUNDS["Account.tags"] == MAX_TAGS and LIST_BOUNDS["Query.users"] == MAX_USERS
+    account = await Account.get(name=acme.name)
+    await Tag.bulk_create([Tag(account_id=account.id, key=f"t{i}", name=f"t{i}") for i in range(MAX_TAGS)])
+    contact = (await as_admin.data('mutation { createContact(input: {firstName: "Ada"}) { id } }'))[
+        "createContact"
+    ]["id"]
+    add = "mutation($i: TagInput!) { addTag(input: $i) { tags(first: 5) { name } } }"
+    error = await as_admin.error(add, {"i": {"contactId": contact, "name": "one too many"}})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert str(MAX_TAGS) in error["message"]
+    assert not await Tag.filter(account_id=account.id, key="one too many").exists()
+    # A tag the account already has is still added.
+    tagged = await as_admin.data(add, {"i": {"contactId": contact, "name": "T7"}})
+    assert tagged["addTag"]["tags"] == [{"name": "t7"}]
+
+    users = await User.filter(account_id=account.id).count()
+    await User.bulk_create(
+        [
+            User(account_id=account.id, name=f"U{i}", email=f"u{i}@acme.example.com", role="rep")
+            for i in range(MAX_USERS - users)
+        ]
+    )
+    with pytest.raises(account_service.Conflict):
+        await account_service.create_user(acme.name, "Late", "late@acme.example.com", "rep")
+    assert await User.filter(account_id=account.id).count() == MAX_USERS

@@ -27,6 +27,8 @@ log = logging.getLogger("dossier.accounts")
 
 KEY_PREFIX = "dsk_"
 MAX_STATUSES = 30
+# `users` lists an account's users whole; the query-cost budget (graph/cost.py) counts on this.
+MAX_USERS = 1000
 
 
 def hash_key(key: str) -> str:
@@ -85,6 +87,8 @@ async def create_user(account_name: str, name: str, email: str, role: str) -> Is
             raise NotFound(f"no account named {account_name!r}")
         if await User.filter(account=account, email=user_email).using_db(conn).exists():
             raise Conflict(f"{user_email} is already a user of {account_name}")
+        if await User.filter(account=account).using_db(conn).count() >= MAX_USERS:
+            raise Conflict(f"{account_name} already has {MAX_USERS} users, the most an account may have")
         user = await User.create(
             account=account, name=user_name, email=user_email, role=user_role.value, using_db=conn
         )

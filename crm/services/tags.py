@@ -6,11 +6,15 @@ import re
 
 from crm import validation as v
 from crm.actor import Actor
-from crm.errors import NotFound
+from crm.errors import BadInput, NotFound
 from crm.journey import JourneyKind
 from crm.models import Contact, ContactTag, Tag
 from crm.services import _scoped
 from crm.uow import unit_of_work
+
+# The account's tag list is read whole (`viewer { account { tags } }`), and the query-cost
+# budget (graph/cost.py) counts on this bound.
+MAX_TAGS = 1000
 
 
 def tag_key(name: str) -> str:
@@ -30,6 +34,15 @@ async def add_tag(actor: Actor, contact_id: int, name: str) -> Contact:
     label = clean_tag_name(name)
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
+        account_tags = Tag.filter(account_id=actor.account_id).using_db(uow.conn)
+        if (
+            not await account_tags.filter(key=tag_key(label)).exists()
+            and await account_tags.count() >= MAX_TAGS
+        ):
+            raise BadInput(
+                f"the account already has {MAX_TAGS} tags, the most it may have: use one of them",
+                field="name",
+            )
         tag, _ = await Tag.get_or_create(
             account_id=actor.account_id, key=tag_key(label), defaults={"name": label}, using_db=uow.conn
         )
