@@ -34,3 +34,10 @@ class NotConfigured(DomainError):
     """A capability (SMS, email, ...) needs a provider that this server has not been given."""
 
     code = "NOT_CONFIGURED"
+
+
+class DatabaseBusy(DomainError):
+    """Another process held the embedded database's write lock for longer than the busy timeout
+    (SQLite, DOSSIER_SQLITE_BUSY_TIMEOUT). Nothing was written; the same request can be retried."""
+
+    code = "DATABASE_BUSY"

@@ -25,7 +25,8 @@ from tortoise.backends.sqlite.client import (
     SqliteTransactionWrapper,
 )
 from tortoise.connection import get_connections
-from tortoise.exceptions import TransactionManagementError
+
+from crm.errors import DatabaseBusy
 
 
 class ImmediateTransactionWrapper(SqliteTransactionWrapper):
@@ -34,7 +35,14 @@ class ImmediateTransactionWrapper(SqliteTransactionWrapper):
             await self._connection.commit()
             await self._connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise TransactionManagementError(exc) from exc
+            # The lock was not had within the busy timeout: nothing began, so nothing was written,
+            # and the client gets a code it can act on (retry) instead of a masked internal error.
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise DatabaseBusy(
+                    "the database is busy with another writer (e.g. a `dossier` command); nothing was"
+                    " changed: retry in a moment"
+                ) from exc
+            raise
 
 
 class ImmediateTransactionContext(SqliteTransactionContext):

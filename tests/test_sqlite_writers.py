@@ -122,5 +122,8 @@ async def test_reads_go_on_while_another_process_holds_the_write_lock(
             written = await asyncio.wait_for(rep.data(ADD_NOTE, note), timeout=10)
 
     assert read["contact"] == {"firstName": "Ada", "notes": []}
-    assert refused["errors"] and refused["data"] is None
+    assert refused["data"] is None
+    (error,) = refused["errors"]
+    assert error["extensions"]["code"] == "DATABASE_BUSY", error
+    assert "retry" in error["message"]
     assert written["addNote"]["id"]
