@@ -87,6 +87,16 @@ MAX_COUNTRY_INPUT = 100  # English names ("South Georgia and the South Sandwich 
 MAX_CURRENCY_INPUT = 20
 
 
+def shortened(value: str, limit: int = 60) -> str:
+    """A client's value as an error message shows it: cut short, so a megabyte of input never
+    comes back as a megabyte of error."""
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
+def quoted(value: str, limit: int = 60) -> str:
+    return repr(shortened(value, limit))
+
+
 def check_length(value: str, field: str, limit: int, what: str) -> None:
     if len(value) > limit:
         raise BadInput(f"{field} is {len(value)} characters long; {what} has at most {limit}", field=field)

@@ -661,3 +661,24 @@ async def test_accounts_without_endpoints_write_no_webhook_rows(
     )
     await add_note(as_admin, contact_id, "<p>again</p>")
     assert await OutboxRow.filter(plugin="webhooks").count() == 1
+
+
+async def test_errors_quote_a_long_value_back_cut_short(as_admin: Api) -> None:
+    """A megabyte of bad input must not come back as a megabyte of error message."""
+    huge = "x" * 100_000
+    error = await as_admin.error(
+        "mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { endpoint { id } } }",
+        {"i": {"url": "https://hooks.example.com/in", "events": [huge, "b" * 70, "c", "d"]}},
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "and 1 more" in error["message"]
+    assert len(error["message"]) < 2_000
+    contact = (await as_admin.data('mutation { createContact(input: {firstName: "Ada"}) { id } }'))[
+        "createContact"
+    ]["id"]
+    error = await as_admin.error(
+        "mutation($i: SetContactStatusInput!) { setContactStatus(input: $i) { id } }",
+        {"i": {"contactId": contact, "status": huge}},
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert len(error["message"]) < 2_000

@@ -178,7 +178,7 @@ def _find_status(statuses: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
         if status["name"].casefold() == wanted.strip().casefold():
             return status
     names = ", ".join(s["name"] for s in statuses)
-    raise BadInput(f"{wanted!r} is not one of this account's statuses: {names}", field="status")
+    raise BadInput(f"{v.quoted(wanted)} is not one of this account's statuses: {names}", field="status")
 
 
 async def set_status(actor: Actor, contact_id: int, status: str, sub_status: str | None = None) -> Contact:
@@ -192,7 +192,7 @@ async def set_status(actor: Actor, contact_id: int, status: str, sub_status: str
             if match is None:
                 options = ", ".join(allowed_subs) if allowed_subs else "none"
                 raise BadInput(
-                    f"{sub!r} is not a sub-status of {entry['name']!r} (options: {options})",
+                    f"{v.quoted(sub)} is not a sub-status of {entry['name']!r} (options: {options})",
                     field="subStatus",
                 )
             sub = match

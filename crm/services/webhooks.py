@@ -34,7 +34,10 @@ def _events(events: Sequence[str] | None) -> list[str]:
     unknown = [e for e in chosen if e not in EVENT_HOOKS]
     if unknown:
         raise BadInput(
-            f"unknown event(s) {', '.join(unknown)}; choose from {', '.join(EVENT_HOOKS)}", field="events"
+            f"unknown event(s) {', '.join(v.shortened(e) for e in unknown[:3])}"
+            f"{f' and {len(unknown) - 3} more' if len(unknown) > 3 else ''};"
+            f" choose from {', '.join(EVENT_HOOKS)}",
+            field="events",
         )
     return chosen
 
