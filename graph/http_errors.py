@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from graphql import GraphQLError
 from starlette.responses import Response
 from starlette.types import Scope
 
@@ -24,6 +25,15 @@ CODES = {
     431: "HEADERS_TOO_LARGE",
     500: "INTERNAL_SERVER_ERROR",
 }
+
+
+def request_timed_out(seconds: float, request_id: str) -> GraphQLError:
+    """The one error of an operation cancelled at DOSSIER_REQUEST_TIMEOUT (HTTP or WebSocket)."""
+    return GraphQLError(
+        f"this request ran longer than {seconds:g} s and was cancelled: ask for fewer items with"
+        " `first` or split it; a mutation cancelled before it committed changed nothing",
+        extensions={"code": "REQUEST_TIMEOUT", "requestId": request_id},
+    )
 
 
 def request_id_of(scope: Scope) -> str:

@@ -20,18 +20,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.types import ExecutionResult
 
 from crm.actor import Actor
 from crm.live import Broker
 from crm.services import accounts
 from crm.services.accounts import AUTH_CHANNEL, KeyIdentity
+from graph.http_errors import request_timed_out
 
 log = logging.getLogger("dossier.live_auth")
 
@@ -46,6 +53,22 @@ BROKER_WAIT_SECONDS = 2.0  # how long the first socket waits for the revocation 
 
 Identify = Callable[[str], Awaitable[KeyIdentity | None]]
 KeyStates = Callable[[Sequence[int]], Awaitable[dict[int, Actor]]]
+
+
+@functools.lru_cache(maxsize=256)
+def _is_subscription(query: str, operation_name: str | None) -> bool:
+    """Whether the operation a socket was sent is a subscription; a document that does not
+    parse is not (strawberry answers its syntax error as usual)."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            operation_name is None or (definition.name and definition.name.value == operation_name)
+        ):
+            return definition.operation is OperationType.SUBSCRIPTION
+    return False
 
 
 class GuardedSocket(BaseGraphQLTransportWSHandler[Any, None]):
@@ -65,6 +88,25 @@ class GuardedSocket(BaseGraphQLTransportWSHandler[Any, None]):
         if self.ended:  # closed for lost rights: whatever the client still sends is not run
             return
         await super().handle_message(message)
+
+    async def run_operation(self, operation: Operation[Any, None]) -> None:
+        """A query or mutation sent over the socket gets the deadline an HTTP request gets
+        (DOSSIER_REQUEST_TIMEOUT); a subscription waits for events as long as it likes."""
+        seconds: float | None = getattr(self.view, "request_timeout", None)
+        if seconds is None or _is_subscription(operation.query, operation.operation_name):
+            await super().run_operation(operation)
+            return
+        deadline = asyncio.timeout(seconds)
+        try:
+            async with deadline:
+                await super().run_operation(operation)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            error = request_timed_out(seconds, getattr(self.context, "request_id", "-"))
+            with contextlib.suppress(Exception):  # the client may be gone
+                await operation.send_next(ExecutionResult(data=None, errors=[error]))
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
 
     async def end(self, reason: str) -> None:
         """Cancel every operation and close the socket with 4403 and `reason`."""

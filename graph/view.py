@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -27,7 +26,7 @@ from crm.actor import Actor
 from crm.live import Broker
 from graph.context import CardPlugins, Context
 from graph.errors import apply_policy
-from graph.http_errors import error_response, request_id_of
+from graph.http_errors import error_response, request_id_of, request_timed_out
 from graph.live_auth import SOCKET_SCOPE_KEY, GuardedSocket, LiveAuth
 from graph.persisted import PersistedQueries, PersistedQueryError
 
@@ -45,14 +44,6 @@ def bearer(value: str | None) -> str | None:
 
 def _unauthenticated(message: str, scope: Scope) -> Response:
     return error_response(401, message, request_id_of(scope), headers={"WWW-Authenticate": "Bearer"})
-
-
-def request_timed_out(seconds: float, context: Context) -> GraphQLError:
-    return GraphQLError(
-        f"this request ran longer than {seconds:g} s and was cancelled: ask for fewer items with"
-        " `first` or split it; a mutation cancelled before it committed changed nothing",
-        extensions={"code": "REQUEST_TIMEOUT", "requestId": context.request_id},
-    )
 
 
 def too_large(data: object, size: int, limit: int) -> dict[str, Any]:
@@ -103,6 +94,8 @@ class DossierGraphQL(GraphQL[Context, None]):
         self._graphiql_api_key = graphiql_api_key
         self._persisted = PersistedQueries()
         self._request_timeout = request_timeout
+        # GuardedSocket holds queries and mutations sent over a WebSocket to the same deadline.
+        self.request_timeout = request_timeout
         self._max_response_bytes = max_response_bytes
         self.live_auth = live_auth or LiveAuth(broker)
 
@@ -193,7 +186,9 @@ class DossierGraphQL(GraphQL[Context, None]):
         except TimeoutError:
             if not deadline.expired():
                 raise
-            return ExecutionResult(data=None, errors=[request_timed_out(self._request_timeout, context)])
+            return ExecutionResult(
+                data=None, errors=[request_timed_out(self._request_timeout, context.request_id)]
+            )
         finally:
             context.reset_loaders()
 

@@ -376,6 +376,60 @@ async def test_a_mutation_cancelled_inside_its_transaction_writes_nothing(
         assert [n["body"] for n in contact["notes"]] == ["<p>whole</p>"]
 
 
+def test_a_query_over_a_websocket_has_the_same_deadline(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queries and mutations sent over the socket are cancelled at the deadline too; the socket
+    stays open and a subscription on it is no request (it waits for events as long as it likes)."""
+
+    async def stuck(*args: object) -> None:
+        await asyncio.Event().wait()
+
+    with TestClient(create_app(replace(settings, request_timeout=0.2))) as client:
+        acme = client.portal.call(make_tenant, "Acme")
+        contact_id = client.post(
+            "/graphql",
+            json={"query": CREATE, "variables": {"i": {"firstName": "Ada"}}},
+            headers={"Authorization": f"Bearer {acme.rep_key}"},
+        ).json()["data"]["createContact"]["id"]
+        with client.websocket_connect(
+            "/graphql", subprotocols=["graphql-transport-ws"], headers={"X-Request-ID": "req-slow"}
+        ) as ws:
+            ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {acme.rep_key}"}})
+            assert ws.receive_json()["type"] == "connection_ack"
+            subscription = "subscription($c: ID!) { journey(contactId: $c) { kind } }"
+            ws.send_json(
+                {
+                    "id": "live",
+                    "type": "subscribe",
+                    "payload": {"query": subscription, "variables": {"c": contact_id}},
+                }
+            )
+            monkeypatch.setattr(query_resolvers, "load_contact", stuck)
+            query = "query($c: ID!) { contact(id: $c) { id } }"
+            ws.send_json(
+                {
+                    "id": "slow",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": {"c": contact_id}},
+                }
+            )
+            message = ws.receive_json()
+            assert (message["type"], message["id"]) == ("next", "slow"), message
+            _timed_out(message["payload"])
+            assert ws.receive_json() == {"type": "complete", "id": "slow"}
+            monkeypatch.undo()
+            # The subscription outlived the deadline: a change now still reaches it.
+            client.post(
+                "/graphql",
+                json={"query": ADD_NOTE, "variables": {"i": {"contactId": contact_id, "body": "<p>hi</p>"}}},
+                headers={"Authorization": f"Bearer {acme.rep_key}"},
+            )
+            event = ws.receive_json()
+            assert (event["type"], event["id"]) == ("next", "live"), event
+            assert event["payload"]["data"]["journey"]["kind"] == "NOTE_ADDED"
+
+
 # --------------------------------------------------------------------------------------
 # The response size cap
 # --------------------------------------------------------------------------------------
