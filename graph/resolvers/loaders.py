@@ -196,6 +196,31 @@ def _slice_branch(
     return branch
 
 
+_SINGLE_SQL: dict[tuple[int, str, str], str] = {}
+
+
+def _single_slice_sql(section: _ListSection, order_name: str, dialect_name: str) -> str:
+    """One contact's first slice (no `after`): the rows themselves in the section's order, cut
+    by LIMIT -- the rows the windowed statement picks, without numbering and joining back.
+    Its placeholders, in order: the contact, the account, [now], first."""
+    key = (id(section), order_name, dialect_name)
+    sql = _SINGLE_SQL.get(key)
+    if sql is None:
+        order = section.orders[order_name]
+        marks = Params(dialect_name)
+        s = "t" if section.sorted_by == "x" else section.sorted_by
+        direction = " DESC" if order.descending else ""
+        by = ", ".join(f'{s}."{column}"{direction}' for column in order.columns)
+        where = [f't."contact_id" = {marks(None)}', section.scope.format(account=marks(None))]
+        if order.scheduled:
+            where.append(f't."scheduled_at" {order.scheduled} {marks(None)}')
+        source = section.source.replace(' x."', ' t."')
+        select = section.shape.compile(dialect_name)[0]
+        sql = f"{select}{source} WHERE {' AND '.join(where)} ORDER BY {by} LIMIT {marks(None)}"
+        _SINGLE_SQL[key] = sql
+    return sql
+
+
 def delivery_page_key(endpoint_id: int, first: int, before_id: int | None, status: str | None) -> PageKey:
     """One page of a webhook endpoint's delivery log, newest first."""
     return PageKey(endpoint_id, first, before_id, (status,) if status else (), newest_first=True)
@@ -279,6 +304,14 @@ _DELIVERIES = _PagedSection(
 )
 
 
+def _tag_rows(rows: list[Row]) -> list[Row]:
+    return [
+        {"contact_id": r["contact_id"], "id": r["tag__id"], "name": r["tag__name"],
+         "created_at": r["tag__created_at"]}
+        for r in rows
+    ]  # fmt: skip
+
+
 class Loaders:
     """The DataLoaders of one request, all bound to one account."""
 
@@ -357,10 +390,26 @@ class Loaders:
         groups: dict[tuple[str, int, int | None], list[int]] = defaultdict(list)
         for key in keys:
             groups[(key.order, key.first, key.after_id)].append(key.contact_id)
+        account_id = self.account_id
+        if len(groups) == 1:
+            (((order_name, first, after_id), contact_ids),) = groups.items()
+            if after_id is None and len(set(contact_ids)) == 1:
+                # The common case, one card's first slice: a plain ORDER BY ... LIMIT.
+                kind = dialect()
+                values: list[Any] = [contact_ids[0], account_id]
+                if section.orders[order_name].scheduled:
+                    values.append(utcnow())
+                values.append(first)
+                _, records = await connection().execute_query(
+                    _single_slice_sql(section, order_name, kind), values
+                )
+                rows = section.shape.builder(kind)(records)
+                if section is _TAG_SECTION:
+                    rows = _tag_rows(rows)
+                return [rows for _ in keys]
         slots = {slice_of: slot for slot, slice_of in enumerate(groups)}
         params = Params(dialect())
         now = utcnow()
-        account_id = self.account_id
         branches = [
             _slice_branch(section, params, account_id, slot, *slice_of, sorted(set(groups[slice_of])), now)
             for slice_of, slot in slots.items()
@@ -369,11 +418,7 @@ class Loaders:
         order_by = 'r."slot", t."contact_id", r."rn"'
         rows, tags = await fetch_tagged(section.shape, params, order_by, join=join, tag='r."slot"')
         if section is _TAG_SECTION:
-            rows = [
-                {"contact_id": r["contact_id"], "id": r["tag__id"], "name": r["tag__name"],
-                 "created_at": r["tag__created_at"]}
-                for r in rows
-            ]  # fmt: skip
+            rows = _tag_rows(rows)
         pages: dict[tuple[int, int], list[Row]] = defaultdict(list)
         anchored: set[tuple[int, int]] = set()
         for row, slot in zip(rows, tags, strict=True):
