@@ -167,10 +167,11 @@ def _slice_branch(
     direction = " DESC" if order.descending else ""
     sort_keys = ", ".join(f'{s}."{column}"' for column in order.columns)
     by = ", ".join(f'{s}."{column}"{direction}' for column in order.columns)
-    where = [
-        f'x."contact_id" IN ({params.many(contact_ids)})',
-        section.scope.format(account=params(account_id)),
-    ]
+    # One contact's first slice (no `after`): its first rows by ORDER BY ... LIMIT, numbered
+    # in that order -- the rows and numbers of the window over the partition, but cheaper.
+    single = after_id is None and len(contact_ids) == 1
+    contacts = f"= {params(contact_ids[0])}" if single else f"IN ({params.many(contact_ids)})"
+    where = [f'x."contact_id" {contacts}', section.scope.format(account=params(account_id))]
     if order.scheduled:
         where.append(f'x."scheduled_at" {order.scheduled} {params(now)}')
     if after_id is not None:
@@ -181,6 +182,13 @@ def _slice_branch(
             f"({sort_keys}) {'<' if order.descending else '>'} "
             f'(SELECT {anchor} FROM "{anchor_table}" a WHERE a."id" = {params(after_id)})'
         )
+    if single:
+        numbered = (
+            f'SELECT x."id", ROW_NUMBER() OVER (ORDER BY {by}) AS "rn"'
+            f' FROM "{section.table}" x{section.source} WHERE {" AND ".join(where)}'
+            f" ORDER BY {by} LIMIT {params(first)}"
+        )
+        return f'SELECT w."id", {slot} AS "slot", w."rn" FROM ({numbered}) w'
     numbered = (
         f'SELECT x."id", ROW_NUMBER() OVER (PARTITION BY x."contact_id" ORDER BY {by}) AS "rn"'
         f' FROM "{section.table}" x{section.source} WHERE {" AND ".join(where)}'
