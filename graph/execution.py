@@ -44,6 +44,7 @@ from enum import Enum
 from typing import Any
 
 from graphql import (
+    FieldNode,
     FragmentDefinitionNode,
     GraphQLEnumType,
     GraphQLField,
@@ -54,6 +55,8 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLUnionType,
+    ListValueNode,
+    ObjectValueNode,
     VariableNode,
     get_named_type,
     is_abstract_type,
@@ -233,6 +236,23 @@ def _direct_call(field_def: GraphQLField, converter: Any) -> DirectCall | None:
 # Converted arguments are reused across the objects of a request (50 cards asking for the
 # same journey page) only when nothing in them can be changed by the resolver.
 _FROZEN = (str, int, float, bool, type(None), Enum)
+
+# Arguments written as literals (or left to their defaults) are the same in every request of a
+# cached document: `calls(when: UPCOMING)` and the card lists' default `first` are converted once
+# per process, not once per card. Keyed by the field node (kept, so its id is not reused) and
+# checked against the field definition, so documents and schemas never mix. Bounded.
+_CONSTANT_ARGUMENTS: dict[int, tuple[FieldNode, GraphQLField, dict[str, Any]]] = {}
+_CONSTANT_ARGUMENTS_MAX = 4096
+
+
+def _uses_variables(value: Any) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_uses_variables(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_uses_variables(item.value) for item in value.fields)
+    return False
 
 
 def _frozen(value: Any) -> bool:
@@ -467,6 +487,15 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         cached = self._arguments.get(id(first))
         if cached is not None and cached[0] is first:
             return dict(cached[1])
+        constant = _CONSTANT_ARGUMENTS.get(id(node))
+        if (
+            constant is not None
+            and constant[0] is node
+            and constant[1] is field_def
+            and first.fragment_variable_values is None
+        ):
+            self._arguments[id(first)] = (first, constant[2])
+            return dict(constant[2])
         raw = get_argument_values(
             field_def, node, self.variable_values, first.fragment_variable_values, self.hide_suggestions
         )
@@ -479,6 +508,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         )
         if first.fragment_variable_values is None and all(_frozen(v) for v in kwargs.values()):
             self._arguments[id(first)] = (first, dict(kwargs))
+            if not any(_uses_variables(argument.value) for argument in node.arguments or ()):
+                if len(_CONSTANT_ARGUMENTS) >= _CONSTANT_ARGUMENTS_MAX:
+                    _CONSTANT_ARGUMENTS.clear()
+                _CONSTANT_ARGUMENTS[id(node)] = (node, field_def, dict(kwargs))
         return kwargs
 
     def _run(self, parent_type: GraphQLObjectType, source: Any, path: Path | None, steps: list[Step]) -> Any:

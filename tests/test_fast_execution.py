@@ -615,3 +615,35 @@ async def test_the_corner_corpus_really_reaches_errors() -> None:
         "blue boom",
     ):
         assert expected in text
+
+
+async def test_literal_arguments_kept_across_requests_stay_with_their_document(as_admin: Api) -> None:
+    """Literal arguments are converted once per process for a cached document; the same
+    document sent again (another contact), a document that differs only in a literal, and one
+    that passes the value as a variable each get their own answer."""
+    ids = []
+    for name, notes in (("Ada", 4), ("Bea", 1)):
+        contact = await as_admin.data(
+            f'mutation {{ createContact(input: {{firstName: "{name}"}}) {{ id }} }}'
+        )
+        contact_id = contact["createContact"]["id"]
+        for n in range(notes):
+            await as_admin.data(
+                "mutation($i: AddNoteInput!) { addNote(input: $i) { id } }",
+                {"i": {"contactId": contact_id, "body": f"<p>note {n}</p>"}},
+            )
+        ids.append(contact_id)
+    two = "query($c: ID!) { contact(id: $c) { notes(first: 2) { body } } }"
+    three = "query($c: ID!) { contact(id: $c) { notes(first: 3) { body } } }"
+    variable = "query($c: ID!, $n: Int!) { contact(id: $c) { notes(first: $n) { body } } }"
+
+    async def count(query: str, contact_id: str, **extra: Any) -> int:
+        data = await as_admin.data(query, {"c": contact_id, **extra})
+        return len(data["contact"]["notes"])
+
+    for _ in range(2):
+        assert await count(two, ids[0]) == 2
+        assert await count(three, ids[0]) == 3
+        assert await count(two, ids[1]) == 1
+        assert await count(variable, ids[0], n=4) == 4
+        assert await count(variable, ids[0], n=1) == 1
