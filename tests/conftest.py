@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as redis
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
@@ -32,6 +33,7 @@ PG_SERVER = os.environ.get("DOSSIER_TEST_POSTGRES_URL", "postgres://postgres@127
 PG_DATABASE = f"dossier_test_{os.getpid()}"
 BACKENDS = [b.strip() for b in os.environ.get("DOSSIER_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 IN_CI = os.environ.get("CI", "").lower() == "true"
+REDIS_URL = os.environ.get("DOSSIER_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
 
 # --------------------------------------------------------------------------------------
@@ -309,3 +311,23 @@ async def twilio_app(running_app: AppFactory, twilio: Any, **overrides: Any) -> 
     async with running_app(env=twilio.env(), public_url=PUBLIC_URL, **overrides) as app:
         acme = await make_tenant("Acme")
         yield app.as_(acme.admin_key)
+
+
+# --------------------------------------------------------------------------------------
+# Redis, for the tests of several processes sharing live updates
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """The local Redis (DOSSIER_TEST_REDIS_URL); skipped when it is down, except under CI=true."""
+    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as exc:
+        if IN_CI:
+            pytest.fail(f"Redis is required under CI=true and is not reachable at {REDIS_URL}: {exc}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    finally:
+        await client.aclose()
+    return REDIS_URL

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as redis
 import websockets
 from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
@@ -33,7 +32,8 @@ from dossier.cli import main
 from graph.live_auth import REVOKED, ROLE_CHANGED, LiveAuth
 from plugins import hookimpl
 from plugins.manager import builtin_names
-from tests.conftest import IN_CI, Api, AppFactory, Tenant, make_tenant
+from tests.conftest import Api, AppFactory, Tenant, make_tenant
+from tests.fakes.smtp import free_port
 
 KEY_FIELDS = "id name prefix user { id name } createdAt lastUsedAt revokedAt"
 KEYS = f"query($all: Boolean! = true) {{ apiKeys(includeRevoked: $all) {{ {KEY_FIELDS} }} }}"
@@ -48,7 +48,6 @@ CREATE_CONTACT = "mutation($input: CreateContactInput!) { createContact(input: $
 ADD_TAG = "mutation($input: TagInput!) { addTag(input: $input) { id } }"
 JOURNEY = "subscription($id: ID!) { journey(contactId: $id) { kind summary } }"
 PROTOCOL = ["graphql-transport-ws"]
-REDIS_URL = os.environ.get("DOSSIER_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -394,20 +393,6 @@ def test_a_key_revoked_in_the_database_is_caught_by_the_recheck(settings: Settin
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def redis_url() -> str:
-    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except (OSError, redis.RedisError) as exc:
-        if IN_CI:
-            pytest.fail(f"Redis is required under CI=true and is not reachable at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
-    finally:
-        await client.aclose()
-    return REDIS_URL
-
-
 def cli_env(database_url: str, redis_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
     return {**env, "DOSSIER_DATABASE_URL": database_url, "DOSSIER_REDIS_URL": redis_url}
@@ -434,14 +419,6 @@ def test_dossier_key_revoke_in_another_process_closes_the_socket_through_redis(
             assert_closed(ws, "this API key was revoked")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.timeout(120)
 async def test_revoking_through_one_server_closes_the_socket_on_another(
     running_app: AppFactory, settings: Settings, redis_url: str
@@ -453,7 +430,7 @@ async def test_revoking_through_one_server_closes_the_socket_on_another(
         contact = await a.data(CREATE_CONTACT, {"input": {"firstName": "Ada"}}, key=acme.admin_key)
         contact_id = contact["createContact"]["id"]
         created = await create_key(a, acme.admin_key, acme.user_ids["rep"], "phone")
-        port = _free_port()
+        port = free_port()
         env = {**cli_env(settings.database_url, redis_url), "DOSSIER_AUTH_RECHECK_SECONDS": "3600"}
         server = subprocess.Popen(
             [sys.executable, "-m", "dossier.cli", "serve", "--port", str(port), "--log-level", "warning"],

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 
 from graph.view import DossierGraphQL
 from tests.conftest import Api, AppFactory, Tenant
+from tests.fakes.smtp import free_port
 
 QUERY = "{ viewer { user { name } } }"
 
@@ -226,12 +226,6 @@ async def raw_exchange(port: int, key: str, extra: dict[str, str], parts: list[b
     return httpx.Response(int(status_line.split()[1]), headers=response_headers, content=body)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.timeout(120)
 async def test_limits_hold_on_the_served_app(tmp_path: Path) -> None:
     env = {**os.environ, "DOSSIER_DATABASE_URL": f"sqlite://{tmp_path / 'edge.db'}"}
@@ -241,7 +235,7 @@ async def test_limits_hold_on_the_served_app(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     key = created.stdout.strip().splitlines()[-1]
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "dossier.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     auth = {"Authorization": f"Bearer {key}"}

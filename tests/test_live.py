@@ -7,36 +7,17 @@ except under CI=true, where a missing Redis fails the run. DOSSIER_TEST_REDIS_UR
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pytest
-import redis.asyncio as redis
 from strawberry import relay
 
 from crm.journey import journey_channel
 from crm.live import Broker, InProcessBroker, RedisBroker
 from crm.models import Account
-from tests.conftest import IN_CI, AppFactory, make_tenant
-
-REDIS_URL = os.environ.get("DOSSIER_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except (OSError, redis.RedisError) as exc:
-        if IN_CI:
-            pytest.fail(f"Redis is required under CI=true and is not reachable at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
-    finally:
-        await client.aclose()
-    return REDIS_URL
+from tests.conftest import AppFactory, make_tenant
 
 
 def unique_channel(label: str) -> str:
