@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from importlib.resources import files
 from typing import Any
@@ -46,6 +47,11 @@ def _unauthenticated(message: str, scope: Scope) -> Response:
     return error_response(401, message, request_id_of(scope), headers={"WWW-Authenticate": "Bearer"})
 
 
+# The request (or WebSocket connection) being served, for what is written without it at hand:
+# `encode_json` runs inside the same ASGI call, so it sees the value set at its start.
+_serving_request_id: ContextVar[str] = ContextVar("dossier_serving_request_id", default="-")
+
+
 def too_large(data: object, size: int, limit: int) -> dict[str, Any]:
     """What goes out instead of a response of `size` bytes: one error, no data. A WebSocket
     message keeps its envelope (type, id) and carries the error as its payload."""
@@ -55,7 +61,12 @@ def too_large(data: object, size: int, limit: int) -> dict[str, Any]:
             {
                 "message": f"the response would be {size:,} bytes; the limit is {limit:,}: ask for fewer"
                 " items with `first`, fewer fields, or split the query",
-                "extensions": {"code": "RESPONSE_TOO_LARGE", "size": size, "limit": limit},
+                "extensions": {
+                    "code": "RESPONSE_TOO_LARGE",
+                    "size": size,
+                    "limit": limit,
+                    "requestId": _serving_request_id.get(),
+                },
             }
         ],
     }
@@ -100,6 +111,7 @@ class DossierGraphQL(GraphQL[Context, None]):
         self.live_auth = live_auth or LiveAuth(broker)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _serving_request_id.set(request_id_of(scope))
         if scope["type"] == "http" and self._is_operation(Request(scope)):
             request = Request(scope, receive)
             token = bearer(request.headers.get("authorization"))

@@ -442,6 +442,7 @@ def _too_large(payload: dict[str, Any], limit: int) -> None:
     (error,) = payload["errors"]
     assert error["extensions"]["code"] == "RESPONSE_TOO_LARGE"
     assert error["extensions"]["limit"] == limit and error["extensions"]["size"] > limit
+    assert error["extensions"]["requestId"] not in ("", "-")
     assert f"{limit:,}" in error["message"]
 
 
