@@ -23,6 +23,7 @@ from asgi_lifespan import LifespanManager
 from tortoise import Tortoise
 
 from crm.models import Account, Note
+from crm.services import accounts
 from dossier import Settings, create_app
 from tests.conftest import Api, make_tenant
 
@@ -93,7 +94,7 @@ CARD = "query($id: ID!) { contact(id: $id) { firstName notes { id } } }"
 
 
 async def test_reads_go_on_while_another_process_holds_the_write_lock(
-    sqlite_template: Path, tmp_path: Path
+    sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Reads take no lock; a write waits DOSSIER_SQLITE_BUSY_TIMEOUT and then fails, and after
     that the server can still write (tortoise kept its connection lock when BEGIN failed)."""
@@ -113,6 +114,9 @@ async def test_reads_go_on_while_another_process_holds_the_write_lock(
 
             other_process = sqlite3.connect(target, isolation_level=None)
             other_process.execute("BEGIN IMMEDIATE")
+            # A minute on: this request would also stamp the key's lastUsedAt, which needs the lock.
+            later = accounts._clock() + 2 * accounts.LAST_USED_EVERY
+            monkeypatch.setattr(accounts, "_clock", lambda: later)
             try:
                 read = await asyncio.wait_for(rep.data(CARD, {"id": contact}), timeout=10)
                 refused = await asyncio.wait_for(rep.post(ADD_NOTE, note), timeout=10)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 from crm import validation as v
@@ -142,13 +143,19 @@ async def identify(key: str) -> KeyIdentity | None:
         _, rows = await conn.execute_query(_AUTHENTICATE_SQL[postgres], [digest])
     else:
         stamp = utcnow()
-        # execute_query_dict: tortoise's execute_query drops the rows of an UPDATE on PostgreSQL.
-        if postgres:  # $1 the hash, $2 the time
-            touched = await conn.execute_query_dict(_TOUCH_SQL[postgres], [digest, stamp])
-        else:  # "?" marks are filled in order of appearance: SET comes before WHERE
-            value = _LAST_USED_FIELD.to_db_value(stamp, ApiKey)
-            touched = await conn.execute_query_dict(_TOUCH_SQL[postgres], [value, digest])
-        rows = [tuple(row[column] for column in _RETURNED) for row in touched]
+        try:
+            # execute_query_dict: tortoise's execute_query drops the rows of an UPDATE on PostgreSQL.
+            if postgres:  # $1 the hash, $2 the time
+                touched = await conn.execute_query_dict(_TOUCH_SQL[postgres], [digest, stamp])
+            else:  # "?" marks are filled in order of appearance: SET comes before WHERE
+                value = _LAST_USED_FIELD.to_db_value(stamp, ApiKey)
+                touched = await conn.execute_query_dict(_TOUCH_SQL[postgres], [value, digest])
+            rows = [tuple(row[column] for column in _RETURNED) for row in touched]
+        except OperationalError as exc:
+            # SQLite: another process held the write lock past the busy timeout. lastUsedAt is
+            # bookkeeping; the request is answered from the plain lookup, which takes no lock.
+            log.warning("lastUsedAt not written (%s); key checked without it", exc)
+            _, rows = await conn.execute_query(_AUTHENTICATE_SQL[postgres], [digest])
         # Refused keys are remembered too: a client retrying with a revoked key gets the SELECT,
         # not a write, for the next minute (a refused hash never becomes a working key).
         if len(_last_used) >= _LAST_USED_MAX:
