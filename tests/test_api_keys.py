@@ -25,6 +25,7 @@ from strawberry import relay
 
 from crm.clock import utcnow
 from crm.events import AccountEvent
+from crm.journey import journey_channel
 from crm.models import ApiKey, Contact, JourneyEvent, OutboxRow, User
 from crm.services import accounts
 from dossier import Settings, create_app
@@ -291,13 +292,29 @@ def graphql(client: TestClient, key: str, query: str, variables: dict[str, Any])
     return body["data"]  # type: ignore[no-any-return]
 
 
-def open_socket(ws: Any, key: str, contact_id: str) -> None:
-    """Authenticate, subscribe to the card's journey, and make sure the subscription runs."""
+def open_socket(client: TestClient, ws: Any, key: str, contact_id: str) -> None:
+    """Authenticate, subscribe to the card's journey, and make sure the subscription runs: it
+    listens on the broker before this returns, so no event published afterwards is missed."""
+    broker = client.app.state.dossier.broker  # type: ignore[attr-defined]
+    number = int(relay.GlobalID.from_id(contact_id).node_id)
+
+    async def listeners() -> int:
+        account_id = (await Contact.get(id=number)).account_id
+        return await broker.listeners(journey_channel(account_id, number))
+
+    before = client.portal.call(listeners)
     ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
     assert ws.receive_json() == {"type": "connection_ack"}
     ws.send_json(
         {"id": "1", "type": "subscribe", "payload": {"query": JOURNEY, "variables": {"id": contact_id}}}
     )
+
+    async def subscribed() -> None:
+        async with asyncio.timeout(10):
+            while await listeners() <= before:
+                await asyncio.sleep(0.01)
+
+    client.portal.call(subscribed)
 
 
 def assert_closed(ws: Any, reason: str) -> None:
@@ -328,8 +345,8 @@ def test_revoking_a_key_closes_its_socket_at_once_and_stops_its_operations(slow_
             client.websocket_connect("/graphql", subprotocols=PROTOCOL) as doomed,
             client.websocket_connect("/graphql", subprotocols=PROTOCOL) as kept,
         ):
-            open_socket(doomed, created["key"], contact_id)
-            open_socket(kept, acme.manager_key, contact_id)
+            open_socket(client, doomed, created["key"], contact_id)
+            open_socket(client, kept, acme.manager_key, contact_id)
             graphql(client, acme.admin_key, ADD_TAG, {"input": {"contactId": contact_id, "name": "VIP"}})
             assert doomed.receive_json()["payload"]["data"]["journey"]["kind"] == "TAG_ADDED"
             assert kept.receive_json()["payload"]["data"]["journey"]["kind"] == "TAG_ADDED"
@@ -360,7 +377,7 @@ def test_a_role_or_user_changed_in_the_database_closes_the_socket_at_the_recheck
             client.websocket_connect("/graphql", subprotocols=PROTOCOL) as admin,
         ):
             for ws, key in ((manager, acme.manager_key), (rep, acme.rep_key), (admin, acme.admin_key)):
-                open_socket(ws, key, contact_id)
+                open_socket(client, ws, key, contact_id)
 
             async def demote_and_delete() -> None:  # another tool, straight in the database
                 await User.filter(id=acme.user_ids["manager"]).update(role="rep")
@@ -381,7 +398,7 @@ def test_a_key_revoked_in_the_database_is_caught_by_the_recheck(settings: Settin
             "createContact"
         ]["id"]
         with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
-            open_socket(ws, acme.rep_key, contact_id)
+            open_socket(client, ws, acme.rep_key, contact_id)
             revoke = ApiKey.filter(user_id=acme.user_ids["rep"]).update  # another tool, in SQL
             client.portal.call(lambda: revoke(revoked_at=utcnow()))
             wait_until_closed(client, expected_open=0)
@@ -408,7 +425,7 @@ def test_dossier_key_revoke_in_another_process_closes_the_socket_through_redis(
         ]["id"]
         rep_key_id = client.portal.call(accounts.identify, acme.rep_key).key_id
         with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
-            open_socket(ws, acme.rep_key, contact_id)
+            open_socket(client, ws, acme.rep_key, contact_id)
             done = subprocess.run(
                 [sys.executable, "-m", "dossier.cli", "key", "revoke", gid("ApiKey", rep_key_id)],
                 env=cli_env(slow_recheck.database_url, redis_url), capture_output=True, text=True,

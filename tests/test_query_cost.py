@@ -24,6 +24,7 @@ from graph.resolvers import queries as query_resolvers
 from graph.resolvers.loaders import Loaders
 from graph.schema import schema as dossier_schema
 from tests.conftest import Api, AppFactory, Tenant, make_tenant
+from tests.test_subscriptions import wait_for_listener
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = (ROOT / "graph" / "example_card_query.graphql").read_text()
@@ -405,6 +406,7 @@ def test_a_query_over_a_websocket_has_the_same_deadline(
                     "payload": {"query": subscription, "variables": {"c": contact_id}},
                 }
             )
+            wait_for_listener(client, "Acme", contact_id)
             monkeypatch.setattr(query_resolvers, "load_contact", stuck)
             query = "query($c: ID!) { contact(id: $c) { id } }"
             ws.send_json(
