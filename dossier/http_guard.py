@@ -26,7 +26,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph.http_errors import error_response, request_id_of
+from graph.http_errors import checked_body, error_response, request_id_of
 
 log = logging.getLogger("dossier.http")
 
@@ -187,6 +187,7 @@ class HttpGuard:
             )
         for name, value in data.items():
             _check_member(name, value)
+        checked_body.set((body, data))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

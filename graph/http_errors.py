@@ -7,6 +7,7 @@ knows how to read: `data: null` and one error with `extensions.code` and the req
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -25,6 +26,11 @@ CODES = {
     431: "HEADERS_TOO_LARGE",
     500: "INTERNAL_SERVER_ERROR",
 }
+
+
+# The HTTP guard parses a POST body to check it; the view takes the parsed value from here
+# instead of parsing the same bytes again (set and read within one ASGI call, one task).
+checked_body: ContextVar[tuple[bytes, Any] | None] = ContextVar("dossier_checked_body", default=None)
 
 
 def request_timed_out(seconds: float, request_id: str) -> GraphQLError:

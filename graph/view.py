@@ -27,7 +27,7 @@ from crm.actor import Actor
 from crm.live import Broker
 from graph.context import CardPlugins, Context
 from graph.errors import apply_policy
-from graph.http_errors import error_response, request_id_of, request_timed_out
+from graph.http_errors import checked_body, error_response, request_id_of, request_timed_out
 from graph.live_auth import SOCKET_SCOPE_KEY, GuardedSocket, LiveAuth
 from graph.persisted import PersistedQueries, PersistedQueryError
 
@@ -211,6 +211,13 @@ class DossierGraphQL(GraphQL[Context, None]):
             request_id = (request.scope.get("state") or {}).get("request_id", "-")
             result.errors = [apply_policy(error, request_id) for error in result.errors]
         return await super().process_result(request, result)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # The HTTP guard already parsed these very bytes to check them: no second parse.
+        checked = checked_body.get()
+        if checked is not None and checked[0] == data:
+            return checked[1]
+        return super().parse_json(data)
 
     def encode_json(self, data: object) -> str:
         # A str, not bytes: WebSocket messages must go out as text frames (graphql-transport-ws).
