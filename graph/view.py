@@ -104,7 +104,6 @@ class DossierGraphQL(GraphQL[Context, None]):
         self._plugins = plugins
         self._graphiql_api_key = graphiql_api_key
         self._persisted = PersistedQueries()
-        self._request_timeout = request_timeout
         # GuardedSocket holds queries and mutations sent over a WebSocket to the same deadline.
         self.request_timeout = request_timeout
         self._max_response_bytes = max_response_bytes
@@ -189,7 +188,7 @@ class DossierGraphQL(GraphQL[Context, None]):
             request_data = replace(request_data, query=query)
         # One deadline for the whole operation: cancelling it cancels every resolver and loader
         # under it, and a service's transaction rolls back (in_transaction sees the cancellation).
-        deadline = asyncio.timeout(self._request_timeout)
+        deadline = asyncio.timeout(self.request_timeout)
         try:
             async with deadline:
                 return await super().execute_single(
@@ -199,7 +198,7 @@ class DossierGraphQL(GraphQL[Context, None]):
             if not deadline.expired():
                 raise
             return ExecutionResult(
-                data=None, errors=[request_timed_out(self._request_timeout, context.request_id)]
+                data=None, errors=[request_timed_out(self.request_timeout, context.request_id)]
             )
         finally:
             context.reset_loaders()
