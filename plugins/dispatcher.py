@@ -296,8 +296,10 @@ class Dispatcher:
             await self._journal_failure(delivery, error, attempt, retry_in)
 
     async def _dead_lettered(self, delivery: outbox.Delivery, error: str, attempt: int) -> None:
-        await self._tell_dead_lettered(delivery, error)
+        # The journey first says the plugin gave up, then shows whatever its clean-up wrote
+        # (a note, a message marked failed): the order in which it happened, as the guide says.
         await self._journal_failure(delivery, error, attempt, None)
+        await self._tell_dead_lettered(delivery, error)
 
     async def _journal_failure(
         self, delivery: outbox.Delivery, error: str, attempt: int, retry_in: float | None

@@ -31,14 +31,17 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 )
 
 
-def _version_of(module_name: str) -> str:
+# The distribution the built-ins ship in. Not "dossier": that name on the package index is an
+# unrelated library, whose version must never be reported as Dossier's.
+DISTRIBUTION = "dossier-crm"
+
+
+def dossier_version() -> str:
+    """The installed dossier-crm's version ("unknown" when run from a tree nobody installed)."""
     try:
-        return importlib.metadata.version(module_name.split(".")[0])
+        return importlib.metadata.version(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
-        try:
-            return importlib.metadata.version("dossier")
-        except importlib.metadata.PackageNotFoundError:
-            return "unknown"
+        return "unknown"
 
 
 def _instance(target: Any) -> Any:
@@ -119,7 +122,7 @@ def make_plugin_manager(
     for name in disabled:
         pm.set_blocked(name)
     for spec in builtins:
-        pm.add(_load(spec), version=_version_of("dossier"), builtin=True)
+        pm.add(_load(spec), version=dossier_version(), builtin=True)
     if load_entry_points:
         _load_entry_points(pm)
     for plugin in extra:

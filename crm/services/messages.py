@@ -387,6 +387,8 @@ async def receive_sms(
                 JourneyKind.CONTACT_CREATED,
                 f"a text from an unknown number {phone} created this lead",
                 {"phone": [None, phone], "status": [None, contact.status]},
+                # The same keys as createContact's event: a lead from a text has neither.
+                subject={"utms": [], "formAnswers": []},
             )
         message = Message(
             contact_id=contact.id,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from dossier_slack_notes import SlackNotes, won_message
 
-from crm.events import ActorSnapshot, CardEvent, ContactSnapshot
+from dossier.plugin import CardEvent
+from dossier.plugin.testing import RunningDossier, card_event, start_dossier
 
 if TYPE_CHECKING:
-    from conftest import Dossier, FakeSlack
+    from conftest import FakeSlack
 
 CREATE_CONTACT = "mutation($input: CreateContactInput!) { createContact(input: $input) { id } }"
 ADD_DEAL = "mutation($input: AddDealInput!) { addDeal(input: $input) { id } }"
@@ -26,20 +26,20 @@ query($id: ID!) {
 """
 
 
-async def new_contact(dossier: Dossier) -> str:
+async def new_contact(dossier: RunningDossier) -> str:
     data = await dossier.graphql(
         CREATE_CONTACT, {"input": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com"}}
     )
     return data["createContact"]["id"]
 
 
-async def new_deal(dossier: Dossier, contact_id: str, **fields: Any) -> str:
+async def new_deal(dossier: RunningDossier, contact_id: str, **fields: Any) -> str:
     deal = {"contactId": contact_id, "productName": "Coaching", "amount": "1500.50", "currency": "USD"}
     data = await dossier.graphql(ADD_DEAL, {"input": {**deal, "paymentType": "ONE_TIME", **fields}})
     return data["addDeal"]["id"]
 
 
-async def card(dossier: Dossier, contact_id: str) -> dict[str, Any]:
+async def card(dossier: RunningDossier, contact_id: str) -> dict[str, Any]:
     return (await dossier.graphql(CARD, {"id": contact_id}))["contact"]
 
 
@@ -48,7 +48,7 @@ def journey(card: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 async def test_a_won_deal_is_posted_to_slack_and_noted_on_the_card(
-    start_dossier: Any, slack: FakeSlack
+    slack: FakeSlack,
 ) -> None:
     async with start_dossier(SlackNotes(), env={"DOSSIER_SLACK_WEBHOOK_URL": slack.url}) as dossier:
         contact_id = await new_contact(dossier)
@@ -77,7 +77,7 @@ async def test_a_won_deal_is_posted_to_slack_and_noted_on_the_card(
         assert len(slack.received) == 1
 
 
-async def test_a_deal_added_as_won_is_posted_too(start_dossier: Any, slack: FakeSlack) -> None:
+async def test_a_deal_added_as_won_is_posted_too(slack: FakeSlack) -> None:
     async with start_dossier(SlackNotes(), env={"DOSSIER_SLACK_WEBHOOK_URL": slack.url}) as dossier:
         contact_id = await new_contact(dossier)
         await new_deal(dossier, contact_id, status="WON", amount="99", currency="EUR")
@@ -85,7 +85,7 @@ async def test_a_deal_added_as_won_is_posted_too(start_dossier: Any, slack: Fake
         assert slack.texts == [":trophy: Coaching won with Ada Lovelace: 99.00 EUR (by Rita Boss)"]
 
 
-async def test_other_deal_changes_are_not_posted(start_dossier: Any, slack: FakeSlack) -> None:
+async def test_other_deal_changes_are_not_posted(slack: FakeSlack) -> None:
     async with start_dossier(SlackNotes(), env={"DOSSIER_SLACK_WEBHOOK_URL": slack.url}) as dossier:
         contact_id = await new_contact(dossier)
         deal_id = await new_deal(dossier, contact_id)
@@ -97,7 +97,7 @@ async def test_other_deal_changes_are_not_posted(start_dossier: Any, slack: Fake
 
 
 async def test_a_refused_post_is_retried_and_the_card_noted_once(
-    start_dossier: Any, slack: FakeSlack
+    slack: FakeSlack,
 ) -> None:
     slack.statuses = [500]  # Slack has a bad moment, then recovers
     async with start_dossier(SlackNotes(), env={"DOSSIER_SLACK_WEBHOOK_URL": slack.url}) as dossier:
@@ -116,7 +116,7 @@ async def test_a_refused_post_is_retried_and_the_card_noted_once(
         assert "retrying" in failure["summary"]
 
 
-async def test_a_webhook_that_keeps_refusing_is_given_up_on(start_dossier: Any, slack: FakeSlack) -> None:
+async def test_a_webhook_that_keeps_refusing_is_given_up_on(slack: FakeSlack) -> None:
     slack.statuses = [403, 403, 403]  # e.g. the webhook was revoked
     async with start_dossier(SlackNotes(), env={"DOSSIER_SLACK_WEBHOOK_URL": slack.url}) as dossier:
         contact_id = await new_contact(dossier)
@@ -131,7 +131,7 @@ async def test_a_webhook_that_keeps_refusing_is_given_up_on(start_dossier: Any, 
         assert "gave up" in failures[0]["summary"]  # newest first
 
 
-async def test_without_a_webhook_url_the_plugin_stays_quiet(start_dossier: Any, slack: FakeSlack) -> None:
+async def test_without_a_webhook_url_the_plugin_stays_quiet(slack: FakeSlack) -> None:
     async with start_dossier(SlackNotes(), env={}) as dossier:
         contact_id = await new_contact(dossier)
         await new_deal(dossier, contact_id, status="WON")
@@ -142,7 +142,7 @@ async def test_without_a_webhook_url_the_plugin_stays_quiet(start_dossier: Any, 
         assert journey(shown, "PLUGIN_DELIVERY_FAILED") == []
 
 
-async def test_the_note_can_be_switched_off(start_dossier: Any, slack: FakeSlack) -> None:
+async def test_the_note_can_be_switched_off(slack: FakeSlack) -> None:
     env = {"DOSSIER_SLACK_WEBHOOK_URL": slack.url, "DOSSIER_SLACK_NOTE_ON_CARD": "false"}
     async with start_dossier(SlackNotes(), env=env) as dossier:
         contact_id = await new_contact(dossier)
@@ -163,16 +163,9 @@ class StubHost:
 
 
 def won_event(event_id: str = "evt-1") -> CardEvent:
-    contact = ContactSnapshot(7, 1, "Grace Hopper", "Grace", "Hopper", None, None, None, "lead", None)
-    return CardEvent(
+    return card_event(
+        "DEAL_UPDATED",
         id=event_id,
-        kind="DEAL_UPDATED",
-        account_id=1,
-        contact_id=7,
-        occurred_at=datetime(2025, 5, 1, tzinfo=UTC),
-        actor=ActorSnapshot("USER", "Rita Boss", 3),
-        summary="Rita Boss updated the deal Audit: status",
-        contact=contact,
         changes={"status": ["OPEN", "WON"]},
         subject_type="Deal",
         subject_id=12,

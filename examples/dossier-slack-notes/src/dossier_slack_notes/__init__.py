@@ -14,15 +14,12 @@ from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from crm.actor import Actor
-from crm.events import CardEvent
-from crm.services.notes import add_note
-from plugins import hookimpl
+from dossier.plugin import Actor, CardEvent, add_note, hookimpl
 
 if TYPE_CHECKING:
     import httpx
 
-    from plugins.host import PluginHost
+    from dossier.plugin import PluginHost
 
 __version__ = "0.1.0"
 
