@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
+import sqlite3
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.exceptions import ConfigurationError
 from tortoise.migrations.api import migrate
 
 log = logging.getLogger("dossier.db")
@@ -66,12 +72,156 @@ def is_postgres(database_url: str) -> bool:
     return database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
 
 
+# -- checking a URL before tortoise opens it -----------------------------------------------------
+
+CONNECT_TIMEOUT = 5.0  # seconds the PostgreSQL check waits for the server
+SUPPORTED = (
+    "Dossier runs on SQLite (sqlite:///absolute/path/dossier.db, or sqlite://dossier.db in the current"
+    " folder) or PostgreSQL (postgres://user:password@host:5432/dbname; postgresql:// works too)"
+)
+
+
+def redacted(database_url: str) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
+    try:
+        parts = urlsplit(database_url)
+        if parts.password is None:
+            return database_url
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+        netloc = f"{parts.username or ''}:***@{host}{port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:  # an unparsable port: show the scheme only
+        return database_url.split("://", 1)[0] + "://…"
+
+
+async def database_problem(database_url: str, *, timeout: float = CONNECT_TIMEOUT) -> str | None:
+    """What keeps Dossier from using this database, in one line that says what to do; None if
+    it can be opened. Run before tortoise touches the URL: an unusable SQLite path made tortoise
+    hang (its first statement failed while holding the connection's lock, see crm/sqlite.py), an
+    unsupported scheme or an unreachable PostgreSQL ended in a traceback."""
+    problem = await _problem(database_url, timeout)
+    return None if problem is None else f"database {redacted(database_url)} (DOSSIER_DATABASE_URL): {problem}"
+
+
+async def _problem(database_url: str, timeout: float) -> str | None:
+    scheme, sep, _ = database_url.partition("://")
+    if not sep:
+        return f"not a database URL. {SUPPORTED}"
+    if scheme == "sqlite":
+        try:
+            path = expand_db_url(database_url)["credentials"]["file_path"]
+        except (ConfigurationError, ValueError, KeyError) as exc:
+            return f"not a usable SQLite URL ({exc}). {SUPPORTED}"
+        return await asyncio.to_thread(sqlite_path_problem, path)
+    if is_postgres(database_url):
+        return await postgres_problem(database_url, timeout)
+    return f"{scheme}:// is not supported. {SUPPORTED}"
+
+
+def sqlite_path_problem(path: str) -> str | None:
+    """Why SQLite cannot create, read and write the database file at `path`, or None."""
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return None
+    full = "/" + os.path.abspath(path).lstrip("/") if os.name == "posix" else os.path.abspath(path)
+    folder = os.path.dirname(full)
+    if os.path.isdir(full):
+        return f"{full} is a folder, not a database file; name a file in it, e.g. sqlite://{full}/dossier.db"
+    if not os.path.exists(folder):
+        return (
+            f"the folder {folder} does not exist; create it (mkdir -p {folder}) or name a file in an"
+            " existing folder"
+        )
+    if not os.path.isdir(folder):
+        return f"{folder} is a file, not a folder; name a database file in an existing folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"no permission to write in the folder {folder}: SQLite keeps the database and its -wal"
+            " and -shm files there; let the user running dossier write there, or choose another folder"
+        )
+    if os.path.exists(full) and not os.access(full, os.R_OK | os.W_OK):
+        return (
+            f"no permission to read and write {full}; let the user running dossier do both,"
+            " or choose another file"
+        )
+    try:
+        conn = sqlite3.connect(f"file:{quote(full)}?mode=rwc", uri=True, timeout=1.0)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        text = str(exc)
+        if "locked" in text or "busy" in text:  # another writer: the file itself is fine
+            return None
+        if "not a database" in text:
+            return f"{full} is not a SQLite database ({text}); name a Dossier database or a new file"
+        return f"SQLite cannot open {full} ({text})"
+    return None
+
+
+async def postgres_problem(database_url: str, timeout: float = CONNECT_TIMEOUT) -> str | None:
+    """Why a PostgreSQL connection with this URL fails (unreachable, no such database, refused
+    credentials), named by host, port, database and user — never the password; or None."""
+    url = "postgres://" + database_url.split("://", 1)[1]
+    try:
+        credentials = expand_db_url(url)["credentials"]
+    except (ConfigurationError, ValueError, KeyError) as exc:
+        return f"not a usable PostgreSQL URL ({exc}). {SUPPORTED}"
+    host = credentials.get("host") or "localhost"
+    port = credentials.get("port") or 5432
+    database = credentials.get("database")
+    user = credentials.get("user")
+    where = f"PostgreSQL at {host}:{port}"
+    if not database:
+        return f"no database named; add it to the URL: postgres://user@{host}:{port}/dbname"
+    options = {"ssl": credentials["ssl"]} if "ssl" in credentials else {}
+    try:
+        conn = await asyncpg.connect(
+            host=host,
+            port=port,
+            user=user,
+            password=credentials.get("password"),
+            database=database,
+            timeout=timeout,
+            **options,
+        )
+    except asyncpg.InvalidCatalogNameError:
+        return (
+            f"the database {database!r} does not exist on {where}; create it"
+            f" (createdb -h {host} -p {port} {database}) or fix the name in the URL"
+        )
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+        return (
+            f"{where} refused user {user or '(default)'!r} for database {database!r} ({exc});"
+            " check the user and password in the URL"
+        )
+    except asyncpg.PostgresError as exc:
+        return f"{where} refused the connection to database {database!r}: {exc}"
+    except TimeoutError:
+        return (
+            f"no answer from {where} within {timeout:g} s; check the host and port in the URL and"
+            " that the server is running"
+        )
+    except socket.gaierror as exc:
+        return f"cannot resolve the host {host!r} ({exc.strerror or exc}); check the host in the URL"
+    except OSError as exc:
+        reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else exc.strerror or str(exc)
+        return f"cannot reach {where} ({reason}); is the server running? check the host and port in the URL"
+    except Exception as exc:  # e.g. an SSL handshake the server refuses: still one line, no traceback
+        return f"cannot connect to {where}, database {database!r}: {type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
 async def migrate_database(
     database_url: str, *, sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
 ) -> None:
     """Bring a new or old database up to the latest committed migration."""
-    await migrate(config=tortoise_config(database_url, sqlite_busy_timeout=sqlite_busy_timeout))
-    await Tortoise.close_connections()
+    try:
+        await migrate(config=tortoise_config(database_url, sqlite_busy_timeout=sqlite_busy_timeout))
+    finally:
+        await Tortoise.close_connections()
 
 
 async def open_database(

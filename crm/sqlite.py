@@ -17,8 +17,9 @@ by the client class's module name.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
-from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.backends.base.client import ConnectionWrapper, TransactionalDBClient
 from tortoise.backends.sqlite.client import (
     SqliteClient,
     SqliteTransactionContext,
@@ -65,8 +66,28 @@ class ImmediateTransactionContext(SqliteTransactionContext):
         return self.connection
 
 
+class ReleasingConnectionWrapper(ConnectionWrapper):
+    """tortoise's wrapper takes the connection's lock, then opens the connection: when opening
+    fails (a path SQLite cannot open) the lock stays taken, and the next statement waits for it
+    forever. `dossier migrate` hung that way, silently. This one lets go, so the next statement
+    fails with the same error instead."""
+
+    async def __aenter__(self) -> Any:
+        await self._lock.acquire()
+        try:
+            await self.ensure_connection()
+        except BaseException:
+            self._lock.release()
+            raise
+        return self.connection
+
+
 class ImmediateSqliteClient(SqliteClient):
-    """tortoise's SQLite client with BEGIN IMMEDIATE transactions; named by the config's engine."""
+    """tortoise's SQLite client with BEGIN IMMEDIATE transactions, and a connection lock that is
+    released when the connection cannot be opened; named by the config's engine."""
+
+    def acquire_connection(self) -> ReleasingConnectionWrapper:
+        return ReleasingConnectionWrapper(self._lock, self)
 
     def _in_transaction(self) -> ImmediateTransactionContext:
         return ImmediateTransactionContext(ImmediateTransactionWrapper(self), self._lock)

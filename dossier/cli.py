@@ -11,7 +11,9 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from crm.db import close_database, is_postgres, migrate_database, open_database
+from tortoise.exceptions import DBConnectionError
+
+from crm.db import close_database, database_problem, is_postgres, migrate_database, open_database, redacted
 from crm.errors import DomainError
 from dossier.settings import Settings
 
@@ -323,7 +325,9 @@ def cmd_plugins(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dossier", description="Dossier contact-card CRM API")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # Commands that open the database set uses_database: their URL is checked first (main).
+    parser.set_defaults(uses_database=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the API server (migrates the database first)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -333,11 +337,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, default=1, help="server processes (above 1: PostgreSQL and Redis needed)"
     )
-    serve.set_defaults(handler=cmd_serve)
+    serve.set_defaults(handler=cmd_serve, uses_database=True)
 
-    sub.add_parser("migrate", help="bring the database up to date").set_defaults(handler=cmd_migrate)
+    sub.add_parser("migrate", help="bring the database up to date").set_defaults(
+        handler=cmd_migrate, uses_database=True
+    )
     sub.add_parser("schema", help="print the GraphQL SDL").set_defaults(handler=cmd_schema)
-    sub.add_parser("worker", help="run the outbox dispatcher alone").set_defaults(handler=cmd_worker)
+    sub.add_parser("worker", help="run the outbox dispatcher alone").set_defaults(
+        handler=cmd_worker, uses_database=True
+    )
     sub.add_parser(
         "plugins", help="list the plugins that would load: name, version, origin, hooks"
     ).set_defaults(handler=cmd_plugins)
@@ -347,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--email", required=True, help="the admin user's email")
     create.add_argument("--admin-name", default=None, help="the admin user's name (default: from the email)")
-    create.set_defaults(handler=cmd_account_create)
+    create.set_defaults(handler=cmd_account_create, uses_database=True)
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     ucreate = user.add_parser("create", help="add a user to an account; prints its API key")
@@ -355,22 +363,22 @@ def build_parser() -> argparse.ArgumentParser:
     ucreate.add_argument("--name", required=True)
     ucreate.add_argument("--email", required=True)
     ucreate.add_argument("--role", required=True, choices=["admin", "manager", "rep"])
-    ucreate.set_defaults(handler=cmd_user_create)
+    ucreate.set_defaults(handler=cmd_user_create, uses_database=True)
 
     key = sub.add_parser("key", help="manage API keys").add_subparsers(dest="action", required=True)
     klist = key.add_parser(
         "list", help="an account's API keys: id, prefix, name, user, created, last used, revoked"
     )
     klist.add_argument("--account", required=True)
-    klist.set_defaults(handler=cmd_key_list)
+    klist.set_defaults(handler=cmd_key_list, uses_database=True)
     kcreate = key.add_parser("create", help="a new API key for a user; prints it (last line), once")
     kcreate.add_argument("--account", required=True)
     kcreate.add_argument("--email", required=True, help="the user's email")
     kcreate.add_argument("--name", default="created with the CLI", help="what the key is for")
-    kcreate.set_defaults(handler=cmd_key_create)
+    kcreate.set_defaults(handler=cmd_key_create, uses_database=True)
     krevoke = key.add_parser("revoke", help="revoke an API key; open WebSockets using it are closed")
     krevoke.add_argument("id", help="the key's id: the number `key list` shows, or its global id")
-    krevoke.set_defaults(handler=cmd_key_revoke)
+    krevoke.set_defaults(handler=cmd_key_revoke, uses_database=True)
     return parser
 
 
@@ -378,12 +386,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("tortoise").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per provider call is noise
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # A bare `dossier` asks what it can do: the help, on stdout, is the answer, not a usage
+        # error (exit 0). A subcommand missing its action stays argparse's usage error (exit 2).
+        parser.print_help()
+        return 0
     settings = Settings.from_env()
+    if args.uses_database:
+        # Before tortoise sees the URL: a bad one hung it, or ended in a traceback.
+        problem = _run(lambda: database_problem(settings.database_url))
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     try:
         return int(args.handler(args, settings))
     except DomainError as exc:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+        return 2
+    except DBConnectionError as exc:  # the database went away after the check
+        print(f"error: database {redacted(settings.database_url)}: {exc}", file=sys.stderr)
         return 2
 
 
