@@ -47,7 +47,9 @@ def cmd_account_create(args: argparse.Namespace, settings: Settings) -> int:
     from crm.services.accounts import create_account
 
     issued = _run(lambda: _with_db(settings, lambda: create_account(args.name, args.email, args.admin_name)))
-    print(f"created account {args.name!r} with admin {issued.user.name} <{issued.user.email}>")
+    print(
+        f"created account {args.name.strip()!r}; its admin user is {issued.user.name} <{issued.user.email}>"
+    )
     print("API key (shown once, store it now):")
     print(issued.key)
     return 0
@@ -59,7 +61,7 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     issued = _run(
         lambda: _with_db(settings, lambda: create_user(args.account, args.name, args.email, args.role))
     )
-    print(f"created {issued.user.role} {issued.user.name} <{issued.user.email}> in {args.account!r}")
+    print(f"created {issued.user.role} {issued.user.name} <{issued.user.email}> in {issued.account_name!r}")
     print("API key (shown once, store it now):")
     print(issued.key)
     return 0
@@ -352,9 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     account = sub.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
     create = account.add_parser("create", help="create an account with an admin user; prints its API key")
-    create.add_argument("name")
+    create.add_argument("name", help="the account's name, unique ignoring case")
     create.add_argument("--email", required=True, help="the admin user's email")
-    create.add_argument("--admin-name", default=None, help="the admin user's name (default: from the email)")
+    create.add_argument(
+        "--admin-name",
+        default=None,
+        help="the admin user's name (default: from the email: jane.doe@… is Jane Doe)",
+    )
     create.set_defaults(handler=cmd_account_create, uses_database=True)
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 import time
 import uuid
@@ -40,6 +41,7 @@ def hash_key(key: str) -> str:
 class IssuedKey:
     user: User
     key: str  # shown once; only its hash is stored
+    account_name: str = ""  # as stored (the CLI finds accounts ignoring case)
 
 
 def _role(role: str) -> Role:
@@ -55,25 +57,68 @@ async def _issue(user: User, label: str, conn: Any) -> str:
     return key
 
 
+def name_from_email(email: str) -> str:
+    """A person's name guessed from their address: jane.doe@… -> "Jane Doe"; "Admin" when the
+    part before the @ holds no letters."""
+    local = email.split("@", 1)[0].split("+", 1)[0]
+    words = [w for w in re.split(r"[._\-\d]+", local) if w]
+    return " ".join(w[:1].upper() + w[1:] for w in words)[:120] or "Admin"
+
+
+async def _accounts_named(account_name: str, conn: Any = None) -> list[Account]:
+    """Accounts whose name is `account_name` ignoring case (Unicode case folding, the same on
+    SQLite and PostgreSQL): the one exact match first if there is one. Account names are
+    compared in Python because SQLite's lower() folds ASCII only; the CLI and account creation
+    are the only callers."""
+    wanted = account_name.strip()
+    folded = wanted.casefold()
+    names = Account.all() if conn is None else Account.all().using_db(conn)
+    rows = sorted(await names.values_list("id", "name"), key=lambda row: row[1] != wanted)
+    ids = [account_id for account_id, name in rows if name.casefold() == folded]
+    if not ids:
+        return []
+    matching = Account.filter(id__in=ids)
+    by_id = {a.id: a for a in await (matching if conn is None else matching.using_db(conn))}
+    return [by_id[account_id] for account_id in ids if account_id in by_id]
+
+
+async def account_named(account_name: str, conn: Any = None) -> Account:
+    """The account a CLI user names: an exact match, else the one that differs only in case."""
+    found = await _accounts_named(account_name, conn)
+    if not found:
+        raise NotFound(f"no account named {account_name!r}")
+    if found[0].name != account_name.strip() and len(found) > 1:
+        names = ", ".join(repr(a.name) for a in found)
+        raise BadInput(f"{account_name!r} is ambiguous: it matches {names}; give the name exactly as written")
+    return found[0]
+
+
 async def create_account(name: str, admin_email: str, admin_name: str | None = None) -> IssuedKey:
-    """A new tenant with its first admin user, who gets a new API key."""
+    """A new tenant with its first admin user, who gets a new API key. Account names are unique
+    ignoring case (the CLI finds them ignoring case). The admin's name defaults to one made from
+    the email address."""
     account_name = v.clean_text(name, "name", max_length=120, required=True)
+    assert account_name is not None
     email = v.clean_email(admin_email, "email")
     if email is None:
         raise BadInput("an admin email is required", field="email")
     async with in_transaction() as conn:
-        if await Account.filter(name=account_name).using_db(conn).exists():
-            raise Conflict(f"an account named {account_name!r} already exists")
+        existing = await _accounts_named(account_name, conn)
+        if existing:
+            same = (
+                "" if existing[0].name == account_name else f" (as {existing[0].name!r}; names ignore case)"
+            )
+            raise Conflict(f"an account named {account_name!r} already exists{same}")
         account = await Account.create(name=account_name, using_db=conn)
         user = await User.create(
             account=account,
-            name=v.clean_text(admin_name, "name", max_length=120) or email.split("@")[0],
+            name=v.clean_text(admin_name, "name", max_length=120) or name_from_email(email),
             email=email,
             role=Role.ADMIN.value,
             using_db=conn,
         )
         key = await _issue(user, "created with the account", conn)
-    return IssuedKey(user, key)
+    return IssuedKey(user, key, account.name)
 
 
 async def create_user(account_name: str, name: str, email: str, role: str) -> IssuedKey:
@@ -83,18 +128,16 @@ async def create_user(account_name: str, name: str, email: str, role: str) -> Is
         raise BadInput("an email is required", field="email")
     user_role = _role(role)
     async with in_transaction() as conn:
-        account = await Account.filter(name=account_name).using_db(conn).first()
-        if account is None:
-            raise NotFound(f"no account named {account_name!r}")
+        account = await account_named(account_name, conn)
         if await User.filter(account=account, email=user_email).using_db(conn).exists():
-            raise Conflict(f"{user_email} is already a user of {account_name}")
+            raise Conflict(f"{user_email} is already a user of {account.name}")
         if await User.filter(account=account).using_db(conn).count() >= MAX_USERS:
-            raise Conflict(f"{account_name} already has {MAX_USERS} users, the most an account may have")
+            raise Conflict(f"{account.name} already has {MAX_USERS} users, the most an account may have")
         user = await User.create(
             account=account, name=user_name, email=user_email, role=user_role.value, using_db=conn
         )
         key = await _issue(user, "created with the user", conn)
-    return IssuedKey(user, key)
+    return IssuedKey(user, key, account.name)
 
 
 async def issue_api_key(user_id: int, label: str = "") -> str:
@@ -322,9 +365,7 @@ async def get_api_key(actor: Actor, key_id: int) -> ApiKey | None:
 
 async def system_actor(account_name: str) -> Actor:
     """The actor of `dossier key ...` on the CLI: whoever runs the server, acting on one account."""
-    account = await Account.filter(name=account_name).first()
-    if account is None:
-        raise NotFound(f"no account named {account_name!r}")
+    account = await account_named(account_name)
     return Actor(account.id, ActorKind.SYSTEM, "dossier CLI")
 
 
