@@ -26,6 +26,7 @@ from crm.live import Broker, make_broker
 from crm.services.accounts import authenticate
 from dossier.http_guard import HttpGuard
 from dossier.settings import Settings
+from graph import graphiql
 from graph.live_auth import LiveAuth
 from graph.schema import Limits, build_schema
 from graph.view import DossierGraphQL
@@ -169,10 +170,17 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     plugin_routes = [route for routes in pm.hook.register_routes() for route in routes or ()]
+    # GraphiQL's scripts and stylesheets, served by the app itself (no CDN): only with GraphiQL.
+    graphiql_routes = (
+        [Route("/graphql/assets/{name}", graphiql.asset_endpoint, methods=["GET", "HEAD"])]
+        if settings.graphiql
+        else []
+    )
     app = Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            *graphiql_routes,
             Route("/healthz", health),
             *plugin_routes,
         ],

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
-from importlib.resources import files
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -25,6 +23,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from crm.actor import Actor
 from crm.live import Broker
+from graph import graphiql
 from graph.context import CardPlugins, Context
 from graph.errors import apply_policy
 from graph.http_errors import checked_body, error_response, request_id_of, request_timed_out
@@ -32,8 +31,6 @@ from graph.live_auth import SOCKET_SCOPE_KEY, GuardedSocket, LiveAuth
 from graph.persisted import PersistedQueries, PersistedQueryError
 
 Authenticate = Callable[[str], Awaitable[Actor | None]]
-
-EXAMPLE_QUERY = (files("graph") / "example_card_query.graphql").read_text()
 
 
 def bearer(value: str | None) -> str | None:
@@ -103,6 +100,7 @@ class DossierGraphQL(GraphQL[Context, None]):
         self._broker = broker
         self._plugins = plugins
         self._graphiql_api_key = graphiql_api_key
+        self._graphiql_contact_id: str | None = None
         self._persisted = PersistedQueries()
         # GuardedSocket holds queries and mutations sent over a WebSocket to the same deadline.
         self.request_timeout = request_timeout
@@ -227,15 +225,15 @@ class DossierGraphQL(GraphQL[Context, None]):
         return encoded.decode()
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        html = self.graphql_ide_html
-        html = html.replace(
-            "const defaultHeaders = {};",
-            "const defaultHeaders = {};\n      const DOSSIER_EXAMPLE = " + json.dumps(EXAMPLE_QUERY) + ";",
-        )
-        html = html.replace("parameters.q || EXAMPLE_QUERY", "parameters.q || DOSSIER_EXAMPLE")
-        if self._graphiql_api_key:
-            headers = json.dumps(json.dumps({"Authorization": f"Bearer {self._graphiql_api_key}"}, indent=2))
-            html = html.replace(
-                "React.useState(parameters.headers)", f"React.useState(parameters.headers || {headers})"
-            )
-        return HTMLResponse(html)
+        # Our own page: every asset served by the app (graph/graphiql), nothing from a CDN.
+        return graphiql.page_response(self._graphiql_api_key, await self._example_contact_id())
+
+    async def _example_contact_id(self) -> str | None:
+        """The card the demo key's GraphiQL opens with, looked up once per process (again while
+        there is none: a new account's first contact is found on the next visit)."""
+        key = self._graphiql_api_key
+        if key is None:
+            return None
+        if self._graphiql_contact_id is None:
+            self._graphiql_contact_id = await graphiql.example_contact_id(key)
+        return self._graphiql_contact_id

@@ -33,6 +33,7 @@ from crm.services import accounts
 from crm.services.contacts import IDENTITY_FIELDS
 from dossier import demo as demo_module
 from dossier.demo import DEMO_ACCOUNT, Demo, ensure_demo
+from graph import graphiql
 from tests.conftest import Api
 
 SMALL = {"contacts": 60, "rich": 12}
@@ -140,17 +141,21 @@ async def test_the_demo_is_not_news_for_plugins(api: Api, demo: Demo) -> None:
 # --------------------------------------------------------------------------------------
 
 
-async def test_the_example_card_query_shows_three_full_cards(api: Api, demo: Demo) -> None:
-    data = await api.data(EXAMPLE_QUERY, key=demo.api_key)
-    contacts = data["contacts"]
-    assert contacts["totalCount"] == SMALL["contacts"]
-    assert contacts["pageInfo"]["hasNextPage"]
-    assert len(contacts["nodes"]) == 3
-    statuses = {s["name"]: s["subStatuses"] for s in data["viewer"]["account"]["statuses"]}
-    for card in contacts["nodes"]:
+async def test_the_example_card_query_shows_a_full_card(api: Api, demo: Demo) -> None:
+    newest = await api.data("{ contacts(first: 3) { nodes { id } } }", key=demo.api_key)
+    statuses = {
+        s["name"]: s["subStatuses"]
+        for s in (
+            await api.data("{ viewer { account { statuses { name subStatuses } } } }", key=demo.api_key)
+        )["viewer"]["account"]["statuses"]
+    }
+    for node in newest["contacts"]["nodes"]:  # the newest cards are the rich ones
+        data = await api.data(EXAMPLE_QUERY, {"id": node["id"]}, key=demo.api_key)
+        card = data["contact"]
+        assert list(data) == ["contact"] and card["id"] == node["id"]
         journey = card["journey"]
-        assert journey["totalCount"] >= 100  # the newest cards are the rich ones
-        assert len(journey["nodes"]) == 10
+        assert journey["totalCount"] >= 100
+        assert len(journey["nodes"]) == 20
         times = [entry["occurredAt"] for entry in journey["nodes"]]
         assert times == sorted(times, reverse=True)
         assert all(entry["summary"] and entry["actor"]["name"] for entry in journey["nodes"])
@@ -346,9 +351,13 @@ async def test_the_full_demo_has_hundreds_of_cards_and_dozens_of_rich_ones(api: 
     assert demo.contacts == demo_module.DEFAULT_CONTACTS >= 200
     sizes = await journey_sizes(await demo_account_id())
     assert sum(n >= 100 for n in sizes.values()) >= 30
-    data = await api.data(EXAMPLE_QUERY, key=demo.api_key)
-    assert data["contacts"]["totalCount"] == demo.contacts
-    assert all(card["journey"]["totalCount"] > 0 for card in data["contacts"]["nodes"])
+    count = await api.data("{ contacts { totalCount } }", key=demo.api_key)
+    assert count["contacts"]["totalCount"] == demo.contacts
+    # GraphiQL opens the example query on the demo's fullest card.
+    contact_id = await graphiql.example_contact_id(demo.api_key)
+    assert contact_id is not None
+    data = await api.data(EXAMPLE_QUERY, {"id": contact_id}, key=demo.api_key)
+    assert data["contact"]["journey"]["totalCount"] == max(sizes.values())
 
 
 def test_the_same_seed_draws_the_same_demo() -> None:
