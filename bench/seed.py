@@ -214,6 +214,7 @@ async def _add_sections(
                 ),
                 text_length=90,
                 author_id=users[i % 3],
+                author_name=names[users[i % 3]],
                 created_at=now - timedelta(hours=50 - i),
                 updated_at=now,
             )

@@ -919,7 +919,15 @@ class _CardPlanner:
         author = self.actor_for(at)
         body, length = self.p.note_body(self.first)
         row = _Row(
-            self.card, {"body": body, "text_length": length, "author_id": author.user_id, "created_at": at}
+            self.card,
+            {
+                "body": body,
+                "text_length": length,
+                "author_id": author.user_id,
+                "author_kind": author.kind,
+                "author_name": author.name,
+                "created_at": at,
+            },
         )
         entries = [
             _Entry(

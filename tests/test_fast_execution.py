@@ -160,7 +160,7 @@ FORBIDDEN = "{ viewer { user { name } } plugins { name } }"
 SLICES = """
 query Slices($id: ID!, $note: ID!, $call: ID!, $tag: ID!, $utm: String!) {
   contact(id: $id) {
-    a: notes(first: 1) { id body author { name } }
+    a: notes(first: 1) { id body author { name } createdBy { kind name user { id name } } }
     b: notes(first: 2, after: $note) { id text }
     c: notes { id }
     soon: calls(when: UPCOMING, first: 1) { id eventName bookedBy { name } }

@@ -493,3 +493,79 @@ async def test_card_links_are_stamped_with_their_plugin_and_malformed_ones_left_
     assert links[("EMAIL", "Email ada@example.com")] == "maps"
     assert not any(label in ("lower-case kind", "a dict") for _, label in links)
     assert sum("card link Dossier cannot show" in r.getMessage() for r in caplog.records) == 2
+
+
+# --------------------------------------------------------------------------------------
+# Who wrote a note
+# --------------------------------------------------------------------------------------
+
+NOTES = """
+query($id: ID!) {
+  contact(id: $id) { notes { text author { name } createdBy { kind name user { name } } } }
+}
+"""
+ADD_NOTE = "mutation($input: AddNoteInput!) { addNote(input: $input) { text createdBy { kind name } } }"
+
+
+class Noter:
+    """Notes every new contact."""
+
+    name = "noter"
+
+    @hookimpl
+    async def contact_created(self, event: CardEvent) -> None:
+        await add_note(Actor.plugin(event.account_id, self.name), event.contact_id, "<b>Synced</b>")
+
+
+async def test_a_note_shows_who_wrote_it_user_or_plugin(database_url: str) -> None:
+    async with start_dossier(Noter(), database_url=database_url) as running:
+        created = await running.graphql(CREATE_CONTACT, {"input": {"firstName": "Ada"}})
+        contact = created["createContact"]["id"]
+        added = await running.graphql(ADD_NOTE, {"input": {"contactId": contact, "body": "Called her"}})
+        assert added["addNote"]["createdBy"] == {"kind": "USER", "name": "Rita Boss"}
+        await running.deliver()
+        notes = (await running.graphql(NOTES, {"id": contact}))["contact"]["notes"]
+    by_text = {n["text"]: n for n in notes}
+    assert by_text["Synced"]["author"] is None
+    assert by_text["Synced"]["createdBy"] == {"kind": "PLUGIN", "name": "noter", "user": None}
+    assert by_text["Called her"]["author"] == {"name": "Rita Boss"}
+    assert by_text["Called her"]["createdBy"] == {
+        "kind": "USER",
+        "name": "Rita Boss",
+        "user": {"name": "Rita Boss"},
+    }
+
+
+async def test_notes_written_before_the_migration_take_their_writer_from_the_journey(
+    database_url: str,
+) -> None:
+    """The data step of crm/migrations/0006_note_author.py, on notes as they were before it."""
+    from tortoise import Tortoise
+
+    from crm.migrations import __path__ as migrations_path
+
+    source = (Path(migrations_path[0]) / "0006_note_author.py").read_text()
+    backfill = ast.literal_eval(
+        ast.unparse(
+            next(
+                node.args[0]
+                for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.Call) and ast.unparse(node.func) == "ops.RunSQL"
+            )
+        )
+    )
+    async with start_dossier(Noter(), database_url=database_url) as running:
+        created = await running.graphql(CREATE_CONTACT, {"input": {"firstName": "Ada"}})
+        contact = created["createContact"]["id"]
+        await running.graphql(ADD_NOTE, {"input": {"contactId": contact, "body": "Called her"}})
+        await running.deliver()
+        connection = Tortoise.get_connection("default")
+        await connection.execute_script("UPDATE note SET author_kind = 'USER', author_name = ''")
+        stale = (await running.graphql(NOTES, {"id": contact}))["contact"]["notes"]
+        assert {n["createdBy"]["name"] for n in stale} == {""}
+        await connection.execute_script(backfill)
+        notes = (await running.graphql(NOTES, {"id": contact}))["contact"]["notes"]
+    assert sorted((n["createdBy"]["kind"], n["createdBy"]["name"]) for n in notes) == [
+        ("PLUGIN", "noter"),
+        ("USER", "Rita Boss"),
+    ]

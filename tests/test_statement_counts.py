@@ -60,7 +60,7 @@ fragment Card on Contact {
     id productName amount currency paymentType status recurring closedAt createdAt updatedAt
     createdBy { name }
   }
-  notes { id body text textLength createdAt updatedAt author { name } }
+  notes { id body text textLength createdAt updatedAt author { name } createdBy { kind name user { name } } }
 }
 
 fragment CallFields on Call {

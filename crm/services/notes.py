@@ -26,7 +26,12 @@ async def add_note(actor: Actor, contact_id: int, body: str) -> Note:
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
         note = Note(
-            contact_id=contact.id, body=clean.html, text_length=clean.text_length, author_id=actor.user_id
+            contact_id=contact.id,
+            body=clean.html,
+            text_length=clean.text_length,
+            author_id=actor.user_id,
+            author_kind=actor.kind.value,
+            author_name=actor.name[:120],
         )
         await note.save(using_db=uow.conn)
         await uow.record(

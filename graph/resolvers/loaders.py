@@ -51,7 +51,10 @@ DEAL_COLUMNS = (
     "id", "contact_id", "product_name", "amount", "currency", "payment_type", "status",
     "recurring", "closed_at", "created_by_id", "created_at", "updated_at",
 )  # fmt: skip
-NOTE_COLUMNS = ("id", "contact_id", "body", "text_length", "author_id", "created_at", "updated_at")
+NOTE_COLUMNS = (
+    "id", "contact_id", "body", "text_length", "author_id", "author_kind", "author_name", "created_at",
+    "updated_at",
+)  # fmt: skip
 UTM_COLUMNS = ("id", "contact_id", "source", "medium", "campaign", "term", "content", "captured_at")
 ANSWER_COLUMNS = ("id", "contact_id", "form", "question", "answer", "answered_at")
 JOURNEY_COLUMNS = (

@@ -37,6 +37,9 @@ def _actor(kind: str, name: str, user: User | None) -> JourneyActor:
     return _ACTORS.get((kind, name, id(user)), _new_actor, kind, name, user)
 
 
+shared_actor = _actor  # for other rows naming an actor the same way (Note.createdBy)
+
+
 def _new_actor(kind: str, name: str, user: User | None) -> JourneyActor:
     return JourneyActor(kind=_ACTOR_KINDS.get(kind) or ActorKind(kind), name=name, user=user)
 

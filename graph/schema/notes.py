@@ -12,6 +12,7 @@ from crm.richtext import visible_text
 from graph.context import Info
 from graph.schema.accounts import User, joined_user
 from graph.schema.common import built
+from graph.schema.journey import JourneyActor, shared_actor
 
 if TYPE_CHECKING:
     from graph.schema.contacts import Contact
@@ -29,6 +30,7 @@ class Note(relay.Node):
     @classmethod
     def from_row(cls, row: dict[str, Any], batch: dict[Any, Any] | None = None) -> Note:
         """`batch`: shared by the rows of one statement (see `joined_user`)."""
+        author = joined_user(row, "author", batch)
         return built(
             cls,
             {
@@ -38,7 +40,8 @@ class Note(relay.Node):
                 "created_at": row["created_at"],
                 "updated_at": row["updated_at"],
                 "_contact_id": row["contact_id"],
-                "author": joined_user(row, "author", batch),
+                "author": author,
+                "created_by": shared_actor(row["author_kind"], row["author_name"], author),
             },
         )
 
@@ -46,7 +49,12 @@ class Note(relay.Node):
     def text(self) -> str:
         return visible_text(self.body)
 
-    author: User | None = strawberry.field(description="The user who wrote the note, if still there.")
+    author: User | None = strawberry.field(
+        description="The user who wrote the note, if a user did and still exists (see createdBy)."
+    )
+    created_by: JourneyActor = strawberry.field(
+        description="Who wrote the note, as the journey names it: a user, or the plugin that wrote it."
+    )
 
     @strawberry.field
     async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy("graph.schema.contacts")]:

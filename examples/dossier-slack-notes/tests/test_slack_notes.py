@@ -19,7 +19,7 @@ UPDATE_DEAL = "mutation($input: UpdateDealInput!) { updateDeal(input: $input) { 
 CARD = """
 query($id: ID!) {
   contact(id: $id) {
-    notes { text author { name } }
+    notes { text author { name } createdBy { kind name } }
     journey(first: 50) { edges { node { kind summary actor { kind name } } } }
   }
 }
@@ -68,7 +68,8 @@ async def test_a_won_deal_is_posted_to_slack_and_noted_on_the_card(
         assert [n["text"] for n in shown["notes"]] == [
             "Announced in Slack: Coaching won with Ada Lovelace: 1,500.50 USD (by Rita Boss)"
         ]
-        assert shown["notes"][0]["author"] is None  # a plugin, not a user, wrote it
+        assert shown["notes"][0]["author"] is None  # a plugin, not a user, wrote it:
+        assert shown["notes"][0]["createdBy"] == {"kind": "PLUGIN", "name": "slack-notes"}
         (noted,) = journey(shown, "NOTE_ADDED")
         assert noted["actor"] == {"kind": "PLUGIN", "name": "slack-notes"}
 
