@@ -108,44 +108,62 @@ async def test_add_deal_shows_on_the_card_and_in_the_journey(as_admin: Api, acme
     assert (await as_admin.data(NODE, {"id": deal["id"]}))["node"] == deal
 
 
+# (amount sent, currency, amount read back): exact, with the currency's decimal places (ISO
+# 4217 minor units; CLF and UYW have 4, the column's scale). tests/test_money.py has the rest.
 EXACT_AMOUNTS = [
-    "1999.99",
-    "0.1",
-    "0.2",
-    "0.3",
-    "0.0001",
-    "1234567890123.4567",
-    "99999999999999.9999",
-    "12.5",
+    ("1999.99", "USD", "1999.99"),
+    ("0.1", "USD", "0.10"),
+    ("0.2", "EUR", "0.20"),
+    ("0.3", "KWD", "0.300"),
+    ("0.0001", "CLF", "0.0001"),
+    ("1234567890123.4567", "CLF", "1234567890123.4567"),
+    ("99999999999999.9999", "UYW", "99999999999999.9999"),
+    ("12.5", "BHD", "12.500"),
 ]
 WHOLE_AMOUNTS = ["7", "100", "2500", "1000000", "10.00", "1E+3"]
 
 
 async def test_amounts_round_trip_exactly(as_admin: Api, acme: Tenant) -> None:
     contact_id = await new_contact(as_admin)
+    expected = [shown for _, _, shown in EXACT_AMOUNTS]
 
-    returned = [(await add(as_admin, contact_id, amount=amount))["amount"] for amount in EXACT_AMOUNTS]
+    returned = [
+        (await add(as_admin, contact_id, amount=amount, currency=currency))["amount"]
+        for amount, currency, _ in EXACT_AMOUNTS
+    ]
 
-    assert returned == EXACT_AMOUNTS
+    assert returned == expected
     data = await card(as_admin, contact_id)
-    assert [d["amount"] for d in data["deals"]] == EXACT_AMOUNTS
+    assert [d["amount"] for d in data["deals"]] == expected
     logged = [
         changes_of(e)["amount"][1] for e in reversed(data["journey"]["nodes"]) if e["kind"] == "DEAL_ADDED"
     ]
-    assert logged == EXACT_AMOUNTS
+    assert logged == expected
 
 
-async def test_whole_amounts_read_back_as_plain_numbers(as_admin: Api, acme: Tenant) -> None:
+@pytest.mark.parametrize(
+    ("currency", "shown"),
+    [
+        ("USD", ["7.00", "100.00", "2500.00", "1000000.00", "10.00", "1000.00"]),
+        ("JPY", ["7", "100", "2500", "1000000", "10", "1000"]),
+    ],
+)
+async def test_whole_amounts_read_back_as_plain_numbers(
+    as_admin: Api, acme: Tenant, currency: str, shown: list[str]
+) -> None:
     contact_id = await new_contact(as_admin)
 
-    returned = [(await add(as_admin, contact_id, amount=amount))["amount"] for amount in WHOLE_AMOUNTS]
+    returned = [
+        (await add(as_admin, contact_id, amount=amount, currency=currency))["amount"]
+        for amount in WHOLE_AMOUNTS
+    ]
 
     data = await card(as_admin, contact_id)
     stored = [d["amount"] for d in data["deals"]]
     logged = [
         changes_of(e)["amount"][1] for e in reversed(data["journey"]["nodes"]) if e["kind"] == "DEAL_ADDED"
     ]
-    assert returned == stored == logged == ["7", "100", "2500", "1000000", "10", "1000"]
+    assert returned == stored == logged == shown  # no exponent (1E+3), the currency's decimals
 
 
 async def test_small_amounts_add_up_without_float_error(as_admin: Api, acme: Tenant) -> None:
@@ -156,7 +174,7 @@ async def test_small_amounts_add_up_without_float_error(as_admin: Api, acme: Ten
 
     deals = (await card(as_admin, contact_id))["deals"]
 
-    assert [d["amount"] for d in deals] == ["0.1", "0.2", "1999.99"]
+    assert [d["amount"] for d in deals] == ["0.10", "0.20", "1999.99"]
     assert Decimal(deals[0]["amount"]) + Decimal(deals[1]["amount"]) == Decimal("0.3")
     assert [d["productName"] for d in deals] == ["Add-on A", "Add-on B", "Main"]  # oldest first
 
@@ -164,7 +182,8 @@ async def test_small_amounts_add_up_without_float_error(as_admin: Api, acme: Ten
 async def test_currency_is_upper_cased(as_admin: Api, acme: Tenant) -> None:
     contact_id = await new_contact(as_admin)
     returned = [
-        (await add(as_admin, contact_id, currency=c))["currency"] for c in ("usd", " eur ", "Gbp", "JPY")
+        (await add(as_admin, contact_id, currency=c, amount="1999"))["currency"]
+        for c in ("usd", " eur ", "Gbp", "JPY")
     ]
     assert returned == ["USD", "EUR", "GBP", "JPY"]
     assert [d["currency"] for d in (await card(as_admin, contact_id))["deals"]] == returned
@@ -267,7 +286,7 @@ async def test_update_changes_only_the_fields_sent(as_admin: Api, acme: Tenant) 
 
     updated = await update(as_admin, deal["id"], amount="2500.50", productName="Coaching programme XL")
 
-    assert updated["amount"] == "2500.5"
+    assert updated["amount"] == "2500.50"
     assert updated["productName"] == "Coaching programme XL"
     for unchanged in ("currency", "paymentType", "status", "recurring", "closedAt", "createdAt", "createdBy"):
         assert updated[unchanged] == deal[unchanged]
@@ -278,7 +297,7 @@ async def test_update_changes_only_the_fields_sent(as_admin: Api, acme: Tenant) 
     assert entry["subjectId"] == deal["id"]
     changes = changes_of(entry)
     assert set(changes) == {"amount", "productName"}
-    assert changes["amount"] == ["1999.99", "2500.5"]  # as the card shows them
+    assert changes["amount"] == ["1999.99", "2500.50"]  # as the card shows them
     assert changes["productName"] == ["Coaching programme", "Coaching programme XL"]
 
 

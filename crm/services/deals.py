@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from crm import money
 from crm import validation as v
 from crm.actor import Actor
 from crm.clock import utcnow
@@ -66,15 +67,15 @@ def _check_recurring(deal: Deal) -> None:
         raise BadInput("a deal paid as RECURRING must have recurring: true", field="recurring")
 
 
-def _json(value: Any) -> Any:
-    # As the API shows amounts: no trailing zeros from the column's scale, no exponent.
-    return f"{value.normalize():f}" if isinstance(value, Decimal) else value
+def _json(value: Any, currency: str) -> Any:
+    # Amounts as the API shows them: the currency's decimal places (1999.50 USD, 2000 JPY).
+    return money.text(value, currency) if isinstance(value, Decimal) else value
 
 
 def deal_subject(deal: Deal) -> dict[str, Any]:
     return {
         "productName": deal.product_name,
-        "amount": _json(deal.amount),
+        "amount": money.text(deal.amount, deal.currency),
         "currency": deal.currency,
         "paymentType": deal.payment_type,
         "status": deal.status,
@@ -83,7 +84,7 @@ def deal_subject(deal: Deal) -> dict[str, Any]:
 
 
 def _money(deal: Deal) -> str:
-    return f"{deal.amount:,.2f} {deal.currency}"
+    return money.display(deal.amount, deal.currency)
 
 
 async def add_deal(actor: Actor, contact_id: int, values: Mapping[str, Any]) -> Deal:
@@ -91,6 +92,7 @@ async def add_deal(actor: Actor, contact_id: int, values: Mapping[str, Any]) -> 
     for required in ("product_name", "amount", "currency", "payment_type"):
         if fields.get(required) is None:
             raise BadInput(f"{DEAL_FIELDS[required]} is required", field=DEAL_FIELDS[required])
+    money.check(fields["amount"], fields["currency"])
     fields.setdefault("recurring", fields["payment_type"] == PaymentType.RECURRING)
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
@@ -103,7 +105,7 @@ async def add_deal(actor: Actor, contact_id: int, values: Mapping[str, Any]) -> 
             contact,
             JourneyKind.DEAL_ADDED,
             f"{actor.name} added a deal: {deal.product_name}, {_money(deal)} ({deal.status.lower()})",
-            {DEAL_FIELDS[k]: [None, _json(val)] for k, val in fields.items()},
+            {DEAL_FIELDS[k]: [None, _json(val, deal.currency)] for k, val in fields.items()},
             subject_type="Deal",
             subject_id=deal.id,
             subject=deal_subject(deal),
@@ -115,13 +117,24 @@ async def update_deal(actor: Actor, deal_id: int, values: Mapping[str, Any]) -> 
     fields = _clean(values)
     async with unit_of_work(actor) as uow:
         deal = await _scoped.deal(uow, deal_id)
+        was, now = deal.currency, fields.get("currency", deal.currency)
         changes = {
-            DEAL_FIELDS[k]: [_json(getattr(deal, k)), _json(val)]
+            DEAL_FIELDS[k]: [_json(getattr(deal, k), was), _json(val, now)]
             for k, val in fields.items()
             if getattr(deal, k) != val
         }
         if not changes:
             return deal
+        if "amount" in fields:
+            money.check(fields["amount"], now)
+        elif "currency" in changes:
+            # A new currency must fit the amount kept: 1999.99 cannot become JPY by itself.
+            try:
+                money.check(deal.amount, now)
+            except BadInput as exc:
+                raise BadInput(
+                    f"the deal's {exc.message}; send a new amount with it", field="currency"
+                ) from None
         for key, val in fields.items():
             setattr(deal, key, val)
         _check_recurring(deal)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
+from crm import money
 from graph.context import Info
 from graph.schema.accounts import User, joined_user
 from graph.schema.common import built
@@ -22,17 +23,14 @@ _PAYMENT_TYPES = {payment_type.value: payment_type for payment_type in PaymentTy
 _STATUSES = {status.value: status for status in DealStatus}
 
 
-def plain_decimal(value: Decimal) -> Decimal:
-    """Drop trailing zeros without switching to exponent notation (100, not 1E+2)."""
-    normal = value.normalize()
-    return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal
-
-
 @strawberry.type(description="A deal: a product sold (or to be sold) to the contact.")
 class Deal(relay.Node):
     id: relay.NodeID[int]
     product_name: str
-    amount: Decimal = strawberry.field(description="Exact decimal amount, as a string.")
+    amount: Decimal = strawberry.field(
+        description="Exact decimal amount, as a string with the currency's decimal places"
+        " (ISO 4217 minor units): 1999.50 USD, 2000 JPY, 12.345 BHD."
+    )
     currency: str = strawberry.field(description="ISO 4217 code, e.g. USD.")
     payment_type: PaymentType
     status: DealStatus
@@ -51,7 +49,7 @@ class Deal(relay.Node):
             {
                 "id": row["id"],
                 "product_name": row["product_name"],
-                "amount": plain_decimal(Decimal(row["amount"])),
+                "amount": money.for_api(Decimal(row["amount"]), row["currency"]),
                 "currency": row["currency"],
                 "payment_type": _PAYMENT_TYPES.get(payment_type) or PaymentType(payment_type),
                 "status": _STATUSES.get(status) or DealStatus(status),
