@@ -569,3 +569,23 @@ async def test_notes_written_before_the_migration_take_their_writer_from_the_jou
         ("PLUGIN", "noter"),
         ("USER", "Rita Boss"),
     ]
+
+
+async def test_the_guides_sms_received_example_runs() -> None:
+    """The guide's "Testing `sms_received` end to end" example, run as written, with a MyPlugin."""
+    section = GUIDE.read_text().split("### Testing `sms_received` end to end", 1)[1]
+    (block,) = python_blocks(section.split("\n## ", 1)[0])
+
+    class MyPlugin:
+        name = "my-plugin"
+
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        @hookimpl
+        def sms_received(self, event: CardEvent) -> None:
+            self.texts.append(event.subject["body"])
+
+    namespace: dict[str, Any] = {"MyPlugin": MyPlugin}
+    exec(compile(block, "docs/plugins.md", "exec"), namespace)
+    await namespace["test_a_text_reaches_my_plugin"]()
