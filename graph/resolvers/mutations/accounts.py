@@ -12,15 +12,17 @@ from graph.schema.accounts import Account, ApiKey
 
 @strawberry.input
 class StatusOptionInput:
-    name: str
-    sub_statuses: list[str] = strawberry.field(default_factory=list)
-    converts: bool = False
+    name: str = strawberry.field(description="1-50 characters, unique in the list ignoring case.")
+    sub_statuses: list[str] = strawberry.field(
+        default_factory=list, description="Each 1-50 characters, unique ignoring case."
+    )
+    converts: bool = strawberry.field(default=False, description="Reaching this status records convertedAt.")
 
 
 @strawberry.input
 class SetStatusListInput:
     statuses: list[StatusOptionInput] = strawberry.field(
-        description="The whole list, in order; the first is the status of new contacts."
+        description="The whole list, in order, 1 to 30 statuses; the first is the status of new contacts."
     )
 
 
@@ -43,7 +45,7 @@ class CreateApiKeyInput:
 
 @strawberry.input
 class RevokeApiKeyInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The key's id (ApiKey.id).")
 
 
 @strawberry.type(description="The new key and its secret, shown this once.")

@@ -19,29 +19,33 @@ from graph.schema.enums import CallOutcome
 
 @strawberry.input
 class ScheduleCallInput:
-    contact_id: strawberry.ID
+    contact_id: strawberry.ID = strawberry.field(description="The contact's id.")
     scheduled_at: datetime = strawberry.field(description="With a timezone offset; must be in the future.")
-    event_name: str
-    duration_minutes: int = 30
+    event_name: str = strawberry.field(description="What the call is, e.g. Discovery call; 1-200 characters.")
+    duration_minutes: int = strawberry.field(default=30, description="5 to 480.")
 
 
 @strawberry.input
 class RescheduleCallInput:
-    id: strawberry.ID
-    scheduled_at: datetime
+    id: strawberry.ID = strawberry.field(description="The call's id; not cancelled, no outcome yet.")
+    scheduled_at: datetime = strawberry.field(
+        description="The new time, with a timezone offset; in the future."
+    )
 
 
 @strawberry.input
 class CancelCallInput:
-    id: strawberry.ID
-    reason: str | None = None
+    id: strawberry.ID = strawberry.field(description="The call's id.")
+    reason: str | None = strawberry.field(default=None, description="At most 500 characters.")
 
 
 @strawberry.input
 class SetCallOutcomeInput:
-    id: strawberry.ID
-    outcome: CallOutcome
-    recording_url: str | None = None
+    id: strawberry.ID = strawberry.field(description="The call's id; the call must have started.")
+    outcome: CallOutcome = strawberry.field(description="How it went; set once per call.")
+    recording_url: str | None = strawberry.field(
+        default=None, description="http(s) link to the recording; at most 1,000 characters."
+    )
 
 
 async def _result(info: Info, call: CallModel) -> Call:
@@ -69,7 +73,7 @@ class CallMutations:
         )
         return await _result(info, call)
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Cancel a call that has no outcome yet.")
     async def cancel_call(self, info: Info, input: CancelCallInput) -> Call:
         call = await call_service.cancel_call(
             info.context.require_actor(), decode_id(input.id, "Call"), input.reason

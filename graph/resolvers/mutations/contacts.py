@@ -24,44 +24,73 @@ _ADDRESS = {"street": "street", "city": "city", "state": "state", "zip": "zip", 
 
 @strawberry.input(description="Any part left out stays as it is; null clears it.")
 class AddressInput:
-    street: str | None = strawberry.UNSET
-    city: str | None = strawberry.UNSET
-    state: str | None = strawberry.UNSET
-    zip: str | None = strawberry.UNSET
-    country: str | None = strawberry.field(default=strawberry.UNSET, description="ISO code or English name.")
+    street: str | None = strawberry.field(default=strawberry.UNSET, description="At most 200 characters.")
+    city: str | None = strawberry.field(default=strawberry.UNSET, description="At most 100 characters.")
+    state: str | None = strawberry.field(
+        default=strawberry.UNSET, description="State, province or region; at most 100 characters."
+    )
+    zip: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Postal code; at most 20 characters."
+    )
+    country: str | None = strawberry.field(
+        default=strawberry.UNSET, description="ISO code (DE, DEU) or English name; stored as ISO alpha-2."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The UTM parameters of the visit that brought the contact in.")
 class UtmInput:
-    source: str | None = None
-    medium: str | None = None
-    campaign: str | None = None
-    term: str | None = None
-    content: str | None = None
+    source: str | None = strawberry.field(
+        default=None, description="utm_source, e.g. google; at most 200 characters."
+    )
+    medium: str | None = strawberry.field(
+        default=None, description="utm_medium, e.g. cpc; at most 200 characters."
+    )
+    campaign: str | None = strawberry.field(default=None, description="utm_campaign; at most 200 characters.")
+    term: str | None = strawberry.field(
+        default=None, description="utm_term, the paid keyword; at most 200 characters."
+    )
+    content: str | None = strawberry.field(
+        default=None, description="utm_content, which ad or link; at most 200 characters."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="One answer from a form the contact filled in.")
 class FormAnswerInput:
-    question: str
-    answer: str
-    form: str | None = None
+    question: str = strawberry.field(description="1-500 characters.")
+    answer: str = strawberry.field(description="At most 5,000 characters; may be empty.")
+    form: str | None = strawberry.field(default=None, description="The form's name; at most 200 characters.")
 
 
 @strawberry.input
 class ContactIdentityFields:
-    first_name: str | None = strawberry.UNSET
-    last_name: str | None = strawberry.UNSET
-    business_name: str | None = strawberry.UNSET
-    title: str | None = strawberry.UNSET
-    contact_type: str | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    secondary_email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Any format; national numbers use the default region."
+    first_name: str | None = strawberry.field(default=strawberry.UNSET, description="At most 100 characters.")
+    last_name: str | None = strawberry.field(default=strawberry.UNSET, description="At most 100 characters.")
+    business_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 200 characters."
     )
-    secondary_phone: str | None = strawberry.UNSET
-    address: AddressInput | None = strawberry.UNSET
-    ip_address: str | None = strawberry.UNSET
+    title: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Job title; at most 120 characters."
+    )
+    contact_type: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Free text, e.g. lead or partner; at most 50 characters."
+    )
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Checked and normalized by email-validator."
+    )
+    secondary_email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Checked like email."
+    )
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Any format; stored as E.164; national numbers use DOSSIER_DEFAULT_REGION.",
+    )
+    secondary_phone: str | None = strawberry.field(default=strawberry.UNSET, description="Parsed like phone.")
+    address: AddressInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Postal address; see AddressInput."
+    )
+    ip_address: str | None = strawberry.field(
+        default=strawberry.UNSET, description="IPv4 or IPv6 address the contact came from."
+    )
 
 
 def _identity(source: ContactIdentityFields) -> dict[str, object]:
@@ -73,36 +102,50 @@ def _identity(source: ContactIdentityFields) -> dict[str, object]:
     return values
 
 
-@strawberry.input
+@strawberry.input(description="A contact needs at least a first or last name, business name, email or phone.")
 class CreateContactInput(ContactIdentityFields):
-    utm: UtmInput | None = None
-    form_answers: list[FormAnswerInput] | None = None
+    utm: UtmInput | None = strawberry.field(
+        default=None, description="The UTM parameters the contact came with."
+    )
+    form_answers: list[FormAnswerInput] | None = strawberry.field(
+        default=None, description="Form answers the contact came with; at most 100."
+    )
 
 
 @strawberry.input(description="Fields left out stay as they are; null clears a field.")
 class UpdateContactInput(ContactIdentityFields):
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The contact's id.")
 
 
 @strawberry.input
 class SetContactStatusInput:
-    contact_id: strawberry.ID
+    contact_id: strawberry.ID = strawberry.field(description="The contact's id.")
     status: str = strawberry.field(description="One of the account's statuses (see viewer.account.statuses).")
-    sub_status: str | None = None
+    sub_status: str | None = strawberry.field(
+        default=None, description="One of the status's subStatuses, in any case; null for none."
+    )
 
 
 @strawberry.input(description="Owners left out stay as they are; null removes an owner.")
 class AssignOwnersInput:
-    contact_id: strawberry.ID
-    setter_owner_id: strawberry.ID | None = strawberry.UNSET
-    closer_owner_id: strawberry.ID | None = strawberry.UNSET
-    assigned_to_id: strawberry.ID | None = strawberry.UNSET
+    contact_id: strawberry.ID = strawberry.field(description="The contact's id.")
+    setter_owner_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="The user (id) who set the appointment."
+    )
+    closer_owner_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="The user (id) who closes the deal."
+    )
+    assigned_to_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="The user (id) who works the contact."
+    )
 
 
 @strawberry.input
 class TagInput:
-    contact_id: strawberry.ID
-    name: str
+    contact_id: strawberry.ID = strawberry.field(description="The contact's id.")
+    name: str = strawberry.field(
+        description="1-50 characters; VIP and vip are one tag (an account has at most 1,000)."
+    )
 
 
 async def _reload(info: Info, contact: ContactModel) -> Contact:
@@ -164,7 +207,7 @@ class ContactMutations:
         )
         return await _reload(info, contact)
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Untag the contact; the tag stays in the account's list.")
     async def remove_tag(self, info: Info, input: TagInput) -> Contact:
         contact = await tag_service.remove_tag(
             info.context.require_actor(), decode_id(input.contact_id, "Contact", "contactId"), input.name

@@ -23,12 +23,15 @@ _FIELDS = {
 
 @strawberry.input
 class AddDealInput:
-    contact_id: strawberry.ID
-    product_name: str
-    amount: Decimal
-    currency: str = strawberry.field(description="ISO 4217 code, e.g. USD.")
-    payment_type: PaymentType
-    status: DealStatus = DealStatus.OPEN
+    contact_id: strawberry.ID = strawberry.field(description="The contact's id.")
+    product_name: str = strawberry.field(description="1-200 characters.")
+    amount: Decimal = strawberry.field(
+        description='Exact decimal string ("1999.50") or number; 0 or more, below 10^14, with at most the'
+        " currency's decimal places (USD 2, JPY 0, BHD 3)."
+    )
+    currency: str = strawberry.field(description="ISO 4217 code in any case, e.g. USD.")
+    payment_type: PaymentType = strawberry.field(description="ONE_TIME, RECURRING or PAYMENT_PLAN.")
+    status: DealStatus = strawberry.field(default=DealStatus.OPEN, description="WON or LOST sets closedAt.")
     recurring: bool | None = strawberry.field(
         default=strawberry.UNSET, description="Defaults to true for RECURRING payments."
     )
@@ -36,13 +39,24 @@ class AddDealInput:
 
 @strawberry.input(description="Fields left out stay as they are.")
 class UpdateDealInput:
-    id: strawberry.ID
-    product_name: str | None = strawberry.UNSET
-    amount: Decimal | None = strawberry.UNSET
-    currency: str | None = strawberry.UNSET
-    payment_type: PaymentType | None = strawberry.UNSET
-    status: DealStatus | None = strawberry.UNSET
-    recurring: bool | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="The deal's id.")
+    product_name: str | None = strawberry.field(default=strawberry.UNSET, description="1-200 characters.")
+    amount: Decimal | None = strawberry.field(
+        default=strawberry.UNSET, description="As in addDeal; must fit the currency."
+    )
+    currency: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="ISO 4217 code; the amount must fit it (send both to switch to JPY).",
+    )
+    payment_type: PaymentType | None = strawberry.field(
+        default=strawberry.UNSET, description="ONE_TIME, RECURRING or PAYMENT_PLAN."
+    )
+    status: DealStatus | None = strawberry.field(
+        default=strawberry.UNSET, description="WON or LOST sets closedAt; OPEN clears it."
+    )
+    recurring: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Must be true for RECURRING payments."
+    )
 
 
 def _values(source: object) -> dict[str, object]:

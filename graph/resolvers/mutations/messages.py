@@ -18,27 +18,33 @@ from graph.schema.messages import Message
 
 @strawberry.input
 class SendSmsInput:
-    contact_id: strawberry.ID
-    body: str = strawberry.field(description="At most 1600 characters.")
+    contact_id: strawberry.ID = strawberry.field(
+        description="The contact's id; a mobile phone, okToSms true."
+    )
+    body: str = strawberry.field(description="1-1,600 characters.")
 
 
 @strawberry.input
 class SendEmailInput:
-    contact_id: strawberry.ID
-    subject: str
-    body: str = strawberry.field(description="Plain text.")
+    contact_id: strawberry.ID = strawberry.field(description="The contact's id; they need an email address.")
+    subject: str = strawberry.field(description="One line, 1-300 characters.")
+    body: str = strawberry.field(description="Plain text, 1-100,000 characters.")
 
 
 @strawberry.input
 class VerifyPhoneInput:
-    contact_id: strawberry.ID
+    contact_id: strawberry.ID = strawberry.field(description="The contact's id; they need a phone.")
 
 
 @strawberry.input
 class SetSmsConsentInput:
-    contact_id: strawberry.ID
-    ok_to_sms: bool
-    reason: str | None = strawberry.field(default=None, description="Why SMS is turned off, if it is.")
+    contact_id: strawberry.ID = strawberry.field(description="The contact's id.")
+    ok_to_sms: bool = strawberry.field(
+        description="true: express permission to text; refused for a landline."
+    )
+    reason: str | None = strawberry.field(
+        default=None, description="Why SMS is turned off, if it is; at most 200 characters."
+    )
 
 
 @strawberry.input

@@ -20,19 +20,19 @@ NOTE_BODY = (
 
 @strawberry.input
 class AddNoteInput:
-    contact_id: strawberry.ID
+    contact_id: strawberry.ID = strawberry.field(description="The contact's id.")
     body: str = strawberry.field(description=NOTE_BODY)
 
 
 @strawberry.input
 class EditNoteInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The note's id.")
     body: str = strawberry.field(description=NOTE_BODY)
 
 
 @strawberry.input
 class DeleteNoteInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The note's id.")
 
 
 async def _result(info: Info, note: NoteModel) -> Note:

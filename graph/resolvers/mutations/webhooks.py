@@ -19,30 +19,34 @@ class CreateWebhookEndpointInput:
     events: list[str] | None = strawberry.field(
         default=None, description="Hook names from webhookEvents; left out or empty = every event."
     )
-    description: str | None = None
+    description: str | None = strawberry.field(default=None, description="At most 200 characters.")
 
 
 @strawberry.input(description="Fields left out stay as they are.")
 class UpdateWebhookEndpointInput:
-    id: strawberry.ID
-    url: str | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="The endpoint's id.")
+    url: str | None = strawberry.field(
+        default=strawberry.UNSET, description="http(s) URL that receives the POSTs."
+    )
     events: list[str] | None = strawberry.field(
         default=strawberry.UNSET, description="Replaces the list; null or empty = every event."
     )
     active: bool | None = strawberry.field(
         default=strawberry.UNSET, description="false stops deliveries, including retries under way."
     )
-    description: str | None = strawberry.UNSET
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 200 characters."
+    )
 
 
 @strawberry.input
 class RotateWebhookSecretInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The endpoint's id.")
 
 
 @strawberry.input
 class DeleteWebhookEndpointInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The endpoint's id.")
 
 
 @strawberry.type(description="The new endpoint and its signing secret, shown this once.")
