@@ -583,7 +583,10 @@ async def test_a_hook_that_kills_its_worker_every_time_is_dead_lettered(
                     spawner.alive.clear()
                     spawner.start()
                     workers += 1
-                return (await OutboxRow.get(id=row.id)).status == outbox.DEAD
+                # Dead, and told: the final failure is journaled first, then event_dead_lettered runs.
+                dead = (await OutboxRow.get(id=row.id)).status == outbox.DEAD
+                told = probe / "dead"
+                return dead and told.exists() and told.read_text().endswith("\n")  # written whole
 
             await wait_until(dead_lettered, "the row to be dead-lettered", timeout=90)
 
