@@ -1,8 +1,9 @@
 """The partner contract: every hook a Dossier plugin can implement.
 
-Implement a hook with `@dossier_hookimpl` (`from plugins import hookimpl`), as a plain
-function or `async def`. Event hooks are delivered through the outbox *after* the change
-committed: they receive a `crm.events.CardEvent` snapshot, never ORM objects; they may
+Implement a hook with `@hookimpl` (`from dossier.plugin import hookimpl`: partners import
+everything from `dossier.plugin`, see docs/plugins.md), as a plain function or `async def`.
+Event hooks are delivered through the outbox *after* the change
+committed: they receive a `CardEvent` snapshot, never ORM objects; they may
 take their time (they never block a mutation); raising makes the dispatcher retry the
 same event for the same plugin later, with exponential backoff, up to the configured
 number of attempts. Use `event.id` to make a handler idempotent.
