@@ -196,7 +196,8 @@ def test_the_example_imports_only_the_public_modules() -> None:
 def test_the_distribution_is_dossier_crm() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["name"] == DISTRIBUTION == "dossier-crm"
-    assert set(project["optional-dependencies"]["testing"]) >= {"aiosmtpd>=1.4", "pytest-asyncio>=1.0"}
+    testing = {re.match(r"[A-Za-z0-9_.-]+", r).group() for r in project["optional-dependencies"]["testing"]}  # type: ignore[union-attr]
+    assert testing >= {"pytest", "pytest-asyncio", "aiosmtpd"}  # what dossier.plugin.testing's users need
     version = importlib.metadata.version("dossier-crm")
     assert version == project["version"]
     listing = make_plugin_manager(load_entry_points=False).listing()
