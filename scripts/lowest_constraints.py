@@ -67,8 +67,9 @@ def lower_bound(requirement: str) -> str:
 def pins(sections: dict[str, list[str]]) -> dict[str, list[str]]:
     """`name==floor` lines per section (extras dropped: constraints cannot carry them; markers kept).
 
-    A package declared in more than one place is pinned once, where it first appears, at the highest
-    of its floors (the lowest version that satisfies every declaration).
+    A package declared in more than one place (a runtime dependency the tests name too, a test package
+    in two extras) is pinned once, where it first appears; its declarations must agree on the floor,
+    since only the pinned one is ever tested.
     """
     floors: dict[str, Version] = {}
     markers: dict[str, str] = {}
@@ -81,7 +82,12 @@ def pins(sections: dict[str, list[str]]) -> dict[str, list[str]]:
             marker = f" ; {req.marker}" if req.marker is not None else ""
             if name in floors and markers[name] != marker:
                 raise BoundError(f"{name!r} is declared twice with different markers: declare it once")
-            floors[name] = max(floor, floors.get(name, floor))
+            if name in floors and floors[name] != floor:
+                raise BoundError(
+                    f"{name!r} has two lower bounds ({floors[name]} in {where[name]}, {floor} in {section}): "
+                    "only one can be tested, declare the same floor in both"
+                )
+            floors[name] = floor
             markers[name] = marker
             where.setdefault(name, section)
     return {

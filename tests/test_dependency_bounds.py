@@ -153,7 +153,7 @@ def test_a_requirement_without_a_usable_floor_is_refused(requirement: str, messa
         lowest.lower_bound(requirement)
 
 
-def test_extras_are_dropped_markers_kept_and_a_repeated_package_pinned_once_at_its_highest_floor() -> None:
+def test_extras_are_dropped_markers_kept_and_a_repeated_package_pinned_once() -> None:
     text = lowest.render(
         {
             "project": {
@@ -162,12 +162,27 @@ def test_extras_are_dropped_markers_kept_and_a_repeated_package_pinned_once_at_i
                     "httpx>=0.27",
                     'tomli>=2.0; python_version < "3.11"',
                 ],
-                "optional-dependencies": {"test": ["pytest>=8.2", "HTTPX>=0.28"], "testing": ["pytest>=8"]},
+                "optional-dependencies": {
+                    "test": ["pytest>=9.0", "HTTPX>=0.27"],
+                    "testing": ["pytest>=9.0,<10"],
+                },
             }
         }
     )
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert lines == ["uvicorn==0.50.2", "httpx==0.28", 'tomli==2.0 ; python_version < "3.11"', "pytest==8.2"]
+    assert lines == ["uvicorn==0.50.2", "httpx==0.27", 'tomli==2.0 ; python_version < "3.11"', "pytest==9.0"]
+
+
+def test_a_package_declared_twice_with_different_floors_is_refused() -> None:
+    """Only one floor gets installed and tested: the other would be a promise nobody checked."""
+    pyproject = {
+        "project": {
+            "dependencies": ["httpx>=0.27"],
+            "optional-dependencies": {"test": ["pytest>=9.0"], "testing": ["pytest>=8.2"]},
+        }
+    }
+    with pytest.raises(lowest.BoundError, match=r"'pytest' has two lower bounds \(9.0 in .*test, 8.2 in"):
+        lowest.render(pyproject)
 
 
 def test_the_check_mode_fails_on_a_stale_file_and_the_script_rewrites_it(
