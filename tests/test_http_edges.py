@@ -252,7 +252,7 @@ async def test_limits_hold_on_the_served_app(tmp_path: Path) -> None:
                 await asyncio.sleep(0.1)  # bounded start-up poll
 
             ok = await client.post("/graphql", json={"query": QUERY}, headers=auth)
-            assert ok.json() == {"data": {"viewer": {"user": {"name": "a"}}}}, ok.text
+            assert ok.json() == {"data": {"viewer": {"user": {"name": "A"}}}}, ok.text
 
             huge_header = {"Authorization": "Bearer " + "k" * 1_000_000}
             refused(
