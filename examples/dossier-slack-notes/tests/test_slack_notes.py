@@ -163,14 +163,14 @@ class StubHost:
         return self.env.get(f"DOSSIER_{name}") or default
 
 
-def won_event(event_id: str = "evt-1") -> CardEvent:
+def won_event(event_id: str = "evt-1", amount: str = "12000.00", currency: str = "USD") -> CardEvent:
     return card_event(
         "DEAL_UPDATED",
         id=event_id,
         changes={"status": ["OPEN", "WON"]},
         subject_type="Deal",
         subject_id=12,
-        subject={"productName": "Audit", "amount": "12000", "currency": "USD", "status": "WON"},
+        subject={"productName": "Audit", "amount": amount, "currency": currency, "status": "WON"},
     )
 
 
@@ -186,3 +186,5 @@ async def test_a_replayed_event_is_posted_once(slack: FakeSlack) -> None:
     assert [r.headers["idempotency-key"] for r in slack.received] == ["evt-1", "evt-2"]
     assert slack.texts[0] == won_message(won_event())
     assert won_message(won_event()) == ":trophy: Audit won with Grace Hopper: 12,000.00 USD (by Rita Boss)"
+    # Amounts keep their currency's minor units: no invented cents for yen.
+    assert won_message(won_event(amount="2000", currency="JPY")).endswith(": 2,000 JPY (by Rita Boss)")

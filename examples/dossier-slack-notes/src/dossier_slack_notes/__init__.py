@@ -28,8 +28,10 @@ _REMEMBERED = 10_000  # event ids kept to recognise a replayed event
 
 
 def _money(amount: Any, currency: str) -> str:
+    # The event's amount already has its currency's decimal places ("1500.50" USD, "2000" JPY):
+    # group the thousands and keep every digit as given.
     try:
-        return f"{Decimal(str(amount)):,.2f} {currency}"
+        return f"{Decimal(str(amount)):,f} {currency}"
     except (InvalidOperation, ValueError):
         return f"{amount} {currency}"
 
