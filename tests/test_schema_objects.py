@@ -26,6 +26,8 @@ VALUES: dict[str, Any] = {
     "kind": "STATUS_CHANGED",
     "actor_kind": "USER",
     "actor_name": "Ana Admin",
+    "author_kind": "PLUGIN",
+    "author_name": "slack-notes",
     "summary": "Status: new → contacted",
     "changes": '{"status": ["new", "contacted"]}',
     "subject_type": "Call",
