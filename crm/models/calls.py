@@ -14,6 +14,10 @@ class Call(Model):
     outcome = fields.CharField(max_length=32, null=True)
     outcome_at = fields.DatetimeField(null=True)
     recording_url = fields.CharField(max_length=1000, null=True)
+    # A call logged after it happened (logCall): INBOUND | OUTBOUND; NULL for a booked call.
+    direction = fields.CharField(max_length=16, null=True)
+    duration_seconds = fields.IntField(null=True)
+    summary = fields.TextField(null=True)
     cancel_reason = fields.CharField(max_length=500, null=True)
     cancelled_at = fields.DatetimeField(null=True)
     reschedule_count = fields.IntField(default=0)

@@ -25,6 +25,8 @@ class Contact(Model):
     status = fields.CharField(max_length=50)
     sub_status = fields.CharField(max_length=50, null=True)
     converted_at = fields.DatetimeField(null=True)
+    # Set while archived (archiveContacts); only an archived contact can be deleted.
+    archived_at = fields.DatetimeField(null=True)
     # SMS consent (C1-C3): off until a user switches it on or a line check finds a mobile.
     ok_to_sms = fields.BooleanField(default=False, db_default=False)
     sms_blocked_reason = fields.CharField(max_length=200, null=True)
@@ -45,7 +47,8 @@ class Contact(Model):
     class Meta:
         table = "contact"
         # The contacts list, newest first within one account.
-        indexes = (("account_id", "id"),)
+        # contactByPhone: an incoming caller looked up by either stored E.164 phone.
+        indexes = (("account_id", "id"), ("account_id", "phone"), ("account_id", "secondary_phone"))
 
 
 class Tag(Model):

@@ -1,0 +1,46 @@
+"""The contact card's lifecycle (issue 11, D4/D5/D10/C6).
+
+- contact.archived_at: set while a contact is archived (archiveContacts), cleared by
+  restoreContacts; an archived contact leaves the contacts list and refuses new calls and
+  messages, and only an archived contact can be deleted.
+- (account_id, phone) and (account_id, secondary_phone) on contact: contactByPhone looks an
+  incoming caller up by the stored E.164 within one account, an index lookup on either phone.
+- call.direction, call.duration_seconds, call.summary: logCall records a call that already
+  happened (INBOUND or OUTBOUND, how long it lasted, what was said). Booked calls keep
+  direction NULL.
+"""
+
+from tortoise import fields, migrations
+from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+
+class Migration(migrations.Migration):
+    dependencies = [("models", "0006_note_author")]
+
+    initial = False
+
+    operations = [
+        ops.AddField(
+            model_name="Contact",
+            name="archived_at",
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddIndex(model_name="Contact", index=Index(fields=["account_id", "phone"])),
+        ops.AddIndex(model_name="Contact", index=Index(fields=["account_id", "secondary_phone"])),
+        ops.AddField(
+            model_name="Call",
+            name="direction",
+            field=fields.CharField(max_length=16, null=True),
+        ),
+        ops.AddField(
+            model_name="Call",
+            name="duration_seconds",
+            field=fields.IntField(null=True),
+        ),
+        ops.AddField(
+            model_name="Call",
+            name="summary",
+            field=fields.TextField(null=True),
+        ),
+    ]
