@@ -34,6 +34,21 @@ class JourneyKind(StrEnum):
     EMAIL_QUEUED = "EMAIL_QUEUED"
     EMAIL_SENT = "EMAIL_SENT"
     EMAIL_FAILED = "EMAIL_FAILED"
+    LEAD_SUBMITTED = "LEAD_SUBMITTED"
+    # Conversions (crm/services/conversions.py): sent to the client, held for a manager's
+    # review, rejected by one; EMAILED / EMAIL_FAILED are the email plugin's outcome.
+    CONVERSION_SENT = "CONVERSION_SENT"
+    CONVERSION_HELD = "CONVERSION_HELD"
+    CONVERSION_REJECTED = "CONVERSION_REJECTED"
+    CONVERSION_EMAILED = "CONVERSION_EMAILED"
+    CONVERSION_EMAIL_FAILED = "CONVERSION_EMAIL_FAILED"
+    # The record's lifecycle (crm/services/lifecycle.py): duplicate, archive, restore,
+    # delete; and calls logged after they happened (crm/services/call_log.py).
+    CONTACT_DUPLICATED = "CONTACT_DUPLICATED"
+    CONTACT_ARCHIVED = "CONTACT_ARCHIVED"
+    CONTACT_RESTORED = "CONTACT_RESTORED"
+    CONTACT_DELETED = "CONTACT_DELETED"
+    CALL_LOGGED = "CALL_LOGGED"
     # Written by the dispatcher, not by a mutation: a plugin failed to handle an event.
     PLUGIN_DELIVERY_FAILED = "PLUGIN_DELIVERY_FAILED"
 
@@ -67,6 +82,15 @@ HOOK_FOR_KIND: dict[JourneyKind, str] = {
     JourneyKind.EMAIL_QUEUED: "email_queued",
     JourneyKind.EMAIL_SENT: "email_status_changed",
     JourneyKind.EMAIL_FAILED: "email_status_changed",
+    JourneyKind.CONTACT_DUPLICATED: "contact_duplicated",
+    JourneyKind.CONTACT_ARCHIVED: "contact_archived",
+    JourneyKind.CONTACT_RESTORED: "contact_restored",
+    JourneyKind.CONTACT_DELETED: "contact_deleted",
+    JourneyKind.CALL_LOGGED: "call_logged",
+    JourneyKind.CONVERSION_SENT: "conversion_sent",
+    JourneyKind.CONVERSION_HELD: "conversion_held",
+    JourneyKind.CONVERSION_REJECTED: "conversion_rejected",
+    JourneyKind.LEAD_SUBMITTED: "lead_submitted",
 }
 
 # Hooks whose events outgoing webhooks may subscribe to: every event hook above.

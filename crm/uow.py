@@ -69,8 +69,12 @@ class UnitOfWork:
         subject_type: str | None = None,
         subject_id: int | None = None,
         subject: Mapping[str, Any] | None = None,
+        notify: bool = True,
     ) -> JourneyEvent:
-        """Append a journey event and queue it for every plugin that subscribes to its hook."""
+        """Append a journey event and queue it for every plugin that subscribes to its hook.
+
+        `notify=False` journals without firing the hook: the second side of a change whose
+        hook already fires once (a duplicated contact's source, the copy has the event)."""
         now = utcnow()
         event = JourneyEvent(
             account_id=self.actor.account_id,
@@ -92,7 +96,7 @@ class UnitOfWork:
                 to_message({**event.__dict__, "contact_id": contact.id}),
             )
         )
-        hook = HOOK_FOR_KIND.get(kind)
+        hook = HOOK_FOR_KIND.get(kind) if notify else None
         plugins = [
             plugin
             for plugin in (wiring.subscribers(hook) if hook else ())
