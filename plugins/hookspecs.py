@@ -131,6 +131,29 @@ def contact_owners_changed(event: CardEvent) -> None:
 
 
 @hookspec
+def contact_duplicated(event: CardEvent) -> None:
+    """A contact was copied (`duplicateContact`); the event is the copy's, `event.subject_id` the
+    source's id, `event.subject` has sourceId, tags and deals copied (not notes or history)."""
+
+
+@hookspec
+def contact_archived(event: CardEvent) -> None:
+    """A contact went to the archive (`archiveContacts`); `event.changes["archivedAt"]` is [None, time]."""
+
+
+@hookspec
+def contact_restored(event: CardEvent) -> None:
+    """An archived contact was restored (`restoreContacts`); `event.changes["archivedAt"]` is [time, None]."""
+
+
+@hookspec
+def contact_deleted(event: CardEvent) -> None:
+    """An archived contact was deleted for good (`deleteContacts`), with everything tied to it:
+    erase your copies. `event.subject` is its last snapshot (identity, address, status, owners,
+    tags); the contact no longer exists when this runs."""
+
+
+@hookspec
 def tag_added(event: CardEvent) -> None:
     """A tag was put on the contact; `event.subject["name"]` is the tag."""
 
@@ -163,6 +186,12 @@ def call_cancelled(event: CardEvent) -> None:
 @hookspec
 def call_outcome_set(event: CardEvent) -> None:
     """A call's outcome (CALLED, NO_ANSWER, SPOKE, NO_SHOW, ...) was set or changed."""
+
+
+@hookspec
+def call_logged(event: CardEvent) -> None:
+    """A call that already happened was logged (`logCall`); `event.subject` has direction,
+    occurredAt, durationSeconds, outcome, summary, recordingUrl."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -243,6 +272,28 @@ def email_queued(event: CardEvent) -> None:
 @hookspec
 def email_status_changed(event: CardEvent) -> None:
     """An outbound email was sent or failed; kind EMAIL_SENT or EMAIL_FAILED."""
+
+
+# ---------------------------------------------------------------------------------------
+# Conversion events (event.subject_type == "Conversion"; see crm/services/conversions.py)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def conversion_sent(event: CardEvent) -> None:
+    """A conversion was released to the client (a CLIENT status, `sendToClient`, or a manager's
+    `approveConversion`); `event.subject["record"]` is what the client gets, the email plugin
+    mails it to the account's client address."""
+
+
+@hookspec
+def conversion_held(event: CardEvent) -> None:
+    """A conversion waits for a manager's review (a MANAGER status or `sendToClient`)."""
+
+
+@hookspec
+def conversion_rejected(event: CardEvent) -> None:
+    """A manager rejected a held conversion; `event.subject["reason"]` says why."""
 
 
 # ---------------------------------------------------------------------------------------
