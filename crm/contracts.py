@@ -33,12 +33,16 @@ class PhoneLine:
 
 @dataclass(frozen=True, slots=True)
 class OutboundEmail:
-    message_id: int
+    message_id: int  # the card's Message; 0 for an email that is not one (a conversion to the client)
     account_id: int
     contact_id: int
     to: str
     subject: str
     body: str  # plain text
+    html: str | None = None  # an HTML alternative of `body`, when the sender has one
+    # The Message-ID every try of this email must carry (a conversion's is fixed by its id);
+    # None: the provider picks one and keeps it with the card's Message.
+    message_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

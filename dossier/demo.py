@@ -51,6 +51,7 @@ from crm.richtext import clean_note, visible_text
 from crm.services.accounts import create_account, create_user, hash_key, issue_api_key
 from crm.services.contacts import IDENTITY_FIELDS
 from crm.uow import display_name
+from dossier.demo_conversions import seed_conversions
 
 log = logging.getLogger("dossier.demo")
 
@@ -1369,6 +1370,7 @@ async def _seed(contacts: int, rich: int, seed: int) -> None:
         planner = _Planner(rng, now, people, account.statuses)
         cards = _plan_cards(planner, contacts, rich)
         await _write(conn, account.id, cards, opened + timedelta(days=1))
+        await seed_conversions(conn, account.id, now)
 
 
 async def _seed_keys(

@@ -49,9 +49,12 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from crm.services.accounts import MAX_STATUSES, MAX_USERS
+from crm.services.conversions import MAX_FIELDS, SUMMARY_LABELS
+from crm.services.lifecycle import MAX_IDS
 from crm.services.tags import MAX_TAGS
 from crm.services.webhooks import MAX_ENDPOINTS
 from graph.ids import MAX_PAGE
+from graph.schema.merges import MAX_ABSORBED, MAX_CANDIDATES, MAX_FILLED, MAX_MOVED_KINDS
 
 # GitHub's limit of 500,000 nodes per call, counted more strictly here (every object, not only
 # connection nodes). A page of 50 of the fullest cards costs about 180,000, a page of 100 about
@@ -73,6 +76,8 @@ LIST_BOUNDS: dict[str, int] = {
     "Contact.journey": MAX_PAGE,
     "Contact.messages": MAX_PAGE,
     "WebhookEndpoint.deliveries": MAX_PAGE,
+    "Contact.conversions": MAX_PAGE,
+    "Query.conversions": MAX_PAGE,
     # A card's own lists. They are getting `first` (default and maximum 100); until then 100
     # is the planning bound (a card showing more pages them), and the same number after.
     "Contact.calls": MAX_PAGE,
@@ -85,6 +90,8 @@ LIST_BOUNDS: dict[str, int] = {
     "Account.statuses": MAX_STATUSES,
     "StatusOption.subStatuses": 30,  # leaves: documented, cost nothing
     "Account.tags": MAX_TAGS,  # the account's tag vocabulary
+    "Conversion.record": len(SUMMARY_LABELS) + MAX_FIELDS,  # the summary's lines, then the user's fields
+    "Conversion.fields": MAX_FIELDS,
     "Call.badges": 3,  # CANCELLED, RESCHEDULED, NEEDS_OUTCOME (leaves)
     "Contact.links": 20,  # one or two per card-link plugin
     "JourneyEvent.changes": 20,  # one per field an event changed: at most 17 (update_contact)
@@ -93,7 +100,22 @@ LIST_BOUNDS: dict[str, int] = {
     "Query.plugins": 100,  # loaded plugins
     "PluginInfo.hooks": 100,  # leaves
     "Query.webhookEndpoints": MAX_ENDPOINTS,
+    # Bulk lifecycle mutations name at most MAX_IDS contacts (crm.services.lifecycle).
+    "ArchiveContactsPayload.contacts": MAX_IDS,
+    "ArchiveContactsPayload.archivedIds": MAX_IDS,
+    "ArchiveContactsPayload.skippedIds": MAX_IDS,
+    "RestoreContactsPayload.contacts": MAX_IDS,
+    "RestoreContactsPayload.restoredIds": MAX_IDS,
+    "RestoreContactsPayload.skippedIds": MAX_IDS,
+    "DeleteContactsPayload.deletedIds": MAX_IDS,
     "Query.webhookEvents": 100,  # leaves
+    # Merges (graph/schema/merges.py): a card's merges are paged; the rest is bounded by the service.
+    "Contact.merges": MAX_PAGE,
+    "Contact.duplicateCandidates": MAX_CANDIDATES,
+    "ContactMerge.absorbed": MAX_ABSORBED,
+    "ContactMerge.moved": MAX_MOVED_KINDS,
+    "ContactMerge.filled": MAX_FILLED,
+    "UnmergeContactsPayload.contacts": MAX_ABSORBED + 1,  # the primary and each restored contact
     "WebhookEndpoint.events": 100,  # crm.services.webhooks.MAX_EVENTS (leaves)
 }
 

@@ -297,6 +297,17 @@ def conversion_rejected(event: CardEvent) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Lead events (event.subject_type == "Lead"; see crm/services/leads.py)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def lead_submitted(event: CardEvent) -> None:
+    """A form submission was stored as a lead (`submitLead`, `POST /forms/{key}`);
+    `event.subject` is the lead with its matchReason, status, answers and UTMs."""
+
+
+# ---------------------------------------------------------------------------------------
 # Account events (an AccountEvent: not about a card, so in no contact's journey)
 # ---------------------------------------------------------------------------------------
 
@@ -311,3 +322,13 @@ def api_key_created(event: AccountEvent) -> None:
 def api_key_revoked(event: AccountEvent) -> None:
     """An API key was revoked (`revokeApiKey`, `dossier key revoke`); `event.subject` as for
     api_key_created, with revokedAt."""
+
+
+@hookspec
+def form_created(event: AccountEvent) -> None:
+    """An admin created an intake form (`createForm`); `event.subject` has name; never the key."""
+
+
+@hookspec
+def form_revoked(event: AccountEvent) -> None:
+    """An admin revoked an intake form (`revokeForm`); `event.subject` has name and revokedAt."""

@@ -3,8 +3,11 @@
 from crm.models.accounts import Account, ApiKey, User
 from crm.models.calls import Call
 from crm.models.contacts import Contact, ContactTag, FormAnswer, Tag, Utm
+from crm.models.conversions import Conversion
 from crm.models.deals import Deal
 from crm.models.journey import JourneyEvent
+from crm.models.merges import Merge
+from crm.models.leads import Form, Lead
 from crm.models.messages import Message, MessageProviderId
 from crm.models.notes import Note
 from crm.models.outbox import OutboxRow
@@ -17,9 +20,13 @@ __all__ = [
     "Call",
     "Contact",
     "ContactTag",
+    "Conversion",
     "Deal",
+    "Form",
     "FormAnswer",
     "JourneyEvent",
+    "Merge",
+    "Lead",
     "Message",
     "MessageProviderId",
     "Note",

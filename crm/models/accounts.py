@@ -19,11 +19,14 @@ def default_statuses() -> list[dict[str, object]]:
 class Account(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=120, unique=True)
-    # [{"name": str, "subStatuses": [str, ...], "converts": bool}, ...]. The first entry is the
-    # status of new contacts; reaching a status with "converts" records the conversion date.
+    # [{"name": str, "subStatuses": [str, ...], "converts": bool, "routing": "CLIENT" | "MANAGER"
+    # (optional)}, ...]. The first entry is the status of new contacts; reaching a status with
+    # "converts" records the conversion date, one with "routing" makes a Conversion.
     statuses = fields.JSONField(default=default_statuses)
     # The account's own SMS number (E.164); inbound texts to it belong to this account.
     sms_number = fields.CharField(max_length=20, null=True, unique=True)
+    # Where conversions go (the built-in email plugin mails each one there); admins set it.
+    client_email = fields.CharField(max_length=254, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

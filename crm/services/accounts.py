@@ -23,6 +23,7 @@ from crm.clock import utcnow
 from crm.errors import BadInput, Conflict, Forbidden, NotFound
 from crm.events import AccountEvent, ActorSnapshot
 from crm.models import Account, ApiKey, Contact, OutboxRow, User
+from crm.services import conversions
 from crm.wiring import wiring
 
 log = logging.getLogger("dossier.accounts")
@@ -495,7 +496,17 @@ def _clean_statuses(statuses: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
         ]
         if len({s.casefold() for s in subs}) != len(subs):
             raise BadInput(f"status {name!r} lists a sub-status twice", field="statuses")
-        cleaned.append({"name": name, "subStatuses": subs, "converts": bool(entry.get("converts"))})
+        status = {"name": name, "subStatuses": subs, "converts": bool(entry.get("converts"))}
+        routing = conversions.clean_routing(entry.get("routing"), name)
+        if routing is not None:
+            if not cleaned:
+                raise BadInput(
+                    f"status {name!r} is the status of new contacts and cannot send them anywhere: "
+                    "give the routing to a later status",
+                    field="statuses.routing",
+                )
+            status["routing"] = routing
+        cleaned.append(status)
     return cleaned
 
 

@@ -11,7 +11,7 @@ from crm.clock import utcnow
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.journey import JourneyKind
 from crm.models import Account, Contact, FormAnswer, User, Utm
-from crm.services import _scoped
+from crm.services import _scoped, conversions
 from crm.uow import display_name, unit_of_work
 from crm.wiring import wiring
 
@@ -145,6 +145,10 @@ async def update_contact(actor: Actor, contact_id: int, identity: Mapping[str, A
         }
         if not changes:
             return contact
+        # A Guest (a lead whose form asked for no name, email or phone) may be edited before it
+        # is named; only an edit that takes away a contact's last identifier is refused.
+        identifiers = ("first_name", "last_name", "business_name", "email", "phone")
+        was_named = any(getattr(contact, k) for k in identifiers)
         for key, value in fields.items():
             setattr(contact, key, value)
         if "phone" in changes:
@@ -155,9 +159,7 @@ async def update_contact(actor: Actor, contact_id: int, identity: Mapping[str, A
                 changes["phoneLineType"] = [contact.phone_line_type, None]
             contact.ok_to_sms, contact.phone_line_type = False, None
             contact.phone_checked_at, contact.sms_blocked_reason = None, None
-        if not any(
-            getattr(contact, k) for k in ("first_name", "last_name", "business_name", "email", "phone")
-        ):
+        if was_named and not any(getattr(contact, k) for k in identifiers):
             raise BadInput("a contact needs at least a name, business name, email or phone")
         await contact.save(using_db=uow.conn)
         await uow.record(
@@ -213,6 +215,8 @@ async def set_status(actor: Actor, contact_id: int, status: str, sub_status: str
         await uow.record(
             contact, JourneyKind.STATUS_CHANGED, f"{actor.name} set the status to {label}", changes
         )
+        if "status" in changes:
+            await conversions.status_reached(uow, contact, entry)
     return contact
 
 

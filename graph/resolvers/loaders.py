@@ -21,9 +21,11 @@ from crm.models import (
     Call,
     Contact,
     ContactTag,
+    Conversion,
     Deal,
     FormAnswer,
     JourneyEvent,
+    Lead,
     Message,
     Note,
     Tag,
@@ -32,6 +34,7 @@ from crm.models import (
     WebhookDelivery,
 )
 from crm.services.messages import MESSAGE_COLUMNS
+from graph.resolvers.merge_loaders import MergeLoaders
 from graph.resolvers.reads import Params, Row, Shape, connection, dialect, fetch, fetch_tagged, shape
 
 CONTACT_COLUMNS = (
@@ -39,13 +42,13 @@ CONTACT_COLUMNS = (
     "secondary_email", "phone", "secondary_phone", "street", "city", "state", "zip", "country",
     "ip_address", "status", "sub_status", "converted_at", "setter_owner_id", "closer_owner_id",
     "assigned_to_id", "created_at", "updated_at", "ok_to_sms", "sms_blocked_reason", "phone_line_type",
-    "phone_checked_at",
+    "phone_checked_at", "archived_at",
 )  # fmt: skip
 USER_COLUMNS = ("id", "name", "email", "role", "created_at")
 CALL_COLUMNS = (
     "id", "contact_id", "event_name", "scheduled_at", "duration_minutes", "status", "outcome",
     "outcome_at", "recording_url", "cancel_reason", "cancelled_at", "reschedule_count",
-    "booked_by_id", "created_at", "updated_at",
+    "booked_by_id", "created_at", "updated_at", "direction", "duration_seconds", "summary",
 )  # fmt: skip
 DEAL_COLUMNS = (
     "id", "contact_id", "product_name", "amount", "currency", "payment_type", "status",
@@ -57,9 +60,17 @@ NOTE_COLUMNS = (
 )  # fmt: skip
 UTM_COLUMNS = ("id", "contact_id", "source", "medium", "campaign", "term", "content", "captured_at")
 ANSWER_COLUMNS = ("id", "contact_id", "form", "question", "answer", "answered_at")
+LEAD_COLUMNS = (
+    "id", "contact_id", "form_name", "variant", "ip_address", "referrer", "submitted_at", "status",
+    "match_reason", "identity", "created_at",
+)  # fmt: skip
 JOURNEY_COLUMNS = (
     "id", "contact_id", "kind", "occurred_at", "actor_kind", "actor_user_id", "actor_name",
     "summary", "changes", "subject_type", "subject_id",
+)  # fmt: skip
+CONVERSION_COLUMNS = (
+    "id", "contact_id", "status", "routing", "summary", "extra_fields", "reason", "error",
+    "created_by_id", "reviewed_by_id", "created_at", "reviewed_at", "sent_at", "emailed_at",
 )  # fmt: skip
 WEBHOOK_DELIVERY_COLUMNS = (
     "id", "endpoint_id", "event_id", "event", "payload", "status", "attempts", "response_status",
@@ -76,6 +87,7 @@ DEAL_USERS = ("created_by",)
 NOTE_USERS = ("author",)
 MESSAGE_USERS = ("author",)
 JOURNEY_USERS = ("actor_user",)
+CONVERSION_USERS = ("created_by", "reviewed_by")
 
 
 def with_users(columns: Sequence[str], relations: Sequence[str]) -> tuple[str, ...]:
@@ -89,6 +101,7 @@ DEAL_READ = with_users(DEAL_COLUMNS, DEAL_USERS)
 NOTE_READ = with_users(NOTE_COLUMNS, NOTE_USERS)
 MESSAGE_READ = with_users(MESSAGE_COLUMNS, MESSAGE_USERS)
 JOURNEY_READ = with_users(JOURNEY_COLUMNS, JOURNEY_USERS)
+CONVERSION_READ = with_users(CONVERSION_COLUMNS, CONVERSION_USERS)
 
 
 async def join_users(
@@ -280,6 +293,13 @@ _DEAL_SECTION = _section(Deal, DEAL_READ, "deal", **{"": _Order(("created_at", "
 _NOTE_SECTION = _section(Note, NOTE_READ, "note", **{"": _Order(("created_at", "id"), descending=True)})
 _UTM_SECTION = _section(Utm, UTM_COLUMNS, "utm", **{"": _Order(("captured_at", "id"))})
 _ANSWER_SECTION = _section(FormAnswer, ANSWER_COLUMNS, "form_answer", **{"": _Order(("answered_at", "id"))})
+# A card's leads, newest first; FIRST and LAST are its first and latest touch (one row each).
+_LEAD_SECTION = _section(
+    Lead, LEAD_COLUMNS, "lead",
+    **{"": _Order(("submitted_at", "id"), descending=True)},
+    FIRST=_Order(("submitted_at", "id")),
+    LAST=_Order(("submitted_at", "id"), descending=True),
+)  # fmt: skip
 _TAG_SECTION = _ListSection(
     _TAGS,
     "contact_tag",
@@ -305,6 +325,8 @@ _MESSAGES = _PagedSection(
     "contact_id IN (SELECT id FROM contact WHERE account_id = {account})",
     "channel",
 )
+# A card's conversions, newest first, filtered by status (graph/schema/conversions.py).
+CONVERSIONS = _PagedSection(Conversion, "conversion", CONVERSION_READ, "account_id = {account}", "status")
 _DELIVERIES = _PagedSection(
     WebhookDelivery,
     "webhook_delivery",
@@ -328,7 +350,8 @@ class Loaders:
 
     def __init__(self, account_id: int) -> None:
         self.account_id = account_id
-        self.contact = self._by_id(Contact, CONTACT_READ, "account")
+        # A contact absorbed by a merge is hidden (crm/models/contacts.py, VisibleContacts).
+        self.contact = self._by_id(Contact, CONTACT_READ, "account", visible='t."merged_into_id" IS NULL')
         self.user = self._by_id(User, USER_COLUMNS, "account")
         self.call = self._by_id(Call, CALL_READ, "contact")
         self.deal = self._by_id(Deal, DEAL_READ, "contact")
@@ -343,6 +366,11 @@ class Loaders:
         self.utms_by_contact = self._slices(_UTM_SECTION)
         self.answers_by_contact = self._slices(_ANSWER_SECTION)
         self.tags_by_contact = self._slices(_TAG_SECTION)
+        # Leads (graph/schema/leads.py): a card's slices, one lead by id, a lead's answers and UTMs.
+        self.leads_by_contact = self._slices(_LEAD_SECTION)
+        self.lead = self._by_id(Lead, LEAD_COLUMNS, "account")
+        self.answers_by_lead = self._by_lead(FormAnswer, ANSWER_COLUMNS, "answered_at")
+        self.utms_by_lead = self._by_lead(Utm, UTM_COLUMNS, "captured_at")
         self.journey_page: DataLoader[PageKey, list[Row]] = DataLoader(
             lambda keys: self._load_pages(_JOURNEY, keys)
         )
@@ -355,6 +383,12 @@ class Loaders:
         )
         self.webhook_delivery_page: DataLoader[PageKey, list[Row]] = DataLoader(
             lambda keys: self._load_pages(_DELIVERIES, keys)
+        )
+        # Merges (graph/resolvers/merge_loaders.py): by id, a card's merges, duplicate candidates.
+        self.merge, self.merges_by_contact, self.duplicate_candidates = MergeLoaders(account_id).loaders()
+        self.conversion = self._by_id(Conversion, CONVERSION_READ, "account")
+        self.conversion_page: DataLoader[PageKey, list[Row]] = DataLoader(
+            lambda keys: self._load_pages(CONVERSIONS, keys)
         )
 
     def release(self) -> None:
@@ -369,7 +403,13 @@ class Loaders:
     # -- generic shapes -------------------------------------------------------------
 
     def _by_id(
-        self, model: type[Model], columns: Sequence[str], scope: str, raw: Sequence[str] = ()
+        self,
+        model: type[Model],
+        columns: Sequence[str],
+        scope: str,
+        raw: Sequence[str] = (),
+        *,
+        visible: str = "",
     ) -> DataLoader[int, Row | None]:
         """Rows by id, of this account only: `scope` is "account" (the row has an account_id)
         or "contact" (the row belongs to a contact of the account)."""
@@ -379,9 +419,28 @@ class Loaders:
         async def load(ids: list[int]) -> list[Row | None]:
             params = Params(dialect())
             where = f't."id" IN ({params.many(set(ids))}) AND {_scoped(scope, params(account_id))}'
+            if visible:  # a condition on t that hides rows (no parameters)
+                where += f" AND {visible}"
             rows = await fetch(rows_of, params, where, join=_SCOPE_JOIN[scope])
             found = {row["id"]: row for row in rows}
             return [found.get(i) for i in ids]
+
+        return DataLoader(load)
+
+    def _by_lead(self, model: type[Model], columns: Sequence[str], at: str) -> DataLoader[int, list[Row]]:
+        """A lead's rows (answers, UTMs) in time order, of this account's contacts only. A lead
+        has at most 100 answers and 20 UTM sets (crm/services/contacts.py)."""
+        rows_of = shape(model, (*columns, "lead_id"))
+        account_id = self.account_id
+
+        async def load(lead_ids: list[int]) -> list[list[Row]]:
+            params = Params(dialect())
+            where = f't."lead_id" IN ({params.many(set(lead_ids))}) AND c."account_id" = {params(account_id)}'
+            order = f't."lead_id", t."{at}", t."id"'
+            found: dict[int, list[Row]] = defaultdict(list)
+            for row in await fetch(rows_of, params, where, order, join=_SCOPE_JOIN["contact"]):
+                found[row["lead_id"]].append(row)
+            return [found.get(i, []) for i in lead_ids]
 
         return DataLoader(load)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import reduce
 from operator import or_
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -26,8 +26,10 @@ from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
 from graph.schema.calls import Call
 from graph.schema.common import forward_page
 from graph.schema.contacts import Contact, ContactConnection, ContactEdge, load_contact
+from graph.schema.conversions import Conversion
 from graph.schema.deals import Deal
 from graph.schema.journey import JourneyEvent
+from graph.schema.merges import ContactMerge
 from graph.schema.messages import Message
 from graph.schema.notes import Note
 
@@ -44,6 +46,8 @@ _NODE_TYPES = {
     "Tag": ("tag", Tag),
     "JourneyEvent": ("journey_event", JourneyEvent),
     "Message": ("message", Message),
+    "ContactMerge": ("merge", ContactMerge),
+    "Conversion": ("conversion", Conversion),
 }
 
 
@@ -122,11 +126,21 @@ class CoreQueries:
         description="Contacts of the account, newest first; `search` matches names, emails and phones."
     )
     async def contacts(
-        self, info: Info, first: int = 20, after: str | None = None, search: str | None = None
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        search: str | None = None,
+        archived: Annotated[
+            bool,
+            strawberry.argument(
+                description="true lists the archive (archived contacts only) instead of the live contacts."
+            ),
+        ] = False,
     ) -> ContactConnection:
         size = page_size(first)
         account_id = info.context.require_actor().account_id
-        base = ContactModel.filter(account_id=account_id)
+        base = ContactModel.filter(account_id=account_id, archived_at__isnull=not archived)
         condition = None
         if search is not None:
             if len(search) > 200:

@@ -23,38 +23,53 @@ from graph.errors import ErrorPolicy
 from graph.execution import execution_context_class
 from graph.hygiene import HideSuggestionsRule, InputHygiene, InputHygieneRule, without_suggestions
 from graph.resolvers.api_keys_queries import ApiKeyQueries
+from graph.resolvers.conversions import ConversionMutations, ConversionQueries
+from graph.resolvers.lifecycle_queries import LifecycleQueries
 from graph.resolvers.mutations.accounts import AccountMutations, ApiKeyMutations
 from graph.resolvers.mutations.calls import CallMutations
 from graph.resolvers.mutations.contacts import ContactMutations
 from graph.resolvers.mutations.deals import DealMutations
+from graph.resolvers.mutations.leads import LeadMutations
+from graph.resolvers.mutations.lifecycle import LifecycleMutations
 from graph.resolvers.mutations.messages import MessageMutations
+from graph.resolvers.mutations.merges import MergeMutations
 from graph.resolvers.mutations.notes import NoteMutations
 from graph.resolvers.mutations.webhooks import WebhookMutations
+from graph.resolvers.leads_queries import LeadQueries
 from graph.resolvers.queries import CoreQueries
 from graph.resolvers.subscriptions import Subscription
 from graph.resolvers.webhooks_queries import WebhookQueries
 from graph.schema.accounts import ApiKey, Tag, User
 from graph.schema.calls import Call
 from graph.schema.contacts import Contact
+from graph.schema.conversions import Conversion
 from graph.schema.deals import Deal
+from graph.schema.leads import Form, Lead
 from graph.schema.journey import JourneyEvent
+from graph.schema.merges import ContactMerge
 from graph.schema.messages import Message
 from graph.schema.notes import Note
 from graph.validation import ValidatedDocuments
 
 # Each section adds its root fields here.
-Query = merge_types("Query", (CoreQueries, WebhookQueries, ApiKeyQueries))
+Query = merge_types(
+    "Query", (CoreQueries, WebhookQueries, ApiKeyQueries, ConversionQueries, LifecycleQueries, LeadQueries)
+)
 Mutation = merge_types(
     "Mutation",
     (
         ContactMutations,
+        LifecycleMutations,
         CallMutations,
         DealMutations,
+        LeadMutations,
         NoteMutations,
         AccountMutations,
         ApiKeyMutations,
         MessageMutations,
+        MergeMutations,
         WebhookMutations,
+        ConversionMutations,
     ),
 )
 
@@ -108,7 +123,7 @@ def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None)
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Contact, User, Call, Deal, Note, Tag, JourneyEvent, Message, ApiKey],
+        types=[Contact, User, Call, Deal, Note, Tag, JourneyEvent, Message, ApiKey, ContactMerge, Conversion, Lead, Form],
         extensions=extensions,
         execution_context_class=executor,
     )

@@ -13,7 +13,7 @@ from crm.models import ApiKey as ApiKeyModel
 from crm.models import Contact as ContactModel
 from crm.models import Tag as TagModel
 from graph.schema.common import SharedObjects
-from graph.schema.enums import Role
+from graph.schema.enums import Role, Routing
 
 
 @strawberry.type(description="A person who works in the account.")
@@ -105,6 +105,11 @@ class StatusOption:
     converts: bool = strawberry.field(
         description="Reaching this status counts as a conversion and records convertedAt."
     )
+    routing: Routing | None = strawberry.field(
+        default=None,
+        description="CLIENT: reaching this status sends the card to the client; MANAGER: to a manager "
+        "for review first (a Conversion either way).",
+    )
 
 
 @strawberry.type(description="The tag a contact carries; the account keeps one list of them.")
@@ -122,7 +127,10 @@ class Account:
     name: str
     statuses: list[StatusOption]
     sms_number: str | None = strawberry.field(description="The account's own SMS sender, E.164.")
-    _id: strawberry.Private[int]
+    client_email: str | None = strawberry.field(
+        default=None, description="Where conversions are emailed (updateAccountSettings, admins)."
+    )
+    _id: strawberry.Private[int] = 0
 
     @classmethod
     def from_model(cls, account: AccountModel) -> Account:
@@ -130,10 +138,12 @@ class Account:
             name=account.name,
             statuses=[
                 StatusOption(name=s["name"], sub_statuses=list(s.get("subStatuses") or []),
-                             converts=bool(s.get("converts")))
+                             converts=bool(s.get("converts")),
+                             routing=Routing(s["routing"]) if s.get("routing") else None)
                 for s in account.statuses
             ],
             sms_number=account.sms_number,
+            client_email=account.client_email,
             _id=account.id,
         )  # fmt: skip
 

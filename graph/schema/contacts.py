@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -18,11 +18,28 @@ from graph.resolvers.reads import Row
 from graph.schema.accounts import Tag, User, joined_user
 from graph.schema.calls import Call
 from graph.schema.common import PageInfo, backward_page, built, forward_page
+from graph.schema.conversions import (
+    CONVERSION_CURSOR,
+    ConversionConnection,
+    ConversionStatus,
+    conversion_edges,
+)
 from graph.schema.deals import Deal
+from graph.schema.merges import (
+    MAX_CANDIDATES,
+    ContactMerge,
+    DuplicateCandidate,
+    missing_contact_message,
+    resolve_duplicate_candidates,
+    resolve_merges,
+)
 from graph.schema.enums import CallWhen, JourneyKind, JourneyOrder
 from graph.schema.journey import JourneyConnection, JourneyEvent, JourneyEventEdge
 from graph.schema.messages import CardLink, Channel, Message, MessageConnection, MessageEdge, PropertyFacts
 from graph.schema.notes import Note
+
+if TYPE_CHECKING:
+    from graph.schema.leads import Lead, Touch
 
 JOURNEY_CURSOR = "journey"
 MESSAGE_CURSOR = "message"
@@ -120,6 +137,9 @@ class Contact(relay.Node):
         description="From the last line check: mobile, landline, fixedVoip, nonFixedVoip, tollFree, ..."
     )
     phone_checked_at: datetime | None
+    archived_at: datetime | None = strawberry.field(
+        description="When the contact was archived (archiveContacts); null while it is live."
+    )
     created_at: datetime
     updated_at: datetime
     _row: strawberry.Private[dict[str, Any]]
@@ -145,6 +165,7 @@ class Contact(relay.Node):
             sms_blocked_reason=row["sms_blocked_reason"],
             phone_line_type=row["phone_line_type"],
             phone_checked_at=row["phone_checked_at"],
+            archived_at=row["archived_at"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             setter_owner=joined_user(row, "setter_owner"),
@@ -213,6 +234,33 @@ class Contact(relay.Node):
             )
             for r in rows
         ]  # fmt: skip
+
+    @strawberry.field(description=f"Leads (form submissions), newest first; at most {MAX_PAGE}, then page with `after`.")
+    async def leads(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = MAX_PAGE,
+        after: Annotated[strawberry.ID | None, strawberry.argument(description=AFTER_HELP)] = None,
+    ) -> list[Annotated[Lead, strawberry.lazy("graph.schema.leads")]]:
+        from graph.schema.leads import Lead
+
+        key = _slice_key(self.id, first, after, "Lead")
+        rows = _sliced(await info.context.loaders.leads_by_contact.load(key), after, "leads")
+        return [Lead.from_row(r) for r in rows]
+
+    @strawberry.field(description="Attribution of the first lead (form, UTMs, time); null without leads.")
+    async def first_touch(self, info: Info) -> Annotated[Touch, strawberry.lazy("graph.schema.leads")] | None:
+        from graph.schema.leads import Touch
+
+        rows = await info.context.loaders.leads_by_contact.load(SliceKey(self.id, 1, None, "FIRST"))
+        return Touch.of(rows[0]) if rows else None
+
+    @strawberry.field(description="Attribution of the latest lead (form, UTMs, time); null without leads.")
+    async def last_touch(self, info: Info) -> Annotated[Touch, strawberry.lazy("graph.schema.leads")] | None:
+        from graph.schema.leads import Touch
+
+        rows = await info.context.loaders.leads_by_contact.load(SliceKey(self.id, 1, None, "LAST"))
+        return Touch.of(rows[0]) if rows else None
 
     @strawberry.field(description="The event name of the most recently booked call.")
     async def last_booked_event(self, info: Info) -> str | None:
@@ -321,6 +369,52 @@ class Contact(relay.Node):
             else forward_page(edges, more=more, after=after),
         )
 
+    @strawberry.field(description="Conversions sent to the client or held for review, newest first.")
+    async def conversions(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="The `cursor` of the last conversion the client has.")
+        ] = None,
+        status: ConversionStatus | None = None,
+    ) -> ConversionConnection:
+        size = page_size(first)
+        bound = decode_cursor(after, CONVERSION_CURSOR) if after else None
+        statuses = (status.value,) if status else ()
+        rows = await info.context.loaders.conversion_page.load(PageKey(self.id, size, bound, statuses, True))
+        edges = conversion_edges(rows[:size])
+        return ConversionConnection(
+            edges=edges, page_info=forward_page(edges, more=len(rows) > size, after=after)
+        )
+
+    @strawberry.field(
+        description="Merges into this contact, newest first, undone ones included (unmergeContacts); "
+        f"at most {MAX_PAGE}, then page with `after`."
+    )
+    async def merges(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="At most this many merges (1 to 100).")] = 10,
+        after: Annotated[
+            strawberry.ID | None, strawberry.argument(description="The id of the last merge the client has.")
+        ] = None,
+    ) -> list[ContactMerge]:
+        return await resolve_merges(self, info, first, after)
+
+    @strawberry.field(
+        description="Contacts that may be this person too (the same email or phone, or the same name "
+        "and one email or phone in common), strongest reason first: candidates for mergeContacts."
+    )
+    async def duplicate_candidates(
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description=f"At most this many candidates (1 to {MAX_CANDIDATES}).")
+        ] = 10,
+    ) -> list[DuplicateCandidate]:
+        return await resolve_duplicate_candidates(self, info, first)
+
     def card_contact(self, account_id: int) -> CardContact:
         row = self._row
         parts = [row[k] for k in ("street", "city", "state", "zip", "country")]
@@ -353,7 +447,7 @@ class Contact(relay.Node):
 async def load_contact(info: Info, contact_id: int) -> Contact:
     row = await info.context.loaders.contact.load(contact_id)
     if row is None:
-        raise NotFound(f"no contact with id {contact_id} in this account")
+        raise NotFound(await missing_contact_message(info, contact_id))
     return Contact.from_row(row)
 
 

@@ -17,15 +17,25 @@ SMTP cannot be asked whether it did: the SMTP provider gives every try of one me
 same Message-ID (chosen and stored before the first try), which lets receivers that
 deduplicate by Message-ID drop a second copy. Nothing in SMTP obliges them to, so an email
 whose worker died after the server accepted it may arrive twice.
+
+It also mails each conversion (`conversion_sent`, D11) to the account's client address, as
+plain text and HTML (plugins/email/conversions.py), and records the outcome on the conversion.
 """
 
 from __future__ import annotations
 
+import logging
+
 from crm.contracts import OutboundEmail, SendRejected
 from crm.events import CardEvent
+from crm.services import conversions as conversion_service
 from crm.services.messages import MessageStatus, set_message_status, start_send
+from crm.wiring import wiring
 from plugins import hookimpl
 from plugins.base import HostedPlugin
+from plugins.email.conversions import conversion_email
+
+log = logging.getLogger("dossier.plugins.email")
 
 NO_PROVIDER = "no email provider"
 
@@ -71,7 +81,41 @@ class EmailPlugin(HostedPlugin):
         )
 
     @hookimpl
+    async def conversion_sent(self, event: CardEvent) -> None:
+        """Mail the conversion to the account's client address (`clientEmail`). No address,
+        no provider or a permanent refusal: the conversion is FAILED with the reason (journal
+        CONVERSION_EMAIL_FAILED); anything else is raised and retried by the outbox."""
+        if self.host is None:
+            raise RuntimeError("the email plugin was not started (its startup hook did not run)")
+        conversion_id = int(event.subject["conversionId"])
+        if await conversion_service.emailed_at(conversion_id) is not None:
+            return  # a retry after the server took it
+        actor = self._actor(event)
+        to = await conversion_service.client_address(event.account_id)
+        if not to:
+            log.warning("conversion %s not emailed: %s", conversion_id, conversion_service.NO_CLIENT_ADDRESS)
+            await conversion_service.record_email(
+                actor, conversion_id, to=None, error=conversion_service.NO_CLIENT_ADDRESS
+            )
+            return
+        try:
+            receipt = await self.host.send_email(conversion_email(event, to, wiring.email_from))
+        except SendRejected as exc:
+            error = f"{to} refused it: {exc.code} {exc.message}"
+            await conversion_service.record_email(actor, conversion_id, to=to, error=error)
+            return
+        if receipt is None:
+            await conversion_service.record_email(actor, conversion_id, to=to, error=NO_PROVIDER)
+            return
+        await conversion_service.record_email(actor, conversion_id, to=to)
+
+    @hookimpl
     async def event_dead_lettered(self, event: CardEvent, hook: str, error: str) -> None:
+        if hook == "conversion_sent" and "conversionId" in event.subject:
+            await conversion_service.record_email(
+                self._actor(event), int(event.subject["conversionId"]), to=None, error=error
+            )
+            return
         if hook != "email_queued" or "messageId" not in event.subject:
             return
         await set_message_status(

@@ -127,11 +127,15 @@ class SmtpProvider:
         mail["Date"] = formatdate(usegmt=True)
         mail["Message-ID"] = message_id or make_message_id(self.sender)
         mail.set_content(message.body)
+        if message.html:
+            mail.add_alternative(message.html, subtype="html")
         return mail
 
     async def _message_id(self, message: OutboundEmail) -> str:
         """The Message-ID every try of this message carries: stored before the first try."""
         assert self.sender is not None
+        if message.message_key:  # fixed by the sender (a conversion): the same on every try
+            return message.message_key
         fresh = make_message_id(self.sender)
         progress = await messages.send_progress(message.message_id)
         if progress is None:  # not a send the email plugin started (nothing to keep it with)

@@ -8,6 +8,7 @@ from crm.services import accounts as account_service
 from graph.context import Info
 from graph.ids import decode_id
 from graph.schema.accounts import Account, ApiKey
+from graph.schema.enums import Routing
 
 
 @strawberry.input
@@ -17,6 +18,11 @@ class StatusOptionInput:
         default_factory=list, description="Each 1-50 characters, unique ignoring case."
     )
     converts: bool = strawberry.field(default=False, description="Reaching this status records convertedAt.")
+    routing: Routing | None = strawberry.field(
+        default=None,
+        description="CLIENT: reaching this status sends the card to the account's client (a conversion); "
+        "MANAGER: holds it for a manager's review first. Not on the first status (new contacts).",
+    )
 
 
 @strawberry.input
@@ -32,7 +38,15 @@ class AccountMutations:
     async def set_status_list(self, info: Info, input: SetStatusListInput) -> Account:
         account = await account_service.set_status_list(
             info.context.require_actor(),
-            [{"name": s.name, "subStatuses": s.sub_statuses, "converts": s.converts} for s in input.statuses],
+            [
+                {
+                    "name": s.name,
+                    "subStatuses": s.sub_statuses,
+                    "converts": s.converts,
+                    "routing": s.routing.value if s.routing else None,
+                }
+                for s in input.statuses
+            ],
         )
         return Account.from_model(account)
 
