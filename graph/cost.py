@@ -54,7 +54,7 @@ from crm.services.lifecycle import MAX_IDS
 from crm.services.tags import MAX_TAGS
 from crm.services.webhooks import MAX_ENDPOINTS
 from graph.ids import MAX_PAGE
-from graph.schema.merges import MAX_ABSORBED, MAX_CANDIDATES, MAX_FILLED, MAX_MOVED_KINDS
+from graph.resolvers.merge_loaders import MAX_ABSORBED, MAX_CANDIDATES, MAX_FILLED, MAX_MOVED_KINDS
 
 # GitHub's limit of 500,000 nodes per call, counted more strictly here (every object, not only
 # connection nodes). A page of 50 of the fullest cards costs about 180,000, a page of 100 about
@@ -86,6 +86,11 @@ LIST_BOUNDS: dict[str, int] = {
     "Contact.tags": MAX_PAGE,
     "Contact.utms": MAX_PAGE,
     "Contact.formAnswers": MAX_PAGE,
+    "Contact.leads": MAX_PAGE,
+    "Query.leads": MAX_PAGE,
+    "Lead.answers": 100,  # crm.services.contacts.MAX_FORM_ANSWERS per lead
+    "Lead.utms": 20,  # crm.services.contacts.MAX_UTMS per request; a lead takes one
+    "Query.forms": 1000,  # crm.services.leads.MAX_LISTED_FORMS
     # Bounded by what the services accept or what the code can produce.
     "Account.statuses": MAX_STATUSES,
     "StatusOption.subStatuses": 30,  # leaves: documented, cost nothing

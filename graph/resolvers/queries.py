@@ -20,6 +20,7 @@ from crm.models import User as UserModel
 from graph.context import Info
 from graph.ids import NonCanonicalId, decode_cursor, decode_id, encode_cursor, page_size, parse_global_id
 from graph.resolvers.api_keys_queries import api_key_node
+from graph.resolvers.leads_queries import form_node
 from graph.resolvers.loaders import CONTACT_READ, USER_COLUMNS
 from graph.resolvers.reads import dialect
 from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
@@ -28,6 +29,7 @@ from graph.schema.common import forward_page
 from graph.schema.contacts import Contact, ContactConnection, ContactEdge, load_contact
 from graph.schema.conversions import Conversion
 from graph.schema.deals import Deal
+from graph.schema.leads import Lead
 from graph.schema.journey import JourneyEvent
 from graph.schema.merges import ContactMerge
 from graph.schema.messages import Message
@@ -46,6 +48,7 @@ _NODE_TYPES = {
     "Tag": ("tag", Tag),
     "JourneyEvent": ("journey_event", JourneyEvent),
     "Message": ("message", Message),
+    "Lead": ("lead", Lead),
     "ContactMerge": ("merge", ContactMerge),
     "Conversion": ("conversion", Conversion),
 }
@@ -180,6 +183,11 @@ class CoreQueries:
             if api_key is None:
                 raise NotFound(f"no ApiKey with id {node_id} in this account")
             return api_key
+        if type_name == "Form":  # admins only, like API keys: a form's key is its credential
+            form = await form_node(info, node_id)
+            if form is None:
+                raise NotFound(f"no Form with id {node_id} in this account")
+            return form
         if type_name not in _NODE_TYPES:
             raise BadInput(f"{type_name!r} objects cannot be fetched by id", field="id")
         loader_name, node_type = _NODE_TYPES[type_name]
