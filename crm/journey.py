@@ -49,6 +49,9 @@ class JourneyKind(StrEnum):
     CONTACT_RESTORED = "CONTACT_RESTORED"
     CONTACT_DELETED = "CONTACT_DELETED"
     CALL_LOGGED = "CALL_LOGGED"
+    # mergeContacts (on the primary) / unmergeContacts (on the primary and each restored one).
+    CONTACTS_MERGED = "CONTACTS_MERGED"
+    CONTACT_UNMERGED = "CONTACT_UNMERGED"
     # Written by the dispatcher, not by a mutation: a plugin failed to handle an event.
     PLUGIN_DELIVERY_FAILED = "PLUGIN_DELIVERY_FAILED"
 
@@ -82,6 +85,8 @@ HOOK_FOR_KIND: dict[JourneyKind, str] = {
     JourneyKind.EMAIL_QUEUED: "email_queued",
     JourneyKind.EMAIL_SENT: "email_status_changed",
     JourneyKind.EMAIL_FAILED: "email_status_changed",
+    JourneyKind.CONTACTS_MERGED: "contacts_merged",
+    JourneyKind.CONTACT_UNMERGED: "contact_unmerged",
     JourneyKind.CONTACT_DUPLICATED: "contact_duplicated",
     JourneyKind.CONTACT_ARCHIVED: "contact_archived",
     JourneyKind.CONTACT_RESTORED: "contact_restored",

@@ -154,6 +154,18 @@ def contact_deleted(event: CardEvent) -> None:
 
 
 @hookspec
+def contacts_merged(event: CardEvent) -> None:
+    """Duplicates were merged into `event.contact` (`mergeContacts`); `event.subject` has mergeId,
+    absorbed [{id, displayName}], moved (counts per kind) and filled {field: {from, value}}."""
+
+
+@hookspec
+def contact_unmerged(event: CardEvent) -> None:
+    """A merge was undone (`unmergeContacts`): fires for the primary and for each restored contact;
+    `event.subject` has mergeId, primaryId and restored [{id, displayName}]."""
+
+
+@hookspec
 def tag_added(event: CardEvent) -> None:
     """A tag was put on the contact; `event.subject["name"]` is the tag."""
 

@@ -1,7 +1,23 @@
 """The contact card's own columns, and its small per-contact sections (tags, UTMs, form answers)."""
 
 from tortoise import fields
+from tortoise.manager import Manager
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+
+class VisibleContacts(Manager):
+    """Contact's default manager: a contact absorbed by a merge (`merged_into` set) is hidden
+    from every query -- lists, search, counts, lookups by id, email or phone -- until the merge
+    is undone. `every_contact()` reaches them (the merge service, deletes)."""
+
+    def get_queryset(self) -> QuerySet:
+        return super().get_queryset().filter(merged_into_id__isnull=True)
+
+
+def every_contact() -> QuerySet:
+    """Contacts including those absorbed by a merge (see VisibleContacts)."""
+    return QuerySet(Contact)
 
 
 class Contact(Model):
@@ -41,14 +57,26 @@ class Contact(Model):
     assigned_to = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    # Set while the contact is absorbed into another by a merge (crm/models/merges.py): hidden,
+    # kept whole so unmergeContacts can restore it; deleted with the contact it was merged into.
+    merged_into = fields.ForeignKeyField(
+        "models.Contact", related_name=False, null=True, on_delete=fields.CASCADE
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "contact"
+        manager = VisibleContacts()
         # The contacts list, newest first within one account.
         # contactByPhone: an incoming caller looked up by either stored E.164 phone.
-        indexes = (("account_id", "id"), ("account_id", "phone"), ("account_id", "secondary_phone"))
+        # Duplicate candidates (crm/services/merges.py) by the other email, also by index.
+        indexes = (
+            ("account_id", "id"),
+            ("account_id", "phone"),
+            ("account_id", "secondary_phone"),
+            ("account_id", "secondary_email"),
+        )
 
 
 class Tag(Model):
@@ -82,6 +110,8 @@ class Utm(Model):
 
     id = fields.IntField(primary_key=True)
     contact = fields.ForeignKeyField("models.Contact", related_name="utms", on_delete=fields.CASCADE)
+    # The lead that brought these (crm/models/leads.py); None for UTMs given to createContact.
+    lead = fields.ForeignKeyField("models.Lead", related_name="utms", null=True, on_delete=fields.CASCADE)
     source = fields.CharField(max_length=200, null=True)
     medium = fields.CharField(max_length=200, null=True)
     campaign = fields.CharField(max_length=200, null=True)
@@ -91,7 +121,7 @@ class Utm(Model):
 
     class Meta:
         table = "utm"
-        indexes = (("contact_id",),)
+        indexes = (("contact_id",), ("lead_id",))
 
 
 class FormAnswer(Model):
@@ -99,6 +129,8 @@ class FormAnswer(Model):
 
     id = fields.IntField(primary_key=True)
     contact = fields.ForeignKeyField("models.Contact", related_name="form_answers", on_delete=fields.CASCADE)
+    # The lead that gave this answer (crm/models/leads.py); None for answers given to createContact.
+    lead = fields.ForeignKeyField("models.Lead", related_name="answers", null=True, on_delete=fields.CASCADE)
     form = fields.CharField(max_length=200, null=True)
     question = fields.CharField(max_length=500)
     answer = fields.TextField()
@@ -106,4 +138,4 @@ class FormAnswer(Model):
 
     class Meta:
         table = "form_answer"
-        indexes = (("contact_id",),)
+        indexes = (("contact_id",), ("lead_id",))

@@ -29,8 +29,8 @@ from graph.schema.common import forward_page
 from graph.schema.contacts import Contact, ContactConnection, ContactEdge, load_contact
 from graph.schema.conversions import Conversion
 from graph.schema.deals import Deal
-from graph.schema.leads import Lead
 from graph.schema.journey import JourneyEvent
+from graph.schema.leads import Lead
 from graph.schema.merges import ContactMerge
 from graph.schema.messages import Message
 from graph.schema.notes import Note

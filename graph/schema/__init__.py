@@ -24,6 +24,7 @@ from graph.execution import execution_context_class
 from graph.hygiene import HideSuggestionsRule, InputHygiene, InputHygieneRule, without_suggestions
 from graph.resolvers.api_keys_queries import ApiKeyQueries
 from graph.resolvers.conversions import ConversionMutations, ConversionQueries
+from graph.resolvers.leads_queries import LeadQueries
 from graph.resolvers.lifecycle_queries import LifecycleQueries
 from graph.resolvers.mutations.accounts import AccountMutations, ApiKeyMutations
 from graph.resolvers.mutations.calls import CallMutations
@@ -31,11 +32,10 @@ from graph.resolvers.mutations.contacts import ContactMutations
 from graph.resolvers.mutations.deals import DealMutations
 from graph.resolvers.mutations.leads import LeadMutations
 from graph.resolvers.mutations.lifecycle import LifecycleMutations
-from graph.resolvers.mutations.messages import MessageMutations
 from graph.resolvers.mutations.merges import MergeMutations
+from graph.resolvers.mutations.messages import MessageMutations
 from graph.resolvers.mutations.notes import NoteMutations
 from graph.resolvers.mutations.webhooks import WebhookMutations
-from graph.resolvers.leads_queries import LeadQueries
 from graph.resolvers.queries import CoreQueries
 from graph.resolvers.subscriptions import Subscription
 from graph.resolvers.webhooks_queries import WebhookQueries
@@ -44,8 +44,8 @@ from graph.schema.calls import Call
 from graph.schema.contacts import Contact
 from graph.schema.conversions import Conversion
 from graph.schema.deals import Deal
-from graph.schema.leads import Form, Lead
 from graph.schema.journey import JourneyEvent
+from graph.schema.leads import Form, Lead
 from graph.schema.merges import ContactMerge
 from graph.schema.messages import Message
 from graph.schema.notes import Note

@@ -25,6 +25,8 @@ from graph.schema.conversions import (
     conversion_edges,
 )
 from graph.schema.deals import Deal
+from graph.schema.enums import CallWhen, JourneyKind, JourneyOrder
+from graph.schema.journey import JourneyConnection, JourneyEvent, JourneyEventEdge
 from graph.schema.merges import (
     MAX_CANDIDATES,
     ContactMerge,
@@ -33,8 +35,6 @@ from graph.schema.merges import (
     resolve_duplicate_candidates,
     resolve_merges,
 )
-from graph.schema.enums import CallWhen, JourneyKind, JourneyOrder
-from graph.schema.journey import JourneyConnection, JourneyEvent, JourneyEventEdge
 from graph.schema.messages import CardLink, Channel, Message, MessageConnection, MessageEdge, PropertyFacts
 from graph.schema.notes import Note
 
