@@ -13,6 +13,7 @@ from crm.errors import BadInput, Conflict
 from crm.journey import JourneyKind
 from crm.models import Call
 from crm.services import _scoped
+from crm.services.lifecycle import refuse_archived
 from crm.uow import unit_of_work
 
 
@@ -65,6 +66,7 @@ async def schedule_call(
         )
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
+        refuse_archived(contact, "booking a call")
         call = Call(
             contact_id=contact.id,
             event_name=name,

@@ -20,6 +20,7 @@ from crm.errors import BadInput, Conflict, Forbidden, NotConfigured, NotFound
 from crm.journey import JourneyKind, messages_channel
 from crm.models import Account, Contact, Message, MessageProviderId
 from crm.services import _scoped
+from crm.services.lifecycle import refuse_archived
 from crm.uow import UnitOfWork, unit_of_work
 from crm.wiring import wiring
 
@@ -140,6 +141,7 @@ async def queue_sms(actor: Actor, contact_id: int, body: str) -> Message:
         )
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
+        refuse_archived(contact, "texting it")
         refusal = sms_refusal(contact)
         if refusal:
             raise BadInput(f"cannot text this contact: {refusal}", field="contactId")
@@ -562,6 +564,7 @@ async def queue_email(actor: Actor, contact_id: int, subject: str, body: str) ->
         )
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
+        refuse_archived(contact, "emailing it")
         if not contact.email:
             raise BadInput("the contact has no email address", field="contactId")
         message = Message(

@@ -12,7 +12,7 @@ from crm.clock import utcnow
 from graph.context import Info
 from graph.schema.accounts import User, joined_user
 from graph.schema.common import built
-from graph.schema.enums import CallBadge, CallOutcome, CallStatus
+from graph.schema.enums import CallBadge, CallDirection, CallOutcome, CallStatus
 
 if TYPE_CHECKING:
     from graph.schema.contacts import Contact
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # Enum members by value: a dict lookup per call instead of an Enum call.
 _STATUSES = {status.value: status for status in CallStatus}
 _OUTCOMES = {outcome.value: outcome for outcome in CallOutcome}
+_DIRECTIONS = {direction.value: direction for direction in CallDirection}
 
 
 @strawberry.type(description="A call with the contact: upcoming or past, with its outcome once it happened.")
@@ -37,6 +38,11 @@ class Call(relay.Node):
     cancel_reason: str | None
     cancelled_at: datetime | None
     reschedule_count: int
+    direction: CallDirection | None = strawberry.field(
+        description="INBOUND or OUTBOUND for a call logged after it happened (logCall); null if booked."
+    )
+    duration_seconds: int | None = strawberry.field(description="How long a logged call lasted.")
+    summary: str | None = strawberry.field(description="What was said, as logged with the call.")
     created_at: datetime
     updated_at: datetime
     _contact_id: strawberry.Private[int]
@@ -59,6 +65,9 @@ class Call(relay.Node):
                 "cancel_reason": row["cancel_reason"],
                 "cancelled_at": row["cancelled_at"],
                 "reschedule_count": row["reschedule_count"],
+                "direction": _DIRECTIONS[row["direction"]] if row["direction"] else None,
+                "duration_seconds": row["duration_seconds"],
+                "summary": row["summary"],
                 "created_at": row["created_at"],
                 "updated_at": row["updated_at"],
                 "_contact_id": row["contact_id"],

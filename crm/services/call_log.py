@@ -1,0 +1,130 @@
+"""Calls logged after they happened (C6), and finding an incoming caller by phone (D10).
+
+A logged call is a `Call` row like a booked one: `scheduled_at` is when it took place, so it
+lists with the past calls (`calls(when: PAST)`), newest first; `direction` (INBOUND or
+OUTBOUND) tells it from a booked call (NULL), `duration_seconds` is how long it lasted
+(`duration_minutes` rounds it up, so `endsAt` stays right), and its outcome is set at once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import phonenumbers
+
+from crm import validation as v
+from crm.actor import Actor
+from crm.clock import as_utc, utcnow
+from crm.errors import BadInput
+from crm.journey import JourneyKind
+from crm.models import Call
+from crm.services import _scoped
+from crm.services.calls import CallOutcome
+from crm.services.lifecycle import refuse_archived
+from crm.uow import unit_of_work
+from crm.wiring import wiring
+
+
+class CallDirection(StrEnum):
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+
+
+MAX_CALL_SECONDS = 24 * 3600
+SUMMARY_MAX = 5000
+
+
+def logged_call_subject(call: Call) -> dict[str, Any]:
+    return {
+        "direction": call.direction,
+        "occurredAt": call.scheduled_at.isoformat(),
+        "durationSeconds": call.duration_seconds,
+        "outcome": call.outcome,
+        "summary": call.summary,
+        "recordingUrl": call.recording_url,
+    }
+
+
+async def log_call(
+    actor: Actor,
+    contact_id: int,
+    occurred_at: datetime,
+    direction: CallDirection,
+    duration_seconds: int,
+    outcome: CallOutcome,
+    summary: str | None = None,
+    recording_url: str | None = None,
+) -> Call:
+    when = as_utc(occurred_at, "occurredAt")
+    now = utcnow()
+    if when > now:
+        raise BadInput(
+            f"occurredAt {when.isoformat()} is in the future: log a call once it has happened "
+            "(scheduleCall books one ahead)",
+            field="occurredAt",
+        )
+    if not 0 <= duration_seconds <= MAX_CALL_SECONDS:
+        raise BadInput(
+            f"durationSeconds must be between 0 and {MAX_CALL_SECONDS} (24 hours), got {duration_seconds}",
+            field="durationSeconds",
+        )
+    text = v.clean_text(summary, "summary", max_length=SUMMARY_MAX)
+    recording = v.clean_url(recording_url, "recordingUrl")
+    label = "Inbound call" if direction is CallDirection.INBOUND else "Outbound call"
+    async with unit_of_work(actor) as uow:
+        contact = await _scoped.contact(uow, contact_id)
+        refuse_archived(contact, "logging a call")
+        call = Call(
+            contact_id=contact.id,
+            event_name=label,
+            scheduled_at=when,
+            duration_minutes=-(-duration_seconds // 60),
+            duration_seconds=duration_seconds,
+            direction=direction.value,
+            summary=text,
+            outcome=outcome.value,
+            outcome_at=now,
+            recording_url=recording,
+            booked_by_id=actor.user_id,
+        )
+        await call.save(using_db=uow.conn)
+        minutes, seconds = divmod(duration_seconds, 60)
+        await uow.record(
+            contact,
+            JourneyKind.CALL_LOGGED,
+            f"{actor.name} logged an {direction.value.lower()} call at {when:%Y-%m-%d %H:%M} UTC"
+            f" ({minutes}:{seconds:02d}): {outcome.value.replace('_', ' ').lower()}",
+            {"occurredAt": [None, when.isoformat()], "outcome": [None, outcome.value]},
+            subject_type="Call",
+            subject_id=call.id,
+            subject=logged_call_subject(call),
+        )
+    return call
+
+
+def phone_for_lookup(raw: str) -> str:
+    """An incoming number in any format as the E.164 a contact stores: national numbers in
+    the server's region (DOSSIER_DEFAULT_REGION), "+..." and "00..." as international."""
+    text = raw.strip()
+    if not text:
+        raise BadInput("phone is required", field="phone")
+    try:
+        phone = v.clean_phone(text, "phone", wiring.default_region)
+    except BadInput:
+        # "00" is the international prefix of most of the world (0044 20 ...), though not of
+        # the server's region (the US dials 011, which phonenumbers already reads).
+        digits = re.sub(r"[^\d]", "", text)
+        if not (text.lstrip("( ").startswith("00") and len(digits) > 4):
+            raise
+        try:
+            parsed = phonenumbers.parse("+" + digits[2:], None)
+        except phonenumbers.NumberParseException:
+            raise BadInput(f"phone {text!r} is not a phone number", field="phone") from None
+        if not phonenumbers.is_valid_number(parsed):
+            raise
+        phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    assert phone is not None
+    return phone

@@ -1,0 +1,295 @@
+"""A card's lifecycle: duplicate, archive, restore, delete for good (D4, D5).
+
+- `duplicate_contact` copies identity, address, status, owners, SMS consent, tags and deals;
+  not notes, calls, messages, UTMs, form answers or the journey. The copy's journey starts
+  with CONTACT_DUPLICATED pointing at the source; the source's journey says it was copied
+  (same kind, pointing at the copy, without firing the hook a second time).
+- `archive_contacts` / `restore_contacts` take up to MAX_IDS ids. An archived contact leaves
+  the contacts list (and its count and search) unless the archive is asked for; it keeps
+  answering by id and by phone (`contactByPhone`), and refuses new calls, SMS and email
+  (`refuse_archived`). Archiving an archived contact, or restoring a live one, is skipped
+  and reported (no journey entry, no hook), so a retried bulk action is harmless.
+- `delete_contacts` erases archived contacts only (admins and managers), with every row tied
+  to them (the foreign keys cascade), the outbox rows of their earlier events and the webhook
+  deliveries made from those (their payloads hold the card's data). `contact_deleted` carries
+  the last snapshot; its outbox rows outlive the card (outbox.contact_id is no foreign key).
+
+Every id of a call must belong to the caller's account, or nothing changes (NOT_FOUND names
+them); a bulk call either applies to all its contacts or to none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from crm.actor import Actor
+from crm.clock import utcnow
+from crm.errors import BadInput, Forbidden, NotFound
+from crm.journey import JourneyKind
+from crm.models import Contact, ContactTag, Deal, OutboxRow, User, WebhookDelivery
+from crm.services import _scoped
+from crm.services.contacts import IDENTITY_FIELDS
+from crm.uow import UnitOfWork, display_name, unit_of_work
+
+# Ids per archive, restore or delete call: a page of a big selection, one transaction each.
+MAX_IDS = 500
+# The webhooks plugin's outbox rows name the event ids its delivery log keeps (WebhookDelivery).
+_WEBHOOKS_PLUGIN = "webhooks"
+_CHUNK = 500
+
+# Columns a copy takes over besides the identity fields, with their API names.
+_COPIED_STATE = {
+    "status": "status",
+    "sub_status": "subStatus",
+    "converted_at": "convertedAt",
+    "ok_to_sms": "okToSms",
+    "sms_blocked_reason": "smsBlockedReason",
+    "phone_line_type": "phoneLineType",
+    "phone_checked_at": "phoneCheckedAt",
+}
+_OWNERS = {"setter_owner_id": "setterOwner", "closer_owner_id": "closerOwner", "assigned_to_id": "assignedTo"}
+_DEAL_COLUMNS = ("product_name", "amount", "currency", "payment_type", "status", "recurring", "closed_at")
+
+
+def _name(contact: Contact) -> str:
+    return display_name(contact.first_name, contact.last_name, contact.business_name, contact.email)
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def refuse_archived(contact: Contact, action: str) -> None:
+    """New activity (a call, an SMS, an email) is refused on an archived contact."""
+    if contact.archived_at is not None:
+        raise BadInput(
+            f"contact {contact.id} ({_name(contact)}) is archived since "
+            f"{contact.archived_at:%Y-%m-%d %H:%M} UTC: restore it (restoreContacts) before {action}",
+            field="contactId",
+        )
+
+
+def _clean_ids(ids: Sequence[int]) -> list[int]:
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        raise BadInput("give at least one contact id", field="ids")
+    if len(unique) > MAX_IDS:
+        raise BadInput(f"at most {MAX_IDS} contacts per call, got {len(unique)}", field="ids")
+    return unique
+
+
+async def _contacts(uow: UnitOfWork, ids: list[int]) -> list[Contact]:
+    """The account's contacts with these ids, locked, in the order given; NOT_FOUND names the
+    ids that are not the account's (another account's id is answered like a missing one)."""
+    rows = (
+        await Contact.filter(id__in=ids, account_id=uow.actor.account_id)
+        .using_db(uow.conn)
+        .select_for_update()
+    )
+    found = {c.id: c for c in rows}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise NotFound(f"no contact with id {shown} in this account; nothing was changed", field="ids")
+    return [found[i] for i in ids]
+
+
+# -- archive and restore --------------------------------------------------------------------
+
+
+async def archive_contacts(actor: Actor, ids: Sequence[int]) -> tuple[list[Contact], list[int]]:
+    """Archive the contacts; returns them all and the ids this call archived (the others
+    already were)."""
+    wanted = _clean_ids(ids)
+    async with unit_of_work(actor) as uow:
+        contacts = await _contacts(uow, wanted)
+        now = utcnow()
+        changed = [c for c in contacts if c.archived_at is None]
+        if changed:
+            await Contact.filter(id__in=[c.id for c in changed]).using_db(uow.conn).update(archived_at=now)
+        for contact in changed:
+            contact.archived_at = now
+            await uow.record(
+                contact,
+                JourneyKind.CONTACT_ARCHIVED,
+                f"{actor.name} archived {_name(contact)}",
+                {"archivedAt": [None, now.isoformat()]},
+            )
+    return contacts, [c.id for c in changed]
+
+
+async def restore_contacts(actor: Actor, ids: Sequence[int]) -> tuple[list[Contact], list[int]]:
+    """Bring archived contacts back; returns them all and the ids this call restored."""
+    wanted = _clean_ids(ids)
+    async with unit_of_work(actor) as uow:
+        contacts = await _contacts(uow, wanted)
+        changed = [c for c in contacts if c.archived_at is not None]
+        if changed:
+            await Contact.filter(id__in=[c.id for c in changed]).using_db(uow.conn).update(archived_at=None)
+        for contact in changed:
+            since = contact.archived_at
+            contact.archived_at = None
+            await uow.record(
+                contact,
+                JourneyKind.CONTACT_RESTORED,
+                f"{actor.name} restored {_name(contact)} from the archive",
+                {"archivedAt": [_json(since), None]},
+            )
+    return contacts, [c.id for c in changed]
+
+
+# -- delete ---------------------------------------------------------------------------------
+
+
+async def _snapshots(uow: UnitOfWork, contacts: list[Contact]) -> dict[int, dict[str, Any]]:
+    """Each card as it is before it goes: identity, address, status, owners' names, tags."""
+    ids = [c.id for c in contacts]
+    user_ids = {getattr(c, k) for c in contacts for k in _OWNERS} - {None}
+    users = dict(
+        await User.filter(id__in=user_ids, account_id=uow.actor.account_id)
+        .using_db(uow.conn)
+        .values_list("id", "name")
+    )
+    tags: dict[int, list[str]] = {i: [] for i in ids}
+    for contact_id, name in (
+        await ContactTag.filter(contact_id__in=ids)
+        .using_db(uow.conn)
+        .order_by("tag__name")
+        .values_list("contact_id", "tag__name")
+    ):
+        tags[contact_id].append(name)
+    snapshots = {}
+    for c in contacts:
+        record: dict[str, Any] = {api: getattr(c, column) for column, api in IDENTITY_FIELDS.items()}
+        record.update({api: _json(getattr(c, column)) for column, api in _COPIED_STATE.items()})
+        record.update({api: users.get(getattr(c, column)) for column, api in _OWNERS.items()})
+        record.update(
+            id=c.id,
+            displayName=_name(c),
+            archivedAt=_json(c.archived_at),
+            createdAt=_json(c.created_at),
+            tags=tags[c.id],
+        )
+        snapshots[c.id] = record
+    return snapshots
+
+
+async def _erase_deliveries(uow: UnitOfWork, ids: list[int]) -> None:
+    """The outbox rows of the contacts' earlier events, and the webhook deliveries made from
+    them: both hold copies of the card."""
+    outbox = OutboxRow.filter(account_id=uow.actor.account_id, contact_id__in=ids).using_db(uow.conn)
+    payloads = await outbox.filter(plugin=_WEBHOOKS_PLUGIN).values_list("payload", flat=True)
+    event_ids = sorted({p["id"] for p in payloads if isinstance(p, dict) and "id" in p})
+    for start in range(0, len(event_ids), _CHUNK):
+        await (
+            WebhookDelivery.filter(
+                event_id__in=event_ids[start : start + _CHUNK], endpoint__account_id=uow.actor.account_id
+            )
+            .using_db(uow.conn)
+            .delete()
+        )
+    await outbox.delete()
+
+
+async def delete_contacts(actor: Actor, ids: Sequence[int]) -> list[int]:
+    """Erase archived contacts for good; returns their ids. A live one refuses the whole call."""
+    if not actor.is_manager:
+        raise Forbidden("only admins and managers can delete contacts")
+    wanted = _clean_ids(ids)
+    async with unit_of_work(actor) as uow:
+        contacts = await _contacts(uow, wanted)
+        live = [c for c in contacts if c.archived_at is None]
+        if live:
+            named = ", ".join(f"{c.id} ({_name(c)})" for c in live[:10]) + (" ..." if len(live) > 10 else "")
+            raise BadInput(
+                f"only archived contacts can be deleted; archive these first (archiveContacts): {named}."
+                " Nothing was deleted",
+                field="ids",
+            )
+        snapshots = await _snapshots(uow, contacts)
+        await _erase_deliveries(uow, wanted)
+        for contact in contacts:
+            # Written before the card goes: its journey entry goes with it, the outbox rows stay.
+            await uow.record(
+                contact,
+                JourneyKind.CONTACT_DELETED,
+                f"{actor.name} deleted {_name(contact)} for good",
+                {"archivedAt": [_json(contact.archived_at), None]},
+                subject_type="Contact",
+                subject_id=contact.id,
+                subject=snapshots[contact.id],
+            )
+        await Contact.filter(id__in=wanted, account_id=actor.account_id).using_db(uow.conn).delete()
+    return wanted
+
+
+# -- duplicate ------------------------------------------------------------------------------
+
+
+async def duplicate_contact(actor: Actor, contact_id: int) -> Contact:
+    """A new contact with the source's identity, owners, tags and deals."""
+    async with unit_of_work(actor) as uow:
+        source = await _scoped.contact(uow, contact_id)
+        values = {column: getattr(source, column) for column in (*IDENTITY_FIELDS, *_COPIED_STATE, *_OWNERS)}
+        copy = Contact(account_id=actor.account_id, **values)
+        await copy.save(using_db=uow.conn)
+        tags = (
+            await ContactTag.filter(contact_id=source.id)
+            .using_db(uow.conn)
+            .order_by("id")
+            .values_list("tag_id", "tag__name")
+        )
+        if tags:
+            await ContactTag.bulk_create(
+                [ContactTag(contact_id=copy.id, tag_id=tag_id) for tag_id, _ in tags], using_db=uow.conn
+            )
+        deals = await Deal.filter(contact_id=source.id).using_db(uow.conn).order_by("created_at", "id")
+        if deals:
+            await Deal.bulk_create(
+                [
+                    Deal(
+                        contact_id=copy.id,
+                        created_by_id=deal.created_by_id,  # type: ignore[attr-defined]
+                        **{column: getattr(deal, column) for column in _DEAL_COLUMNS},
+                    )
+                    for deal in deals
+                ],
+                using_db=uow.conn,
+            )
+        changes: dict[str, list[Any]] = {
+            api: [None, _json(values[column])]
+            for column, api in {**IDENTITY_FIELDS, **_COPIED_STATE}.items()
+            if values[column] is not None and values[column] is not False
+        }
+        await uow.record(
+            copy,
+            JourneyKind.CONTACT_DUPLICATED,
+            f"{actor.name} duplicated {_name(source)} (contact {source.id}) as this contact",
+            changes,
+            subject_type="Contact",
+            subject_id=source.id,
+            subject={
+                "sourceId": source.id,
+                "tags": sorted(name for _, name in tags),
+                "deals": [
+                    {
+                        "productName": d.product_name,
+                        "amount": str(d.amount),
+                        "currency": d.currency,
+                        "status": d.status,
+                    }
+                    for d in deals
+                ],
+            },
+        )
+        await uow.record(
+            source,
+            JourneyKind.CONTACT_DUPLICATED,
+            f"{actor.name} duplicated this contact as contact {copy.id}",
+            {},
+            subject_type="Contact",
+            subject_id=copy.id,
+            notify=False,
+        )
+    return copy
