@@ -8,6 +8,8 @@
 - call.direction, call.duration_seconds, call.summary: logCall records a call that already
   happened (INBOUND or OUTBOUND, how long it lasted, what was said). Booked calls keep
   direction NULL.
+- outbox (contact_id): deleteContacts erases the outbox rows of a deleted card's earlier
+  events (they hold copies of it) without scanning the whole outbox.
 """
 
 from tortoise import fields, migrations
@@ -28,6 +30,7 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndex(model_name="Contact", index=Index(fields=["account_id", "phone"])),
         ops.AddIndex(model_name="Contact", index=Index(fields=["account_id", "secondary_phone"])),
+        ops.AddIndex(model_name="OutboxRow", index=Index(fields=["contact_id"])),
         ops.AddField(
             model_name="Call",
             name="direction",

@@ -22,4 +22,5 @@ class OutboxRow(Model):
 
     class Meta:
         table = "outbox"
-        indexes = (("status", "next_attempt_at"),)
+        # contact_id: deleteContacts erases a card's rows (crm/services/lifecycle.py).
+        indexes = (("status", "next_attempt_at"), ("contact_id",))
