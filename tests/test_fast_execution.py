@@ -23,6 +23,7 @@ from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from crm.models import Conversion
 from graph.execution import FastExecutionContext, execution_context_class, fast_path_from_env
 from graph.ids import encode_cursor, global_id
 from tests.conftest import Api, Tenant
@@ -185,6 +186,38 @@ query SliceErrors($id: ID!, $deal: ID!, $note: ID!) {
 }
 """
 
+# Conversions: the root list, a status filter, node(), a card's page, and a bad cursor's error
+# beside good data.
+CONVERSIONS = """
+query Conversions($id: ID!, $conversion: ID!) {
+  conversions(first: 3) {
+    nodes { id status routing record { name value } contact { id displayName } createdBy { name } }
+    pageInfo { hasNextPage endCursor }
+  }
+  sent: conversions(status: SENT, first: 2) { edges { cursor node { id status reviewedBy { name } } } }
+  node(id: $conversion) {
+    __typename id ... on Conversion { routing fields { name value } contact { firstName } }
+  }
+  contact(id: $id) {
+    c1: conversions(first: 1) { edges { cursor node { id rep } } pageInfo { hasNextPage endCursor } }
+  }
+  bad: contact(id: $id) { firstName conversions(after: "nope") { nodes { id } } }
+}
+"""
+# The incoming-call lookup (by a secondary phone, in a national format), a miss, a bad number,
+# and the archive's list: the card's lifecycle fields on both paths.
+LIFECYCLE = """
+query Lifecycle($phone: String!) {
+  contactByPhone(phone: $phone) {
+    id displayName archivedAt tags { name }
+    past: calls(when: PAST) { id direction durationSeconds summary outcome }
+  }
+  nobody: contactByPhone(phone: "+1 212 555 0199") { id }
+  bad: contactByPhone(phone: "12") { id }
+  contacts(first: 5, archived: true) { totalCount nodes { id archivedAt } }
+}
+"""
+
 
 def contact_gid(contact_id: int) -> str:
     return str(global_id("Contact", contact_id))
@@ -220,6 +253,12 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
         (rep, FORBIDDEN, {}),
         (rep, SLICES, slices),
         (rep, SLICE_ERRORS, slice_errors),
+        (rep, LIFECYCLE, {"phone": "(415) 666-0000"}),
+        (
+            rep,
+            CONVERSIONS,
+            conversions := {"id": contact_gid(first), "conversion": await first_conversion(first)},
+        ),
     ]
     for client, query, variables in cases:
         graphql_core, compiled = await both_over_http(client, query, variables)
@@ -232,8 +271,21 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
     sliced = (await both_over_http(rep, SLICES, slices))[1]["data"]["contact"]
     assert len(sliced["a"]) == 1 and len(sliced["b"]) == 1 and len(sliced["c"]) == 3
     assert len(sliced["t1"]) == 2 and sliced["t2"] and sliced["t2"][0] != sliced["t1"][0]
+    converted = (await both_over_http(rep, CONVERSIONS, conversions))[1]
+    assert len(converted["data"]["conversions"]["nodes"]) == 3 and converted["data"]["node"]["routing"]
+    assert converted["data"]["bad"] is None and converted["errors"][0]["extensions"]["field"] == "after"
+    lifecycle = (await both_over_http(rep, LIFECYCLE, {"phone": "(415) 666-0000"}))[1]
+    assert lifecycle["data"]["contactByPhone"]["id"] == contact_gid(first)
+    assert any(c["direction"] == "INBOUND" for c in lifecycle["data"]["contactByPhone"]["past"])
+    assert [e["path"] for e in lifecycle["errors"]] == [["bad"]]
     bad_bounds = (await both_over_http(rep, SLICE_ERRORS, slice_errors))[1]["errors"]
     assert {e["extensions"].get("field") for e in bad_bounds} == {"first", "after"}
+
+
+async def first_conversion(contact_id: int) -> str:
+    conversion = await Conversion.filter(contact_id=contact_id).order_by("id").first()
+    assert conversion is not None
+    return str(global_id("Conversion", conversion.id))
 
 
 async def first_items(contact_id: int) -> dict[str, int]:

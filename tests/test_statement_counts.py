@@ -19,9 +19,11 @@ from crm.models import (
     Call,
     Contact,
     ContactTag,
+    Conversion,
     Deal,
     FormAnswer,
     JourneyEvent,
+    Lead,
     Note,
     Tag,
     User,
@@ -34,6 +36,7 @@ CARD_FIELDS = """
 fragment Card on Contact {
   id displayName firstName lastName businessName title contactType
   email secondaryEmail phone secondaryPhone ipAddress status subStatus convertedAt createdAt updatedAt
+  archivedAt
   address { street city state zip country }
   setterOwner { id name email role createdAt }
   closerOwner { id name email role }
@@ -61,11 +64,28 @@ fragment Card on Contact {
     createdBy { name }
   }
   notes { id body text textLength createdAt updatedAt author { name } createdBy { kind name user { name } } }
+  leads(first: 10) {
+    id formName variant status matchReason ipAddress referrer submittedAt createdAt identity
+    answers { question answer form } utms { source campaign } contact { id }
+  }
+  firstTouch { formName variant submittedAt utm { source campaign } lead { id status } }
+  lastTouch { formName variant submittedAt utm { source campaign } lead { id status } }
+  conversions(first: 20) {
+    pageInfo { hasNextPage endCursor }
+    edges {
+      cursor
+      node {
+        id status routing rep mediaSource campaign contactStatus reason error createdAt sentAt emailedAt
+        record { name value } fields { name value }
+        createdBy { name } reviewedBy { name }
+      }
+    }
+  }
 }
 
 fragment CallFields on Call {
   id eventName scheduledAt durationMinutes status outcome outcomeAt recordingUrl cancelReason
-  cancelledAt rescheduleCount createdAt updatedAt endsAt isUpcoming badges
+  cancelledAt rescheduleCount createdAt updatedAt endsAt isUpcoming badges direction durationSeconds summary
   bookedBy { name }
 }
 """
@@ -101,11 +121,16 @@ class Sizes:
     tags: int
     utms: int
     answers: int
+    conversions: int = 0
+    # Leads; the first of the UTMs and answers belong to them, one each (see fill_sections).
+    leads: int = 0
 
 
-ONE_EACH = Sizes(journey=1, calls=1, deals=1, notes=1, tags=1, utms=1, answers=1)
-BIG = Sizes(journey=200, calls=200, deals=200, notes=200, tags=50, utms=50, answers=200)
-A_FEW = Sizes(journey=4, calls=4, deals=3, notes=3, tags=3, utms=2, answers=3)
+ONE_EACH = Sizes(journey=1, calls=1, deals=1, notes=1, tags=1, utms=1, answers=1, conversions=1, leads=1)
+BIG = Sizes(
+    journey=200, calls=200, deals=200, notes=200, tags=50, utms=50, answers=200, conversions=200, leads=200
+)
+A_FEW = Sizes(journey=4, calls=4, deals=3, notes=3, tags=3, utms=2, answers=3, conversions=2, leads=2)
 
 JOURNEY_KINDS = ("CONTACT_UPDATED", "STATUS_CHANGED", "NOTE_ADDED", "CALL_SCHEDULED", "DEAL_ADDED")
 SUBJECT_TYPES = {"NOTE_ADDED": "Note", "CALL_SCHEDULED": "Call", "DEAL_ADDED": "Deal"}
@@ -179,6 +204,35 @@ async def add_contacts(account_id: int, owners: list[tuple[int | None, int | Non
     return [r["id"] for r in rows][before:]
 
 
+async def add_leads(account_id: int, contact_ids: list[int], count: int) -> dict[int, list[int]]:
+    """`count` leads per contact, half of them duplicates; their ids per contact, oldest first."""
+    now = utcnow()
+    await Lead.bulk_create(
+        [
+            Lead(
+                account_id=account_id,
+                contact_id=contact_id,
+                form_name=f"Form {i % 3}",
+                variant="B" if i % 2 else None,
+                ip_address="203.0.113.9",
+                referrer="https://example.com/pricing",
+                submitted_at=now - timedelta(minutes=count - i),
+                status="DUPLICATE" if i % 2 else "NEW",
+                match_reason="EMAIL" if i else "NEW",
+                fingerprint=f"{i:064}",
+                identity={"email": "pat@example.com"},
+            )
+            for contact_id in contact_ids
+            for i in range(count)
+        ],
+        batch_size=500,
+    )
+    found: dict[int, list[int]] = {contact_id: [] for contact_id in contact_ids}
+    for row in await Lead.filter(contact_id__in=contact_ids).order_by("id").values("id", "contact_id"):
+        found[row["contact_id"]].append(row["id"])
+    return found
+
+
 async def fill_sections(
     account_id: int, contact_ids: list[int], sizes: Sizes, users: list[int], tag_ids: list[int]
 ) -> None:
@@ -189,7 +243,27 @@ async def fill_sections(
         return users[i % len(users)]
 
     calls, deals, notes, utms, answers, journey, links = [], [], [], [], [], [], []
+    lead_ids = await add_leads(account_id, contact_ids, sizes.leads)
+    conversions = []
     for contact_id in contact_ids:
+        for i in range(sizes.conversions):
+            # Reviewed by a manager, sent or rejected: both user references are set.
+            rejected = i % 2 == 1
+            conversions.append(
+                Conversion(
+                    account_id=account_id,
+                    contact_id=contact_id,
+                    status="REJECTED" if rejected else "SENT",
+                    routing="MANAGER",
+                    summary={"name": "Pat Lee", "rep": "Acme Rep", "mediaSource": "google", "status": "won"},
+                    extra_fields=[{"name": "Budget", "value": f"{i}000"}],
+                    reason="Duplicate" if rejected else None,
+                    created_by_id=user(i),
+                    reviewed_by_id=user(i + 5),
+                    reviewed_at=now,
+                    sent_at=None if rejected else now,
+                )
+            )
         for i in range(sizes.calls):
             past = i % 2 == 0
             when = now - timedelta(days=i + 1) if past else now + timedelta(days=i + 1)
@@ -205,6 +279,10 @@ async def fill_sections(
                     recording_url=f"https://rec.example.com/{i}" if past else None,
                     reschedule_count=i % 3,
                     booked_by_id=user(i),
+                    # Every fourth call is one logged after it happened (logCall).
+                    direction="INBOUND" if i % 4 == 0 else None,
+                    duration_seconds=95 + i if i % 4 == 0 else None,
+                    summary=f"Talked about plan {i}" if i % 4 == 0 else None,
                     created_at=now,
                     updated_at=now,
                 )
@@ -245,6 +323,7 @@ async def fill_sections(
                     term="crm",
                     content="ad-a",
                     captured_at=now,
+                    lead_id=lead_ids[contact_id][i] if i < sizes.leads else None,
                 )
             )
         for i in range(sizes.answers):
@@ -255,6 +334,7 @@ async def fill_sections(
                     question=f"Question {i}?",
                     answer=f"Answer {i}",
                     answered_at=now,
+                    lead_id=lead_ids[contact_id][i] if i < sizes.leads else None,
                 )
             )
         for i in range(sizes.journey):
@@ -285,6 +365,7 @@ async def fill_sections(
         (FormAnswer, answers),
         (JourneyEvent, journey),
         (ContactTag, links),
+        (Conversion, conversions),
     ):
         if rows:
             await model.bulk_create(rows, batch_size=500)  # type: ignore[attr-defined]
@@ -365,10 +446,21 @@ async def test_full_card_costs_the_same_with_1_or_200_rows_per_section(
         50,
     )
     assert len(card["formAnswers"]) == 100
+    # Newest first: leads 199..190, each with its one answer; only leads 0..49 have a UTM.
+    assert len(card["leads"]) == 10 and card["leads"][0]["submittedAt"] > card["leads"][-1]["submittedAt"]
+    assert [len(lead["answers"]) for lead in card["leads"]] == [1] * 10
+    assert card["leads"][0]["answers"][0]["question"] == "Question 199?"
+    assert all(lead["utms"] == [] for lead in card["leads"])
+    assert card["firstTouch"]["utm"] == {"source": "google", "campaign": "spring-0"}
+    assert card["lastTouch"]["formName"] == "Form 1" and card["lastTouch"]["utm"] is None
+    assert len(card["conversions"]["edges"]) == 20 and card["conversions"]["pageInfo"]["hasNextPage"] is True
     every_row_user = {f"rowref User {i}" for i in range(12)}
     assert {n["author"]["name"] for n in card["notes"]} == every_row_user
     assert {c["bookedBy"]["name"] for c in card["upcoming"] + card["past"]} == every_row_user
     assert {d["createdBy"]["name"] for d in card["deals"]} == every_row_user
+    conversions = [e["node"] for e in card["conversions"]["edges"]]
+    assert {c["createdBy"]["name"] for c in conversions} == every_row_user
+    assert {c["reviewedBy"]["name"] for c in conversions} == every_row_user
     edges = card["journey"]["edges"]
     assert {e["node"]["actor"]["user"]["name"] for e in edges if e["node"]["actor"]["kind"] == "USER"} == (
         every_row_user
@@ -437,6 +529,7 @@ async def test_a_page_of_50_full_cards_costs_the_same_as_a_page_of_1(
         assert len(card["upcoming"]) + len(card["past"]) == 4
         assert (len(card["deals"]), len(card["notes"]), len(card["tags"]), len(card["utms"])) == (3, 3, 3, 2)
         assert len(card["formAnswers"]) == 3
+        assert len(card["conversions"]["edges"]) == 2
         owners = {card["setterOwner"]["name"], card["closerOwner"]["name"], card["assignedTo"]["name"]}
         assert {n["author"]["name"] for n in card["notes"]} == owners
 

@@ -71,6 +71,9 @@ ID_FIELD_TYPES: dict[str, str] = {
     "authorId": "User",
     "bookedById": "User",
     "endpointId": "WebhookEndpoint",
+    "primaryId": "Contact",  # mergeContacts
+    "duplicateIds": "Contact",
+    "mergeId": "ContactMerge",  # unmergeContacts
 }
 # `id` (or `ids`) slots of root fields whose name does not say the type.
 ROOT_ID_TYPES: dict[str, str] = {
@@ -115,6 +118,10 @@ def future(days: int = 3) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0).isoformat()
 
 
+# Times that must lie in the past (logCall records a call that already happened).
+PAST_TIMES = {"occurredAt"}
+
+
 def scalar_value(type_name: str, name: str) -> Any:
     """A valid value of a scalar for an argument or input field of this name."""
     if type_name == "String":
@@ -126,7 +133,7 @@ def scalar_value(type_name: str, name: str) -> Any:
     if type_name == "Boolean":
         return True
     if type_name == "DateTime":
-        return future()
+        return future(-1) if name in PAST_TIMES else future()
     if type_name == "Decimal":
         return "12.50"
     if type_name == "JSON":
@@ -641,6 +648,39 @@ def _api_key(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dic
     return data["createApiKey"]["apiKey"]["id"]
 
 
+def _conversion(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # A status routed to a manager, then the card sent by hand: held, so the attacker's own one
+    # can still be approved or rejected. The default statuses stay (the probe's setStatusList
+    # keeps them; no contact holds the routed one).
+    statuses = [
+        {"name": n, "converts": n == "customer"} for n in ("lead", "contacted", "qualified", "customer")
+    ]
+    statuses.append({"name": "lost"})
+    statuses.append({"name": "manager check", "routing": "MANAGER"})
+    api.data(
+        "mutation($i: SetStatusListInput!) { setStatusList(input: $i) { name } }",
+        {"i": {"statuses": statuses}},
+    )
+    data = api.data(
+        "mutation($i: SendToClientInput!) { sendToClient(input: $i) { id } }",
+        {"i": {"contactId": made["Contact"], "fields": [{"name": f"Budget{mark}", "value": f"Big{mark}"}]}},
+    )
+    return data["sendToClient"]["id"]
+
+
+def _contact_merge(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # A second card of the same person, merged into the first (which keeps every other recipe's rows).
+    twin = api.data(
+        "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }",
+        {"i": {"firstName": f"Twin{mark}", "email": f"twin{mark}@{tenant.name.lower()}.example.com"}},
+    )["createContact"]["id"]
+    data = api.data(
+        "mutation($i: MergeContactsInput!) { mergeContacts(input: $i) { merge { id } } }",
+        {"i": {"primaryId": made["Contact"], "duplicateIds": [twin]}},
+    )
+    return data["mergeContacts"]["merge"]["id"]
+
+
 # In order: later recipes use what earlier ones made.
 RECIPES: dict[str, Recipe] = {
     "Contact": _contact,
@@ -654,6 +694,8 @@ RECIPES: dict[str, Recipe] = {
     "WebhookEndpoint": _webhook_endpoint,
     "WebhookDelivery": _webhook_delivery,
     "ApiKey": _api_key,
+    "ContactMerge": _contact_merge,
+    "Conversion": _conversion,
 }
 
 
