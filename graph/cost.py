@@ -99,7 +99,9 @@ LIST_BOUNDS: dict[str, int] = {
     "Conversion.fields": MAX_FIELDS,
     "Call.badges": 3,  # CANCELLED, RESCHEDULED, NEEDS_OUTCOME (leaves)
     "Contact.links": 20,  # one or two per card-link plugin
-    "JourneyEvent.changes": 20,  # one per field an event changed: at most 17 (update_contact)
+    # One per field an event changed: at most 17 (update_contact), 26 (a duplicated contact's
+    # CONTACT_DUPLICATED: identity, status, SMS state, owners, tags).
+    "JourneyEvent.changes": 30,
     "Query.users": MAX_USERS,  # the account's users
     "Query.apiKeys": 1000,  # the account's keys, revoked ones included
     "Query.plugins": 100,  # loaded plugins

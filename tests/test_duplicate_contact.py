@@ -121,9 +121,12 @@ async def test_the_copy_has_identity_owners_tags_and_deals_but_no_history(api: A
     assert (copy["notes"], copy["calls"], copy["utms"], copy["formAnswers"]) == ([], [], [], [])
     assert copy["archivedAt"] is None
     journey = copy["journey"]
-    assert journey["totalCount"] == 1
-    (entry,) = journey["nodes"]
-    assert entry["kind"] == "CONTACT_DUPLICATED"
+    # It starts with CONTACT_DUPLICATED, then records the deals it got (newest first here).
+    assert [n["kind"] for n in journey["nodes"]] == ["DEAL_ADDED", "DEAL_ADDED", "CONTACT_DUPLICATED"]
+    assert journey["nodes"][1]["summary"].startswith(
+        f"Acme Rep copied a deal from contact {decode_id(source, 'Contact')}: Annual plan"
+    )
+    entry = journey["nodes"][-1]
     assert (entry["subjectType"], entry["subjectId"]) == ("Contact", source)
     source_id = decode_id(source, "Contact")
     assert entry["summary"] == f"Acme Rep duplicated Ada Lovelace (contact {source_id}) as this contact"
@@ -194,6 +197,8 @@ async def test_contact_duplicated_fires_once_for_the_copy(running_app: AppFactor
         assert event.subject["sourceId"] == decode_id(source, "Contact")
         assert event.subject["tags"] == ["Referral", "VIP"]
         assert [d["productName"] for d in event.subject["deals"]] == ["Annual plan", "Setup"]
-        assert event.subject["deals"][0]["amount"].startswith("1200")
+        assert event.subject["deals"][0]["amount"] == "1200.00"
         assert event.changes["email"] == [None, "ada@example.com"]
         assert event.changes["status"] == [None, "qualified"]
+        assert event.changes["setterOwner"] == [None, "Acme Rep"]
+        assert event.changes["tags"] == [None, ["Referral", "VIP"]]

@@ -21,8 +21,10 @@ them); a bulk call either applies to all its contacts or to none.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
+from crm import money
 from crm.actor import Actor
 from crm.clock import utcnow
 from crm.errors import BadInput, Forbidden, NotFound
@@ -30,6 +32,7 @@ from crm.journey import JourneyKind
 from crm.models import Contact, ContactTag, Deal, OutboxRow, User, WebhookDelivery
 from crm.services import _scoped
 from crm.services.contacts import IDENTITY_FIELDS
+from crm.services.deals import DEAL_FIELDS, deal_subject
 from crm.uow import UnitOfWork, display_name, unit_of_work
 
 # Ids per archive, restore or delete call: a page of a big selection, one transaction each.
@@ -49,7 +52,7 @@ _COPIED_STATE = {
     "phone_checked_at": "phoneCheckedAt",
 }
 _OWNERS = {"setter_owner_id": "setterOwner", "closer_owner_id": "closerOwner", "assigned_to_id": "assignedTo"}
-_DEAL_COLUMNS = ("product_name", "amount", "currency", "payment_type", "status", "recurring", "closed_at")
+_DEAL_COLUMNS = (*DEAL_FIELDS, "closed_at")
 
 
 def _name(contact: Contact) -> str:
@@ -228,7 +231,11 @@ async def delete_contacts(actor: Actor, ids: Sequence[int]) -> list[int]:
 
 
 async def duplicate_contact(actor: Actor, contact_id: int) -> Contact:
-    """A new contact with the source's identity, owners, tags and deals."""
+    """A new contact with the source's identity, owners, tags and deals.
+
+    The copy's journey starts with CONTACT_DUPLICATED (every field copied, owners by name and
+    the tags, as `[None, value]`) followed by a DEAL_ADDED per copied deal, so it replays to
+    the copy; only CONTACT_DUPLICATED fires a hook (its subject lists the deals)."""
     async with unit_of_work(actor) as uow:
         source = await _scoped.contact(uow, contact_id)
         values = {column: getattr(source, column) for column in (*IDENTITY_FIELDS, *_COPIED_STATE, *_OWNERS)}
@@ -244,24 +251,32 @@ async def duplicate_contact(actor: Actor, contact_id: int) -> Contact:
             await ContactTag.bulk_create(
                 [ContactTag(contact_id=copy.id, tag_id=tag_id) for tag_id, _ in tags], using_db=uow.conn
             )
-        deals = await Deal.filter(contact_id=source.id).using_db(uow.conn).order_by("created_at", "id")
-        if deals:
-            await Deal.bulk_create(
-                [
-                    Deal(
-                        contact_id=copy.id,
-                        created_by_id=deal.created_by_id,  # type: ignore[attr-defined]
-                        **{column: getattr(deal, column) for column in _DEAL_COLUMNS},
-                    )
-                    for deal in deals
-                ],
-                using_db=uow.conn,
+        deals = []
+        for deal in await Deal.filter(contact_id=source.id).using_db(uow.conn).order_by("created_at", "id"):
+            copied = Deal(
+                contact_id=copy.id,
+                created_by_id=deal.created_by_id,  # type: ignore[attr-defined]
+                **{column: getattr(deal, column) for column in _DEAL_COLUMNS},
             )
+            await copied.save(using_db=uow.conn)
+            deals.append(copied)
+        owner_ids = {values[column] for column in _OWNERS} - {None}
+        names = dict(
+            await User.filter(id__in=owner_ids, account_id=actor.account_id)
+            .using_db(uow.conn)
+            .values_list("id", "name")
+        )
         changes: dict[str, list[Any]] = {
             api: [None, _json(values[column])]
             for column, api in {**IDENTITY_FIELDS, **_COPIED_STATE}.items()
             if values[column] is not None and values[column] is not False
         }
+        changes.update(
+            {api: [None, names[values[column]]] for column, api in _OWNERS.items() if values[column] in names}
+        )
+        tag_names = sorted(name for _, name in tags)
+        if tag_names:
+            changes["tags"] = [None, tag_names]
         await uow.record(
             copy,
             JourneyKind.CONTACT_DUPLICATED,
@@ -271,18 +286,25 @@ async def duplicate_contact(actor: Actor, contact_id: int) -> Contact:
             subject_id=source.id,
             subject={
                 "sourceId": source.id,
-                "tags": sorted(name for _, name in tags),
-                "deals": [
-                    {
-                        "productName": d.product_name,
-                        "amount": str(d.amount),
-                        "currency": d.currency,
-                        "status": d.status,
-                    }
-                    for d in deals
-                ],
+                "tags": tag_names,
+                "deals": [{"id": d.id, **deal_subject(d)} for d in deals],
             },
         )
+        for deal in deals:
+            await uow.record(
+                copy,
+                JourneyKind.DEAL_ADDED,
+                f"{actor.name} copied a deal from contact {source.id}: {deal.product_name},"
+                f" {money.display(deal.amount, deal.currency)} ({deal.status.lower()})",
+                {
+                    api: [None, _deal_json(getattr(deal, column), deal.currency)]
+                    for column, api in DEAL_FIELDS.items()
+                },
+                subject_type="Deal",
+                subject_id=deal.id,
+                subject=deal_subject(deal),
+                notify=False,
+            )
         await uow.record(
             source,
             JourneyKind.CONTACT_DUPLICATED,
@@ -293,3 +315,8 @@ async def duplicate_contact(actor: Actor, contact_id: int) -> Contact:
             notify=False,
         )
     return copy
+
+
+def _deal_json(value: Any, currency: str) -> Any:
+    # As add_deal journals them: amounts with the currency's decimal places.
+    return money.text(value, currency) if isinstance(value, Decimal) else value
