@@ -23,7 +23,7 @@ from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from crm.models import Conversion
+from crm.models import Contact, Conversion, Lead
 from graph.execution import FastExecutionContext, execution_context_class, fast_path_from_env
 from graph.ids import encode_cursor, global_id
 from tests.conftest import Api, Tenant
@@ -218,6 +218,59 @@ query Lifecycle($phone: String!) {
 }
 """
 
+# Leads: the root list and its filters, node(), a card's slice after a lead, the touches, and a
+# bad cursor's error beside good data.
+LEADS = """
+query Leads($id: ID!, $lead: ID!) {
+  leads(first: 3) {
+    nodes { id formName status matchReason identity contact { id displayName } answers { question } }
+    pageInfo { hasNextPage endCursor }
+  }
+  dups: leads(status: DUPLICATE, formName: "Form 1", first: 2) { edges { cursor node { id variant } } }
+  node(id: $lead) { __typename id ... on Lead { submittedAt utms { source } contact { firstName } } }
+  contact(id: $id) {
+    older: leads(first: 1, after: $lead) { id formName }
+    firstTouch { formName utm { campaign } lead { id } }
+    lastTouch { submittedAt variant utm { source } }
+  }
+  bad: contact(id: $id) { firstName leads(after: "nope") { id } }
+}
+"""
+
+# Merges: a card's merges (one undone), a page after one, node(), the hint for an absorbed id,
+# duplicate candidates, and a bad bound beside good data.
+MERGES = """
+query Merges($id: ID!, $merge: ID!, $absorbed: ID!) {
+  contact(id: $id) {
+    merges {
+      id createdAt undoneAt undoneBy actor { kind name user { name } } absorbed { id displayName }
+      moved { kind count } filled { field fromContactId value } primary { id displayName }
+    }
+    m1: merges(first: 1, after: $merge) { id }
+    duplicateCandidates(first: 5) { reason contact { id displayName email } }
+  }
+  node(id: $merge) { __typename id ... on ContactMerge { createdAt absorbed { displayName } } }
+  gone: contact(id: $absorbed) { id }
+  bad: contact(id: $id) { firstName duplicateCandidates(first: 50) { reason } }
+}
+"""
+
+
+async def merged(admin: Api, contact_id: int) -> dict[str, str]:
+    """Two merges into the card (the latest undone) and a contact that shares its phone."""
+    create = "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }"
+    merge = "mutation($i: MergeContactsInput!) { mergeContacts(input: $i) { merge { id } } }"
+    unmerge = "mutation($i: UnmergeContactsInput!) { unmergeContacts(input: $i) { merge { id } } }"
+    ids = []
+    for name in ("Twin", "Triplet"):
+        twin = (await admin.data(create, {"i": {"firstName": name, "title": "CFO"}}))["createContact"]["id"]
+        done = await admin.data(merge, {"i": {"primaryId": contact_gid(contact_id), "duplicateIds": [twin]}})
+        ids.append((done["mergeContacts"]["merge"]["id"], twin))
+    await admin.data(unmerge, {"i": {"mergeId": ids[1][0]}})
+    phone = (await Contact.get(id=contact_id)).phone
+    await admin.data(create, {"i": {"firstName": "Shared line", "phone": phone}})
+    return {"id": contact_gid(contact_id), "merge": ids[1][0], "absorbed": ids[0][1]}
+
 
 def contact_gid(contact_id: int) -> str:
     return str(global_id("Contact", contact_id))
@@ -254,12 +307,14 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
         (rep, SLICES, slices),
         (rep, SLICE_ERRORS, slice_errors),
         (rep, LIFECYCLE, {"phone": "(415) 666-0000"}),
+        (rep, LEADS, leads := {"id": contact_gid(first), "lead": await last_lead(first)}),
         (
             rep,
             CONVERSIONS,
             conversions := {"id": contact_gid(first), "conversion": await first_conversion(first)},
         ),
     ]
+    cases.append((rep, MERGES, merge_ids := await merged(admin, first)))
     for client, query, variables in cases:
         graphql_core, compiled = await both_over_http(client, query, variables)
         assert compiled == graphql_core, f"paths differ for {query[:40]!r} with {variables}"
@@ -278,8 +333,29 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
     assert lifecycle["data"]["contactByPhone"]["id"] == contact_gid(first)
     assert any(c["direction"] == "INBOUND" for c in lifecycle["data"]["contactByPhone"]["past"])
     assert [e["path"] for e in lifecycle["errors"]] == [["bad"]]
+    led = (await both_over_http(rep, LEADS, leads))[1]
+    assert len(led["data"]["leads"]["nodes"]) == 3 and led["data"]["node"]["__typename"] == "Lead"
+    assert len(led["data"]["contact"]["older"]) == 1 and led["data"]["contact"]["firstTouch"]["utm"]
+    assert led["data"]["bad"] is None and led["errors"][0]["extensions"]["field"] == "after"
+    merges = (await both_over_http(rep, MERGES, merge_ids))[1]
+    card = merges["data"]["contact"]
+    # Newest first: the two made here, then the two each seeded card has (A_FEW).
+    assert [m["undoneAt"] is None for m in card["merges"]] == [False, True, False, True]
+    assert card["m1"] == [{"id": card["merges"][1]["id"]}]
+    assert [c["reason"] for c in card["duplicateCandidates"]] == ["PHONE"]
+    assert merges["data"]["node"]["absorbed"] == [{"displayName": "Triplet"}]
+    assert sorted((e["path"], e["extensions"]["code"]) for e in merges["errors"]) == [
+        (["bad", "duplicateCandidates"], "BAD_USER_INPUT"),
+        (["gone"], "NOT_FOUND"),
+    ]
     bad_bounds = (await both_over_http(rep, SLICE_ERRORS, slice_errors))[1]["errors"]
     assert {e["extensions"].get("field") for e in bad_bounds} == {"first", "after"}
+
+
+async def last_lead(contact_id: int) -> str:
+    lead = await Lead.filter(contact_id=contact_id).order_by("-id").first()
+    assert lead is not None
+    return str(global_id("Lead", lead.id))
 
 
 async def first_conversion(contact_id: int) -> str:

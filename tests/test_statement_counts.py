@@ -7,7 +7,7 @@ the API-key lookup the request makes before GraphQL runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,6 +24,7 @@ from crm.models import (
     FormAnswer,
     JourneyEvent,
     Lead,
+    Merge,
     Note,
     Tag,
     User,
@@ -81,6 +82,11 @@ fragment Card on Contact {
       }
     }
   }
+  merges(first: 5) {
+    id createdAt undoneAt undoneBy actor { kind name user { name } } absorbed { id displayName }
+    moved { kind count } filled { field fromContactId value }
+  }
+  duplicateCandidates(first: 3) { reason contact { id displayName } }
 }
 
 fragment CallFields on Call {
@@ -124,6 +130,7 @@ class Sizes:
     conversions: int = 0
     # Leads; the first of the UTMs and answers belong to them, one each (see fill_sections).
     leads: int = 0
+    merges: int = 0
 
 
 ONE_EACH = Sizes(journey=1, calls=1, deals=1, notes=1, tags=1, utms=1, answers=1, conversions=1, leads=1)
@@ -131,6 +138,8 @@ BIG = Sizes(
     journey=200, calls=200, deals=200, notes=200, tags=50, utms=50, answers=200, conversions=200, leads=200
 )
 A_FEW = Sizes(journey=4, calls=4, deals=3, notes=3, tags=3, utms=2, answers=3, conversions=2, leads=2)
+# Merges into each card (crm/models/merges.py), seeded as rows like the other sections.
+ONE_EACH, BIG, A_FEW = replace(ONE_EACH, merges=1), replace(BIG, merges=200), replace(A_FEW, merges=2)
 
 JOURNEY_KINDS = ("CONTACT_UPDATED", "STATUS_CHANGED", "NOTE_ADDED", "CALL_SCHEDULED", "DEAL_ADDED")
 SUBJECT_TYPES = {"NOTE_ADDED": "Note", "CALL_SCHEDULED": "Call", "DEAL_ADDED": "Deal"}
@@ -245,6 +254,7 @@ async def fill_sections(
     calls, deals, notes, utms, answers, journey, links = [], [], [], [], [], [], []
     lead_ids = await add_leads(account_id, contact_ids, sizes.leads)
     conversions = []
+    merges: list[Merge] = []
     for contact_id in contact_ids:
         for i in range(sizes.conversions):
             # Reviewed by a manager, sent or rejected: both user references are set.
@@ -357,6 +367,22 @@ async def fill_sections(
             )
         for tag_id in tag_ids[: sizes.tags]:
             links.append(ContactTag(contact_id=contact_id, tag_id=tag_id, created_at=now))
+        for i in range(sizes.merges):
+            merges.append(
+                Merge(
+                    account_id=account_id,
+                    primary_id=contact_id,
+                    absorbed_ids=[contact_id],
+                    absorbed=[{"id": contact_id, "displayName": f"Twin {i}", "fields": {}}],
+                    moved={"note": {str(contact_id): [i + 1, i + 2]}, "call": {str(contact_id): [i + 1]}},
+                    filled={"title": {"from": contact_id, "before": None, "after": f"Title {i}"}},
+                    actor_kind="USER",
+                    actor_user_id=user(i),
+                    actor_name=f"User {i % len(users)}",
+                    undone_at=now if i % 2 else None,
+                    undone_by_name="Undoer" if i % 2 else None,
+                )
+            )
     for model, rows in (
         (Call, calls),
         (Deal, deals),
@@ -366,6 +392,7 @@ async def fill_sections(
         (JourneyEvent, journey),
         (ContactTag, links),
         (Conversion, conversions),
+        (Merge, merges),
     ):
         if rows:
             await model.bulk_create(rows, batch_size=500)  # type: ignore[attr-defined]
@@ -446,6 +473,10 @@ async def test_full_card_costs_the_same_with_1_or_200_rows_per_section(
         50,
     )
     assert len(card["formAnswers"]) == 100
+    assert len(card["merges"]) == 5 and card["merges"][0]["moved"] == [
+        {"kind": "Call", "count": 1},
+        {"kind": "Note", "count": 2},
+    ]
     # Newest first: leads 199..190, each with its one answer; only leads 0..49 have a UTM.
     assert len(card["leads"]) == 10 and card["leads"][0]["submittedAt"] > card["leads"][-1]["submittedAt"]
     assert [len(lead["answers"]) for lead in card["leads"]] == [1] * 10
@@ -470,7 +501,7 @@ async def test_full_card_costs_the_same_with_1_or_200_rows_per_section(
 
     assert small.count == big.count, same_cost("a card with 1 row per section", small, "200 rows", big)
     # A constant, and a small one: one statement per section loader, not per row.
-    assert big.count <= 16, f"the full card costs {big.count} statements:\n{big.listing()}"
+    assert big.count <= 18, f"the full card costs {big.count} statements:\n{big.listing()}"
 
 
 async def test_back_references_on_a_card_cost_nothing_extra(
@@ -528,13 +559,16 @@ async def test_a_page_of_50_full_cards_costs_the_same_as_a_page_of_1(
         assert card["journey"]["totalCount"] == 4 and len(card["journey"]["edges"]) == 4
         assert len(card["upcoming"]) + len(card["past"]) == 4
         assert (len(card["deals"]), len(card["notes"]), len(card["tags"]), len(card["utms"])) == (3, 3, 3, 2)
+        assert len(card["leads"]) == 2 and card["firstTouch"]["utm"]["campaign"] == "spring-0"
+        assert card["lastTouch"]["lead"]["id"] == card["leads"][0]["id"]
         assert len(card["formAnswers"]) == 3
         assert len(card["conversions"]["edges"]) == 2
         owners = {card["setterOwner"]["name"], card["closerOwner"]["name"], card["assignedTo"]["name"]}
         assert {n["author"]["name"] for n in card["notes"]} == owners
 
     assert one.count == fifty.count, same_cost("contacts(first: 1)", one, "contacts(first: 50)", fifty)
-    assert fifty.count <= 16, f"a page of full cards costs {fifty.count} statements:\n{fifty.listing()}"
+    # One per section loader: merges and duplicate candidates are one statement each.
+    assert fifty.count <= 18, f"a page of full cards costs {fifty.count} statements:\n{fifty.listing()}"
 
 
 async def test_back_references_on_a_page_cost_nothing_extra(

@@ -681,6 +681,32 @@ def _contact_merge(api: Client, http: TestClient, tenant: Tenant, mark: str, mad
     return data["mergeContacts"]["merge"]["id"]
 
 
+def _lead(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # Matched by email to the recipe's contact: the card holds it.
+    data = api.data(
+        "mutation($i: SubmitLeadInput!) { submitLead(input: $i) { lead { id contact { id } } } }",
+        {
+            "i": {
+                "formName": f"Webinar{mark}",
+                "variant": f"B{mark}",
+                "email": f"ada{mark}@{tenant.name.lower()}.example.com",
+                "referrer": f"https://ref.example.com/{mark}",
+                "answers": [{"question": f"Seats{mark}?", "answer": f"12{mark}"}],
+                "utm": {"source": f"leadsrc{mark}"},
+            }
+        },
+    )
+    assert data["submitLead"]["lead"]["contact"]["id"] == made["Contact"]
+    return data["submitLead"]["lead"]["id"]
+
+
+def _form(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    data = api.data(
+        "mutation($i: CreateFormInput!) { createForm(input: $i) { id } }", {"i": {"name": f"Form{mark}"}}
+    )
+    return data["createForm"]["id"]
+
+
 # In order: later recipes use what earlier ones made.
 RECIPES: dict[str, Recipe] = {
     "Contact": _contact,
@@ -694,6 +720,8 @@ RECIPES: dict[str, Recipe] = {
     "WebhookEndpoint": _webhook_endpoint,
     "WebhookDelivery": _webhook_delivery,
     "ApiKey": _api_key,
+    "Lead": _lead,
+    "Form": _form,
     "ContactMerge": _contact_merge,
     "Conversion": _conversion,
 }

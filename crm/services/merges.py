@@ -132,7 +132,7 @@ async def _lock(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, Contact]:
     return {row.id: row for row in rows}
 
 
-def _check_ids(primary_id: int, duplicate_ids: Sequence[int]) -> list[int]:
+def _check_size(duplicate_ids: Sequence[int]) -> None:
     if not duplicate_ids:
         raise BadInput(
             "give at least one contact in duplicateIds to merge into the primary", field="duplicateIds"
@@ -142,15 +142,17 @@ def _check_ids(primary_id: int, duplicate_ids: Sequence[int]) -> list[int]:
             f"at most {MAX_DUPLICATES} contacts can be merged at once; got {len(duplicate_ids)}",
             field="duplicateIds",
         )
+
+
+def _check_distinct(primary_id: int, duplicate_ids: Sequence[int]) -> None:
+    # After the lookup: an id of another account answers NOT_FOUND whatever else is wrong.
     if primary_id in duplicate_ids:
         raise BadInput(
             "a contact cannot be merged into itself: leave the primary out of duplicateIds",
             field="duplicateIds",
         )
-    ordered = list(dict.fromkeys(duplicate_ids))
-    if len(ordered) != len(duplicate_ids):
+    if len(set(duplicate_ids)) != len(duplicate_ids):
         raise BadInput("duplicateIds names a contact twice", field="duplicateIds")
-    return ordered
 
 
 async def merge_contacts(
@@ -159,13 +161,16 @@ async def merge_contacts(
     """Absorb `duplicate_ids` (in that order of preference for filling) into `primary_id`."""
     if not actor.is_manager:
         raise Forbidden("only admins and managers can merge contacts")
-    duplicates = _check_ids(primary_id, duplicate_ids)
+    _check_size(duplicate_ids)
+    duplicates = list(duplicate_ids)
     async with unit_of_work(actor) as uow:
         found = await _lock(uow, [primary_id, *duplicates])
         for contact_id, field in ((primary_id, "primaryId"), *((i, "duplicateIds") for i in duplicates)):
-            contact = found.get(contact_id)
-            if contact is None:
+            if contact_id not in found:
                 raise NotFound(f"no contact with id {contact_id} in this account", field=field)
+        _check_distinct(primary_id, duplicates)
+        for contact_id, field in ((primary_id, "primaryId"), *((i, "duplicateIds") for i in duplicates)):
+            contact = found[contact_id]
             if contact.merged_into_id is not None:  # type: ignore[attr-defined]
                 raise BadInput(
                     f"contact {contact_id} was already merged into contact {contact.merged_into_id}"  # type: ignore[attr-defined]
