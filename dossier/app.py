@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,8 +24,10 @@ from strawberry import Schema
 from crm import wiring
 from crm.db import close_database, open_database
 from crm.live import Broker, make_broker
+from crm.services import leads as lead_service
 from crm.services.accounts import authenticate
 from dossier.http_guard import HttpGuard
+from dossier.intake import INTAKE_PATH, INTAKE_PREFIX, MAX_INTAKE_BYTES, Intake, make_rate_limiter
 from dossier.settings import Settings
 from graph import graphiql
 from graph.live_auth import LiveAuth
@@ -146,6 +149,13 @@ def create_app(
         live_auth=LiveAuth(broker, recheck_seconds=settings.auth_recheck_seconds),
     )
 
+    intake = Intake(
+        make_rate_limiter(settings.redis_url),
+        per_key=settings.intake_limit_per_key,
+        per_address=settings.intake_limit_per_address,
+        window=settings.intake_rate_window,
+    )
+
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
     host = PluginHost(env=settings.env, http=http, pm=pm, public_url=settings.public_url)
 
@@ -153,6 +163,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await open_database(settings.database_url, sqlite_busy_timeout=settings.sqlite_busy_timeout)
         await start_plugins(settings, pm, host, publish=broker.publish, outbox_written=dispatcher.wake)
+        lead_service.configure(
+            duplicate_window=timedelta(seconds=settings.lead_duplicate_window), public_url=settings.public_url
+        )
         if settings.run_dispatcher:
             dispatcher.start()
         if settings.gc_tuning:
@@ -162,6 +175,7 @@ def create_app(
         finally:
             await dispatcher.stop()
             await view.live_auth.close()
+            await intake.limiter.close()
             await broker.close()
             await http.aclose()
             await close_database()
@@ -182,13 +196,17 @@ def create_app(
             WebSocketRoute("/graphql", view),
             *graphiql_routes,
             Route("/healthz", health),
+            Route(INTAKE_PATH, intake.endpoint, methods=["POST", "OPTIONS"]),
             *plugin_routes,
         ],
         lifespan=lifespan,
     )
     # Inside RequestIdMiddleware, so its refusals carry the request id and X-Request-ID.
     app.add_middleware(
-        HttpGuard, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
+        HttpGuard,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        path_limits={INTAKE_PREFIX: MAX_INTAKE_BYTES},
     )
     app.add_middleware(RequestIdMiddleware)
     app.state.dossier = runtime

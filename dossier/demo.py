@@ -52,6 +52,8 @@ from crm.services.accounts import create_account, create_user, hash_key, issue_a
 from crm.services.contacts import IDENTITY_FIELDS
 from crm.uow import display_name
 from dossier.demo_conversions import seed_conversions
+from dossier.demo_leads import seed_leads
+from dossier.demo_lifecycle import seed_lifecycle
 
 log = logging.getLogger("dossier.demo")
 
@@ -150,7 +152,8 @@ async def ensure_demo(
             except OSError as exc:  # a read-only directory: the demo still runs, with a new key
                 log.warning("could not keep the demo key in %s (%s); the next start prints a new one",
                             key_file, exc)  # fmt: skip
-    count = await Contact.filter(account_id=account.id).count()
+    # The contacts list's count: archived cards are not in it.
+    count = await Contact.filter(account_id=account.id, archived_at__isnull=True).count()
     return Demo(account.name, count, key, seeded, seconds)
 
 
@@ -1371,6 +1374,8 @@ async def _seed(contacts: int, rich: int, seed: int) -> None:
         cards = _plan_cards(planner, contacts, rich)
         await _write(conn, account.id, cards, opened + timedelta(days=1))
         await seed_conversions(conn, account.id, now)
+        await seed_leads(conn, account.id, now)
+        await seed_lifecycle(conn, account.id, now)
 
 
 async def _seed_keys(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.datastructures import QueryParams
@@ -54,9 +55,12 @@ class HttpGuard:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         graphql_path: str = "/graphql",
+        path_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Smaller body limits for paths under these prefixes (the public intake: 64 KB).
+        self.path_limits = dict(path_limits or {})
         self.max_header_bytes = max_header_bytes
         self.graphql_path = graphql_path
 
@@ -81,16 +85,21 @@ class HttpGuard:
             return
         await self._http(scope, receive, send, request_id)
 
+    def _body_limit(self, path: str) -> int:
+        limits = [limit for prefix, limit in self.path_limits.items() if path.startswith(prefix)]
+        return min([self.max_body_bytes, *limits])
+
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        limit = self._body_limit(scope["path"])
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._too_large(scope, receive, send, request_id)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send, request_id, limit)
             return
-        body, more = await self._read(receive)
+        body, more = await self._read(receive, limit)
         if more is None:  # the client went away
             return
         if more:
-            await self._too_large(scope, receive, send, request_id)
+            await self._too_large(scope, receive, send, request_id, limit)
             return
         if scope["path"] == self.graphql_path:
             try:
@@ -127,7 +136,7 @@ class HttpGuard:
             message = f"Unexpected error. Quote request id {request_id} when reporting it."
             await error_response(500, message, request_id)(scope, receive, send)
 
-    async def _read(self, receive: Receive) -> tuple[bytes, bool | None]:
+    async def _read(self, receive: Receive, limit: int) -> tuple[bytes, bool | None]:
         """The body, and whether more remained beyond the limit (None: the client left)."""
         chunks: list[bytes] = []
         size = 0
@@ -137,20 +146,20 @@ class HttpGuard:
                 return b"", None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 return b"", True
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks), False
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+    async def _too_large(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, limit: int
+    ) -> None:
         message = (
-            f"the request body is over the limit of {self.max_body_bytes:,} bytes; "
+            f"the request body is over the limit of {limit:,} bytes; "
             "send less at once (split imports and bulk changes into several requests)"
         )
-        response = error_response(
-            413, message, request_id, limit=self.max_body_bytes, headers={"Connection": "close"}
-        )
+        response = error_response(413, message, request_id, limit=limit, headers={"Connection": "close"})
         await response(scope, receive, send)
 
     def _check_graphql(self, scope: Scope, body: bytes) -> None:

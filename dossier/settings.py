@@ -16,6 +16,27 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def duration(value: str | None, default: float) -> float:
+    """Seconds from "90", "90s", "30m", "24h" or "2d"; empty gives the default."""
+    if value is None or not value.strip():
+        return default
+    text = value.strip().lower()
+    unit = _UNITS.get(text[-1])
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1.0)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a duration: give seconds, or a number with s, m, h or d"
+        ) from None
+    if seconds < 0:
+        raise ValueError(f"{value!r} is negative")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite://dossier.db"
@@ -57,6 +78,15 @@ class Settings:
     # How often each server process re-checks the API keys of its open WebSockets (a key
     # revoked, a user deleted or a role changed outside the API closes them; graph/live_auth.py).
     auth_recheck_seconds: float = 5.0
+    # Leads (crm/services/leads.py): a lead repeating one the same contact sent (same form, same
+    # answers) within this many seconds is marked DUPLICATE. DOSSIER_LEAD_DUPLICATE_WINDOW takes
+    # seconds or a number with s, m, h or d ("24h").
+    lead_duplicate_window: float = 24 * 3600.0
+    # The public intake endpoint (dossier/intake.py, POST /forms/{key}): at most this many
+    # submissions per form key, and per client address, in each window of this many seconds.
+    intake_limit_per_key: int = 120
+    intake_limit_per_address: int = 10
+    intake_rate_window: float = 60.0
     # Every DOSSIER_* variable, for plugins: each reads its own (see PluginHost.setting).
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -100,5 +130,9 @@ class Settings:
             fast_path=fast_path_from_env(env),
             gc_tuning=_bool(get("GC_TUNING"), True),
             auth_recheck_seconds=num("AUTH_RECHECK_SECONDS", defaults.auth_recheck_seconds),
+            lead_duplicate_window=duration(get("LEAD_DUPLICATE_WINDOW"), defaults.lead_duplicate_window),
+            intake_limit_per_key=int(num("INTAKE_LIMIT_PER_KEY", defaults.intake_limit_per_key)),
+            intake_limit_per_address=int(num("INTAKE_LIMIT_PER_ADDRESS", defaults.intake_limit_per_address)),
+            intake_rate_window=num("INTAKE_RATE_WINDOW", defaults.intake_rate_window),
             env={k: v for k, v in env.items() if k.startswith("DOSSIER_")},
         )

@@ -54,6 +54,7 @@ query($first: Int!, $after: String, $formName: String, $status: LeadStatus) {
   }
 }
 """
+FUTURE = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
 CREATE_CONTACT = "mutation($input: CreateContactInput!) { createContact(input: $input) { id } }"
 CREATE_FORM = (
     "mutation($input: CreateFormInput!) { createForm(input: $input) { id name key intakeUrl revokedAt } }"
@@ -123,7 +124,7 @@ async def test_matched_by_email(as_admin: Api) -> None:
 async def test_matched_by_phone_in_another_format(as_admin: Api) -> None:
     existing = await as_admin.data(CREATE_CONTACT, {"input": {"firstName": "Bo", "phone": "+14155550123"}})
     contact_id = existing["createContact"]["id"]
-    for i, spelling in enumerate(("(415) 555-0123", "415.555.0123", "+1 415 555 0123", "001 415 555 0123")):
+    for i, spelling in enumerate(("(415) 555-0123", "415.555.0123", "+1 415 555 0123", "1-415-555-0123")):
         result = await submit(as_admin, phone=spelling, answers=[{"question": "n", "answer": str(i)}])
         assert result["lead"]["matchReason"] == "PHONE", spelling
         assert result["lead"]["contact"]["id"] == contact_id
@@ -285,7 +286,7 @@ async def test_a_lead_without_name_email_or_phone_makes_a_guest_until_named(as_a
         ({"answers": [{"question": " ", "answer": "x"}]}, "formAnswers.question", "cannot be empty"),
         ({"answers": [{"question": "q", "answer": "a"}] * 101}, "formAnswers", "at most 100"),
         ({"utm": {"source": "s" * 201}}, "utm.source", "limit is 200"),
-        ({"submittedAt": "2999-01-01T00:00:00+00:00"}, "submittedAt", "in the future"),
+        ({"submittedAt": FUTURE}, "submittedAt", "in the future"),
     ],
 )
 async def test_bad_input_is_refused_and_changes_nothing(

@@ -25,5 +25,9 @@ def test_issue_contract_names_are_in_the_schema() -> None:
         "createContact(input: CreateContactInput!): Contact!",
         "deleteNote(input: DeleteNoteInput!): Note!",
         "journey(contactId: ID!): JourneyEvent!",
+        "submitLead(input: SubmitLeadInput!): SubmitLeadPayload!",
+        "createForm(input: CreateFormInput!): Form!",
+        "leads(first: Int! = 20, after: String = null, formName: String = null, status: LeadStatus = null)"
+        ": LeadConnection!",
     ):
         assert name in sdl, name

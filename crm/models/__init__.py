@@ -6,8 +6,8 @@ from crm.models.contacts import Contact, ContactTag, FormAnswer, Tag, Utm
 from crm.models.conversions import Conversion
 from crm.models.deals import Deal
 from crm.models.journey import JourneyEvent
-from crm.models.merges import Merge
 from crm.models.leads import Form, Lead
+from crm.models.merges import Merge
 from crm.models.messages import Message, MessageProviderId
 from crm.models.notes import Note
 from crm.models.outbox import OutboxRow
@@ -25,8 +25,8 @@ __all__ = [
     "Form",
     "FormAnswer",
     "JourneyEvent",
-    "Merge",
     "Lead",
+    "Merge",
     "Message",
     "MessageProviderId",
     "Note",

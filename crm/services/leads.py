@@ -257,7 +257,7 @@ async def submit_lead(
     return SubmittedLead(lead, contact, created)
 
 
-_REASON_TEXT = {
+REASON_TEXT = {
     MatchReason.EMAIL: "matched by email",
     MatchReason.PHONE: "matched by phone",
     MatchReason.EMAIL_AND_PHONE: "matched by email and phone",
@@ -273,7 +273,7 @@ def _summary(
     duplicate: bool,
     filled: Mapping[str, Any],
 ) -> str:
-    text = f"Lead from {form_name} via {actor.name}: {_REASON_TEXT[reason]}"
+    text = f"Lead from {form_name} via {actor.name}: {REASON_TEXT[reason]}"
     if duplicate:
         text += "; a duplicate of one sent within the duplicate window"
     if filled:

@@ -235,7 +235,9 @@ class Contact(relay.Node):
             for r in rows
         ]  # fmt: skip
 
-    @strawberry.field(description=f"Leads (form submissions), newest first; at most {MAX_PAGE}, then page with `after`.")
+    @strawberry.field(
+        description=f"Leads (form submissions), newest first; at most {MAX_PAGE}, then page with `after`."
+    )
     async def leads(
         self,
         info: Info,
