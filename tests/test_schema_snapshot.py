@@ -27,6 +27,8 @@ def test_issue_contract_names_are_in_the_schema() -> None:
         "journey(contactId: ID!): JourneyEvent!",
         "submitLead(input: SubmitLeadInput!): SubmitLeadPayload!",
         "createForm(input: CreateFormInput!): Form!",
+        "mergeContacts(input: MergeContactsInput!): MergeContactsPayload!",
+        "unmergeContacts(input: UnmergeContactsInput!): UnmergeContactsPayload!",
         "leads(first: Int! = 20, after: String = null, formName: String = null, status: LeadStatus = null)"
         ": LeadConnection!",
     ):

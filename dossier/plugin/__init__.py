@@ -57,6 +57,7 @@ NODE_TYPES: frozenset[str] = frozenset(
         "ApiKey",
         "Call",
         "Contact",
+        "ContactMerge",
         "Deal",
         "Form",
         "JourneyEvent",
