@@ -33,10 +33,14 @@ from crm.services import accounts
 from crm.services.contacts import IDENTITY_FIELDS
 from dossier import demo as demo_module
 from dossier.demo import DEMO_ACCOUNT, Demo, ensure_demo
+from dossier.demo_lifecycle import ARCHIVED, COPIES
 from graph import graphiql
+from graph.ids import decode_id
 from tests.conftest import Api
 
 SMALL = {"contacts": 60, "rich": 12}
+# What the contacts list counts: archived cards are not in it, a duplicated copy is.
+LISTED = SMALL["contacts"] - ARCHIVED + COPIES
 EXAMPLE_QUERY = (Path(__file__).parent.parent / "graph" / "example_card_query.graphql").read_text()
 VIEWER = "{ viewer { user { name role } account { name } } }"
 OWNER_COLUMNS = {
@@ -61,6 +65,26 @@ async def demo_account_id() -> int:
     return (await Account.get(name=DEMO_ACCOUNT)).id
 
 
+async def copies(account_id: int) -> set[int]:
+    """Contacts made by duplicating another (dossier/demo_lifecycle.py): newer than their source."""
+    rows = await JourneyEvent.filter(account_id=account_id, kind="CONTACT_DUPLICATED").values(
+        "contact_id", "subject_id"
+    )
+    return {r["contact_id"] for r in rows if r["contact_id"] > r["subject_id"]}
+
+
+async def newest_rich(api: Api, demo: Demo, count: int) -> list[dict[str, Any]]:
+    """The newest cards, which are the rich ones, passing over duplicated copies."""
+    made = await copies(await demo_account_id())
+    page = await api.data(
+        "query($n: Int!) { contacts(first: $n) { nodes { id createdAt } } }",
+        {"n": count + len(made)},
+        key=demo.api_key,
+    )
+    nodes = [n for n in page["contacts"]["nodes"] if decode_id(n["id"], "Contact") not in made]
+    return nodes[:count]
+
+
 async def journey_sizes(account_id: int) -> dict[int, int]:
     rows = (
         await JourneyEvent.filter(account_id=account_id)
@@ -78,7 +102,7 @@ async def journey_sizes(account_id: int) -> dict[int, int]:
 
 async def test_the_demo_key_signs_in_as_the_demo_admin(api: Api, demo: Demo) -> None:
     assert demo.account_name == DEMO_ACCOUNT
-    assert demo.contacts == SMALL["contacts"]
+    assert demo.contacts == LISTED
     assert demo.seeded
     data = await api.data(VIEWER, key=demo.api_key)
     assert data["viewer"]["account"] == {"name": DEMO_ACCOUNT}
@@ -95,7 +119,7 @@ async def test_seeding_again_adds_nothing_and_mints_a_new_key(api: Api, demo: De
     assert not again.seeded
     assert again.contacts == demo.contacts
     assert await Account.filter(name=DEMO_ACCOUNT).count() == 1
-    assert await Contact.filter(account_id=account_id).count() == SMALL["contacts"]
+    assert await Contact.filter(account_id=account_id).count() == SMALL["contacts"] + COPIES
     assert await JourneyEvent.filter(account_id=account_id).count() == before
     assert again.api_key != demo.api_key
     for key in (demo.api_key, again.api_key):  # the old key keeps working
@@ -126,7 +150,7 @@ async def test_a_seed_that_fails_halfway_leaves_nothing_behind(
     assert await Contact.all().count() == 0 and await JourneyEvent.all().count() == 0
     monkeypatch.undo()
     again = await ensure_demo(**SMALL)  # so the next start seeds it properly
-    assert again.seeded and again.contacts == SMALL["contacts"]
+    assert again.seeded and again.contacts == LISTED
 
 
 async def test_the_demo_is_not_news_for_plugins(api: Api, demo: Demo) -> None:
@@ -142,7 +166,7 @@ async def test_the_demo_is_not_news_for_plugins(api: Api, demo: Demo) -> None:
 
 
 async def test_the_example_card_query_shows_a_full_card(api: Api, demo: Demo) -> None:
-    newest = await api.data("{ contacts(first: 3) { nodes { id } } }", key=demo.api_key)
+    newest = {"contacts": {"nodes": await newest_rich(api, demo, 3)}}
     statuses = {
         s["name"]: s["subStatuses"]
         for s in (
@@ -167,8 +191,7 @@ async def test_the_example_card_query_shows_a_full_card(api: Api, demo: Demo) ->
 
 
 async def test_a_rich_card_reads_back_oldest_first_from_its_creation(api: Api, demo: Demo) -> None:
-    first = await api.data("{ contacts(first: 1) { nodes { id createdAt } } }", key=demo.api_key)
-    card = first["contacts"]["nodes"][0]
+    card = (await newest_rich(api, demo, 1))[0]
     query = """
     query($id: ID!, $after: String) {
       contact(id: $id) {
@@ -207,7 +230,8 @@ async def test_a_rich_card_reads_back_oldest_first_from_its_creation(api: Api, d
 async def test_rich_cards_have_long_journeys_in_id_order(demo: Demo) -> None:
     account_id = await demo_account_id()
     sizes = await journey_sizes(account_id)
-    assert len(sizes) == SMALL["contacts"]
+    made = await copies(account_id)
+    assert len(made) == COPIES and len(sizes) == SMALL["contacts"] + COPIES
     assert sum(n >= 100 for n in sizes.values()) >= SMALL["rich"]
     assert min(sizes.values()) >= 3
     rows = (
@@ -219,8 +243,8 @@ async def test_rich_cards_have_long_journeys_in_id_order(demo: Demo) -> None:
     for contact_id, kind, occurred_at in rows:
         by_contact[contact_id].append((kind, occurred_at))
     now = utcnow()
-    for entries in by_contact.values():
-        assert entries[0][0] == "CONTACT_CREATED"
+    for contact_id, entries in by_contact.items():
+        assert entries[0][0] == ("CONTACT_DUPLICATED" if contact_id in made else "CONTACT_CREATED")
         times = [at for _, at in entries]
         assert all(a < b for a, b in itertools.pairwise(times)), "id order must be time order"
         assert now - timedelta(days=600) < times[0] and times[-1] <= now
@@ -297,6 +321,14 @@ async def test_each_card_is_where_its_journey_ends(demo: Demo) -> None:
                 if kind != "CONTACT_CREATED":
                     assert state[contact_id].get(name) == before, (kind, name)
                 state[contact_id][name] = after
+        elif kind == "CONTACT_DUPLICATED":  # a copy starts from the source's fields, owners and tags
+            for name, (_, after) in changes.items():
+                if name in STATE_COLUMNS:
+                    state[contact_id][name] = after
+                elif name in OWNER_COLUMNS:
+                    owners[contact_id][name] = after
+                elif name == "tags":
+                    seen_tags[contact_id] |= set(after)
         elif kind == "OWNER_CHANGED":
             for name, (before, after) in changes.items():
                 assert owners[contact_id][name] == before
@@ -348,7 +380,9 @@ async def test_each_card_is_where_its_journey_ends(demo: Demo) -> None:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_full_demo_has_hundreds_of_cards_and_dozens_of_rich_ones(api: Api) -> None:
     demo = await ensure_demo()
-    assert demo.contacts == demo_module.DEFAULT_CONTACTS >= 200
+    # The contacts list's count: the archived cards are not in it, the copy is.
+    assert demo.contacts == demo_module.DEFAULT_CONTACTS - ARCHIVED + COPIES
+    assert demo_module.DEFAULT_CONTACTS >= 200
     sizes = await journey_sizes(await demo_account_id())
     assert sum(n >= 100 for n in sizes.values()) >= 30
     count = await api.data("{ contacts { totalCount } }", key=demo.api_key)

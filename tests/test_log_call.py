@@ -101,7 +101,9 @@ async def test_a_logged_call_lists_with_the_past_calls_and_is_journaled(api: Api
     assert first["summary"].startswith("Acme Rep logged an inbound call at ")
     assert first["summary"].endswith("(12:34): spoke")
     assert {c["field"]: c["after"] for c in first["changes"]} == {
-        "occurredAt": occurred.isoformat(),
+        "scheduledAt": occurred.isoformat(),
+        "direction": "INBOUND",
+        "durationSeconds": 754,
         "outcome": "SPOKE",
     }
 

@@ -97,7 +97,13 @@ async def log_call(
             JourneyKind.CALL_LOGGED,
             f"{actor.name} logged an {direction.value.lower()} call at {when:%Y-%m-%d %H:%M} UTC"
             f" ({minutes}:{seconds:02d}): {outcome.value.replace('_', ' ').lower()}",
-            {"occurredAt": [None, when.isoformat()], "outcome": [None, outcome.value]},
+            # The call's own fields, as the API names them (scheduledAt is when it took place).
+            {
+                "scheduledAt": [None, when.isoformat()],
+                "direction": [None, direction.value],
+                "durationSeconds": [None, duration_seconds],
+                "outcome": [None, outcome.value],
+            },
             subject_type="Call",
             subject_id=call.id,
             subject=logged_call_subject(call),
