@@ -51,13 +51,14 @@ async def seed_leads(conn: BaseDBAsyncClient, account_id: int, now: datetime) ->
     )
     chosen: list[tuple[Contact, datetime]] = []
     for contact in cards:
-        last = (
+        times = (
             await JourneyEvent.filter(contact_id=contact.id)
             .using_db(conn)
             .order_by("-id")
+            .limit(1)
             .values_list("occurred_at", flat=True)
-            .first()
         )
+        last = times[0] if times else None
         # Room after the card's last entry for a lead and a duplicate two hours later.
         if last is not None and last < now - timedelta(hours=6):
             chosen.append((contact, max(last + timedelta(minutes=30), now - timedelta(days=2))))

@@ -493,3 +493,35 @@ def _db_id(global_id: str) -> str:
     import base64
 
     return base64.b64decode(global_id).decode().split(":", 1)[1]
+
+
+# --------------------------------------------------------------------------------------
+# The demo
+# --------------------------------------------------------------------------------------
+
+
+async def test_the_demo_has_leads_duplicates_phone_matches_and_a_form(api: Api) -> None:
+    from dossier.demo import DEMO_ACCOUNT, ensure_demo
+    from dossier.demo_leads import DUPLICATES, EMAIL_MATCHED, INTAKE_FORM, PHONE_MATCHED
+
+    demo = await ensure_demo(contacts=60, rich=12)
+    admin = api.as_(demo.api_key)
+    everything = (await admin.data(ROOT, {"first": 100}))["leads"]["edges"]
+    assert len(everything) == EMAIL_MATCHED + DUPLICATES + PHONE_MATCHED
+    dups = (await admin.data(ROOT, {"first": 100, "status": "DUPLICATE"}))["leads"]["edges"]
+    assert len(dups) == DUPLICATES
+    by_phone = (await admin.data(ROOT, {"first": 100, "formName": INTAKE_FORM}))["leads"]["edges"]
+    assert len(by_phone) == PHONE_MATCHED
+    lead = (await admin.data("query($id: ID!) { node(id: $id) { ... on Lead { matchReason } } }",
+                             {"id": by_phone[0]["node"]["id"]}))["node"]  # fmt: skip
+    assert lead["matchReason"] == "PHONE"
+    shown = await card(admin, dups[0]["node"]["contact"]["id"])
+    assert [lead["status"] for lead in shown["leads"]] == ["DUPLICATE", "NEW"]
+    assert (
+        shown["firstTouch"]["utm"]["source"] and shown["lastTouch"]["lead"]["id"] == shown["leads"][0]["id"]
+    )
+    forms = (await admin.data("{ forms { name revokedAt } }"))["forms"]
+    assert forms == [{"name": INTAKE_FORM, "revokedAt": None}]
+    assert (
+        await LeadModel.filter(account__name=DEMO_ACCOUNT, form_id__isnull=False).count()
+    ) == PHONE_MATCHED
