@@ -54,6 +54,7 @@ from crm.uow import display_name
 from dossier.demo_conversions import seed_conversions
 from dossier.demo_leads import seed_leads
 from dossier.demo_lifecycle import seed_lifecycle
+from dossier.demo_merges import seed_merges
 
 log = logging.getLogger("dossier.demo")
 
@@ -1376,6 +1377,7 @@ async def _seed(contacts: int, rich: int, seed: int) -> None:
         await seed_conversions(conn, account.id, now)
         await seed_leads(conn, account.id, now)
         await seed_lifecycle(conn, account.id, now)
+        await seed_merges(conn, account.id, now)
 
 
 async def _seed_keys(

@@ -23,6 +23,7 @@ from crm.models import (
     ContactTag,
     Deal,
     JourneyEvent,
+    Merge,
     Note,
     OutboxRow,
     Tag,
@@ -35,11 +36,12 @@ from dossier import demo as demo_module
 from dossier.demo import DEMO_ACCOUNT, Demo, ensure_demo
 from dossier.demo_lifecycle import ARCHIVED, COPIES
 from graph import graphiql
-from graph.ids import decode_id
+from graph.ids import decode_id, global_id_text
 from tests.conftest import Api
 
 SMALL = {"contacts": 60, "rich": 12}
 # What the contacts list counts: archived cards are not in it, a duplicated copy is.
+# A merged-away card is not in it either (dossier/demo_merges.py makes one from a new card).
 LISTED = SMALL["contacts"] - ARCHIVED + COPIES
 EXAMPLE_QUERY = (Path(__file__).parent.parent / "graph" / "example_card_query.graphql").read_text()
 VIEWER = "{ viewer { user { name role } account { name } } }"
@@ -119,6 +121,7 @@ async def test_seeding_again_adds_nothing_and_mints_a_new_key(api: Api, demo: De
     assert not again.seeded
     assert again.contacts == demo.contacts
     assert await Account.filter(name=DEMO_ACCOUNT).count() == 1
+    # A merged-away card is hidden (Contact.merged_into): not counted.
     assert await Contact.filter(account_id=account_id).count() == SMALL["contacts"] + COPIES
     assert await JourneyEvent.filter(account_id=account_id).count() == before
     assert again.api_key != demo.api_key
@@ -410,3 +413,35 @@ def test_the_same_seed_draws_the_same_demo() -> None:
 
     assert draw(7) == draw(7)
     assert draw(7) != draw(8)
+
+
+async def test_the_demo_has_a_merged_pair_and_a_duplicate_candidate(api: Api, demo: Demo) -> None:
+    account_id = await demo_account_id()
+    merge = await Merge.get(account_id=account_id)
+    card = """
+    query($id: ID!) { contact(id: $id) {
+      secondaryPhone tags { name } notes { createdBy { name } }
+      merges { actor { name } absorbed { id displayName } moved { kind count } filled { field value } }
+      journey(first: 1) { nodes { kind summary } }
+    } }
+    """
+    primary = global_id_text("Contact", merge.primary_id)  # type: ignore[attr-defined]
+    data = (await api.data(card, {"id": primary}, key=demo.api_key))["contact"]
+    (shown,) = data["merges"]
+    assert shown["actor"]["name"] in {
+        u.name for u in await User.filter(account_id=account_id, role="manager")
+    }
+    assert {m["kind"]: m["count"] for m in shown["moved"]} == {"JourneyEvent": 3, "Note": 1, "Tag": 1}
+    assert shown["filled"] == [{"field": "secondaryPhone", "value": data["secondaryPhone"]}]
+    assert "Webinar" in {t["name"] for t in data["tags"]}
+    assert data["journey"]["nodes"][0]["kind"] == "CONTACTS_MERGED"
+    gone = await api.post(
+        "query($id: ID!) { contact(id: $id) { id } }", {"id": shown["absorbed"][0]["id"]}, key=demo.api_key
+    )
+    assert gone["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    candidates = await api.data(
+        "{ contacts(first: 100) { nodes { id duplicateCandidates { reason contact { id } } } } }",
+        key=demo.api_key,
+    )
+    reasons = [c["reason"] for n in candidates["contacts"]["nodes"] for c in n["duplicateCandidates"]]
+    assert "PHONE" in reasons

@@ -162,78 +162,84 @@ async def merge_contacts(
     if not actor.is_manager:
         raise Forbidden("only admins and managers can merge contacts")
     _check_size(duplicate_ids)
-    duplicates = list(duplicate_ids)
     async with unit_of_work(actor) as uow:
-        found = await _lock(uow, [primary_id, *duplicates])
-        for contact_id, field in ((primary_id, "primaryId"), *((i, "duplicateIds") for i in duplicates)):
-            if contact_id not in found:
-                raise NotFound(f"no contact with id {contact_id} in this account", field=field)
-        _check_distinct(primary_id, duplicates)
-        for contact_id, field in ((primary_id, "primaryId"), *((i, "duplicateIds") for i in duplicates)):
-            contact = found[contact_id]
-            if contact.merged_into_id is not None:  # type: ignore[attr-defined]
-                raise BadInput(
-                    f"contact {contact_id} was already merged into contact {contact.merged_into_id}"  # type: ignore[attr-defined]
-                    " (see that contact's merges): merge that one instead",
-                    field=field,
-                )
-            if getattr(contact, "archived_at", None) is not None:
-                raise BadInput(
-                    f"contact {contact_id} ({_name(contact)}) is archived: restore it before merging",
-                    field=field,
-                )
-        primary = found[primary_id]
-        absorbed = [found[i] for i in duplicates]
-        moved, kept, counts = await _move_rows(uow, primary.id, duplicates)
-        filled = _fill(primary, absorbed)
-        now = utcnow()
-        primary_updated_at = primary.updated_at
-        if filled:
-            await (
-                every_contact()
-                .filter(id=primary.id)
-                .using_db(uow.conn)
-                .update(**{column: getattr(primary, column) for column in filled}, updated_at=now)
+        return await merge_in(uow, primary_id, duplicate_ids)
+
+
+async def merge_in(uow: UnitOfWork, primary_id: int, duplicate_ids: Sequence[int]) -> tuple[Contact, Merge]:
+    """The merge inside a unit of work the caller holds (mergeContacts; the demo's seed)."""
+    actor = uow.actor
+    duplicates = list(duplicate_ids)
+    found = await _lock(uow, [primary_id, *duplicates])
+    for contact_id, field in ((primary_id, "primaryId"), *((i, "duplicateIds") for i in duplicates)):
+        if contact_id not in found:
+            raise NotFound(f"no contact with id {contact_id} in this account", field=field)
+    _check_distinct(primary_id, duplicates)
+    for contact_id, field in ((primary_id, "primaryId"), *((i, "duplicateIds") for i in duplicates)):
+        contact = found[contact_id]
+        if contact.merged_into_id is not None:  # type: ignore[attr-defined]
+            raise BadInput(
+                f"contact {contact_id} was already merged into contact {contact.merged_into_id}"  # type: ignore[attr-defined]
+                " (see that contact's merges): merge that one instead",
+                field=field,
             )
-            primary.updated_at = now
-        await every_contact().filter(id__in=duplicates).using_db(uow.conn).update(merged_into_id=primary.id)
-        merge = Merge(
-            account_id=actor.account_id,
-            primary_id=primary.id,
-            absorbed_ids=duplicates,
-            absorbed=[{"id": c.id, "displayName": _name(c), "fields": _own_fields(c)} for c in absorbed],
-            moved=moved,
-            kept=kept,
-            filled={
-                **filled,
-                **(
-                    {"updated_at": {"before": _json_value(primary_updated_at), "after": _json_value(now)}}
-                    if filled
-                    else {}
-                ),
-            },
-            actor_kind=actor.kind.value,
-            actor_user_id=actor.user_id,
-            actor_name=actor.name[:120],
+        if getattr(contact, "archived_at", None) is not None:
+            raise BadInput(
+                f"contact {contact_id} ({_name(contact)}) is archived: restore it before merging",
+                field=field,
+            )
+    primary = found[primary_id]
+    absorbed = [found[i] for i in duplicates]
+    moved, kept, counts = await _move_rows(uow, primary.id, duplicates)
+    filled = _fill(primary, absorbed)
+    now = utcnow()
+    primary_updated_at = primary.updated_at
+    if filled:
+        await (
+            every_contact()
+            .filter(id=primary.id)
+            .using_db(uow.conn)
+            .update(**{column: getattr(primary, column) for column in filled}, updated_at=now)
         )
-        await merge.save(using_db=uow.conn)
-        changes = await _journal_changes(uow, filled)
-        names = ", ".join(_name(c) for c in absorbed)
-        moved_text = ", ".join(f"{n} {k.lower()}{'s' if n != 1 else ''}" for k, n in sorted(counts.items()))
-        await uow.record(
-            primary,
-            JourneyKind.CONTACTS_MERGED,
-            f"{actor.name} merged {names} into {_name(primary)}" + (f" ({moved_text})" if moved_text else ""),
-            changes,
-            subject_type="Merge",
-            subject_id=merge.id,
-            subject={
-                "mergeId": merge.id,
-                "absorbed": [{"id": c.id, "displayName": _name(c)} for c in absorbed],
-                "moved": counts,
-                "filled": {API_NAMES[c]: {"from": f["from"], "value": f["after"]} for c, f in filled.items()},
-            },
-        )
+        primary.updated_at = now
+    await every_contact().filter(id__in=duplicates).using_db(uow.conn).update(merged_into_id=primary.id)
+    merge = Merge(
+        account_id=actor.account_id,
+        primary_id=primary.id,
+        absorbed_ids=duplicates,
+        absorbed=[{"id": c.id, "displayName": _name(c), "fields": _own_fields(c)} for c in absorbed],
+        moved=moved,
+        kept=kept,
+        filled={
+            **filled,
+            **(
+                {"updated_at": {"before": _json_value(primary_updated_at), "after": _json_value(now)}}
+                if filled
+                else {}
+            ),
+        },
+        actor_kind=actor.kind.value,
+        actor_user_id=actor.user_id,
+        actor_name=actor.name[:120],
+    )
+    await merge.save(using_db=uow.conn)
+    changes = await _journal_changes(uow, filled)
+    names = ", ".join(_name(c) for c in absorbed)
+    moved_text = ", ".join(f"{n} {k.lower()}{'s' if n != 1 else ''}" for k, n in sorted(counts.items()))
+    await uow.record(
+        primary,
+        JourneyKind.CONTACTS_MERGED,
+        f"{actor.name} merged {names} into {_name(primary)}" + (f" ({moved_text})" if moved_text else ""),
+        changes,
+        subject_type="Merge",
+        subject_id=merge.id,
+        subject={
+            "mergeId": merge.id,
+            "absorbed": [{"id": c.id, "displayName": _name(c)} for c in absorbed],
+            "moved": counts,
+            "filled": {API_NAMES[c]: {"from": f["from"], "value": f["after"]} for c, f in filled.items()},
+        },
+    )
     return primary, merge
 
 
