@@ -13,7 +13,9 @@ from crm.models.contacts import every_contact
 from crm.services import merges as merge_service
 from crm.services.merges import contact_sections
 from graph.ids import decode_id
-from tests.conftest import Api, Tenant
+from plugins.manager import builtin_names
+from tests.conftest import Api, Tenant, make_tenant
+from tests.test_hooks import Recorder
 
 # The full card, as a client shows it; the journey and the merge history are what a merge and
 # its undoing add to, so the round trip leaves them aside.
@@ -278,6 +280,20 @@ async def test_merge_several_fills_from_the_first_that_has_a_field(as_admin: Api
     filled = {f["field"]: f["fromContactId"] for f in result["merge"]["filled"]}
     assert filled == {"businessName": first, "lastName": second}
     assert [a["id"] for a in result["merge"]["absorbed"]] == [first, second]
+
+
+async def test_the_duplicates_other_email_and_phone_land_in_the_empty_secondary_slots(as_admin: Api) -> None:
+    primary = await create(as_admin, firstName="Jo", email="jo@example.com", phone="+14155550160")
+    duplicate = await create(as_admin, firstName="Jo", email="jo@work.example.com", phone="+14155550161")
+    result = await merge(as_admin, primary, duplicate)
+    merged = result["contact"]
+    assert (merged["email"], merged["phone"]) == ("jo@example.com", "+14155550160")  # never overwritten
+    assert merged["secondaryPhone"] == "+14155550161"
+    filled = {f["field"]: f["value"] for f in result["merge"]["filled"]}
+    assert filled == {"secondaryEmail": "jo@work.example.com", "secondaryPhone": "+14155550161"}
+    # So the merged card answers for the duplicate's number.
+    found = await as_admin.data('{ contactByPhone(phone: "(415) 555-0161") { id } }')
+    assert found["contactByPhone"]["id"] == primary
 
 
 async def test_a_filled_phone_brings_its_consent_along(as_admin: Api) -> None:
@@ -598,3 +614,48 @@ async def test_merges_and_candidates_cost_constant_statements(as_admin: Api, cou
         return int(counter.count)
 
     assert await measure(1) == await measure(12)
+
+
+# --------------------------------------------------------------------------------------
+# Hooks
+# --------------------------------------------------------------------------------------
+
+
+async def test_merge_and_unmerge_fire_their_hooks(running_app: Any) -> None:
+    recorder = Recorder()
+    async with running_app(plugins=(recorder,), disabled_plugins=builtin_names()) as api:
+        tenant = await make_tenant("Hooked")
+        admin = api.as_(tenant.admin_key)
+        primary = await create(admin, firstName="Ivy", phone="+14155550170")
+        duplicate = await create(admin, firstName="Ivy", lastName="Ray", email="ivy@example.com")
+        await add_note(admin, duplicate, "Hello")
+        await api.runtime.dispatcher.drain()
+        recorder.take()
+
+        record = (await merge(admin, primary, duplicate))["merge"]
+        await api.runtime.dispatcher.drain()
+        ((hook, event),) = recorder.take()
+        assert hook == "contacts_merged" and event.kind == "CONTACTS_MERGED"
+        assert event.contact_id == decode_id(primary, "Contact") and event.subject_type == "Merge"
+        assert event.subject["absorbed"] == [
+            {"id": decode_id(duplicate, "Contact"), "displayName": "Ivy Ray"}
+        ]
+        assert event.subject["moved"]["Note"] == 1
+        assert event.subject["filled"]["email"] == {
+            "from": decode_id(duplicate, "Contact"),
+            "value": "ivy@example.com",
+        }
+        assert event.changes["lastName"] == [None, "Ray"]
+
+        await unmerge(admin, record["id"])
+        await api.runtime.dispatcher.drain()
+        calls = recorder.take()
+        assert [hook for hook, _ in calls] == ["contact_unmerged", "contact_unmerged"]
+        assert {e.contact_id for _, e in calls} == {
+            decode_id(primary, "Contact"),
+            decode_id(duplicate, "Contact"),
+        }
+        assert all(e.subject["mergeId"] == decode_id(record["id"], "ContactMerge") for _, e in calls)
+        # Outgoing webhooks can subscribe to both.
+        events = (await admin.data("{ webhookEvents }"))["webhookEvents"]
+        assert {"contacts_merged", "contact_unmerged"} <= set(events)

@@ -253,12 +253,9 @@ async def _move_rows(
         table = model._meta.db_table
         groups = _unique_groups(model)
         columns = sorted({"id", "contact_id", *(c for g in groups for c in g)})
-        rows = (
-            await model.filter(contact_id__in=[primary_id, *duplicates])
-            .using_db(uow.conn)
-            .order_by("id")
-            .values(*columns)
-        )
+        # The primary's own rows matter only where a uniqueness rule could collide.
+        owners = [primary_id, *duplicates] if groups else duplicates
+        rows = await model.filter(contact_id__in=owners).using_db(uow.conn).order_by("id").values(*columns)
         taken = [{tuple(r[c] for c in g) for r in rows if r["contact_id"] == primary_id} for g in groups]
         by_from: dict[int, list[int]] = {}
         order = {contact_id: i for i, contact_id in enumerate(duplicates)}
@@ -282,21 +279,44 @@ async def _move_rows(
     return moved, kept, counts
 
 
+# A duplicate's email or phone the primary lacks is kept in the primary's empty secondary slot,
+# so lookups by it (contactByPhone, duplicate candidates) find the merged card.
+_SECONDARY_SLOTS = {
+    "secondary_email": ("email", "secondary_email"),
+    "secondary_phone": ("phone", "secondary_phone"),
+}
+
+
 def _fill(primary: Contact, absorbed: list[Contact]) -> dict[str, dict[str, Any]]:
     """Set the primary's empty fields from the first duplicate that has each; what was filled."""
     filled: dict[str, dict[str, Any]] = {}
+
+    def put(column: str, source: Contact, after: Any) -> None:
+        filled[column] = {
+            "from": source.id,
+            "before": _json_value(getattr(primary, column)),
+            "after": _json_value(after),
+        }
+        setattr(primary, column, after)
+
     for column in FILLABLE:
         if not _empty(getattr(primary, column)):
+            continue
+        if column in _SECONDARY_SLOTS:
+            main = _SECONDARY_SLOTS[column][0]
+            offered = ((c, getattr(c, slot)) for c in absorbed for slot in _SECONDARY_SLOTS[column])
+            found = next(((c, v) for c, v in offered if not _empty(v) and v != getattr(primary, main)), None)
+            if found is not None:
+                put(column, *found)
             continue
         source = next((c for c in absorbed if not _empty(getattr(c, column))), None)
         if source is None:
             continue
-        columns = [column, *(PHONE_COMPANIONS if column == "phone" else ())]
-        for name in columns:
-            before, after = getattr(primary, name), getattr(source, name)
-            if name == column or before != after:
-                filled[name] = {"from": source.id, "before": _json_value(before), "after": _json_value(after)}
-                setattr(primary, name, after)
+        put(column, source, getattr(source, column))
+        if column == "phone":
+            for name in PHONE_COMPANIONS:
+                if getattr(primary, name) != getattr(source, name):
+                    put(name, source, getattr(source, name))
     return filled
 
 
