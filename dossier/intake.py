@@ -9,6 +9,7 @@ No API key: the form's key (`createForm`) is the credential, and it can be revok
 - 413 for a body over 64 KB (the HTTP guard stops reading there: `path_limits` in create_app);
 - 415 for a body that is neither JSON nor `application/x-www-form-urlencoded`;
 - 400 for a body that cannot be read, and for a value the lead refuses (the field is named);
+- 503 with `Retry-After` when SQLite's write lock stayed busy (DATABASE_BUSY; nothing written);
 - 429 with `Retry-After` (seconds) past the rate limits: per form key and per client address,
   each a number of submissions per window (DOSSIER_INTAKE_LIMIT_PER_KEY,
   DOSSIER_INTAKE_LIMIT_PER_ADDRESS, DOSSIER_INTAKE_RATE_WINDOW). The counters live in Redis
@@ -46,7 +47,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crm.errors import BadInput
+from crm.errors import BadInput, DatabaseBusy
 from crm.services import leads as lead_service
 from graph.http_errors import error_response, request_id_of
 from graph.ids import global_id_text
@@ -190,6 +191,10 @@ class Intake:
             )
         except BadInput as exc:
             return _refusal(400, exc.message, request_id, code="BAD_USER_INPUT", field=exc.field)
+        except DatabaseBusy as exc:  # SQLite's write lock held past the busy timeout: nothing written
+            return error_response(
+                503, exc.message, request_id, code=exc.code, headers={**_CORS, "Retry-After": "1"}
+            )
         body_out = {"id": global_id_text("Lead", result.lead.id)}
         return Response(orjson.dumps(body_out), status_code=201, media_type="application/json", headers=_CORS)
 

@@ -318,3 +318,20 @@ async def test_forwarded_for_is_not_trusted_by_the_app(running_app: AppFactory) 
         assert statuses == [201, 201, 201, 429]
         lead = await LeadModel.all().order_by("id").first()
         assert lead is not None and lead.ip_address == "192.0.2.50"
+
+
+async def test_a_busy_database_answers_503_with_retry_after(
+    as_admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm.errors import DatabaseBusy
+    from crm.services import leads as lead_service
+
+    form = await new_form(as_admin)
+
+    async def busy(*args: Any, **kwargs: Any) -> Any:
+        raise DatabaseBusy("the database is busy; nothing was written, retry")
+
+    monkeypatch.setattr(lead_service, "submit_lead", busy)
+    response = await as_admin.client.post(f"/forms/{form['key']}", json={"email": "a@example.com"})
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert response.json()["errors"][0]["extensions"]["code"] == "DATABASE_BUSY"
