@@ -16,6 +16,7 @@ from graph.ids import decode_id
 from plugins.manager import builtin_names
 from tests.conftest import Api, Tenant, make_tenant
 from tests.test_hooks import Recorder
+from tests.test_statement_counts import CARD_FIELDS as FULL_CARD_FIELDS
 
 # The full card, as a client shows it; the journey and the merge history are what a merge and
 # its undoing add to, so the round trip leaves them aside.
@@ -39,6 +40,24 @@ fragment Card on Contact {
 }
 """
 GET = "query($id: ID!) { contact(id: $id) { ...Card } }" + CARD
+
+
+def without(document: str, *fields: str) -> str:
+    """`document` with each selection of the named fields (arguments and sub-selection) cut out."""
+    for name in fields:
+        while (start := document.find(f"  {name}(")) >= 0 or (start := document.find(f"  {name} {{")) >= 0:
+            opening = document.index("{", start)
+            depth, end = 0, opening
+            for end in range(opening, len(document)):
+                depth += {"{": 1, "}": -1}.get(document[end], 0)
+                if depth == 0:
+                    break
+            document = document[:start] + document[end + 1 :]
+    return document
+
+
+# The statement-count test's card, the fullest the suite asks for, journey and merges aside.
+FULL = "query($id: ID!) { contact(id: $id) { ...Card } }" + without(FULL_CARD_FIELDS, "journey", "merges")
 MERGE = """
 mutation($i: MergeContactsInput!) {
   mergeContacts(input: $i) {
@@ -409,12 +428,29 @@ async def test_merge_then_unmerge_gives_every_card_back_as_it_was(as_admin: Api,
     await fill(as_admin, other, "O", tags=("Warm",))
     await lead(as_admin, "dee@example.com", "Quiz")
     await lead(as_admin, "dee.fox@example.com", "Demo")
+    # A conversion held for review (a status routed to a manager, the card sent by hand).
+    statuses = [
+        {"name": n, "converts": n == "customer"} for n in ("lead", "contacted", "qualified", "customer")
+    ]
+    statuses += [{"name": "lost"}, {"name": "manager check", "routing": "MANAGER"}]
+    await as_admin.data(
+        "mutation($i: SetStatusListInput!) { setStatusList(input: $i) { name } }",
+        {"i": {"statuses": statuses}},
+    )
+    await as_admin.data(
+        "mutation($i: SendToClientInput!) { sendToClient(input: $i) { id } }",
+        {"i": {"contactId": duplicate, "fields": [{"name": "Budget", "value": "10k"}]}},
+    )
     involved = (primary, duplicate, other)
+    assert "journey" not in FULL and "merges" not in FULL and "conversions" in FULL
     before = [await card(as_admin, c) for c in involved]
+    full_before = [(await as_admin.data(FULL, {"id": c}))["contact"] for c in involved]
+    assert full_before[1]["conversions"]["edges"] and full_before[1]["leads"] and full_before[2]["leads"]
     rows_before = await snapshot()
 
     result = await merge(as_admin, primary, duplicate, other)
     assert result["contact"]["email"] == "dee@example.com"
+    assert {m["kind"]: m["count"] for m in result["merge"]["moved"]}["Conversion"] == 1
     record = result["merge"]
     undone = await unmerge(as_admin, record["id"])
 
@@ -422,6 +458,7 @@ async def test_merge_then_unmerge_gives_every_card_back_as_it_was(as_admin: Api,
     assert [c["id"] for c in undone["contacts"]] == list(involved)
     after = [await card(as_admin, c) for c in involved]
     assert after == before
+    assert [(await as_admin.data(FULL, {"id": c}))["contact"] for c in involved] == full_before
     # Row by row too: every row of every section is back on the contact it came from, and the
     # contacts' own columns are as they were (the journey grew; the merge is recorded as undone).
     rows_after = await snapshot()
