@@ -36,6 +36,7 @@ The lead's IP address is the client address; the form's name is the lead's form 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -176,8 +177,10 @@ class Intake:
         except (ValueError, BadInput) as exc:
             return _refusal(400, str(exc), request_id)
         identity = submission["identity"]
-        if request.client:
+        if request.client and _is_ip(request.client.host):  # not for a unix socket's peer
             identity["ip_address"] = request.client.host
+        # The browser's Referer is no field the visitor typed: cut to size rather than refused.
+        referer = (request.headers.get("referer") or "")[: lead_service.REFERRER_MAX] or None
         try:
             result = await lead_service.submit_lead(
                 lead_service.form_actor(form),
@@ -186,7 +189,7 @@ class Intake:
                 answers=submission["answers"],
                 utm=submission["utm"] or None,
                 variant=submission["variant"],
-                referrer=submission["referrer"] or request.headers.get("referer"),
+                referrer=submission["referrer"] or referer,
                 form=form,
             )
         except BadInput as exc:
@@ -197,6 +200,14 @@ class Intake:
             )
         body_out = {"id": global_id_text("Lead", result.lead.id)}
         return Response(orjson.dumps(body_out), status_code=201, media_type="application/json", headers=_CORS)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 async def _read(request: Request, limit: int) -> bytes | None:

@@ -335,3 +335,17 @@ async def test_a_busy_database_answers_503_with_retry_after(
     response = await as_admin.client.post(f"/forms/{form['key']}", json={"email": "a@example.com"})
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
     assert response.json()["errors"][0]["extensions"]["code"] == "DATABASE_BUSY"
+
+
+async def test_a_long_referer_header_is_cut_and_an_odd_peer_is_no_ip(as_admin: Api) -> None:
+    form = await new_form(as_admin)
+    async with client_from(as_admin, "testclient") as client:
+        response = await client.post(
+            f"/forms/{form['key']}",
+            json={"email": "a@example.com"},
+            headers={"Referer": "https://example.com/" + "p" * 2000},
+        )
+    assert response.status_code == 201, response.text
+    lead = (await as_admin.data(LEAD, {"id": response.json()["id"]}))["node"]
+    assert len(lead["referrer"]) == 1000 and lead["referrer"].startswith("https://example.com/pp")
+    assert lead["ipAddress"] is None

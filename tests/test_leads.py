@@ -3,6 +3,7 @@ empty fields; the card's leads, answers, UTMs and first/last touch; forms; the r
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -525,3 +526,22 @@ async def test_the_demo_has_leads_duplicates_phone_matches_and_a_form(api: Api) 
     assert (
         await LeadModel.filter(account__name=DEMO_ACCOUNT, form_id__isnull=False).count()
     ) == PHONE_MATCHED
+
+
+async def test_simultaneous_submissions_of_one_new_person_make_one_contact(as_admin: Api) -> None:
+    # PostgreSQL: an advisory lock per email and phone; SQLite: one writer at a time.
+    results = await asyncio.gather(
+        *(
+            submit(
+                as_admin,
+                email="rush@example.com",
+                phone="+14155550177",
+                answers=[{"question": "n", "answer": str(i)}],
+            )
+            for i in range(6)
+        )
+    )
+    assert len({r["lead"]["contact"]["id"] for r in results}) == 1
+    reasons = sorted(r["lead"]["matchReason"] for r in results)
+    assert reasons == ["EMAIL_AND_PHONE"] * 5 + ["NEW"]
+    assert await contact_count() == 1
