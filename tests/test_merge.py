@@ -552,6 +552,9 @@ async def test_unmerge_refuses_when_something_since_depends_on_the_merge(
     fourth = await create(as_admin, firstName="Fourth")
     outer = (await merge(as_admin, fourth, primary))["merge"]
     await refused("was itself merged into")
+    # The hint of an id absorbed twice over names the card that shows.
+    error = await as_admin.error(GET, {"id": duplicate})
+    assert error["extensions"]["code"] == "NOT_FOUND" and f"merged into contact {fourth}" in error["message"]
     await unmerge(as_admin, outer["id"])
 
     # Other accounts' merges are not found; reps may not undo one.

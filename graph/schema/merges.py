@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from graph.schema.contacts import Contact
 
 LazyContact = Annotated["Contact", strawberry.lazy("graph.schema.contacts")]
+_MAX_HOPS = 20  # merges of merged cards followed for the NOT_FOUND hint; a chain is rarely 2 long
 
 
 @strawberry.enum(description="Why a contact may be the same person as the card.")
@@ -116,16 +117,22 @@ class ContactMerge(relay.Node):
 
 
 async def missing_contact_message(info: Info, contact_id: int) -> str:
-    """Why a contact id finds no card: unknown here, or absorbed by a merge (then which one)."""
+    """Why a contact id finds no card: unknown here, or absorbed by a merge (then into which
+    card: a merge into a contact later merged itself is followed to the card that shows)."""
     account_id = info.context.require_actor().account_id
-    into = (
-        await every_contact()
-        .filter(id=contact_id, account_id=account_id, merged_into_id__isnull=False)
-        .values_list("merged_into_id", flat=True)
-    )
-    if not into:
+    into, hops = contact_id, 0
+    while hops < _MAX_HOPS:
+        found = (
+            await every_contact()
+            .filter(id=into, account_id=account_id, merged_into_id__isnull=False)
+            .values_list("merged_into_id", flat=True)
+        )
+        if not found:
+            break
+        into, hops = found[0], hops + 1
+    if hops == 0:
         return f"no contact with id {contact_id} in this account"
-    primary = global_id_text("Contact", into[0])
+    primary = global_id_text("Contact", into)
     return (
         f"contact {contact_id} was merged into contact {primary}: read that card (its `merges` list this "
         "merge), or undo the merge with unmergeContacts to have it back"
