@@ -13,7 +13,8 @@ No API key: the form's key (`createForm`) is the credential, and it can be revok
 - 429 with `Retry-After` (seconds) past the rate limits: per form key and per client address,
   each a number of submissions per window (DOSSIER_INTAKE_LIMIT_PER_KEY,
   DOSSIER_INTAKE_LIMIT_PER_ADDRESS, DOSSIER_INTAKE_RATE_WINDOW). The counters live in Redis
-  when DOSSIER_REDIS_URL is set, so every server process shares them; in the process otherwise.
+  when DOSSIER_REDIS_URL is set, so every server process shares them (an unreachable Redis lets
+  submissions in uncounted, with a warning); in the process otherwise.
 
 The client address is the ASGI scope's `client`: uvicorn rewrites it from `X-Forwarded-For`
 only when the connection comes from a trusted proxy (its `--forwarded-allow-ips`, the
@@ -45,6 +46,8 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import orjson
+import redis.asyncio as redis
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -107,18 +110,22 @@ class RedisRateLimiter:
     """Fixed windows counted in Redis (INCR, expiring with the window): shared by every process."""
 
     def __init__(self, url: str) -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url)
+        self._redis = redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
     async def hit(self, bucket: str, limit: int, window: float) -> float | None:
         now = time.time()
         number = int(now // window)
         key = f"dossier:intake:{bucket}:{number}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, max(1, math.ceil(window)) + 1)
-            count, _ = await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, max(1, math.ceil(window)) + 1)
+                count, _ = await pipe.execute()
+        except (OSError, RedisError):
+            # Open, not shut: a Redis outage must not turn every web form away. Logged, so it
+            # is seen; the body limit and the per-key revocation still hold meanwhile.
+            log.warning("intake rate limit not counted: Redis unreachable", exc_info=True)
+            return None
         return (number + 1) * window - now if int(count) > limit else None
 
     async def close(self) -> None:

@@ -349,3 +349,18 @@ async def test_a_long_referer_header_is_cut_and_an_odd_peer_is_no_ip(as_admin: A
     lead = (await as_admin.data(LEAD, {"id": response.json()["id"]}))["node"]
     assert len(lead["referrer"]) == 1000 and lead["referrer"].startswith("https://example.com/pp")
     assert lead["ipAddress"] is None
+
+
+async def test_an_unreachable_redis_lets_submissions_in_and_says_so(
+    running_app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing listens on port 9 (discard) of the loopback: every count fails.
+    async with running_app(redis_url="redis://127.0.0.1:9", **LIMITS) as api:
+        admin = api.as_((await make_tenant("Acme")).admin_key)
+        form = await new_form(admin)
+        statuses = [
+            (await api.client.post(f"/forms/{form['key']}", json={"email": f"r{i}@example.com"})).status_code
+            for i in range(5)
+        ]
+    assert statuses == [201] * 5  # past the limit of 3: not counted, not refused
+    assert "intake rate limit not counted: Redis unreachable" in caplog.text
