@@ -518,6 +518,13 @@ async def test_unmerge_refuses_when_something_since_depends_on_the_merge(
         id=decode_id(note, "Note"), contact_id=decode_id(primary, "Contact"), body="Moved", text_length=5
     )
 
+    # A moved row that belongs to another contact now (no mutation does that today; a section
+    # added later might): the same refusal.
+    elsewhere = await create(as_admin, firstName="Elsewhere")
+    await Note.filter(id=decode_id(note, "Note")).update(contact_id=decode_id(elsewhere, "Contact"))
+    await refused(f"has moved to contact {decode_id(elsewhere, 'Contact')} since")
+    await Note.filter(id=decode_id(note, "Note")).update(contact_id=decode_id(primary, "Contact"))
+
     # 2. A moved tag removed since.
     await as_admin.data(
         "mutation($i: TagInput!) { removeTag(input: $i) { id } }",
