@@ -48,13 +48,9 @@ async def seed_conversions(conn: BaseDBAsyncClient, account_id: int, now: dateti
     )
     manager = next(u for u in users if u["role"] == "manager")
     reps = {u["id"]: u for u in users}
-    qualified = await (
-        Contact.filter(account_id=account_id, status="qualified")
-        .using_db(conn)
-        .order_by("-id")
-        .limit(len(PLAN))
-    )
-    for contact, (status, fate) in zip(qualified, PLAN, strict=False):
+    qualified = await Contact.filter(account_id=account_id, status="qualified").using_db(conn).order_by("-id")
+    plan = iter(PLAN)
+    for contact in qualified:
         last = await (
             JourneyEvent.filter(contact_id=contact.id)
             .using_db(conn)
@@ -62,9 +58,14 @@ async def seed_conversions(conn: BaseDBAsyncClient, account_id: int, now: dateti
             .first()
             .values_list("occurred_at", flat=True)
         )
-        start = max(last or now, now - timedelta(days=2))  # type: ignore[type-var]
-        step = (now - start) / 6
+        if last is None or last > now - timedelta(hours=1):  # type: ignore[operator]
+            continue  # its history runs up to now: nothing can come after it
+        step = (now - max(last, now - timedelta(days=2))) / 6  # type: ignore[type-var,operator]
+        status, fate = next(plan, (None, ""))
+        if not fate:
+            break
         owner = reps.get(contact.assigned_to_id or contact.closer_owner_id or 0) or users[-1]  # type: ignore[attr-defined]
+        start = now - step * 6
         await _move(conn, contact, owner, manager, status, fate, [start + step * k for k in range(1, 6)])
 
 

@@ -554,3 +554,22 @@ async def test_record_lines_apply_overrides_by_key_or_label() -> None:
         ("Media source", "tv"),
         ("Status", "won (big)"),
     ]
+
+
+async def test_the_demo_shows_routed_statuses_and_conversions_of_every_kind(api: Api) -> None:
+    from dossier.demo import ensure_demo
+
+    demo = await ensure_demo(contacts=60, rich=12)
+    admin = api.as_(demo.api_key)
+    viewer = await admin.data("{ viewer { account { clientEmail statuses { name routing } } } }")
+    account = viewer["viewer"]["account"]
+    assert account["clientEmail"]
+    assert {s["routing"] for s in account["statuses"]} == {None, "CLIENT", "MANAGER"}
+    nodes = (await admin.data(LIST, {"first": 10}))["conversions"]["nodes"]
+    assert {c["status"] for c in nodes} == {"SENT", "PENDING_REVIEW", "REJECTED"}
+    assert any(c["fields"] for c in nodes) and all(lines(c)["Name"] for c in nodes)
+    assert all(c["emailedAt"] for c in nodes if c["status"] == "SENT")
+    rejected = next(c for c in nodes if c["status"] == "REJECTED")
+    assert rejected["reason"] and rejected["reviewedBy"]["name"]
+    # The demo wrote no outbox rows: old history is no news for plugins.
+    assert await OutboxRow.all().count() == 0

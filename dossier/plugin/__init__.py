@@ -58,6 +58,7 @@ NODE_TYPES: frozenset[str] = frozenset(
         "Call",
         "Contact",
         "ContactMerge",
+        "Conversion",
         "Deal",
         "Form",
         "JourneyEvent",
