@@ -545,3 +545,20 @@ async def test_simultaneous_submissions_of_one_new_person_make_one_contact(as_ad
     reasons = sorted(r["lead"]["matchReason"] for r in results)
     assert reasons == ["EMAIL_AND_PHONE"] * 5 + ["NEW"]
     assert await contact_count() == 1
+
+
+async def test_a_live_contact_is_preferred_to_an_archived_one_and_an_archived_one_still_gets_its_lead(
+    as_admin: Api,
+) -> None:
+    archive = "mutation($input: ArchiveContactsInput!) { archiveContacts(input: $input) { archivedIds } }"
+    old = await as_admin.data(CREATE_CONTACT, {"input": {"firstName": "Old", "email": "twin@example.com"}})
+    new = await as_admin.data(CREATE_CONTACT, {"input": {"firstName": "New", "email": "twin@example.com"}})
+    old_id, new_id = old["createContact"]["id"], new["createContact"]["id"]
+    await as_admin.data(archive, {"input": {"ids": [old_id]}})
+    result = await submit(as_admin, email="twin@example.com")
+    assert result["lead"]["contact"]["id"] == new_id  # the live one, though younger
+    await as_admin.data(archive, {"input": {"ids": [new_id]}})
+    result = await submit(as_admin, email="twin@example.com")
+    assert result["lead"]["contact"]["id"] == old_id and result["createdContact"] is False
+    event = (await card(as_admin, old_id))["journey"]["nodes"][0]
+    assert event["kind"] == "LEAD_SUBMITTED" and "the contact is archived" in event["summary"]

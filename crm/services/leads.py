@@ -129,17 +129,31 @@ async def _serialise_on_identity(uow: UnitOfWork, email: str | None, phone: str 
         await uow.conn.execute_query("SELECT pg_advisory_xact_lock($1)", [key])
 
 
+# More contacts than this sharing one email or phone are not looked through for a live one.
+MATCH_CANDIDATES = 20
+
+
+async def _oldest(uow: UnitOfWork, **match: str) -> Contact | None:
+    """The oldest live contact with this value, else the oldest archived one (an indexed lookup;
+    contacts absorbed by a merge are hidden by the model's manager)."""
+    found = await (
+        Contact.filter(account_id=uow.actor.account_id, **match)
+        .using_db(uow.conn)
+        .order_by("id")
+        .limit(MATCH_CANDIDATES)
+        .select_for_update()
+    )
+    return next((c for c in found if c.archived_at is None), found[0] if found else None)
+
+
 async def _match(uow: UnitOfWork, email: str | None, phone: str | None) -> tuple[Contact | None, MatchReason]:
-    """The oldest contact with this email, else the oldest with this phone (both indexed)."""
-    scope = Contact.filter(account_id=uow.actor.account_id).using_db(uow.conn)
-    by_email = await scope.filter(email=email).order_by("id").select_for_update().first() if email else None
-    by_phone = None
-    if phone:
-        if by_email is not None and by_email.phone == phone:
-            return by_email, MatchReason.EMAIL_AND_PHONE
-        by_phone = await scope.filter(phone=phone).order_by("id").select_for_update().first()
+    """The contact with this email, else the one with this phone (see `_oldest`)."""
+    by_email = await _oldest(uow, email=email) if email else None
+    if phone and by_email is not None and by_email.phone == phone:
+        return by_email, MatchReason.EMAIL_AND_PHONE
     if by_email is not None:
         return by_email, MatchReason.EMAIL
+    by_phone = await _oldest(uow, phone=phone) if phone else None
     if by_phone is not None:
         return by_phone, MatchReason.PHONE
     return None, MatchReason.NEW
@@ -278,6 +292,8 @@ def _summary(
         text += "; a duplicate of one sent within the duplicate window"
     if filled:
         text += f"; filled {', '.join(filled)}"
+    if contact.archived_at is not None:
+        text += "; the contact is archived (restoreContacts brings it back to the contacts list)"
     return text
 
 
