@@ -31,5 +31,9 @@ def test_issue_contract_names_are_in_the_schema() -> None:
         "unmergeContacts(input: UnmergeContactsInput!): UnmergeContactsPayload!",
         "leads(first: Int! = 20, after: String = null, formName: String = null, status: LeadStatus = null)"
         ": LeadConnection!",
+        "sendToClient(input: SendToClientInput!): Conversion!",
+        "approveConversion(input: ApproveConversionInput!): Conversion!",
+        "rejectConversion(input: RejectConversionInput!): Conversion!",
+        "    status: ConversionStatus = null\n  ): ConversionConnection!",
     ):
         assert name in sdl, name
