@@ -573,3 +573,43 @@ async def test_the_demo_shows_routed_statuses_and_conversions_of_every_kind(api:
     assert rejected["reason"] and rejected["reviewedBy"]["name"]
     # The demo wrote no outbox rows: old history is no news for plugins.
     assert await OutboxRow.all().count() == 0
+
+
+SUBMIT = "mutation($input: SubmitLeadInput!) { submitLead(input: $input) { lead { id contact { id } } } }"
+
+
+async def test_the_media_source_is_the_first_leads_utm(desk: Desk) -> None:
+    """The first lead by submission time, not the first stored, nor UTMs given to createContact."""
+    from datetime import UTC, datetime, timedelta
+
+    await desk.route()
+    contact = await desk.contact(utm={"source": "typed-in", "campaign": "none"})
+    now = datetime.now(UTC).replace(microsecond=0)
+    for source, campaign, days in (("facebook", "fb-spring", 2), ("google", "g-brand", 5)):
+        data = await desk.admin.data(
+            SUBMIT,
+            {
+                "input": {
+                    "formName": "Quote",
+                    "email": "ann@example.com",
+                    "utm": {"source": source, "campaign": campaign},
+                    "submittedAt": (now - timedelta(days=days)).isoformat(),
+                }
+            },
+        )
+        assert data["submitLead"]["lead"]["contact"]["id"] == contact
+    await desk.set_status(contact, "sent to client")
+    (conversion,) = await desk.conversions(contact)
+    assert (conversion["mediaSource"], conversion["campaign"]) == ("google", "g-brand")
+
+
+async def test_an_archived_card_is_not_sent(desk: Desk) -> None:
+    await desk.route()
+    contact = await desk.contact()
+    await desk.admin.data(
+        "mutation($i: ArchiveContactsInput!) { archiveContacts(input: $i) { archivedIds } }",
+        {"i": {"ids": [contact]}},
+    )
+    error = await desk.rep.error(SEND, {"input": {"contactId": contact}})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "archived" in error["message"]
+    assert await Conversion.all().count() == 0

@@ -224,9 +224,13 @@ async def status_reached(uow: UnitOfWork, contact: Contact, status: Mapping[str,
 
 
 async def send_to_client(actor: Actor, contact_id: int, fields: Sequence[Mapping[str, Any]]) -> Conversion:
+    # Imported here: lifecycle imports crm.services.contacts, which imports this module.
+    from crm.services.lifecycle import refuse_archived
+
     extra_fields = clean_fields(fields)
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
+        refuse_archived(contact, "sending it to the client")
         account = await Account.get(id=actor.account_id).using_db(uow.conn)
         routings = {s.get("routing") for s in account.statuses} - {None}
         if not routings:
