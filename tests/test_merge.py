@@ -706,3 +706,20 @@ async def test_merge_and_unmerge_fire_their_hooks(running_app: Any) -> None:
         # Outgoing webhooks can subscribe to both.
         events = (await admin.data("{ webhookEvents }"))["webhookEvents"]
         assert {"contacts_merged", "contact_unmerged"} <= set(events)
+
+
+async def test_a_status_held_only_by_an_absorbed_contact_stays_in_the_list(as_admin: Api) -> None:
+    primary = await create(as_admin, firstName="Kim")
+    duplicate = await create(as_admin, firstName="Kim")
+    await as_admin.data(
+        "mutation($i: SetContactStatusInput!) { setContactStatus(input: $i) { status } }",
+        {"i": {"contactId": duplicate, "status": "qualified"}},
+    )
+    await merge(as_admin, primary, duplicate)
+    statuses = [{"name": n, "converts": n == "customer"} for n in ("lead", "contacted", "customer", "lost")]
+    error = await as_admin.error(
+        "mutation($i: SetStatusListInput!) { setStatusList(input: $i) { name } }",
+        {"i": {"statuses": statuses}},
+    )
+    # unmergeContacts would give the contact back a status the account no longer has.
+    assert error["extensions"]["code"] == "CONFLICT" and "qualified" in error["message"]

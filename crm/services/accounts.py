@@ -22,7 +22,8 @@ from crm.actor import Actor, ActorKind, Role
 from crm.clock import utcnow
 from crm.errors import BadInput, Conflict, Forbidden, NotFound
 from crm.events import AccountEvent, ActorSnapshot
-from crm.models import Account, ApiKey, Contact, OutboxRow, User
+from crm.models import Account, ApiKey, OutboxRow, User
+from crm.models.contacts import every_contact
 from crm.services import conversions
 from crm.wiring import wiring
 
@@ -520,7 +521,10 @@ async def set_status_list(actor: Actor, statuses: Sequence[Mapping[str, Any]]) -
         kept = {s["name"] for s in cleaned}
         dropped = [s["name"] for s in account.statuses if s["name"] not in kept]
         if dropped:
-            in_use = await Contact.filter(account_id=account.id, status__in=dropped).using_db(conn).count()
+            # Contacts absorbed by a merge count too: unmergeContacts gives them back their status.
+            in_use = (
+                await every_contact().filter(account_id=account.id, status__in=dropped).using_db(conn).count()
+            )
             if in_use:
                 raise Conflict(
                     f"{in_use} contact(s) still have status {', '.join(dropped)}; "
