@@ -723,3 +723,29 @@ async def test_a_status_held_only_by_an_absorbed_contact_stays_in_the_list(as_ad
     )
     # unmergeContacts would give the contact back a status the account no longer has.
     assert error["extensions"]["code"] == "CONFLICT" and "qualified" in error["message"]
+
+
+async def test_deleting_the_primary_deletes_what_it_absorbed(as_admin: Api, pair: tuple[str, str]) -> None:
+    primary, duplicate = pair
+    await add_note(as_admin, duplicate, "Kept on the card")
+    await as_admin.data(
+        "mutation($i: TagInput!) { addTag(input: $i) { id } }", {"i": {"contactId": primary, "name": "VIP"}}
+    )
+    await as_admin.data(
+        "mutation($i: TagInput!) { addTag(input: $i) { id } }", {"i": {"contactId": duplicate, "name": "VIP"}}
+    )
+    await merge(as_admin, primary, duplicate)
+    await as_admin.data(
+        "mutation($i: ArchiveContactsInput!) { archiveContacts(input: $i) { archivedIds } }",
+        {"i": {"ids": [primary]}},
+    )
+    deleted = await as_admin.data(
+        "mutation($i: DeleteContactsInput!) { deleteContacts(input: $i) { deletedIds } }",
+        {"i": {"ids": [primary]}},
+    )
+    assert deleted["deleteContacts"]["deletedIds"] == [primary]
+    ids = [decode_id(primary, "Contact"), decode_id(duplicate, "Contact")]
+    assert await every_contact().filter(id__in=ids).count() == 0
+    assert await Merge.all().count() == 0
+    # The duplicate's own VIP link (kept on it: the primary had VIP) went with it.
+    assert await ContactTag.filter(contact_id__in=ids).count() == 0
