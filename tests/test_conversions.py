@@ -445,6 +445,7 @@ async def test_status_routing_is_validated(desk: Desk) -> None:
     statuses = [dict(s) for s in ROUTED_STATUSES]
     statuses[2]["routing"] = "PARTNER"
     error = await desk.admin.error(SET_STATUSES, {"input": {"statuses": statuses}})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "PARTNER" in error["message"] and "Routing" in error["message"]
 
     first_routed = [{"name": "lead", "routing": "CLIENT"}, *ROUTED_STATUSES[1:]]
