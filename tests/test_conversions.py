@@ -614,3 +614,23 @@ async def test_an_archived_card_is_not_sent(desk: Desk) -> None:
     error = await desk.rep.error(SEND, {"input": {"contactId": contact}})
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and "archived" in error["message"]
     assert await Conversion.all().count() == 0
+
+
+async def test_a_conversion_whose_email_keeps_failing_fails_after_the_last_attempt(
+    desk: Desk, smtp: FakeSmtpServer
+) -> None:
+    await desk.route()
+    smtp.greylist[CLIENT_EMAIL] = 10  # 451 on every try: retried, then given up
+    contact = await desk.contact()
+    await desk.set_status(contact, "sent to client")
+    await desk.drain()
+    (conversion,) = await desk.conversions(contact)
+    assert conversion["status"] == "FAILED" and "451" in conversion["error"]
+    kinds = [e["kind"] for e in await desk.journey(contact)]
+    assert kinds == ["CONVERSION_SENT", "CONVERSION_EMAIL_FAILED"]
+    assert smtp.received == []
+    # Once the server takes it, sending the card again delivers it.
+    smtp.greylist.clear()
+    await desk.rep.data(SEND, {"input": {"contactId": contact}})
+    await desk.drain()
+    assert [m.rcpt_tos for m in smtp.received] == [[CLIENT_EMAIL]]
