@@ -363,9 +363,11 @@ async def update_account_settings(actor: Actor, values: Mapping[str, Any]) -> Ac
         if "client_email" in values
         else {}
     )
+    if not cleaned:  # nothing to change: no write transaction (on SQLite it takes the write lock)
+        return await Account.get(id=actor.account_id)
     async with unit_of_work(actor) as uow:
         account = await Account.filter(id=actor.account_id).using_db(uow.conn).select_for_update().get()
-        if cleaned and any(getattr(account, k) != value for k, value in cleaned.items()):
+        if any(getattr(account, k) != value for k, value in cleaned.items()):
             for key, value in cleaned.items():
                 setattr(account, key, value)
             await account.save(using_db=uow.conn)
