@@ -18,7 +18,14 @@ def test_issue_contract_names_are_in_the_schema() -> None:
     sdl = SNAPSHOT.read_text()
     for name in (
         "contact(id: ID!): Contact",
-        "contacts(first: Int! = 20, after: String = null, search: String = null): ContactConnection!",
+        "contacts(\n    first: Int! = 20\n    after: String = null\n    search: String = null\n",
+        "archived: Boolean! = false\n  ): ContactConnection!",
+        "duplicateContact(input: DuplicateContactInput!): DuplicateContactPayload!",
+        "archiveContacts(input: ArchiveContactsInput!): ArchiveContactsPayload!",
+        "restoreContacts(input: RestoreContactsInput!): RestoreContactsPayload!",
+        "deleteContacts(input: DeleteContactsInput!): DeleteContactsPayload!",
+        "logCall(input: LogCallInput!): Call!",
+        'contactByPhone(\n    """Any format."""\n    phone: String!\n  ): Contact\n',
         "node(id: ID!): Node",
         "viewer: Viewer!",
         "users: [User!]!",
