@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tortoise import Tortoise
 
 from crm.events import CardEvent
 from crm.models import (
@@ -267,6 +268,16 @@ async def test_only_archived_contacts_are_deleted_with_everything_tied_to_them(
         for model in SECTIONS:
             assert await model.filter(contact_id=ids[gone]).count() == 0, model.__name__
         assert await OutboxRow.filter(contact_id=ids[gone]).exclude(hook="contact_deleted").count() == 0
+    # Every table that points at a contact (the sections above, and leads, conversions, merges
+    # and whatever comes later) keeps no row of theirs.
+    gone_ids = [ids[ada], ids[bob]]
+    for model in Tortoise.apps["models"].values():
+        for name in model._meta.fk_fields:
+            field = model._meta.fields_map[name]
+            if field.related_model is Contact:
+                column = field.source_field or f"{name}_id"
+                left = await model.filter(**{f"{column}__in": gone_ids}).count()
+                assert left == 0, (model.__name__, name)
     # The untouched card keeps every row; the account keeps its tag list.
     for model in SECTIONS:
         assert await model.filter(contact_id=ids[keep]).count() >= 1, model.__name__
