@@ -9,9 +9,9 @@ lookup, so the default is two entries per contact), then serves it in a uvicorn 
 own and asks `contactByPhone` one request at a time, alternating between phones of existing
 contacts written the ways a caller id or a user types them (+1 (415) 555-0123, 415.555.0123,
 E.164, 1-415-..., 011 1 ...), secondary phones, and numbers nobody has. It prints p50/p99 per kind
-and the EXPLAIN (ANALYZE, BUFFERS) of the lookup's statement: it must stay an index lookup on
-(account_id, phone) and (account_id, secondary_phone), not the search's trigram indexes and not
-a scan. Not a test: it asserts only that the plan uses those indexes. See bench/README.md.
+and the EXPLAIN (ANALYZE, BUFFERS) of the lookup's statement: each side of its OR must stay an
+index lookup (`phone`'s own index, (account_id, secondary_phone)), not the search's trigram
+indexes and not a scan of contact. Not a test: it asserts only that plan. See bench/README.md.
 """
 
 from __future__ import annotations

@@ -69,11 +69,11 @@ class Contact(Model):
         table = "contact"
         manager = VisibleContacts()
         # The contacts list, newest first within one account.
-        # contactByPhone: an incoming caller looked up by either stored E.164 phone.
+        # contactByPhone: an incoming caller looked up by either stored E.164 phone (the primary
+        # one through `phone`'s own index).
         # Duplicate candidates (crm/services/merges.py) by the other email, also by index.
         indexes = (
             ("account_id", "id"),
-            ("account_id", "phone"),
             ("account_id", "secondary_phone"),
             ("account_id", "secondary_email"),
         )

@@ -30,7 +30,7 @@ class LifecycleQueries:
     ) -> Contact | None:
         account_id = info.context.require_actor().account_id
         e164 = phone_for_lookup(phone)
-        # Each side of the OR is an index lookup: (account_id, phone), (account_id, secondary_phone).
+        # Each side of the OR is an index lookup: phone's own, (account_id, secondary_phone).
         rows = (
             await ContactModel.filter(Q(phone=e164) | Q(secondary_phone=e164), account_id=account_id)
             .order_by("-id")
