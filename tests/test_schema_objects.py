@@ -40,6 +40,8 @@ VALUES: dict[str, Any] = {
     "event_name": "Discovery call",
     "duration_minutes": 30,
     "reschedule_count": 1,
+    "direction": "INBOUND",  # a logged call (logCall)
+    "duration_seconds": 754,
     "body": "<p>Hi</p>",
     "text_length": 2,
     "product_name": "Roof",
