@@ -369,3 +369,38 @@ async def test_hooks_fire_and_contact_deleted_carries_the_last_snapshot(
         # Everything delivered; the failed first attempt could not be journaled (no card) and did not crash.
         assert await OutboxRow.filter(contact_id=contact_id, status="PENDING").count() == 0
         assert await OutboxRow.filter(contact_id=contact_id, hook="contact_deleted").count() == 2
+
+
+class CreationRecorder:
+    """Subscribes to contact_created so each new card leaves an outbox row."""
+
+    name = "creation-recorder"
+
+    @hookimpl
+    def contact_created(self, event: CardEvent) -> None:
+        pass
+
+
+MERGE = "mutation($i: MergeContactsInput!) { mergeContacts(input: $i) { contact { id } } }"
+
+
+async def test_deleting_a_merged_card_erases_what_the_absorbed_cards_left_too(
+    running_app: AppFactory,
+) -> None:
+    async with running_app(plugins=(CreationRecorder(),), disabled_plugins=builtin_names()) as app:
+        acme = await make_tenant("Acme")
+        admin = app.as_(acme.admin_key)
+        primary = await new_contact(admin, "Ada", email="ada@example.com")
+        absorbed = await new_contact(admin, "Ada", email="ada.l@example.com")
+        keep = await new_contact(admin, "Bob")
+        await app.runtime.dispatcher.drain()
+        ids = {gid: decode_id(gid, "Contact") for gid in (primary, absorbed, keep)}
+        assert await OutboxRow.filter(contact_id=ids[absorbed]).count() == 1
+        await admin.data(MERGE, {"i": {"primaryId": primary, "duplicateIds": [absorbed]}})
+        await admin.data(ARCHIVE, {"i": {"ids": [primary]}})
+        done = await admin.data(DELETE, {"i": {"ids": [primary]}})
+        assert done["deleteContacts"]["deletedIds"] == [primary]
+        # The absorbed card went with its primary, and so did its events' outbox rows.
+        assert await OutboxRow.filter(contact_id=ids[absorbed]).count() == 0
+        assert await OutboxRow.filter(contact_id=ids[primary]).exclude(hook="contact_deleted").count() == 0
+        assert await OutboxRow.filter(contact_id=ids[keep]).count() == 1

@@ -30,6 +30,7 @@ from crm.clock import utcnow
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.journey import JourneyKind
 from crm.models import Contact, ContactTag, Deal, OutboxRow, User, WebhookDelivery
+from crm.models.contacts import every_contact
 from crm.services import _scoped
 from crm.services.contacts import IDENTITY_FIELDS
 from crm.services.deals import DEAL_FIELDS, deal_subject
@@ -178,9 +179,26 @@ async def _snapshots(uow: UnitOfWork, contacts: list[Contact]) -> dict[int, dict
     return snapshots
 
 
+async def _absorbed(uow: UnitOfWork, ids: list[int]) -> list[int]:
+    """The contacts merged into these ones (and into those, ...): hidden, and deleted with them
+    (contact.merged_into cascades)."""
+    found: list[int] = []
+    frontier = ids
+    while frontier:
+        frontier = list(
+            await every_contact()
+            .filter(merged_into_id__in=frontier, account_id=uow.actor.account_id)
+            .using_db(uow.conn)
+            .values_list("id", flat=True)
+        )
+        found += frontier
+    return found
+
+
 async def _erase_deliveries(uow: UnitOfWork, ids: list[int]) -> None:
-    """The outbox rows of the contacts' earlier events, and the webhook deliveries made from
-    them: both hold copies of the card."""
+    """The outbox rows of the contacts' earlier events (theirs and those of the contacts merged
+    into them), and the webhook deliveries made from them: all hold copies of the cards."""
+    ids = [*ids, *await _absorbed(uow, ids)]
     outbox = OutboxRow.filter(account_id=uow.actor.account_id, contact_id__in=ids).using_db(uow.conn)
     payloads = await outbox.filter(plugin=_WEBHOOKS_PLUGIN).values_list("payload", flat=True)
     event_ids = sorted({p["id"] for p in payloads if isinstance(p, dict) and "id" in p})
