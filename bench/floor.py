@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.relay import to_base64
 
+from crm import money
 from crm.db import PooledConnection
 from crm.richtext import visible_text
 from crm.services.accounts import hash_key
@@ -345,7 +346,7 @@ class _Sections:
                 {
                     "id": to_base64("Deal", d["id"]),
                     "productName": d["product_name"],
-                    "amount": format(Decimal(d["amount"]).normalize(), "f"),  # "1720", not "1.72E+3"
+                    "amount": money.text(Decimal(d["amount"]), d["currency"]),  # "1499.50" USD
                     "currency": d["currency"],
                     "paymentType": d["payment_type"],
                     "status": d["status"],

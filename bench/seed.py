@@ -65,7 +65,7 @@ JOURNEY_KINDS = (
     ("STATUS_CHANGED", None, {"status": ["lead", "contacted"], "subStatus": [None, "attempted"]}),
     ("CALL_SCHEDULED", "Call", {"scheduledAt": [None, "2026-03-02T15:00:00+00:00"]}),
     ("NOTE_ADDED", "Note", {}),
-    ("DEAL_ADDED", "Deal", {"amount": [None, "1499.5"], "currency": [None, "USD"]}),
+    ("DEAL_ADDED", "Deal", {"amount": [None, "1499.50"], "currency": [None, "USD"]}),
     ("TAG_ADDED", "Tag", {"tags": [["vip"], ["vip", "webinar"]]}),
     ("OWNER_CHANGED", None, {"closerOwner": ["Sam Setter", "Casey Closer"]}),
 )

@@ -6,7 +6,6 @@ and runs the suite there; these tests keep that file generated from pyproject.to
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import tomllib
@@ -19,17 +18,15 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from tests.scripts import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "lowest_constraints.py"
 CONSTRAINTS = ROOT / "constraints" / "lowest.txt"
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lowest_constraints", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("lowest_constraints")
 
 
 lowest = _script()

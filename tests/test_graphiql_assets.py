@@ -7,7 +7,6 @@ import base64
 import gzip
 import hashlib
 import http.server
-import importlib.util
 import io
 import json
 import re
@@ -31,14 +30,10 @@ from graph import graphiql
 from graph.cost import document_cost
 from graph.schema import schema as dossier_schema
 from tests.conftest import make_tenant
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location(
-    "refresh_graphiql_assets", ROOT / "scripts" / "refresh_graphiql_assets.py"
-)
-assert _spec is not None and _spec.loader is not None
-refresh = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(refresh)
+refresh = load_script("refresh_graphiql_assets")
 GRAPHIQL_DIR = ROOT / "graph" / "graphiql"
 MANIFEST = json.loads((GRAPHIQL_DIR / "assets.json").read_text())
 CARD_QUERY = (ROOT / "graph" / "example_card_query.graphql").read_text()

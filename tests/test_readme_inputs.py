@@ -3,33 +3,22 @@ inputs of addNote, scheduleCall and the others), and its test command works."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from graphql import GraphQLInputObjectType, get_named_type
 
 from graph.schema import build_schema
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "readme_mutation_inputs", ROOT / "scripts/readme_mutation_inputs.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-script = load_script()
+script = load_script("readme_mutation_inputs")
 
 
 def readme_block() -> str:
