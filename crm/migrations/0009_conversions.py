@@ -16,7 +16,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0006_note_author")]
+    dependencies = [("models", "0008_contact_lifecycle")]
 
     initial = False
 

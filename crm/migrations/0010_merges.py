@@ -17,7 +17,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0006_note_author")]
+    dependencies = [("models", "0009_conversions")]
 
     initial = False
 
