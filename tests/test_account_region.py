@@ -157,3 +157,20 @@ async def test_the_cache_is_refreshed_by_the_update_and_expires(
     monkeypatch.setattr(regions, "TTL_SECONDS", 0.0)
     regions.remember(acme_id, "GB")
     assert await regions.phone_region(acme_id) == "DE"
+
+
+async def test_a_lookup_reads_the_region_once_per_ttl_not_per_request(
+    api: Api, acme: Tenant, count_statements: type
+) -> None:
+    admin = api.as_(acme.admin_key)
+    await set_region(admin, "GB")
+    await admin.data(CREATE, {"i": {"firstName": "Liz", "phone": GB_E164}})
+    regions.clear()  # as a freshly started worker
+    with count_statements() as cold:
+        assert (await admin.data(BY_PHONE, {"phone": GB_NATIONAL}))["contactByPhone"]["phone"] == GB_E164
+    with count_statements() as warm:
+        assert (await admin.data(BY_PHONE, {"phone": GB_NATIONAL}))["contactByPhone"]["phone"] == GB_E164
+    region_reads = [s for s in cold.statements if '"region"' in s or "region" in s.split("FROM")[0]]
+    assert len(region_reads) == 1, cold.statements
+    assert warm.count == cold.count - 1, (cold.statements, warm.statements)
+    assert not [s for s in warm.statements if "region" in s.split("FROM")[0]], warm.statements
