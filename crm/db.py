@@ -17,6 +17,8 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import ConfigurationError
 from tortoise.migrations.api import migrate
 
+from crm import regions
+
 log = logging.getLogger("dossier.db")
 
 MODELS_APP = "models"
@@ -236,6 +238,7 @@ async def open_database(
     # process that opens SQLite and then PostgreSQL (the tests, the benchmark) would reuse
     # SQLite's "?" placeholders on PostgreSQL.
     EXECUTOR_CACHE.clear()
+    regions.clear()  # per-account settings cached from the previous database
     # The global fallback lets request handlers (other tasks, other contexts) use the ORM.
     await Tortoise.init(
         config=tortoise_config(database_url, sqlite_busy_timeout=sqlite_busy_timeout),

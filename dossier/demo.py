@@ -1357,7 +1357,8 @@ async def _seed(contacts: int, rich: int, seed: int) -> None:
             people.append(_Actor(ActorKind.USER.value, user.name, user.id, job))
         account = await Account.get(id=admin.account_id).using_db(conn)  # type: ignore[attr-defined]
         opened = now - timedelta(days=HISTORY_DAYS + 20)
-        await Account.filter(id=account.id).using_db(conn).update(created_at=opened)
+        # The demo's numbers are American: its region says so (viewer.account.region).
+        await Account.filter(id=account.id).using_db(conn).update(created_at=opened, region="US")
         for n, person in enumerate(people):
             await User.filter(id=person.user_id).using_db(conn).update(created_at=opened + timedelta(hours=n))
             await (

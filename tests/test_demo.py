@@ -108,6 +108,8 @@ async def test_the_demo_key_signs_in_as_the_demo_admin(api: Api, demo: Demo) -> 
     assert demo.seeded
     data = await api.data(VIEWER, key=demo.api_key)
     assert data["viewer"]["account"] == {"name": DEMO_ACCOUNT}
+    region = await api.data("{ viewer { account { region phoneRegion } } }", key=demo.api_key)
+    assert region["viewer"]["account"] == {"region": "US", "phoneRegion": "US"}
     assert data["viewer"]["user"]["role"] == "ADMIN"
     users = await api.data("{ users { name role } }", key=demo.api_key)
     roles = [u["role"] for u in users["users"]]

@@ -27,6 +27,9 @@ class Account(Model):
     sms_number = fields.CharField(max_length=20, null=True, unique=True)
     # Where conversions go (the built-in email plugin mails each one there); admins set it.
     client_email = fields.CharField(max_length=254, null=True)
+    # The region of national phone numbers (ISO 3166-1 alpha-2, e.g. "GB"); None: the server's
+    # DOSSIER_DEFAULT_REGION. Admins set it (crm/regions.py).
+    region = fields.CharField(max_length=2, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -25,7 +25,6 @@ from crm.services import _scoped
 from crm.services.calls import CallOutcome
 from crm.services.lifecycle import refuse_archived
 from crm.uow import unit_of_work
-from crm.wiring import wiring
 
 
 class CallDirection(StrEnum):
@@ -111,17 +110,17 @@ async def log_call(
     return call
 
 
-def phone_for_lookup(raw: str) -> str:
+def phone_for_lookup(raw: str, region: str) -> str:
     """An incoming number in any format as the E.164 a contact stores: national numbers in
-    the server's region (DOSSIER_DEFAULT_REGION), "+..." and "00..." as international."""
+    `region` (the account's, crm.regions.phone_region), "+..." and "00..." as international."""
     text = raw.strip()
     if not text:
         raise BadInput("phone is required", field="phone")
     try:
-        phone = v.clean_phone(text, "phone", wiring.default_region)
+        phone = v.clean_phone(text, "phone", region)
     except BadInput:
         # "00" is the international prefix of most of the world (0044 20 ...), though not of
-        # the server's region (the US dials 011, which phonenumbers already reads).
+        # the account's region (the US dials 011, which phonenumbers already reads).
         digits = re.sub(r"[^\d]", "", text)
         if not (text.lstrip("( ").startswith("00") and len(digits) > 4):
             raise

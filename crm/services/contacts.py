@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from crm import regions
 from crm import validation as v
 from crm.actor import Actor
 from crm.clock import utcnow
@@ -13,7 +14,6 @@ from crm.journey import JourneyKind
 from crm.models import Account, Contact, FormAnswer, User, Utm
 from crm.services import _scoped, conversions
 from crm.uow import display_name, unit_of_work
-from crm.wiring import wiring
 
 # Identity columns a client may set, with the name the API (and the journey) uses for each.
 IDENTITY_FIELDS: dict[str, str] = {
@@ -49,8 +49,9 @@ MAX_FORM_ANSWERS = 100
 MAX_UTMS = 20
 
 
-def clean_identity(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate and normalise identity fields; unknown keys are a programming error."""
+def clean_identity(values: Mapping[str, Any], *, region: str) -> dict[str, Any]:
+    """Validate and normalise identity fields; unknown keys are a programming error. National
+    phone numbers are read in `region` (the account's: crm.regions.phone_region)."""
     cleaned: dict[str, Any] = {}
     for key, raw in values.items():
         api_name = IDENTITY_FIELDS[key]
@@ -59,7 +60,7 @@ def clean_identity(values: Mapping[str, Any]) -> dict[str, Any]:
         elif key in ("email", "secondary_email"):
             cleaned[key] = v.clean_email(raw, api_name)
         elif key in ("phone", "secondary_phone"):
-            cleaned[key] = v.clean_phone(raw, api_name, wiring.default_region)
+            cleaned[key] = v.clean_phone(raw, api_name, region)
         elif key == "country":
             cleaned[key] = v.clean_country(raw, api_name)
         elif key == "ip_address":
@@ -100,7 +101,7 @@ async def create_contact(
     utms: Sequence[Mapping[str, str | None]] = (),
     form_answers: Sequence[Mapping[str, str | None]] = (),
 ) -> Contact:
-    fields = clean_identity(identity)
+    fields = clean_identity(identity, region=await regions.phone_region(actor.account_id))
     if not any(fields.get(k) for k in ("first_name", "last_name", "business_name", "email", "phone")):
         raise BadInput("a contact needs at least a name, business name, email or phone")
     utm_rows = _clean_utms(utms)
@@ -135,7 +136,7 @@ async def create_contact(
 
 async def update_contact(actor: Actor, contact_id: int, identity: Mapping[str, Any]) -> Contact:
     """Change the given identity fields; a field given as None is cleared."""
-    fields = clean_identity(identity)
+    fields = clean_identity(identity, region=await regions.phone_region(actor.account_id))
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
         changes = {

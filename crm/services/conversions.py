@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
+from crm import regions
 from crm import validation as v
 from crm.actor import Actor, Role
 from crm.clock import utcnow
@@ -354,15 +355,16 @@ async def record_email(actor: Actor, conversion_id: int, *, to: str | None, erro
 
 
 async def update_account_settings(actor: Actor, values: Mapping[str, Any]) -> Account:
-    """Change the account's settings given in `values` (today `client_email`: where conversions
-    are emailed; None clears it). Admins only."""
+    """Change the account's settings given in `values`: `client_email` (where conversions are
+    emailed) and `region` (national phone numbers, crm/regions.py); None clears one, a key left
+    out keeps it. Admins only; a bad value changes nothing."""
     if actor.role is not Role.ADMIN:
         raise Forbidden("only admins change the account's settings")
-    cleaned = (
-        {"client_email": v.clean_email(values["client_email"], "clientEmail")}
-        if "client_email" in values
-        else {}
-    )
+    cleaned: dict[str, Any] = {}
+    if "client_email" in values:
+        cleaned["client_email"] = v.clean_email(values["client_email"], "clientEmail")
+    if "region" in values:
+        cleaned["region"] = regions.clean_region(values["region"], "region")
     if not cleaned:  # nothing to change: no write transaction (on SQLite it takes the write lock)
         return await Account.get(id=actor.account_id)
     async with unit_of_work(actor) as uow:
@@ -371,4 +373,6 @@ async def update_account_settings(actor: Actor, values: Mapping[str, Any]) -> Ac
             for key, value in cleaned.items():
                 setattr(account, key, value)
             await account.save(using_db=uow.conn)
+    if "region" in cleaned:  # committed: this process reads the new region from now on
+        regions.remember(account.id, account.region)
     return account

@@ -23,6 +23,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from crm import regions
 from crm import validation as v
 from crm.actor import Actor, ActorKind, Role
 from crm.clock import utcnow
@@ -182,7 +183,10 @@ async def submit_lead(
     """
     name = v.clean_text(form_name, "formName", max_length=FORM_NAME_MAX, required=True, identity=True)
     assert name is not None
-    fields = {k: value for k, value in clean_identity(identity or {}).items() if value is not None}
+    region = await regions.phone_region(actor.account_id)
+    fields = {
+        k: value for k, value in clean_identity(identity or {}, region=region).items() if value is not None
+    }
     clean_variant = v.clean_text(variant, "variant", max_length=VARIANT_MAX, identity=True)
     clean_referrer = v.clean_text(referrer, "referrer", max_length=REFERRER_MAX, identity=True)
     answer_rows = _clean_answers(answers)

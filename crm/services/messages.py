@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from crm import regions
 from crm import validation as v
 from crm.actor import Actor, Role
 from crm.clock import utcnow
@@ -367,7 +368,7 @@ async def receive_sms(
 ) -> Message:
     """An inbound text: threaded on the contact with that phone (a new lead if none), STOP/START honoured."""
     actor = Actor.plugin(account_id, plugin)
-    phone = v.clean_phone(from_number, "From", wiring.default_region) or from_number
+    phone = v.clean_phone(from_number, "From", await regions.phone_region(account_id)) or from_number
     async with unit_of_work(actor) as uow:
         if provider_id:
             existing = await Message.filter(provider_id=provider_id).using_db(uow.conn).first()
@@ -588,7 +589,7 @@ async def queue_email(actor: Actor, contact_id: int, subject: str, body: str) ->
 async def set_account_sms_number(actor: Actor, number: str | None) -> Account:
     if actor.role is not Role.ADMIN:
         raise Forbidden("only admins can change the account's SMS number")
-    phone = v.clean_phone(number, "number", wiring.default_region)
+    phone = v.clean_phone(number, "number", await regions.phone_region(actor.account_id))
     async with unit_of_work(actor) as uow:
         if (
             phone

@@ -103,6 +103,12 @@ class UpdateAccountSettingsInput:
         description="Where conversions are emailed (the built-in email plugin); null clears it, "
         "leaving it out keeps it.",
     )
+    region: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The region of phone numbers written without a country code, as an ISO 3166-1 "
+        "alpha-2 code (e.g. US, GB, DE); null restores the server's DOSSIER_DEFAULT_REGION, leaving "
+        "it out keeps it.",
+    )
 
 
 @strawberry.type
@@ -140,8 +146,15 @@ class ConversionMutations:
         )
         return await conversion_payload(info, conversion)
 
-    @strawberry.mutation(description="Change the account's settings (admins): the client address.")
+    @strawberry.mutation(
+        description="Change the account's settings (admins): the client address and the region "
+        "of national phone numbers."
+    )
     async def update_account_settings(self, info: Info, input: UpdateAccountSettingsInput) -> Account:
-        values = {} if input.client_email is strawberry.UNSET else {"client_email": input.client_email}
+        values = {
+            key: value
+            for key, value in (("client_email", input.client_email), ("region", input.region))
+            if value is not strawberry.UNSET
+        }
         account = await service.update_account_settings(info.context.require_actor(), values)
         return Account.from_model(account)

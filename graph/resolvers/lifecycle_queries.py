@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from tortoise.expressions import Q
 
+from crm import regions
 from crm.models import Contact as ContactModel
 from crm.services.call_log import phone_for_lookup
 from graph.context import Info
@@ -21,7 +22,7 @@ _CANDIDATES = 20
 class LifecycleQueries:
     @strawberry.field(
         description="The contact with this phone number, primary or secondary, in any format"
-        " (national numbers in the server's region, DOSSIER_DEFAULT_REGION); null when none has it."
+        " (national numbers in the account's region, viewer.account.phoneRegion); null when none has it."
         " Several: a live contact before an archived one, a primary phone before a secondary one,"
         " then the newest. Archived contacts are found too (see archivedAt)."
     )
@@ -29,7 +30,7 @@ class LifecycleQueries:
         self, info: Info, phone: Annotated[str, strawberry.argument(description="Any format.")]
     ) -> Contact | None:
         account_id = info.context.require_actor().account_id
-        e164 = phone_for_lookup(phone)
+        e164 = phone_for_lookup(phone, await regions.phone_region(account_id))
         # Each side of the OR is an index lookup: phone's own, (account_id, secondary_phone).
         rows = (
             await ContactModel.filter(Q(phone=e164) | Q(secondary_phone=e164), account_id=account_id)

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from strawberry import relay
 
+from crm import regions
 from crm.models import Account as AccountModel
 from crm.models import ApiKey as ApiKeyModel
 from crm.models import Contact as ContactModel
@@ -130,6 +131,16 @@ class Account:
     client_email: str | None = strawberry.field(
         default=None, description="Where conversions are emailed (updateAccountSettings, admins)."
     )
+    region: str | None = strawberry.field(
+        default=None,
+        description="The account's own region for phone numbers written without a country code "
+        "(ISO 3166-1 alpha-2; updateAccountSettings, admins); null: the server's default.",
+    )
+    phone_region: str = strawberry.field(
+        default="US",
+        description="The region national phone numbers are read in: region, else the server's "
+        "DOSSIER_DEFAULT_REGION.",
+    )
     _id: strawberry.Private[int] = 0
 
     @classmethod
@@ -144,6 +155,8 @@ class Account:
             ],
             sms_number=account.sms_number,
             client_email=account.client_email,
+            region=account.region,
+            phone_region=regions.effective(account.region),
             _id=account.id,
         )  # fmt: skip
 

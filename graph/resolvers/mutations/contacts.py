@@ -82,7 +82,8 @@ class ContactIdentityFields:
     )
     phone: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Any format; stored as E.164; national numbers use DOSSIER_DEFAULT_REGION.",
+        description="Any format; stored as E.164; national numbers use the account's "
+        "region (viewer.account.phoneRegion).",
     )
     secondary_phone: str | None = strawberry.field(default=strawberry.UNSET, description="Parsed like phone.")
     address: AddressInput | None = strawberry.field(
