@@ -7,7 +7,6 @@ import logging
 import re
 import secrets
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,11 +17,11 @@ from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 from crm import validation as v
+from crm.account_events import queue_account_event
 from crm.actor import Actor, ActorKind, Role
 from crm.clock import utcnow
 from crm.errors import BadInput, Conflict, Forbidden, NotFound
-from crm.events import AccountEvent, ActorSnapshot
-from crm.models import Account, ApiKey, OutboxRow, User
+from crm.models import Account, ApiKey, User
 from crm.models.contacts import every_contact
 from crm.services import conversions
 from crm.wiring import wiring
@@ -309,41 +308,11 @@ def _key_subject(api_key: ApiKey, user: User) -> dict[str, Any]:
 async def _queue_account_event(
     conn: Any, actor: Actor, hook: str, summary: str, api_key: ApiKey, user: User
 ) -> int:
-    """Outbox rows for an account-level event, in the change's transaction (see AccountEvent)."""
-    plugins = [
-        plugin
-        for plugin in wiring.subscribers(hook)
-        if plugin not in wiring.audiences or await wiring.audiences[plugin](conn, actor.account_id, hook)
-    ]
-    if not plugins:
-        return 0
-    now = utcnow()
-    payload = AccountEvent(
-        id=str(uuid.uuid4()),
-        kind=hook.upper(),
-        account_id=actor.account_id,
-        occurred_at=now,
-        actor=ActorSnapshot(actor.kind.value, actor.name, actor.user_id),
-        summary=summary[:500],
-        subject_type="ApiKey",
-        subject_id=api_key.id,
-        subject=_key_subject(api_key, user),
-    ).to_json()
-    await OutboxRow.bulk_create(
-        [
-            OutboxRow(
-                account_id=actor.account_id,
-                contact_id=None,
-                hook=hook,
-                plugin=plugin,
-                payload=payload,
-                next_attempt_at=now,
-            )
-            for plugin in plugins
-        ],
-        using_db=conn,
-    )
-    return len(plugins)
+    """Outbox rows for an API-key event, in the change's transaction (see AccountEvent)."""
+    return await queue_account_event(
+        conn, actor, hook, summary,
+        subject_type="ApiKey", subject_id=api_key.id, subject=_key_subject(api_key, user),
+    )  # fmt: skip
 
 
 # apiKeys lists at most this many, newest first: the bound graph/cost.py plans `apiKeys` with.

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,12 +24,12 @@ from tortoise.transactions import in_transaction
 
 from crm import regions
 from crm import validation as v
+from crm.account_events import queue_account_event
 from crm.actor import Actor, ActorKind, Role
 from crm.clock import utcnow
 from crm.errors import BadInput, Forbidden, NotFound
-from crm.events import AccountEvent, ActorSnapshot
 from crm.journey import JourneyKind
-from crm.models import Account, Contact, Form, FormAnswer, Lead, OutboxRow, Utm
+from crm.models import Account, Contact, Form, FormAnswer, Lead, Utm
 from crm.services.contacts import IDENTITY_FIELDS, _clean_answers, _clean_utms, clean_identity
 from crm.uow import UnitOfWork, display_name, unit_of_work
 from crm.wiring import wiring
@@ -339,41 +338,10 @@ def _form_subject(form: Form) -> dict[str, Any]:
 
 
 async def _queue_form_event(conn: Any, actor: Actor, hook: str, summary: str, form: Form) -> int:
-    """Outbox rows for an account-level form event, in the change's transaction."""
-    plugins = [
-        plugin
-        for plugin in wiring.subscribers(hook)
-        if plugin not in wiring.audiences or await wiring.audiences[plugin](conn, actor.account_id, hook)
-    ]
-    if not plugins:
-        return 0
-    now = utcnow()
-    payload = AccountEvent(
-        id=str(uuid.uuid4()),
-        kind=hook.upper(),
-        account_id=actor.account_id,
-        occurred_at=now,
-        actor=ActorSnapshot(actor.kind.value, actor.name, actor.user_id),
-        summary=summary[:500],
-        subject_type="Form",
-        subject_id=form.id,
-        subject=_form_subject(form),
-    ).to_json()
-    await OutboxRow.bulk_create(
-        [
-            OutboxRow(
-                account_id=actor.account_id,
-                contact_id=None,
-                hook=hook,
-                plugin=plugin,
-                payload=payload,
-                next_attempt_at=now,
-            )
-            for plugin in plugins
-        ],
-        using_db=conn,
+    """Outbox rows for a form event, in the change's transaction."""
+    return await queue_account_event(
+        conn, actor, hook, summary, subject_type="Form", subject_id=form.id, subject=_form_subject(form)
     )
-    return len(plugins)
 
 
 async def create_form(actor: Actor, name: str | None) -> Form:

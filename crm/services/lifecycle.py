@@ -29,7 +29,7 @@ from crm.actor import Actor
 from crm.clock import utcnow
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.journey import JourneyKind
-from crm.models import Contact, ContactTag, Deal, OutboxRow, User, WebhookDelivery
+from crm.models import Contact, ContactTag, Deal, OutboxRow, User, WebhookDelivery, WebhookEndpoint
 from crm.models.contacts import every_contact
 from crm.services import _scoped
 from crm.services.contacts import IDENTITY_FIELDS
@@ -202,10 +202,19 @@ async def _erase_deliveries(uow: UnitOfWork, ids: list[int]) -> None:
     outbox = OutboxRow.filter(account_id=uow.actor.account_id, contact_id__in=ids).using_db(uow.conn)
     payloads = await outbox.filter(plugin=_WEBHOOKS_PLUGIN).values_list("payload", flat=True)
     event_ids = sorted({p["id"] for p in payloads if isinstance(p, dict) and "id" in p})
-    for start in range(0, len(event_ids), _CHUNK):
+    # The account's endpoints first, not `endpoint__account_id`: tortoise 1.1.4 (our floor) writes
+    # a DELETE filtered through a relation as "DELETE ... LEFT JOIN", which neither database takes.
+    endpoint_ids: list[int] = []
+    if event_ids:
+        endpoint_ids = await (
+            WebhookEndpoint.filter(account_id=uow.actor.account_id)
+            .using_db(uow.conn)
+            .values_list("id", flat=True)
+        )
+    for start in range(0, len(event_ids) if endpoint_ids else 0, _CHUNK):
         await (
             WebhookDelivery.filter(
-                event_id__in=event_ids[start : start + _CHUNK], endpoint__account_id=uow.actor.account_id
+                event_id__in=event_ids[start : start + _CHUNK], endpoint_id__in=endpoint_ids
             )
             .using_db(uow.conn)
             .delete()
