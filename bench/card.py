@@ -39,7 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/card.py` puts bench/, not the project, on the path
     sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse, Response  # noqa: E402
@@ -50,12 +49,12 @@ from bench.floor import FloorEndpoint  # noqa: E402
 from bench.load import LoadClient, Run, Target, json_target, merged  # noqa: E402
 from bench.seed import Seeded, seed  # noqa: E402
 from bench.server import (  # noqa: E402
-    PG_SERVER,
     CommandServer,
     Server,
     ServerProcess,
     cpu_ticks,
     free_port,
+    fresh_database,
     pg_admin,
     serve,
 )
@@ -462,16 +461,9 @@ async def run_backend(
     backend: str, args: argparse.Namespace, modes: list[str], load: LoadClient, workdir: Path
 ) -> BackendResult | None:
     names = args.scenarios
-    if backend == "postgres":
-        try:
-            await pg_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-            await pg_admin(f"CREATE DATABASE {PG_DATABASE}")
-        except (OSError, asyncpg.PostgresError) as exc:
-            print(f"postgres: skipped, {PG_SERVER} is not reachable ({exc})", file=sys.stderr)
-            return None
-        url = f"{PG_SERVER}/{PG_DATABASE}"
-    else:
-        url = f"sqlite://{workdir / 'bench.db'}"
+    url = await fresh_database(backend, PG_DATABASE, workdir / "bench.db")
+    if url is None:
+        return None
     result = BackendResult(backend, [])
     try:
         await open_database(url)

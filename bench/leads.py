@@ -39,11 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/leads.py` puts bench/, not the project, on the path
     sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
 from bench.load import percentile  # noqa: E402
-from bench.server import PG_SERVER, ServerProcess, pg_admin, serve  # noqa: E402
+from bench.server import ServerProcess, fresh_database, pg_admin, serve  # noqa: E402
 from crm.actor import Actor  # noqa: E402
 from crm.db import close_database, open_database  # noqa: E402
 from crm.models import Contact  # noqa: E402
@@ -185,16 +184,9 @@ async def load(base_url: str, request: Request, connections: int, seconds: float
 
 
 async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, Result] | None:
-    if backend == "postgres":
-        try:
-            await pg_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-            await pg_admin(f"CREATE DATABASE {PG_DATABASE}")
-        except (OSError, asyncpg.PostgresError) as exc:
-            print(f"postgres: skipped, {PG_SERVER} is not reachable ({exc})", file=sys.stderr)
-            return None
-        url = f"{PG_SERVER}/{PG_DATABASE}"
-    else:
-        url = f"sqlite://{workdir / 'leads.db'}"
+    url = await fresh_database(backend, PG_DATABASE, workdir / "leads.db")
+    if url is None:
+        return None
     server: ServerProcess | None = None
     try:
         seeded = await seed(url, args.contacts)

@@ -161,3 +161,19 @@ async def pg_admin(sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def fresh_database(backend: str, pg_database: str, sqlite_file: Path) -> str | None:
+    """The URL of an empty database for one run: `pg_database` dropped and created again on
+    PG_SERVER, or a SQLite file path; None (and why, on stderr) when PostgreSQL does not answer."""
+    if backend != "postgres":
+        return f"sqlite://{sqlite_file}"
+    import asyncpg
+
+    try:
+        await pg_admin(f"DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)")
+        await pg_admin(f"CREATE DATABASE {pg_database}")
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"postgres: skipped, {PG_SERVER} is not reachable ({exc})", file=sys.stderr)
+        return None
+    return f"{PG_SERVER}/{pg_database}"
