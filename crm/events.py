@@ -31,6 +31,10 @@ class ContactSnapshot:
     phone: str | None
     status: str
     sub_status: str | None
+    # The contact's consents at commit time (setOptIns): a marketing plugin checks
+    # communication_opt_in before it sends anything (Dossier refuses marketing email without it).
+    privacy_opt_in: bool = False
+    communication_opt_in: bool = False
 
 
 @dataclass(frozen=True, slots=True)

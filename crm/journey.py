@@ -52,6 +52,28 @@ class JourneyKind(StrEnum):
     # mergeContacts (on the primary) / unmergeContacts (on the primary and each restored one).
     CONTACTS_MERGED = "CONTACTS_MERGED"
     CONTACT_UNMERGED = "CONTACT_UNMERGED"
+    # setCustomFieldValues and applyCustomFieldToAll (crm/services/custom_fields.py).
+    CUSTOM_FIELD_CHANGED = "CUSTOM_FIELD_CHANGED"
+    # Chat messages a chat plugin recorded (crm/services/chat.py).
+    CHAT_RECEIVED = "CHAT_RECEIVED"
+    CHAT_SENT = "CHAT_SENT"
+    # Referrals, rewards and opt-ins (crm/services/referrals.py, rewards.py, optins.py).
+    INVITER_SET = "INVITER_SET"
+    REWARD_EARNED = "REWARD_EARNED"
+    REWARD_ISSUED = "REWARD_ISSUED"
+    PROMO_REDEEMED = "PROMO_REDEEMED"
+    OPT_IN_CHANGED = "OPT_IN_CHANGED"
+    # Quotes, jobs and invoices (crm/services/billing.py).
+    QUOTE_CREATED = "QUOTE_CREATED"
+    QUOTE_UPDATED = "QUOTE_UPDATED"
+    QUOTE_STATUS_CHANGED = "QUOTE_STATUS_CHANGED"
+    JOB_CREATED = "JOB_CREATED"
+    JOB_UPDATED = "JOB_UPDATED"
+    JOB_STATUS_CHANGED = "JOB_STATUS_CHANGED"
+    INVOICE_CREATED = "INVOICE_CREATED"
+    INVOICE_UPDATED = "INVOICE_UPDATED"
+    INVOICE_STATUS_CHANGED = "INVOICE_STATUS_CHANGED"
+    INVOICE_PAYMENT_RECORDED = "INVOICE_PAYMENT_RECORDED"
     # Written by the dispatcher, not by a mutation: a plugin failed to handle an event.
     PLUGIN_DELIVERY_FAILED = "PLUGIN_DELIVERY_FAILED"
 
@@ -96,6 +118,24 @@ HOOK_FOR_KIND: dict[JourneyKind, str] = {
     JourneyKind.CONVERSION_HELD: "conversion_held",
     JourneyKind.CONVERSION_REJECTED: "conversion_rejected",
     JourneyKind.LEAD_SUBMITTED: "lead_submitted",
+    JourneyKind.QUOTE_CREATED: "quote_created",
+    JourneyKind.QUOTE_UPDATED: "quote_updated",
+    JourneyKind.QUOTE_STATUS_CHANGED: "quote_status_changed",
+    JourneyKind.JOB_CREATED: "job_created",
+    JourneyKind.JOB_UPDATED: "job_updated",
+    JourneyKind.JOB_STATUS_CHANGED: "job_status_changed",
+    JourneyKind.INVOICE_CREATED: "invoice_created",
+    JourneyKind.INVOICE_UPDATED: "invoice_updated",
+    JourneyKind.INVOICE_STATUS_CHANGED: "invoice_status_changed",
+    JourneyKind.INVOICE_PAYMENT_RECORDED: "invoice_payment_recorded",
+    JourneyKind.INVITER_SET: "inviter_set",
+    JourneyKind.REWARD_EARNED: "reward_earned",
+    JourneyKind.REWARD_ISSUED: "reward_issued",
+    JourneyKind.PROMO_REDEEMED: "promo_redeemed",
+    JourneyKind.OPT_IN_CHANGED: "opt_in_changed",
+    JourneyKind.CHAT_RECEIVED: "chat_received",
+    JourneyKind.CHAT_SENT: "chat_sent",
+    JourneyKind.CUSTOM_FIELD_CHANGED: "custom_field_values_changed",
 }
 
 # Hooks whose events outgoing webhooks may subscribe to: every event hook above.

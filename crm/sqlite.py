@@ -17,6 +17,7 @@ by the client class's module name.
 from __future__ import annotations
 
 import sqlite3
+from decimal import Decimal
 from typing import Any
 
 from tortoise.backends.base.client import ConnectionWrapper, TransactionalDBClient
@@ -82,12 +83,35 @@ class ReleasingConnectionWrapper(ConnectionWrapper):
         return self.connection
 
 
+class DecimalSum:
+    """`decimal_sum(x [, factor])`: the exact sum of decimal texts (each times `factor` when
+    given). Decimal columns are text on SQLite, where SUM() would add them as floats. Rows whose
+    value (or factor) is NULL are skipped; no rows give NULL, like SUM. The result is the sum's
+    text: PostgreSQL's SUM over NUMERIC is exact already."""
+
+    def __init__(self) -> None:
+        self.total: Decimal | None = None
+
+    def step(self, value: Any, factor: Any = 1) -> None:
+        if value is not None and factor is not None:
+            self.total = (self.total or Decimal(0)) + Decimal(str(value)) * Decimal(str(factor))
+
+    def finalize(self) -> str | None:
+        return None if self.total is None else f"{self.total:f}"
+
+
 class ImmediateSqliteClient(SqliteClient):
     """tortoise's SQLite client with BEGIN IMMEDIATE transactions, and a connection lock that is
-    released when the connection cannot be opened; named by the config's engine."""
+    released when the connection cannot be opened; named by the config's engine. Each connection
+    gets the `decimal_sum` aggregate (exact money sums in SQL)."""
 
     def acquire_connection(self) -> ReleasingConnectionWrapper:
         return ReleasingConnectionWrapper(self._lock, self)
+
+    async def _post_connect(self) -> None:
+        await super()._post_connect()
+        connection = self._connection
+        await connection._execute(connection._conn.create_aggregate, "decimal_sum", -1, DecimalSum)
 
     def _in_transaction(self) -> ImmediateTransactionContext:
         return ImmediateTransactionContext(ImmediateTransactionWrapper(self), self._lock)

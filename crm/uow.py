@@ -49,6 +49,8 @@ def contact_snapshot(contact: Contact) -> ContactSnapshot:
         phone=contact.phone,
         status=contact.status,
         sub_status=contact.sub_status,
+        privacy_opt_in=bool(contact.privacy_opt_in),
+        communication_opt_in=bool(contact.communication_opt_in),
     )
 
 

@@ -21,13 +21,14 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry import Schema
 
-from crm import wiring
+from crm import jobs, wiring
 from crm.db import close_database, open_database
 from crm.live import Broker, make_broker
 from crm.services import leads as lead_service
 from crm.services.accounts import authenticate
 from dossier.http_guard import HttpGuard
 from dossier.intake import INTAKE_PATH, INTAKE_PREFIX, MAX_INTAKE_BYTES, Intake, make_rate_limiter
+from dossier.referral_links import REFERRAL_ROUTE, referral_redirect
 from dossier.settings import Settings
 from graph import graphiql
 from graph.live_auth import LiveAuth
@@ -91,6 +92,7 @@ async def start_plugins(
     settings and the services the same capabilities in both.
     """
     await all_results(pm, "startup", host=host)
+    jobs.configure(batch_size=settings.job_batch_size)
     audiences = {
         impl.plugin_name: audience
         for impl in implementations(pm, "event_audience")
@@ -197,6 +199,7 @@ def create_app(
             *graphiql_routes,
             Route("/healthz", health),
             Route(INTAKE_PATH, intake.endpoint, methods=["POST", "OPTIONS"]),
+            Route(REFERRAL_ROUTE, referral_redirect, methods=["GET", "HEAD"]),
             *plugin_routes,
         ],
         lifespan=lifespan,

@@ -51,10 +51,15 @@ from crm.richtext import clean_note, visible_text
 from crm.services.accounts import create_account, create_user, hash_key, issue_api_key
 from crm.services.contacts import IDENTITY_FIELDS
 from crm.uow import display_name
+from dossier.demo_billing import seed_billing
+from dossier.demo_communications import seed_communications
 from dossier.demo_conversions import seed_conversions
+from dossier.demo_custom_fields import seed_custom_fields
 from dossier.demo_leads import seed_leads
 from dossier.demo_lifecycle import seed_lifecycle
 from dossier.demo_merges import seed_merges
+from dossier.demo_profile import seed_profiles
+from dossier.demo_referrals import seed_referrals
 
 log = logging.getLogger("dossier.demo")
 
@@ -1379,6 +1384,11 @@ async def _seed(contacts: int, rich: int, seed: int) -> None:
         await seed_leads(conn, account.id, now)
         await seed_lifecycle(conn, account.id, now)
         await seed_merges(conn, account.id, now)
+        await seed_profiles(conn, account.id, now)
+        await seed_communications(conn, account.id, now)
+        await seed_billing(conn, account.id, now)
+        await seed_custom_fields(conn, account.id, now)
+        await seed_referrals(conn, account.id, now)
 
 
 async def _seed_keys(

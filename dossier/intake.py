@@ -28,6 +28,12 @@ Field names (the same in JSON and url-encoded bodies):
   (snake_case spellings such as `first_name` too);
 - `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`, `utm_content`;
 - `variant`, `referrer` (else the request's `Referer` header);
+- `referralCode` (or `referral_code`, or `ref` as the landing page received it from
+  `GET /r/{code}`): the contact whose code it is becomes the new contact's inviter (a code
+  unknown in the form's account, another account's included, is ignored; see
+  crm/services/referrals.py);
+- `privacyOptIn`, `communicationOptIn` (or snake_case): consent checkboxes; true/yes/on/1 opt
+  in, false/no/off/0 opt out, source FORM; left out changes nothing;
 - names starting with `_` are ignored (honeypots, CSRF tokens of the page's own framework);
 - every other field is an answer: the field's name is the question, its value the answer.
   A repeated url-encoded field (checkboxes) or a JSON list gives one answer joined with ", ".
@@ -70,6 +76,13 @@ _IDENTITY = {
 }  # fmt: skip
 IDENTITY_NAMES = {**_IDENTITY, **{column: column for column in _IDENTITY.values()}}
 UTM_NAMES = {f"utm_{part}": part for part in ("source", "medium", "campaign", "term", "content")}
+REFERRAL_NAMES = frozenset({"referralCode", "referral_code", "ref"})
+OPT_IN_NAMES = {
+    "privacyOptIn": "privacy", "privacy_opt_in": "privacy",
+    "communicationOptIn": "communication", "communication_opt_in": "communication",
+}  # fmt: skip
+_YES = frozenset({"true", "yes", "on", "1"})
+_NO = frozenset({"false", "no", "off", "0"})
 _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, OPTIONS",
@@ -198,6 +211,8 @@ class Intake:
                 variant=submission["variant"],
                 referrer=submission["referrer"] or referer,
                 form=form,
+                referral_code=submission["referral_code"],
+                opt_ins=submission["opt_ins"],
             )
         except BadInput as exc:
             return _refusal(400, exc.message, request_id, code="BAD_USER_INPUT", field=exc.field)
@@ -282,9 +297,17 @@ def _submission(fields: list[tuple[str, Any]]) -> dict[str, Any]:
     identity: dict[str, Any] = {}
     utm: dict[str, str] = {}
     answers: list[dict[str, str]] = []
-    variant = referrer = None
+    variant = referrer = referral_code = None
+    opt_ins: dict[str, bool] = {}
     for name, text in joined.items():
-        if name in IDENTITY_NAMES:
+        if name in REFERRAL_NAMES:
+            referral_code = text
+        elif name in OPT_IN_NAMES:
+            answer = text.strip().lower()
+            if answer not in _YES | _NO:
+                raise ValueError(f"field {name!r} must be true or false (yes/no, on/off, 1/0), not {text!r}")
+            opt_ins[OPT_IN_NAMES[name]] = answer in _YES
+        elif name in IDENTITY_NAMES:
             identity[IDENTITY_NAMES[name]] = text
         elif name in UTM_NAMES:
             utm[UTM_NAMES[name]] = text
@@ -294,7 +317,10 @@ def _submission(fields: list[tuple[str, Any]]) -> dict[str, Any]:
             referrer = text
         else:
             answers.append({"question": name, "answer": text})
-    return {"identity": identity, "utm": utm, "answers": answers, "variant": variant, "referrer": referrer}
+    return {
+        "identity": identity, "utm": utm, "answers": answers, "variant": variant, "referrer": referrer,
+        "referral_code": referral_code, "opt_ins": opt_ins,
+    }  # fmt: skip
 
 
 def _refusal(status: int, message: str, request_id: str, **extensions: Any) -> Response:

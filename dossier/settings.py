@@ -56,6 +56,8 @@ class Settings:
     # come back within this many seconds.
     outbox_lease_seconds: float = 30.0
     hook_timeout: float = 30.0
+    # Background jobs (crm/jobs.py): items per step, each step one transaction.
+    job_batch_size: int = 500
     # The HTTP edge (dossier/http_guard.py): bigger bodies answer 413, bigger headers 431.
     max_body_bytes: int = 1024 * 1024
     max_header_bytes: int = 16 * 1024
@@ -119,6 +121,7 @@ class Settings:
             outbox_poll_interval=num("OUTBOX_POLL_INTERVAL", defaults.outbox_poll_interval),
             outbox_lease_seconds=num("OUTBOX_LEASE_SECONDS", defaults.outbox_lease_seconds),
             hook_timeout=num("HOOK_TIMEOUT", defaults.hook_timeout),
+            job_batch_size=int(num("JOB_BATCH_SIZE", defaults.job_batch_size)),
             max_body_bytes=int(num("MAX_BODY_BYTES", defaults.max_body_bytes)),
             max_header_bytes=int(num("MAX_HEADER_BYTES", defaults.max_header_bytes)),
             query_cost_limit=int(num("QUERY_COST_LIMIT", defaults.query_cost_limit)),

@@ -50,6 +50,9 @@ from strawberry.schema.schema import validate_document
 
 from crm.services.accounts import MAX_STATUSES, MAX_USERS
 from crm.services.conversions import MAX_FIELDS, SUMMARY_LABELS
+from crm.services.custom_fields import MAX_FIELDS as MAX_CUSTOM_FIELDS
+from crm.services.custom_fields import MAX_OPTIONS as MAX_CUSTOM_OPTIONS
+from crm.services.header import MAX_VALUES as HEADER_MAX_VALUES
 from crm.services.lifecycle import MAX_IDS
 from crm.services.tags import MAX_TAGS
 from crm.services.webhooks import MAX_ENDPOINTS
@@ -75,6 +78,7 @@ LIST_BOUNDS: dict[str, int] = {
     "Query.contacts": MAX_PAGE,
     "Contact.journey": MAX_PAGE,
     "Contact.messages": MAX_PAGE,
+    "Contact.communications": MAX_PAGE,
     "WebhookEndpoint.deliveries": MAX_PAGE,
     "Contact.conversions": MAX_PAGE,
     "Query.conversions": MAX_PAGE,
@@ -93,6 +97,9 @@ LIST_BOUNDS: dict[str, int] = {
     "Query.forms": 1000,  # crm.services.leads.MAX_LISTED_FORMS
     # Bounded by what the services accept or what the code can produce.
     "Account.statuses": MAX_STATUSES,
+    "Account.leadSources": HEADER_MAX_VALUES,  # leaves, like subStatuses
+    "Account.actionPlans": HEADER_MAX_VALUES,
+    "Account.salesCycles": HEADER_MAX_VALUES,
     "StatusOption.subStatuses": 30,  # leaves: documented, cost nothing
     "Account.tags": MAX_TAGS,  # the account's tag vocabulary
     "Conversion.record": len(SUMMARY_LABELS) + MAX_FIELDS,  # the summary's lines, then the user's fields
@@ -124,6 +131,17 @@ LIST_BOUNDS: dict[str, int] = {
     "ContactMerge.filled": MAX_FILLED,
     "UnmergeContactsPayload.contacts": MAX_ABSORBED + 1,  # the primary and each restored contact
     "WebhookEndpoint.events": 100,  # crm.services.webhooks.MAX_EVENTS (leaves)
+    # Quotes, jobs and invoices (graph/schema/billing.py): paged; a document has at most 100 lines.
+    "Contact.quotes": MAX_PAGE,
+    "Contact.jobs": MAX_PAGE,
+    "Contact.invoices": MAX_PAGE,
+    "Query.invoices": MAX_PAGE,
+    "Quote.lineItems": 100,  # crm.services.billing.MAX_LINE_ITEMS
+    "Invoice.lineItems": 100,
+    # Custom fields (graph/schema/custom_fields.py): at most MAX_CUSTOM_FIELDS per account.
+    "Contact.customFields": MAX_CUSTOM_FIELDS,
+    "Query.customFields": MAX_CUSTOM_FIELDS,
+    "CustomField.options": MAX_CUSTOM_OPTIONS,  # leaves
 }
 
 # `__schema` and `__type` answer from the schema itself, whatever the data: each costs a

@@ -76,6 +76,8 @@ def apply_policy(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, DomainError) and original.field:
         extensions["field"] = original.field
+    # More for the client to act on (custom fields: the `key` whose value was refused).
+    extensions.update(getattr(original, "details", None) or {})
     if not mask:
         return GraphQLError(
             error.message, nodes=error.nodes, source=error.source, positions=error.positions,

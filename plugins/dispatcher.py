@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pluggy
 
-from crm import outbox
+from crm import jobs, outbox
 from crm.clock import utcnow
 from crm.events import event_from_json
 from crm.services.deliveries import record_delivery_failure
@@ -247,6 +247,9 @@ class Dispatcher:
             await self._dead_lettered(delivery, error, made)
 
     async def _call(self, delivery: outbox.Delivery) -> None:
+        if delivery.plugin == jobs.JOB_PLUGIN:  # a background job's step, not a partner hook
+            await jobs.run_step(delivery.payload)
+            return
         function = implementation(self.pm, delivery.hook, delivery.plugin)
         if function is None:
             raise PluginNotLoaded(f"plugin {delivery.plugin!r} is not loaded or no longer implements it")
@@ -296,6 +299,9 @@ class Dispatcher:
             await self._journal_failure(delivery, error, attempt, retry_in)
 
     async def _dead_lettered(self, delivery: outbox.Delivery, error: str, attempt: int) -> None:
+        if delivery.plugin == jobs.JOB_PLUGIN:  # the job's step gave up: the job has FAILED
+            await jobs.fail(delivery.payload, error)
+            return
         # The journey first says the plugin gave up, then shows whatever its clean-up wrote
         # (a note, a message marked failed): the order in which it happened, as the guide says.
         await self._journal_failure(delivery, error, attempt, None)

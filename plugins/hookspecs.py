@@ -117,7 +117,8 @@ def contact_created(event: CardEvent) -> None:
 
 @hookspec
 def contact_updated(event: CardEvent) -> None:
-    """Identity fields changed (`updateContact`); `event.changes` maps each to [before, after]."""
+    """Identity, header or profile fields changed (`updateContact`); `event.changes` maps each
+    (e.g. "email", "leadSource", "profile.netWorth") to [before, after]."""
 
 
 @hookspec
@@ -213,12 +214,75 @@ def call_logged(event: CardEvent) -> None:
 
 @hookspec
 def deal_added(event: CardEvent) -> None:
-    """A deal was added; `event.subject` has productName, amount (a decimal string), currency."""
+    """A deal was added; `event.subject` has productName, amount (a decimal string in the
+    currency's minor units: "1999.50" USD, "2000" JPY), currency, status, likelihood (percent or
+    null) and closeDate (YYYY-MM-DD or null)."""
 
 
 @hookspec
 def deal_updated(event: CardEvent) -> None:
     """A deal changed, e.g. its status went to WON; `event.changes` has [before, after]."""
+
+
+# ---------------------------------------------------------------------------------------
+# Quote, job and invoice events (event.subject_type "Quote", "Job", "Invoice"; see
+# crm/services/billing.py). `event.subject` is the whole document as of the commit, for
+# syncing accounting: its global `id` and `contactId`, number, status, currency, lineItems
+# (description, quantity, unitPrice, taxRate, subtotal, tax, total) and the totals, every
+# amount a decimal string in the currency's minor units ("1999.50" USD, "2000" JPY).
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def quote_created(event: CardEvent) -> None:
+    """A quote was drafted (`createQuote`); `event.subject` is the quote."""
+
+
+@hookspec
+def quote_updated(event: CardEvent) -> None:
+    """A quote's title, notes, validUntil, currency or line items changed (`updateQuote`)."""
+
+
+@hookspec
+def quote_status_changed(event: CardEvent) -> None:
+    """A quote was sent, accepted, declined or expired (`setQuoteStatus`); `event.changes["status"]`."""
+
+
+@hookspec
+def job_created(event: CardEvent) -> None:
+    """A job was scheduled (`createJob`); `event.subject` has title, status, scheduledStart/End,
+    assigneeId, quoteId."""
+
+
+@hookspec
+def job_updated(event: CardEvent) -> None:
+    """A job's title, window, assignee, quote or notes changed (`updateJob`)."""
+
+
+@hookspec
+def job_status_changed(event: CardEvent) -> None:
+    """A job started, was done, cancelled or reopened (`setJobStatus`); completedAt is set on DONE."""
+
+
+@hookspec
+def invoice_created(event: CardEvent) -> None:
+    """An invoice was drafted (`createInvoice`); `event.subject` is the invoice."""
+
+
+@hookspec
+def invoice_updated(event: CardEvent) -> None:
+    """An invoice's title, notes, due date, currency or line items changed (`updateInvoice`)."""
+
+
+@hookspec
+def invoice_status_changed(event: CardEvent) -> None:
+    """An invoice was sent or voided (`setInvoiceStatus`); `event.changes["status"]`."""
+
+
+@hookspec
+def invoice_payment_recorded(event: CardEvent) -> None:
+    """A payment was recorded (`recordInvoicePayment`); `event.subject["payment"]` has amount and
+    paidAt, the subject's status is PARTIALLY_PAID or PAID."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,6 +350,18 @@ def email_status_changed(event: CardEvent) -> None:
     """An outbound email was sent or failed; kind EMAIL_SENT or EMAIL_FAILED."""
 
 
+@hookspec
+def chat_received(event: CardEvent) -> None:
+    """A chat plugin recorded what the contact wrote in a chat (`record_chat_message`, INBOUND);
+    `event.subject` is the message (body)."""
+
+
+@hookspec
+def chat_sent(event: CardEvent) -> None:
+    """A chat plugin recorded the business's answer in a chat (`record_chat_message`, OUTBOUND);
+    `event.subject` is the message (body)."""
+
+
 # ---------------------------------------------------------------------------------------
 # Conversion events (event.subject_type == "Conversion"; see crm/services/conversions.py)
 # ---------------------------------------------------------------------------------------
@@ -320,6 +396,55 @@ def lead_submitted(event: CardEvent) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Referrals, rewards and opt-ins (see crm/services/referrals.py, rewards.py, optins.py)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def inviter_set(event: CardEvent) -> None:
+    """The contact's inviter changed (`setInviter`, or a lead carrying a referral code);
+    `event.changes["inviter"]` is `[before, after]` as `{"id", "name"}` or None."""
+
+
+@hookspec
+def reward_earned(event: CardEvent) -> None:
+    """A reward was earned (`earnReward`); `event.subject` is the ledger line (amount, currency,
+    reason) with the contact's balance after it."""
+
+
+@hookspec
+def reward_issued(event: CardEvent) -> None:
+    """A reward was issued, i.e. paid out (`issueReward`); `event.subject` as for reward_earned,
+    with the note. Pay it out here (a gift card, a transfer), idempotently by `event.id`."""
+
+
+@hookspec
+def promo_redeemed(event: CardEvent) -> None:
+    """A promo code was redeemed (`redeemPromo`); `event.subject` has promoCode and the amount
+    taken from the balance (0 when none)."""
+
+
+@hookspec
+def opt_in_changed(event: CardEvent) -> None:
+    """The privacy or communication opt-in changed (`setOptIns`, a lead's consent fields);
+    `event.changes` has privacyOptIn / communicationOptIn `[before, after]` and their sources.
+    `event.contact` carries both opt-ins on every event: check communication_opt_in before
+    marketing."""
+
+
+# ---------------------------------------------------------------------------------------
+# Custom fields (see crm/services/custom_fields.py)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def custom_field_values_changed(event: CardEvent) -> None:
+    """Custom field values of a contact changed (`setCustomFieldValues`); `event.changes` maps
+    each changed key to `[before, after]` in the values' JSON form. Not fired per contact by
+    `applyCustomFieldToAll`: that fires custom_field_applied once."""
+
+
+# ---------------------------------------------------------------------------------------
 # Account events (an AccountEvent: not about a card, so in no contact's journey)
 # ---------------------------------------------------------------------------------------
 
@@ -344,3 +469,9 @@ def form_created(event: AccountEvent) -> None:
 @hookspec
 def form_revoked(event: AccountEvent) -> None:
     """An admin revoked an intake form (`revokeForm`); `event.subject` has name and revokedAt."""
+
+
+@hookspec
+def custom_field_applied(event: AccountEvent) -> None:
+    """An `applyCustomFieldToAll` job finished: once for all the contacts it filled;
+    `event.subject` has jobId, key, label, value, filled and skipped."""

@@ -20,6 +20,7 @@ from crm.models import (
     Account,
     Call,
     Contact,
+    ContactProfile,
     ContactTag,
     Deal,
     JourneyEvent,
@@ -30,8 +31,10 @@ from crm.models import (
     User,
 )
 from crm.models.accounts import default_statuses
+from crm.models.profile import PROFILE_BY_API
 from crm.services import accounts
 from crm.services.contacts import IDENTITY_FIELDS
+from crm.services.profile import journal_value, stored_value
 from dossier import demo as demo_module
 from dossier.demo import DEMO_ACCOUNT, Demo, ensure_demo
 from dossier.demo_lifecycle import ARCHIVED, COPIES
@@ -55,6 +58,10 @@ STATE_COLUMNS = {
     "status": "status",
     "subStatus": "sub_status",
     "convertedAt": "converted_at",
+    # The header (dossier/demo_profile.py); profile.* changes are checked against contact_profile.
+    "leadSource": "lead_source",
+    "actionPlan": "action_plan",
+    "salesCycle": "sales_cycle",
 }
 
 
@@ -352,8 +359,13 @@ async def test_each_card_is_where_its_journey_ends(demo: Demo) -> None:
                 if not first and name in subject:
                     assert subject[name] == before, (kind, name)
                 subject[name] = after
+    profiles = {p.contact_id: p for p in await ContactProfile.filter(contact__account_id=account_id)}
     for contact_id, contact in contacts.items():
         for name, value in state[contact_id].items():
+            if name.startswith("profile."):
+                spec = PROFILE_BY_API[name.removeprefix("profile.")]
+                assert journal_value(spec, stored_value(spec, profiles.get(contact_id))) == value, name
+                continue
             column = contact[STATE_COLUMNS[name]]
             assert (column.isoformat() if name == "convertedAt" and column else column) == value, name
         for name, column in OWNER_COLUMNS.items():

@@ -49,6 +49,8 @@ VALUES: dict[str, Any] = {
     "cancel_reason": None,
     "cancelled_at": None,
     "closed_at": None,
+    "likelihood": 40,  # a deal's opportunity fields (issue 12)
+    "close_date": "2027-03-31",
     "role": "admin",
     "name": "Ana Admin",
     "email": "ana@example.com",

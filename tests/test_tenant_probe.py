@@ -74,10 +74,15 @@ ID_FIELD_TYPES: dict[str, str] = {
     "primaryId": "Contact",  # mergeContacts
     "duplicateIds": "Contact",
     "mergeId": "ContactMerge",  # unmergeContacts
+    "inviterId": "Contact",  # setInviter
+    "assigneeId": "User",  # createJob, updateJob
 }
 # `id` (or `ids`) slots of root fields whose name does not say the type.
 ROOT_ID_TYPES: dict[str, str] = {
     "rotateWebhookSecret": "WebhookEndpoint",
+    # Background jobs (job, cancelJob), not the field-service Job their names would point at.
+    "job": "BackgroundJob",
+    "cancelJob": "BackgroundJob",
 }
 CURSORS = ("after", "before")
 # Root fields the probe handles itself: node(id:) takes an id of any type (see the node test).
@@ -97,10 +102,13 @@ STRING_VALUES: dict[str, str] = {
     "country": "US",
     "ipAddress": "203.0.113.9",
     "search": "probe",
+    "referralLandingUrl": "https://refer.example.com/probe",
 }
 INT_VALUES: dict[str, int] = {"durationMinutes": 30, "first": 5, "last": 5}
 # Whole arguments for operations whose required fields alone are not a valid request.
 ARGUMENT_VALUES: dict[str, dict[str, Any]] = {
+    # The attacker's own custom field (its recipe) and a value of its type.
+    "Mutation.applyCustomFieldToAll": {"input": {"key": "colour", "value": "red"}},
     "Mutation.createContact": {"input": {"firstName": "Probe", "email": "probe@attacker.example.com"}},
     # The attacker's contacts hold the default statuses: a valid list keeps them.
     "Mutation.setStatusList": {
@@ -707,6 +715,91 @@ def _form(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[s
     return data["createForm"]["id"]
 
 
+def _quote(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # Accepted, so the job and the invoice below can use it.
+    data = api.data(
+        "mutation($i: CreateQuoteInput!) { createQuote(input: $i) { id } }",
+        {
+            "i": {
+                "contactId": made["Contact"],
+                "title": f"Roof{mark}",
+                "currency": "USD",
+                "notes": f"Quote notes{mark}",
+                "lineItems": [
+                    {"description": f"Tiles{mark}", "quantity": "3", "unitPrice": "19.99", "taxRate": "8"}
+                ],
+            }
+        },
+    )
+    quote_id = data["createQuote"]["id"]
+    for status in ("SENT", "ACCEPTED"):
+        api.data(
+            "mutation($i: SetQuoteStatusInput!) { setQuoteStatus(input: $i) { id } }",
+            {"i": {"id": quote_id, "status": status}},
+        )
+    return quote_id
+
+
+def _job(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    data = api.data(
+        "mutation($i: CreateJobInput!) { createJob(input: $i) { id } }",
+        {
+            "i": {
+                "contactId": made["Contact"],
+                "title": f"Install{mark}",
+                "scheduledStart": future(2),
+                "scheduledEnd": future(3),
+                "assigneeId": made["User"],
+                "quoteId": made["Quote"],
+                "notes": f"Job notes{mark}",
+            }
+        },
+    )
+    return data["createJob"]["id"]
+
+
+def _invoice(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # Sent and unpaid: the attacker's own one still takes a payment and can still be voided.
+    data = api.data(
+        "mutation($i: CreateInvoiceInput!) { createInvoice(input: $i) { id } }",
+        {"i": {"jobId": made["Job"], "title": f"Bill{mark}", "notes": f"Invoice notes{mark}"}},
+    )
+    invoice_id = data["createInvoice"]["id"]
+    api.data(
+        "mutation($i: SetInvoiceStatusInput!) { setInvoiceStatus(input: $i) { id } }",
+        {"i": {"id": invoice_id, "status": "SENT"}},
+    )
+    return invoice_id
+
+
+def _custom_field(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # A value on the contact too, so a leak of the card's customFields shows the token.
+    field = api.data(
+        "mutation($i: CreateCustomFieldInput!) { createCustomField(input: $i) { id key } }",
+        {
+            "i": {
+                "label": f"Colour{mark}",
+                "key": f"colour{mark}",
+                "type": "SELECT",
+                "options": [f"red{mark}"],
+            }
+        },
+    )["createCustomField"]
+    api.data(
+        "mutation($i: SetCustomFieldValuesInput!) { setCustomFieldValues(input: $i) { id } }",
+        {"i": {"contactId": made["Contact"], "values": [{"key": field["key"], "value": f"red{mark}"}]}},
+    )
+    return field["id"]
+
+
+def _background_job(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    data = api.data(
+        "mutation($i: ApplyCustomFieldToAllInput!) { applyCustomFieldToAll(input: $i) { id } }",
+        {"i": {"key": f"colour{mark}", "value": f"red{mark}"}},
+    )
+    return data["applyCustomFieldToAll"]["id"]
+
+
 # In order: later recipes use what earlier ones made.
 RECIPES: dict[str, Recipe] = {
     "Contact": _contact,
@@ -722,8 +815,13 @@ RECIPES: dict[str, Recipe] = {
     "ApiKey": _api_key,
     "Lead": _lead,
     "Form": _form,
+    "Quote": _quote,
+    "Job": _job,
+    "Invoice": _invoice,
     "ContactMerge": _contact_merge,
     "Conversion": _conversion,
+    "CustomField": _custom_field,
+    "BackgroundJob": _background_job,
 }
 
 

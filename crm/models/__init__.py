@@ -1,37 +1,52 @@
 """Tortoise models, one module per card section. Tortoise discovers them from this package."""
 
 from crm.models.accounts import Account, ApiKey, User
+from crm.models.billing import DocumentCounter, Invoice, Job, LineItem, Quote
 from crm.models.calls import Call
 from crm.models.contacts import Contact, ContactTag, FormAnswer, Tag, Utm
 from crm.models.conversions import Conversion
+from crm.models.custom_fields import CustomField, CustomFieldValue
 from crm.models.deals import Deal
+from crm.models.jobs import BackgroundJob
 from crm.models.journey import JourneyEvent
 from crm.models.leads import Form, Lead
 from crm.models.merges import Merge
 from crm.models.messages import Message, MessageProviderId
 from crm.models.notes import Note
 from crm.models.outbox import OutboxRow
+from crm.models.profile import ContactProfile
 from crm.models.property import PropertyFacts
+from crm.models.referrals import RewardEntry
 from crm.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
     "ApiKey",
+    "BackgroundJob",
     "Call",
     "Contact",
+    "ContactProfile",
     "ContactTag",
     "Conversion",
+    "CustomField",
+    "CustomFieldValue",
     "Deal",
+    "DocumentCounter",
     "Form",
     "FormAnswer",
+    "Invoice",
+    "Job",
     "JourneyEvent",
     "Lead",
+    "LineItem",
     "Merge",
     "Message",
     "MessageProviderId",
     "Note",
     "OutboxRow",
     "PropertyFacts",
+    "Quote",
+    "RewardEntry",
     "Tag",
     "User",
     "Utm",

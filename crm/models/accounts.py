@@ -30,6 +30,17 @@ class Account(Model):
     # The region of national phone numbers (ISO 3166-1 alpha-2, e.g. "GB"); None: the server's
     # DOSSIER_DEFAULT_REGION. Admins set it (crm/regions.py).
     region = fields.CharField(max_length=2, null=True)
+    # ISO 4217: the currency the card's sums (opportunity, insights, rewards) are given in; deals in
+    # another currency are left out of them. Admins set it (updateAccountSettings).
+    currency = fields.CharField(max_length=3, default="USD", db_default="USD")
+    # The header's lists (crm/services/header.py): the values a contact's leadSource, actionPlan
+    # and salesCycle may take. None: the default list (DEFAULT_HEADER_LISTS); admins set them.
+    lead_sources = fields.JSONField(null=True)
+    action_plans = fields.JSONField(null=True)
+    sales_cycles = fields.JSONField(null=True)
+    # Where GET /r/{code} sends a referred visitor (an https URL; `ref={code}` is added). Admins
+    # set it (updateAccountSettings); None: referral links answer 404 until it is set.
+    referral_landing_url = fields.CharField(max_length=1000, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

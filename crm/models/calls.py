@@ -29,4 +29,5 @@ class Call(Model):
 
     class Meta:
         table = "call"
-        indexes = (("contact_id",),)  # the card's calls: loaded by contact
+        # The card's calls: loaded by contact; the communication history walks them by time.
+        indexes = (("contact_id",), ("contact_id", "scheduled_at"))

@@ -5,6 +5,8 @@ from tortoise.manager import Manager
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from crm.models.referrals import REFERRAL_CODE_LENGTH, new_referral_code
+
 
 class VisibleContacts(Manager):
     """Contact's default manager: a contact absorbed by a merge (`merged_into` set) is hidden
@@ -40,6 +42,10 @@ class Contact(Model):
     ip_address = fields.CharField(max_length=45, null=True)
     status = fields.CharField(max_length=50)
     sub_status = fields.CharField(max_length=50, null=True)
+    # The header (A4): each one of the account's list of that name, or None (crm/services/header.py).
+    lead_source = fields.CharField(max_length=50, null=True)
+    action_plan = fields.CharField(max_length=50, null=True)
+    sales_cycle = fields.CharField(max_length=50, null=True)
     converted_at = fields.DatetimeField(null=True)
     # Set while archived (archiveContacts); only an archived contact can be deleted.
     archived_at = fields.DatetimeField(null=True)
@@ -62,6 +68,21 @@ class Contact(Model):
     merged_into = fields.ForeignKeyField(
         "models.Contact", related_name=False, null=True, on_delete=fields.CASCADE
     )
+    # Referrals and opt-ins (E1, E3; crm/services/referrals.py, optins.py). The code is made with
+    # the contact (the default) and is unique; null only before migration 0016's backfill.
+    inviter = fields.ForeignKeyField(
+        "models.Contact", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    referral_code = fields.CharField(
+        max_length=REFERRAL_CODE_LENGTH, unique=True, null=True, default=new_referral_code
+    )
+    preferred_reward = fields.CharField(max_length=100, null=True)
+    privacy_opt_in = fields.BooleanField(default=False, db_default=False)
+    privacy_opt_in_at = fields.DatetimeField(null=True)
+    privacy_opt_in_source = fields.CharField(max_length=16, null=True)
+    communication_opt_in = fields.BooleanField(default=False, db_default=False)
+    communication_opt_in_at = fields.DatetimeField(null=True)
+    communication_opt_in_source = fields.CharField(max_length=16, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -76,6 +97,7 @@ class Contact(Model):
             ("account_id", "id"),
             ("account_id", "secondary_phone"),
             ("account_id", "secondary_email"),
+            ("inviter_id", "id"),  # a card's invited contacts, and its referral count
         )
 
 

@@ -14,6 +14,10 @@ class Deal(Model):
     status = fields.CharField(max_length=8)  # OPEN | WON | LOST
     recurring = fields.BooleanField(default=False)
     closed_at = fields.DatetimeField(null=True)
+    # Opportunity (A4): how likely an OPEN deal is to be won (percent, 0-100), and when it is
+    # expected to close; both optional (Contact.opportunity reads them).
+    likelihood = fields.SmallIntField(null=True)
+    close_date = fields.DateField(null=True)
     created_by = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )

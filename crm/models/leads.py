@@ -51,4 +51,5 @@ class Lead(Model):
             ("account_id", "form_name", "status", "id"),  # the root `leads` list and its filters
             ("contact_id", "fingerprint", "submitted_at"),  # the duplicate check
             ("account_id", "id"),  # the root `leads` list unfiltered, newest first
+            ("contact_id", "submitted_at"),  # the communication history, newest first
         )

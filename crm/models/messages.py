@@ -7,7 +7,7 @@ from tortoise.models import Model
 class Message(Model):
     id = fields.BigIntField(primary_key=True)
     contact = fields.ForeignKeyField("models.Contact", related_name="messages", on_delete=fields.CASCADE)
-    channel = fields.CharField(max_length=8)  # SMS | EMAIL
+    channel = fields.CharField(max_length=8)  # SMS | EMAIL | CHAT (crm/services/chat.py)
     direction = fields.CharField(max_length=8)  # OUTBOUND | INBOUND
     # QUEUED -> SENDING -> SENT -> DELIVERED, or FAILED / UNDELIVERED; RECEIVED for inbound.
     # SENDING is committed before the provider is called, so a retry knows a send may have gone out.
@@ -35,7 +35,8 @@ class Message(Model):
 
     class Meta:
         table = "message"
-        indexes = (("contact_id", "channel", "id"),)
+        # The thread by channel; the communication history by time.
+        indexes = (("contact_id", "channel", "id"), ("contact_id", "created_at"))
 
 
 # One provider id an outbound message got. Usually one per message; two when a provider that

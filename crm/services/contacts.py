@@ -12,7 +12,7 @@ from crm.clock import utcnow
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.journey import JourneyKind
 from crm.models import Account, Contact, FormAnswer, User, Utm
-from crm.services import _scoped, conversions
+from crm.services import _scoped, conversions, custom_fields, header, profile
 from crm.uow import display_name, unit_of_work
 
 # Identity columns a client may set, with the name the API (and the journey) uses for each.
@@ -100,15 +100,28 @@ async def create_contact(
     *,
     utms: Sequence[Mapping[str, str | None]] = (),
     form_answers: Sequence[Mapping[str, str | None]] = (),
+    header_values: Mapping[str, Any] | None = None,
+    profile_values: Mapping[str, Any] | None = None,
+    custom_values: Sequence[tuple[str, Any]] | None = None,
 ) -> Contact:
+    """`header_values`: leadSource/actionPlan/salesCycle by Contact column (crm/services/header.py);
+    `profile_values`: the expanded profile by API name (crm/services/profile.py);
+    `custom_values`: (key, JSON value) pairs (crm/services/custom_fields.py). Given (createContact
+    gives it, even empty), the account's required fields without a default must be among them;
+    None (leads, intake) checks nothing."""
     fields = clean_identity(identity, region=await regions.phone_region(actor.account_id))
     if not any(fields.get(k) for k in ("first_name", "last_name", "business_name", "email", "phone")):
         raise BadInput("a contact needs at least a name, business name, email or phone")
     utm_rows = _clean_utms(utms)
     answer_rows = _clean_answers(form_answers)
+    custom = []
+    if custom_values is not None:
+        custom = await custom_fields.prepare_for_new_contact(actor, custom_values)
     async with unit_of_work(actor) as uow:
         account = await Account.get(id=actor.account_id).using_db(uow.conn)
         contact = Contact(account_id=actor.account_id, status=account.statuses[0]["name"], **fields)
+        header_changes = header.apply_header(contact, header.clean_header(account, header_values or {}))
+        cleaned_profile = profile.clean_profile(profile_values or {}, account.currency)
         await contact.save(using_db=uow.conn)
         if utm_rows:
             await Utm.bulk_create([Utm(contact_id=contact.id, **r) for r in utm_rows], using_db=uow.conn)
@@ -120,6 +133,9 @@ async def create_contact(
             IDENTITY_FIELDS[k]: [None, value] for k, value in fields.items() if value is not None
         }
         changes["status"] = [None, contact.status]
+        changes.update(header_changes)
+        changes.update(await profile.apply_profile(uow, contact, cleaned_profile))
+        changes.update(await custom_fields.write_for_new_contact(uow.conn, contact, custom))
         forms = sorted({r["form"] for r in answer_rows if r["form"]})
         summary = f"{actor.name} created {_name(contact)}"
         if forms:
@@ -134,8 +150,16 @@ async def create_contact(
     return contact
 
 
-async def update_contact(actor: Actor, contact_id: int, identity: Mapping[str, Any]) -> Contact:
-    """Change the given identity fields; a field given as None is cleared."""
+async def update_contact(
+    actor: Actor,
+    contact_id: int,
+    identity: Mapping[str, Any],
+    *,
+    header_values: Mapping[str, Any] | None = None,
+    profile_values: Mapping[str, Any] | None = None,
+) -> Contact:
+    """Change the given identity fields, header values (by Contact column) and profile fields
+    (by API name, crm/services/profile.py); a field given as None is cleared."""
     fields = clean_identity(identity, region=await regions.phone_region(actor.account_id))
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
@@ -144,6 +168,11 @@ async def update_contact(actor: Actor, contact_id: int, identity: Mapping[str, A
             for k, value in fields.items()
             if getattr(contact, k) != value
         }
+        if header_values or profile_values:
+            account = await Account.get(id=actor.account_id).using_db(uow.conn)
+            changes.update(header.apply_header(contact, header.clean_header(account, header_values or {})))
+            cleaned_profile = profile.clean_profile(profile_values or {}, account.currency)
+            changes.update(await profile.apply_profile(uow, contact, cleaned_profile))
         if not changes:
             return contact
         # A Guest (a lead whose form asked for no name, email or phone) may be edited before it

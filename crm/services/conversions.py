@@ -356,8 +356,9 @@ async def record_email(actor: Actor, conversion_id: int, *, to: str | None, erro
 
 async def update_account_settings(actor: Actor, values: Mapping[str, Any]) -> Account:
     """Change the account's settings given in `values`: `client_email` (where conversions are
-    emailed) and `region` (national phone numbers, crm/regions.py); None clears one, a key left
-    out keeps it. Admins only; a bad value changes nothing."""
+    emailed), `region` (national phone numbers, crm/regions.py) and `currency` (ISO 4217, the
+    card's sums; cannot be cleared); None clears one, a key left out keeps it. Admins only; a bad
+    value changes nothing."""
     if actor.role is not Role.ADMIN:
         raise Forbidden("only admins change the account's settings")
     cleaned: dict[str, Any] = {}
@@ -365,6 +366,14 @@ async def update_account_settings(actor: Actor, values: Mapping[str, Any]) -> Ac
         cleaned["client_email"] = v.clean_email(values["client_email"], "clientEmail")
     if "region" in values:
         cleaned["region"] = regions.clean_region(values["region"], "region")
+    if "currency" in values:
+        if values["currency"] is None:
+            raise BadInput("currency cannot be null: give an ISO 4217 code such as USD", field="currency")
+        cleaned["currency"] = v.clean_currency(values["currency"], "currency")
+    if "referral_landing_url" in values:  # where GET /r/{code} sends visitors (https only)
+        from crm.services.referrals import clean_landing_url
+
+        cleaned["referral_landing_url"] = clean_landing_url(values["referral_landing_url"])
     if not cleaned:  # nothing to change: no write transaction (on SQLite it takes the write lock)
         return await Account.get(id=actor.account_id)
     async with unit_of_work(actor) as uow:

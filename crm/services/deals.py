@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -37,6 +38,8 @@ DEAL_FIELDS = {
     "payment_type": "paymentType",
     "status": "status",
     "recurring": "recurring",
+    "likelihood": "likelihood",
+    "close_date": "closeDate",
 }
 
 
@@ -59,7 +62,34 @@ def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
             if raw is None:
                 raise BadInput("recurring cannot be null", field="recurring")
             cleaned[key] = bool(raw)
+        elif key == "likelihood":
+            cleaned[key] = _likelihood(raw)
+        elif key == "close_date":
+            cleaned[key] = _close_date(raw)
     return cleaned
+
+
+def _likelihood(raw: Any) -> int | None:
+    """A percent, 0 to 100 (how likely the deal is to be won); None clears it."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 100:
+        raise BadInput(f"likelihood is a percent from 0 to 100, not {raw!r}", field="likelihood")
+    return raw
+
+
+def _close_date(raw: Any) -> date | None:
+    """The expected close date (a date, not a time); None clears it."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            return date.fromisoformat(raw.strip())
+        except ValueError:
+            pass
+    elif isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    raise BadInput(f"closeDate must be a date written YYYY-MM-DD, not {raw!r}", field="closeDate")
 
 
 def _check_recurring(deal: Deal) -> None:
@@ -69,7 +99,9 @@ def _check_recurring(deal: Deal) -> None:
 
 def _json(value: Any, currency: str) -> Any:
     # Amounts as the API shows them: the currency's decimal places (1999.50 USD, 2000 JPY).
-    return money.text(value, currency) if isinstance(value, Decimal) else value
+    if isinstance(value, Decimal):
+        return money.text(value, currency)
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def deal_subject(deal: Deal) -> dict[str, Any]:
@@ -80,6 +112,8 @@ def deal_subject(deal: Deal) -> dict[str, Any]:
         "paymentType": deal.payment_type,
         "status": deal.status,
         "recurring": deal.recurring,
+        "likelihood": deal.likelihood,
+        "closeDate": deal.close_date.isoformat() if deal.close_date else None,
     }
 
 
@@ -105,7 +139,7 @@ async def add_deal(actor: Actor, contact_id: int, values: Mapping[str, Any]) -> 
             contact,
             JourneyKind.DEAL_ADDED,
             f"{actor.name} added a deal: {deal.product_name}, {_money(deal)} ({deal.status.lower()})",
-            {DEAL_FIELDS[k]: [None, _json(val, deal.currency)] for k, val in fields.items()},
+            {DEAL_FIELDS[k]: [None, _json(val, deal.currency)] for k, val in fields.items() if val is not None},
             subject_type="Deal",
             subject_id=deal.id,
             subject=deal_subject(deal),

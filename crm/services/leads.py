@@ -30,6 +30,7 @@ from crm.clock import utcnow
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.journey import JourneyKind
 from crm.models import Account, Contact, Form, FormAnswer, Lead, Utm
+from crm.services import optins, referrals
 from crm.services.contacts import IDENTITY_FIELDS, _clean_answers, _clean_utms, clean_identity
 from crm.uow import UnitOfWork, display_name, unit_of_work
 from crm.wiring import wiring
@@ -174,11 +175,15 @@ async def submit_lead(
     referrer: str | None = None,
     submitted_at: datetime | None = None,
     form: Form | None = None,
+    referral_code: str | None = None,
+    opt_ins: Mapping[str, bool] | None = None,
 ) -> SubmittedLead:
     """Store one form submission and match it to a contact (see the module's docstring).
 
     `identity` takes createContact's identity fields (`ip_address` is also the lead's address).
     A matched contact's empty identity fields are filled from the lead, never overwritten.
+    `referral_code` attributes the lead to the code's contact (crm/services/referrals.py);
+    `opt_ins` ({"privacy": bool, "communication": bool}) sets the consents, source FORM.
     """
     name = v.clean_text(form_name, "formName", max_length=FORM_NAME_MAX, required=True, identity=True)
     assert name is not None
@@ -193,6 +198,8 @@ async def submit_lead(
         row["form"] = row["form"] or name
     utm_rows = _clean_utms([utm] if utm else [])
     at = _submitted_at(submitted_at)
+    code = referrals.clean_code(referral_code)
+    consents = {k: (bool(val), optins.ConsentSource.FORM.value) for k, val in (opt_ins or {}).items()}
     print_ = fingerprint(name, answer_rows)
     email, phone = fields.get("email"), fields.get("phone")
     window = settings.duplicate_window
@@ -233,6 +240,9 @@ async def submit_lead(
                 .using_db(uow.conn)
                 .exists()
             )
+        attribution = await referrals.attribute_lead(uow, contact, code, name) if code else None
+        if consents:
+            await optins.apply_opt_ins(uow, contact, consents, f"{actor.name} ({name})")
         status = LeadStatus.DUPLICATE if duplicate else LeadStatus.NEW
         lead = Lead(
             account_id=actor.account_id,
@@ -262,14 +272,21 @@ async def submit_lead(
                 ],
                 using_db=uow.conn,
             )
+        subject = lead_subject(lead, answer_rows, utm_rows)
+        inviter = attribution.inviter if attribution else await referrals.inviter_of(uow, contact)
+        subject["inviter"] = referrals.inviter_value(inviter)
+        subject["referral"] = attribution.subject() if attribution else None
+        changes = dict(filled)
+        if attribution and attribution.outcome is referrals.ReferralOutcome.ATTRIBUTED:
+            changes["inviter"] = [None, subject["inviter"]]
         await uow.record(
             contact,
             JourneyKind.LEAD_SUBMITTED,
             _summary(actor, contact, name, reason, duplicate, filled),
-            filled,
+            changes,
             subject_type="Lead",
             subject_id=lead.id,
-            subject=lead_subject(lead, answer_rows, utm_rows),
+            subject=subject,
         )
     return SubmittedLead(lead, contact, created)
 

@@ -345,5 +345,5 @@ async def duplicate_contact(actor: Actor, contact_id: int) -> Contact:
 
 
 def _deal_json(value: Any, currency: str) -> Any:
-    # As add_deal journals them: amounts with the currency's decimal places.
-    return money.text(value, currency) if isinstance(value, Decimal) else value
+    # As add_deal journals them: amounts with the currency's decimal places, dates as ISO text.
+    return money.text(value, currency) if isinstance(value, Decimal) else _json(value)

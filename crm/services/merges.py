@@ -39,6 +39,7 @@ from crm.journey import JourneyKind
 from crm.models import Contact, Merge, User
 from crm.models.contacts import every_contact
 from crm.services.contacts import IDENTITY_FIELDS, OWNER_FIELDS
+from crm.services.header import HEADER_FIELDS
 from crm.uow import UnitOfWork, display_name, unit_of_work
 
 MAX_DUPLICATES = 50
@@ -46,7 +47,7 @@ MAX_DUPLICATES = 50
 _CHUNK = 500
 
 # The primary's columns a duplicate may fill when they are empty, with their API names.
-FILLABLE: dict[str, str] = {**IDENTITY_FIELDS, **OWNER_FIELDS}
+FILLABLE: dict[str, str] = {**IDENTITY_FIELDS, **OWNER_FIELDS, **HEADER_FIELDS}
 # Consent and the line check belong to a phone number: they come along with a filled phone.
 PHONE_COMPANIONS: dict[str, str] = {
     "ok_to_sms": "okToSms",

@@ -22,6 +22,7 @@ from crm.journey import JourneyKind, messages_channel
 from crm.models import Account, Contact, Message, MessageProviderId
 from crm.services import _scoped
 from crm.services.lifecycle import refuse_archived
+from crm.services.optins import marketing_refusal
 from crm.uow import UnitOfWork, unit_of_work
 from crm.wiring import wiring
 
@@ -39,6 +40,7 @@ NON_TEXTABLE_LINES = frozenset({"landline"})
 class Channel(StrEnum):
     SMS = "SMS"
     EMAIL = "EMAIL"
+    CHAT = "CHAT"  # recorded by a chat plugin (crm/services/chat.py); never sent by Dossier
 
 
 class Direction(StrEnum):
@@ -200,6 +202,8 @@ async def set_message_status(
     """Record what the provider said about an outbound message. Idempotent; never goes backwards."""
     async with unit_of_work(actor) as uow:
         message, contact = await _message(uow, message_id)
+        if message.channel == Channel.CHAT.value:
+            raise BadInput("a chat message has no delivery status: it is recorded as said", field="status")
         if provider_id:
             await _keep_provider_id(uow, message, provider_id)
         current = MessageStatus(message.status)
@@ -554,7 +558,11 @@ async def record_phone_check_skipped(actor: Actor, contact_id: int, phone: str, 
 # -- email ----------------------------------------------------------------------------------
 
 
-async def queue_email(actor: Actor, contact_id: int, subject: str, body: str) -> Message:
+async def queue_email(
+    actor: Actor, contact_id: int, subject: str, body: str, *, marketing: bool = False
+) -> Message:
+    """Queue an email. `marketing=True` (newsletters, offers) needs the contact's communication
+    opt-in (crm/services/optins.py), as texts need SMS consent; personal email does not."""
     title = v.clean_text(subject, "subject", max_length=EMAIL_SUBJECT_MAX, required=True)
     if title and ("\n" in title or "\r" in title):
         raise BadInput("subject must be a single line", field="subject")
@@ -568,6 +576,8 @@ async def queue_email(actor: Actor, contact_id: int, subject: str, body: str) ->
         refuse_archived(contact, "emailing it")
         if not contact.email:
             raise BadInput("the contact has no email address", field="contactId")
+        if marketing and (refusal := marketing_refusal(contact)):
+            raise BadInput(f"cannot send marketing email to this contact: {refusal}", field="marketing")
         message = Message(
             contact_id=contact.id,
             channel=Channel.EMAIL.value,

@@ -28,6 +28,7 @@ from crm.contracts import (
 from crm.errors import BadInput, Conflict, DomainError, Forbidden, NotConfigured, NotFound
 from crm.events import AccountEvent, ActorSnapshot, CardEvent, ContactSnapshot
 from crm.services.calls import CallOutcome, cancel_call, reschedule_call, schedule_call, set_call_outcome
+from crm.services.chat import record_chat_message
 from crm.services.contacts import assign_owners, create_contact, set_status, update_contact
 from crm.services.deals import DealStatus, PaymentType, add_deal, update_deal
 from crm.services.messages import (
@@ -55,16 +56,21 @@ from plugins.host import PluginHost
 NODE_TYPES: frozenset[str] = frozenset(
     {
         "ApiKey",
+        "BackgroundJob",
         "Call",
         "Contact",
         "ContactMerge",
         "Conversion",
+        "CustomField",
         "Deal",
         "Form",
+        "Invoice",
+        "Job",
         "JourneyEvent",
         "Lead",
         "Message",
         "Note",
+        "Quote",
         "Tag",
         "User",
         "WebhookDelivery",
@@ -148,6 +154,7 @@ __all__ = [
     "queue_email",
     "queue_sms",
     "receive_sms",
+    "record_chat_message",
     "remove_tag",
     "request_phone_check",
     "reschedule_call",

@@ -109,6 +109,17 @@ class UpdateAccountSettingsInput:
         "alpha-2 code (e.g. US, GB, DE); null restores the server's DOSSIER_DEFAULT_REGION, leaving "
         "it out keeps it.",
     )
+    currency: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The account's currency, an ISO 4217 code in any case (e.g. USD, EUR, JPY): the "
+        "card's sums (opportunity, insights, rewards) are in it; leaving it out keeps it.",
+    )
+    referral_landing_url: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Where referral links (GET /r/{code}) send visitors, an https URL of at most 1,000 "
+        "characters; `ref={code}` is added to its query. null clears it (links then answer 404); "
+        "leaving it out keeps it.",
+    )
 
 
 @strawberry.type
@@ -147,13 +158,18 @@ class ConversionMutations:
         return await conversion_payload(info, conversion)
 
     @strawberry.mutation(
-        description="Change the account's settings (admins): the client address and the region "
-        "of national phone numbers."
+        description="Change the account's settings (admins): the client address, the region "
+        "of national phone numbers and the currency."
     )
     async def update_account_settings(self, info: Info, input: UpdateAccountSettingsInput) -> Account:
         values = {
             key: value
-            for key, value in (("client_email", input.client_email), ("region", input.region))
+            for key, value in (
+                ("client_email", input.client_email),
+                ("region", input.region),
+                ("currency", input.currency),
+                ("referral_landing_url", input.referral_landing_url),
+            )
             if value is not strawberry.UNSET
         }
         account = await service.update_account_settings(info.context.require_actor(), values)

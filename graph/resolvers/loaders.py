@@ -34,15 +34,22 @@ from crm.models import (
     WebhookDelivery,
 )
 from crm.services.messages import MESSAGE_COLUMNS
+from graph.resolvers.billing_loaders import attach_billing
+from graph.resolvers.communications_loaders import CommunicationLoaders
+from graph.resolvers.custom_field_loaders import CustomFieldLoaders
 from graph.resolvers.merge_loaders import MergeLoaders
+from graph.resolvers.profile_loaders import ProfileLoaders
 from graph.resolvers.reads import Params, Row, Shape, connection, dialect, fetch, fetch_tagged, shape
+from graph.resolvers.referrals_loaders import ReferralLoaders
 
 CONTACT_COLUMNS = (
     "id", "first_name", "last_name", "business_name", "title", "contact_type", "email",
     "secondary_email", "phone", "secondary_phone", "street", "city", "state", "zip", "country",
     "ip_address", "status", "sub_status", "converted_at", "setter_owner_id", "closer_owner_id",
     "assigned_to_id", "created_at", "updated_at", "ok_to_sms", "sms_blocked_reason", "phone_line_type",
-    "phone_checked_at", "archived_at",
+    "phone_checked_at", "archived_at", "lead_source", "action_plan", "sales_cycle",
+    "inviter_id", "referral_code", "preferred_reward", "privacy_opt_in", "privacy_opt_in_at",
+    "privacy_opt_in_source", "communication_opt_in", "communication_opt_in_at", "communication_opt_in_source",
 )  # fmt: skip
 USER_COLUMNS = ("id", "name", "email", "role", "created_at")
 CALL_COLUMNS = (
@@ -52,7 +59,7 @@ CALL_COLUMNS = (
 )  # fmt: skip
 DEAL_COLUMNS = (
     "id", "contact_id", "product_name", "amount", "currency", "payment_type", "status",
-    "recurring", "closed_at", "created_by_id", "created_at", "updated_at",
+    "recurring", "closed_at", "created_by_id", "created_at", "updated_at", "likelihood", "close_date",
 )  # fmt: skip
 NOTE_COLUMNS = (
     "id", "contact_id", "body", "text_length", "author_id", "author_kind", "author_name", "created_at",
@@ -384,12 +391,29 @@ class Loaders:
         self.webhook_delivery_page: DataLoader[PageKey, list[Row]] = DataLoader(
             lambda keys: self._load_pages(_DELIVERIES, keys)
         )
+        # One communication history and insights (graph/resolvers/communications_loaders.py).
+        self.communication_page, self.communication_count, self.insight_totals, self.interactions = (
+            CommunicationLoaders(account_id).loaders()
+        )
+        # Referrals and rewards (graph/resolvers/referrals_loaders.py).
+        (
+            self.invited_page, self.referral_count, self.flow_key, self.reward_totals, self.reward_ledger,
+            self.account_currency,
+        ) = ReferralLoaders(account_id, self._load_pages).loaders()  # fmt: skip
         # Merges (graph/resolvers/merge_loaders.py): by id, a card's merges, duplicate candidates.
         self.merge, self.merges_by_contact, self.duplicate_candidates = MergeLoaders(account_id).loaders()
+        # Custom fields and jobs (graph/resolvers/custom_field_loaders.py).
+        self.custom_field, self.custom_fields, self.custom_values_by_contact, self.background_job = (
+            CustomFieldLoaders(account_id).loaders()
+        )
+        # The header's opportunity and the profile (graph/resolvers/profile_loaders.py).
+        self.profile, self.opportunity = ProfileLoaders(account_id).loaders()
         self.conversion = self._by_id(Conversion, CONVERSION_READ, "account")
         self.conversion_page: DataLoader[PageKey, list[Row]] = DataLoader(
             lambda keys: self._load_pages(CONVERSIONS, keys)
         )
+        # Quotes, jobs, invoices and their line items (graph/resolvers/billing_loaders.py).
+        attach_billing(self)
 
     def release(self) -> None:
         """Empty every loader's cache. The loaders' batch functions close over this object, a

@@ -24,10 +24,12 @@ from graph.resolvers.leads_queries import form_node
 from graph.resolvers.loaders import CONTACT_READ, USER_COLUMNS
 from graph.resolvers.reads import dialect
 from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
+from graph.schema.billing import Invoice, Job, Quote
 from graph.schema.calls import Call
 from graph.schema.common import forward_page
 from graph.schema.contacts import Contact, ContactConnection, ContactEdge, load_contact
 from graph.schema.conversions import Conversion
+from graph.schema.custom_fields import BackgroundJob, CustomField
 from graph.schema.deals import Deal
 from graph.schema.journey import JourneyEvent
 from graph.schema.leads import Lead
@@ -51,6 +53,11 @@ _NODE_TYPES = {
     "Lead": ("lead", Lead),
     "ContactMerge": ("merge", ContactMerge),
     "Conversion": ("conversion", Conversion),
+    "Quote": ("quote", Quote),
+    "Job": ("job", Job),
+    "Invoice": ("invoice", Invoice),
+    "CustomField": ("custom_field", CustomField),
+    "BackgroundJob": ("background_job", BackgroundJob),
 }
 
 

@@ -23,26 +23,34 @@ from graph.errors import ErrorPolicy
 from graph.execution import execution_context_class
 from graph.hygiene import HideSuggestionsRule, InputHygiene, InputHygieneRule, without_suggestions
 from graph.resolvers.api_keys_queries import ApiKeyQueries
+from graph.resolvers.billing_queries import BillingQueries
 from graph.resolvers.conversions import ConversionMutations, ConversionQueries
+from graph.resolvers.custom_fields_queries import CustomFieldQueries
 from graph.resolvers.leads_queries import LeadQueries
 from graph.resolvers.lifecycle_queries import LifecycleQueries
 from graph.resolvers.mutations.accounts import AccountMutations, ApiKeyMutations
+from graph.resolvers.mutations.billing import BillingMutations
 from graph.resolvers.mutations.calls import CallMutations
 from graph.resolvers.mutations.contacts import ContactMutations
+from graph.resolvers.mutations.custom_fields import CustomFieldMutations
 from graph.resolvers.mutations.deals import DealMutations
+from graph.resolvers.mutations.header import HeaderMutations
 from graph.resolvers.mutations.leads import LeadMutations
 from graph.resolvers.mutations.lifecycle import LifecycleMutations
 from graph.resolvers.mutations.merges import MergeMutations
 from graph.resolvers.mutations.messages import MessageMutations
 from graph.resolvers.mutations.notes import NoteMutations
+from graph.resolvers.mutations.referrals import ReferralMutations
 from graph.resolvers.mutations.webhooks import WebhookMutations
 from graph.resolvers.queries import CoreQueries
 from graph.resolvers.subscriptions import Subscription
 from graph.resolvers.webhooks_queries import WebhookQueries
 from graph.schema.accounts import ApiKey, Tag, User
+from graph.schema.billing import Invoice, Job, Quote
 from graph.schema.calls import Call
 from graph.schema.contacts import Contact
 from graph.schema.conversions import Conversion
+from graph.schema.custom_fields import BackgroundJob, CustomField
 from graph.schema.deals import Deal
 from graph.schema.journey import JourneyEvent
 from graph.schema.leads import Form, Lead
@@ -53,12 +61,17 @@ from graph.validation import ValidatedDocuments
 
 # Each section adds its root fields here.
 Query = merge_types(
-    "Query", (CoreQueries, WebhookQueries, ApiKeyQueries, ConversionQueries, LifecycleQueries, LeadQueries)
-)
+    "Query",
+    (
+        CoreQueries, WebhookQueries, ApiKeyQueries, ConversionQueries, LifecycleQueries, LeadQueries,
+        CustomFieldQueries, BillingQueries,
+    ),
+)  # fmt: skip
 Mutation = merge_types(
     "Mutation",
     (
         ContactMutations,
+        HeaderMutations,
         LifecycleMutations,
         CallMutations,
         DealMutations,
@@ -70,6 +83,9 @@ Mutation = merge_types(
         MergeMutations,
         WebhookMutations,
         ConversionMutations,
+        CustomFieldMutations,
+        BillingMutations,
+        ReferralMutations,
     ),
 )
 
@@ -137,6 +153,11 @@ def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None)
             Conversion,
             Lead,
             Form,
+            CustomField,
+            BackgroundJob,
+            Quote,
+            Job,
+            Invoice,
         ],
         extensions=extensions,
         execution_context_class=executor,

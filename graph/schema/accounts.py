@@ -13,6 +13,7 @@ from crm.models import Account as AccountModel
 from crm.models import ApiKey as ApiKeyModel
 from crm.models import Contact as ContactModel
 from crm.models import Tag as TagModel
+from crm.services import header
 from graph.schema.common import SharedObjects
 from graph.schema.enums import Role, Routing
 
@@ -136,6 +137,28 @@ class Account:
         description="The account's own region for phone numbers written without a country code "
         "(ISO 3166-1 alpha-2; updateAccountSettings, admins); null: the server's default.",
     )
+    currency: str = strawberry.field(
+        default="USD",
+        description="ISO 4217 code the card's sums are in (opportunity, insights, rewards); "
+        "updateAccountSettings, admins.",
+    )
+    referral_landing_url: str | None = strawberry.field(
+        default=None,
+        description="Where referral links (GET /r/{code}) send visitors, with ref={code} added "
+        "(updateAccountSettings, admins); null: referral links answer 404.",
+    )
+    lead_sources: list[str] = strawberry.field(
+        default_factory=list,
+        description="The values a contact's leadSource may take (setLeadSourceList, admins).",
+    )
+    action_plans: list[str] = strawberry.field(
+        default_factory=list,
+        description="The values a contact's actionPlan may take (setActionPlanList, admins).",
+    )
+    sales_cycles: list[str] = strawberry.field(
+        default_factory=list,
+        description="The values a contact's salesCycle may take (setSalesCycleList, admins).",
+    )
     phone_region: str = strawberry.field(
         default="US",
         description="The region national phone numbers are read in: region, else the server's "
@@ -156,6 +179,11 @@ class Account:
             sms_number=account.sms_number,
             client_email=account.client_email,
             region=account.region,
+            currency=account.currency,
+            lead_sources=header.values_of(account, header.HEADER_BY_COLUMN["lead_source"]),
+            action_plans=header.values_of(account, header.HEADER_BY_COLUMN["action_plan"]),
+            sales_cycles=header.values_of(account, header.HEADER_BY_COLUMN["sales_cycle"]),
+            referral_landing_url=account.referral_landing_url,
             phone_region=regions.effective(account.region),
             _id=account.id,
         )  # fmt: skip

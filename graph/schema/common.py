@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import orjson
 import strawberry
 from strawberry.scalars import JSON
+
+from crm import money
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -47,6 +50,20 @@ class SharedObjects(Generic[K, V]):
                 self._objects.clear()
             found = self._objects[key] = make(*args)
         return found
+
+
+@strawberry.type(description="An exact amount of money in one currency.")
+class Money:
+    amount: Decimal = strawberry.field(
+        description="Exact decimal, as a string with the currency's decimal places (ISO 4217 minor "
+        "units): 1999.50 USD, 2000 JPY, 12.345 BHD."
+    )
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. USD.")
+
+    @classmethod
+    def of(cls, amount: Decimal, currency: str) -> Money:
+        """`amount` shown in `currency`'s minor units (crm/money.py)."""
+        return cls(amount=money.for_api(Decimal(amount), currency), currency=currency)
 
 
 @strawberry.type(description="Relay page information.")

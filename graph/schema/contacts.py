@@ -16,6 +16,17 @@ from graph.ids import MAX_PAGE, decode_cursor, decode_id, encode_cursor, page_si
 from graph.resolvers.loaders import PageKey, SliceKey
 from graph.resolvers.reads import Row
 from graph.schema.accounts import Tag, User, joined_user
+from graph.schema.billing import (
+    InvoiceConnection,
+    InvoiceStatus,
+    JobConnection,
+    JobStatus,
+    QuoteConnection,
+    QuoteStatus,
+    resolve_invoices,
+    resolve_jobs,
+    resolve_quotes,
+)
 from graph.schema.calls import Call
 from graph.schema.common import PageInfo, backward_page, built, forward_page
 from graph.schema.conversions import (
@@ -24,6 +35,7 @@ from graph.schema.conversions import (
     ConversionStatus,
     conversion_edges,
 )
+from graph.schema.custom_fields import CustomFieldValue, resolve_custom_fields
 from graph.schema.deals import Deal
 from graph.schema.enums import CallWhen, JourneyKind, JourneyOrder
 from graph.schema.journey import JourneyConnection, JourneyEvent, JourneyEventEdge
@@ -37,8 +49,11 @@ from graph.schema.merges import (
 )
 from graph.schema.messages import CardLink, Channel, Message, MessageConnection, MessageEdge, PropertyFacts
 from graph.schema.notes import Note
+from graph.schema.profile import ContactProfile, Opportunity, resolve_opportunity, resolve_profile
+from graph.schema.referrals import OptIn, Referral, Rewards, referral_of, rewards_of
 
 if TYPE_CHECKING:
+    from graph.schema.communications import CommunicationChannel, CommunicationConnection, Insights
     from graph.schema.leads import Lead, Touch
 
 JOURNEY_CURSOR = "journey"
@@ -140,6 +155,15 @@ class Contact(relay.Node):
     archived_at: datetime | None = strawberry.field(
         description="When the contact was archived (archiveContacts); null while it is live."
     )
+    lead_source: str | None = strawberry.field(
+        default=None, description="One of viewer.account.leadSources (updateContact); null: not set."
+    )
+    action_plan: str | None = strawberry.field(
+        default=None, description="One of viewer.account.actionPlans (updateContact); null: not set."
+    )
+    sales_cycle: str | None = strawberry.field(
+        default=None, description="One of viewer.account.salesCycles (updateContact); null: not set."
+    )
     created_at: datetime
     updated_at: datetime
     _row: strawberry.Private[dict[str, Any]]
@@ -166,6 +190,9 @@ class Contact(relay.Node):
             phone_line_type=row["phone_line_type"],
             phone_checked_at=row["phone_checked_at"],
             archived_at=row["archived_at"],
+            lead_source=row["lead_source"],
+            action_plan=row["action_plan"],
+            sales_cycle=row["sales_cycle"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             setter_owner=joined_user(row, "setter_owner"),
@@ -338,7 +365,7 @@ class Contact(relay.Node):
             _kinds=kind_values,
         )
 
-    @strawberry.field(description="The SMS and email thread, oldest first; `last` gives the newest page.")
+    @strawberry.field(description="The SMS, email and chat thread, oldest first; `last`: the newest page.")
     async def messages(
         self,
         info: Info,
@@ -371,6 +398,43 @@ class Contact(relay.Node):
             else forward_page(edges, more=more, after=after),
         )
 
+    @strawberry.field(
+        description="Calls, SMS, emails, chat messages and web-form leads in one history, newest first "
+        "(README: One communication history)."
+    )
+    async def communications(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="The `cursor` of the last item the client has.")
+        ] = None,
+        channels: Annotated[
+            list[Annotated[CommunicationChannel, strawberry.lazy("graph.schema.communications")]] | None,
+            strawberry.argument(description="Only these channels (at least one); all when left out."),
+        ] = None,
+    ) -> Annotated[CommunicationConnection, strawberry.lazy("graph.schema.communications")]:
+        from graph.schema.communications import resolve_communications
+
+        return await resolve_communications(info, self.id, first, after, channels)  # type: ignore[arg-type]
+
+    @strawberry.field(description="Customer since, jobs completed, lifetime value (README: Insights).")
+    def insights(self) -> Annotated[Insights, strawberry.lazy("graph.schema.communications")]:
+        from graph.schema.communications import Insights
+
+        return Insights(_contact_id=self.id)
+
+    @strawberry.field(
+        description="The deals summed up in the account's currency: dealSize, quoted, closed, the "
+        "amount-weighted likelihood and the earliest closeDate of the OPEN deals (README: Header)."
+    )
+    async def opportunity(self, info: Info) -> Opportunity:
+        return await resolve_opportunity(info, self.id)
+
+    @strawberry.field(description="The expanded profile (updateContact's profile); null fields until set.")
+    async def profile(self, info: Info) -> ContactProfile:  # type: ignore[valid-type]
+        return await resolve_profile(info, self.id)
+
     @strawberry.field(description="Conversions sent to the client or held for review, newest first.")
     async def conversions(
         self,
@@ -389,6 +453,42 @@ class Contact(relay.Node):
         return ConversionConnection(
             edges=edges, page_info=forward_page(edges, more=len(rows) > size, after=after)
         )
+
+    @strawberry.field(description="Quotes, newest first; `status` filters them.")
+    async def quotes(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="The `cursor` of the last quote the client has.")
+        ] = None,
+        status: QuoteStatus | None = None,
+    ) -> QuoteConnection:
+        return await resolve_quotes(info, self.id, first, after, status)
+
+    @strawberry.field(description="Jobs, newest first; `status` filters them.")
+    async def jobs(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="The `cursor` of the last job the client has.")
+        ] = None,
+        status: JobStatus | None = None,
+    ) -> JobConnection:
+        return await resolve_jobs(info, self.id, first, after, status)
+
+    @strawberry.field(description="Invoices, newest first; `status` filters them.")
+    async def invoices(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="The `cursor` of the last invoice the client has.")
+        ] = None,
+        status: InvoiceStatus | None = None,
+    ) -> InvoiceConnection:
+        return await resolve_invoices(info, self.id, first, after, status)
 
     @strawberry.field(
         description="Merges into this contact, newest first, undone ones included (unmergeContacts); "
@@ -417,6 +517,13 @@ class Contact(relay.Node):
     ) -> list[DuplicateCandidate]:
         return await resolve_duplicate_candidates(self, info, first)
 
+    @strawberry.field(
+        description="The account's custom fields (not archived) in the order they were defined, each with "
+        "this contact's value, or the field's default when it has none (isSet false)."
+    )
+    async def custom_fields(self, info: Info) -> list[CustomFieldValue]:
+        return await resolve_custom_fields(self.id, info)
+
     def card_contact(self, account_id: int) -> CardContact:
         row = self._row
         parts = [row[k] for k in ("street", "city", "state", "zip", "country")]
@@ -444,6 +551,25 @@ class Contact(relay.Node):
             return None
         facts = await info.context.plugins.property_facts(address)
         return PropertyFacts.from_data(facts) if facts else None
+
+    @strawberry.field(description="Referrals: inviter, invited contacts, referral count, code and links.")
+    def referral(self) -> Referral:
+        return referral_of(self._row)
+
+    @strawberry.field(description="Rewards from the append-only ledger: earned, issued, balance, promos.")
+    def rewards(self) -> Rewards:
+        return rewards_of(self._row)
+
+    @strawberry.field(description="Privacy consent (setOptIns, or a lead's privacyOptIn); off by default.")
+    def privacy_opt_in(self) -> OptIn:
+        return OptIn.of(self._row, "privacy")
+
+    @strawberry.field(
+        description="Communication consent (setOptIns, or a lead's communicationOptIn); off by default. "
+        "Marketing email (sendEmail marketing: true) needs it."
+    )
+    def communication_opt_in(self) -> OptIn:
+        return OptIn.of(self._row, "communication")
 
 
 async def load_contact(info: Info, contact_id: int) -> Contact:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,6 +23,11 @@ _PAYMENT_TYPES = {payment_type.value: payment_type for payment_type in PaymentTy
 _STATUSES = {status.value: status for status in DealStatus}
 
 
+def _date(value: Any) -> date | None:
+    # A mutation's row has the model's date; the read path's the driver's (text on SQLite).
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 @strawberry.type(description="A deal: a product sold (or to be sold) to the contact.")
 class Deal(relay.Node):
     id: relay.NodeID[int]
@@ -36,6 +41,10 @@ class Deal(relay.Node):
     status: DealStatus
     recurring: bool
     closed_at: datetime | None = strawberry.field(description="When the deal was won or lost.")
+    likelihood: int | None = strawberry.field(
+        description="How likely the deal is to be won, in percent (0-100); null: not estimated."
+    )
+    close_date: date | None = strawberry.field(description="When the deal is expected to close.")
     created_at: datetime
     updated_at: datetime
     _contact_id: strawberry.Private[int]
@@ -55,6 +64,8 @@ class Deal(relay.Node):
                 "status": _STATUSES.get(status) or DealStatus(status),
                 "recurring": bool(row["recurring"]),
                 "closed_at": row["closed_at"],
+                "likelihood": row["likelihood"],
+                "close_date": _date(row["close_date"]),
                 "created_at": row["created_at"],
                 "updated_at": row["updated_at"],
                 "_contact_id": row["contact_id"],

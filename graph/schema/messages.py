@@ -34,7 +34,7 @@ MessageStatus = strawberry.enum(
 )
 
 
-@strawberry.type(description="One SMS or email, outbound or inbound.")
+@strawberry.type(description="One SMS, email or chat message, outbound or inbound.")
 class Message(relay.Node):
     id: relay.NodeID[int]
     channel: Channel

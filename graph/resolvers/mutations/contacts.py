@@ -11,7 +11,9 @@ from graph.context import Info
 from graph.ids import decode_id
 from graph.resolvers.loaders import CONTACT_COLUMNS, CONTACT_USERS
 from graph.resolvers.mutations import changed, joined_row, provided
+from graph.resolvers.mutations.custom_fields import CustomFieldValueInput
 from graph.schema.contacts import Contact
+from graph.schema.profile import ProfileInput, profile_values
 
 _IDENTITY = {
     "first_name": "first_name", "last_name": "last_name", "business_name": "business_name",
@@ -20,6 +22,7 @@ _IDENTITY = {
     "ip_address": "ip_address",
 }  # fmt: skip
 _ADDRESS = {"street": "street", "city": "city", "state": "state", "zip": "zip", "country": "country"}
+_HEADER = {"lead_source": "lead_source", "action_plan": "action_plan", "sales_cycle": "sales_cycle"}
 
 
 @strawberry.input(description="Any part left out stays as it is; null clears it.")
@@ -92,6 +95,30 @@ class ContactIdentityFields:
     ip_address: str | None = strawberry.field(
         default=strawberry.UNSET, description="IPv4 or IPv6 address the contact came from."
     )
+    lead_source: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="One of viewer.account.leadSources, in any case; null clears it.",
+    )
+    action_plan: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="One of viewer.account.actionPlans, in any case; null clears it.",
+    )
+    sales_cycle: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="One of viewer.account.salesCycles, in any case; null clears it.",
+    )
+    profile: ProfileInput | None = strawberry.field(  # type: ignore[valid-type]
+        default=strawberry.UNSET,
+        description="Expanded profile fields to change (only those given); see ProfileInput.",
+    )
+
+
+def _header(source: ContactIdentityFields) -> dict[str, object]:
+    return provided(source, _HEADER)
+
+
+def _profile(source: ContactIdentityFields) -> dict[str, object]:
+    return profile_values(source.profile) if source.profile else {}
 
 
 def _identity(source: ContactIdentityFields) -> dict[str, object]:
@@ -110,6 +137,11 @@ class CreateContactInput(ContactIdentityFields):
     )
     form_answers: list[FormAnswerInput] | None = strawberry.field(
         default=None, description="Form answers the contact came with; at most 100."
+    )
+    custom_fields: list[CustomFieldValueInput] | None = strawberry.field(
+        default=None,
+        description="Custom field values (as setCustomFieldValues takes them); the account's required "
+        "fields without a default must be among them.",
     )
 
 
@@ -163,13 +195,23 @@ class ContactMutations:
             _identity(input),
             utms=[vars(input.utm)] if input.utm else [],
             form_answers=[vars(a) for a in input.form_answers or ()],
+            header_values=_header(input),
+            profile_values=_profile(input),
+            custom_values=[(v.key, v.value) for v in input.custom_fields or ()],
         )
         return await _reload(info, contact)
 
-    @strawberry.mutation(description="Change identity fields; every change lands in the journey.")
+    @strawberry.mutation(
+        description="Change identity fields, the header (leadSource, actionPlan, salesCycle) and the "
+        "profile; every change lands in the journey."
+    )
     async def update_contact(self, info: Info, input: UpdateContactInput) -> Contact:
         contact = await contact_service.update_contact(
-            info.context.require_actor(), decode_id(input.id, "Contact"), _identity(input)
+            info.context.require_actor(),
+            decode_id(input.id, "Contact"),
+            _identity(input),
+            header_values=_header(input),
+            profile_values=_profile(input),
         )
         return await _reload(info, contact)
 

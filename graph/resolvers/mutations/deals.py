@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import strawberry
@@ -18,7 +19,14 @@ from graph.schema.enums import DealStatus, PaymentType
 _FIELDS = {
     "product_name": "product_name", "amount": "amount", "currency": "currency",
     "payment_type": "payment_type", "status": "status", "recurring": "recurring",
+    "likelihood": "likelihood", "close_date": "close_date",
 }  # fmt: skip
+
+
+LIKELIHOOD_HELP = (
+    "How likely the deal is to be won, in percent (0-100); weights Contact.opportunity.likelihood."
+)
+CLOSE_DATE_HELP = "When the deal is expected to close (YYYY-MM-DD)."
 
 
 @strawberry.input
@@ -35,6 +43,8 @@ class AddDealInput:
     recurring: bool | None = strawberry.field(
         default=strawberry.UNSET, description="Defaults to true for RECURRING payments."
     )
+    likelihood: int | None = strawberry.field(default=strawberry.UNSET, description=LIKELIHOOD_HELP)
+    close_date: date | None = strawberry.field(default=strawberry.UNSET, description=CLOSE_DATE_HELP)
 
 
 @strawberry.input(description="Fields left out stay as they are.")
@@ -56,6 +66,12 @@ class UpdateDealInput:
     )
     recurring: bool | None = strawberry.field(
         default=strawberry.UNSET, description="Must be true for RECURRING payments."
+    )
+    likelihood: int | None = strawberry.field(
+        default=strawberry.UNSET, description=LIKELIHOOD_HELP + " Null clears it."
+    )
+    close_date: date | None = strawberry.field(
+        default=strawberry.UNSET, description=CLOSE_DATE_HELP + " Null clears it."
     )
 
 

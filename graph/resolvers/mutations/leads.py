@@ -36,6 +36,19 @@ class SubmitLeadInput(ContactIdentityFields):
         default=None,
         description="When it was sent, with a time zone; now when left out; at most 5 minutes ahead.",
     )
+    referral_code: str | None = strawberry.field(
+        default=None,
+        description="The referral code the visitor came with (GET /r/{code} passed it on as ref): the "
+        "code's contact becomes the contact's inviter, unless it has one (kept) or it would close a "
+        "cycle. A code no contact of this account has is ignored; the lead is stored either way.",
+    )
+    privacy_opt_in: bool | None = strawberry.field(
+        default=None, description="The form's privacy consent: true opts in, false out (source FORM)."
+    )
+    communication_opt_in: bool | None = strawberry.field(
+        default=None,
+        description="The form's communication (marketing) consent: true opts in, false out (source FORM).",
+    )
 
 
 @strawberry.type
@@ -70,6 +83,15 @@ class LeadMutations:
             variant=input.variant,
             referrer=input.referrer,
             submitted_at=input.submitted_at,
+            referral_code=input.referral_code,
+            opt_ins={
+                name: value
+                for name, value in (
+                    ("privacy", input.privacy_opt_in),
+                    ("communication", input.communication_opt_in),
+                )
+                if value is not None
+            },
         )
         changed(info)
         return SubmitLeadPayload(

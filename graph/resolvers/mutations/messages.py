@@ -29,6 +29,11 @@ class SendEmailInput:
     contact_id: strawberry.ID = strawberry.field(description="The contact's id; they need an email address.")
     subject: str = strawberry.field(description="One line, 1-300 characters.")
     body: str = strawberry.field(description="Plain text, 1-100,000 characters.")
+    marketing: bool = strawberry.field(
+        default=False,
+        description="true for marketing (newsletters, offers): refused unless the contact's "
+        "communicationOptIn is on. Personal email (the default) needs no opt-in.",
+    )
 
 
 @strawberry.input
@@ -73,6 +78,7 @@ class MessageMutations:
             decode_id(input.contact_id, "Contact", "contactId"),
             input.subject,
             input.body,
+            marketing=input.marketing,
         )
         return await _message(info, message)
 

@@ -1,0 +1,234 @@
+"""One communication history (B9) and insights (A9) of a card.
+
+`Contact.communications` lists calls, SMS, emails, chat messages and web-form leads in one
+connection, newest first; each edge holds a `Communication`, the existing `Call`, `Message`
+or `Lead`. How items are ordered and read: graph/resolvers/communications_loaders.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+
+from crm.clock import EARLIEST, LATEST
+from crm.errors import BadInput, NotFound
+from graph.context import Info
+from graph.ids import encode_cursor, page_size
+from graph.resolvers.communications_loaders import (
+    CALL,
+    CHANNELS,
+    KINDS,
+    LEAD,
+    MESSAGE,
+    CommunicationsKey,
+    Item,
+    Position,
+)
+from graph.schema.calls import Call
+from graph.schema.common import Money, PageInfo, forward_page
+from graph.schema.leads import Lead
+from graph.schema.messages import Direction, Message
+
+CURSOR = "communication"
+MAX_ITEM_ID = 2**63 - 1  # message ids are 64-bit
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@strawberry.enum(
+    description="How a communication reached or left the contact: a call, an SMS, an email, a web "
+    "form (a lead) or a chat message (recorded by a chat plugin)."
+)
+class CommunicationChannel(Enum):
+    CALL = "CALL"
+    SMS = "SMS"
+    EMAIL = "EMAIL"
+    WEBFORM = "WEBFORM"
+    CHAT = "CHAT"
+
+
+Communication = Annotated[
+    Call | Message | Lead,
+    strawberry.union(
+        "Communication",
+        description="One item of a card's communication history: a call, a message or a lead.",
+    ),
+]
+
+
+def encode_position(position: Position) -> str:
+    micros = (position.at - _EPOCH) // _MICROSECOND
+    return encode_cursor(CURSOR, f"{micros}.{position.kind}.{position.id}")  # type: ignore[arg-type]
+
+
+def decode_position(cursor: str, field: str = "after") -> Position:
+    """The (time, kind, id) inside a cursor this list wrote; anything else is bad input."""
+    try:
+        prefix, rest = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
+        micros_text, kind_text, id_text = rest.split(".")
+        micros, kind, item_id = int(micros_text), int(kind_text), int(id_text)
+        if prefix != CURSOR or kind not in KINDS or not 1 <= item_id <= MAX_ITEM_ID:
+            raise ValueError(rest)
+        at = _EPOCH + micros * _MICROSECOND
+        if not EARLIEST <= at <= LATEST:
+            raise ValueError(rest)
+        position = Position(at, kind, item_id)
+        if encode_position(position) != cursor:
+            raise ValueError(cursor)
+        return position
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError, UnicodeEncodeError):
+        raise BadInput(
+            f"{field} {cursor!r} is not a cursor of this communication history: pass an edge's `cursor`",
+            field=field,
+        ) from None
+
+
+def clean_channels(channels: list[CommunicationChannel] | None) -> tuple[str, ...]:
+    if channels is None:
+        return CHANNELS
+    if not channels:
+        raise BadInput(
+            "channels is empty: leave it out for every channel, or name at least one of "
+            + ", ".join(CHANNELS),
+            field="channels",
+        )
+    return tuple(sorted({c.value for c in channels}))
+
+
+@strawberry.type(description="One item of the communication history and where it sits in it.")
+class CommunicationEdge:
+    cursor: str = strawberry.field(description="Pass as `communications(after:)` to read on after this item.")
+    channel: CommunicationChannel
+    at: datetime = strawberry.field(
+        description="The time the history sorts by: a call's scheduledAt (when it takes or took place), "
+        "a message's createdAt (a chat message's time said), a lead's submittedAt."
+    )
+    direction: Direction | None = strawberry.field(
+        description="INBOUND or OUTBOUND; a web form is INBOUND; null for a booked call."
+    )
+    _item: strawberry.Private[Item]
+
+    @strawberry.field(description="The call, message or lead.")
+    async def node(self, info: Info) -> Communication:
+        loaders = info.context.loaders
+        item = self._item
+        kind, item_id = item.position.kind, item.position.id
+        if kind == CALL:
+            row = await loaders.call.load(item_id)
+            if row is not None:
+                return Call.from_row(row)  # type: ignore[arg-type]
+        elif kind == MESSAGE:
+            row = await loaders.message.load(item_id)
+            if row is not None:
+                return Message.from_row(row)  # type: ignore[arg-type]
+        elif kind == LEAD:
+            row = await loaders.lead.load(item_id)
+            if row is not None:
+                return Lead.from_row(row)  # type: ignore[arg-type]
+        raise NotFound("this communication was deleted while the page was read: read the page again")
+
+
+@strawberry.type(description="A page of the communication history, newest first.")
+class CommunicationConnection:
+    edges: list[CommunicationEdge]
+    page_info: PageInfo
+    _contact_id: strawberry.Private[int]
+    _channels: strawberry.Private[tuple[str, ...]]
+
+    @strawberry.field(description="Communications of the card in these channels, all pages together.")
+    async def total_count(self, info: Info) -> int:
+        return await info.context.loaders.communication_count.load((self._contact_id, self._channels))
+
+
+_CHANNELS = {channel.value: channel for channel in CommunicationChannel}
+_DIRECTIONS = {direction.value: direction for direction in Direction}  # type: ignore[attr-defined]
+
+
+async def resolve_communications(
+    info: Info, contact_id: int, first: int, after: str | None, channels: list[CommunicationChannel] | None
+) -> CommunicationConnection:
+    size = page_size(first)
+    wanted = clean_channels(channels)
+    bound = decode_position(after) if after is not None else None
+    items = await info.context.loaders.communication_page.load(
+        CommunicationsKey(contact_id, size, bound, wanted)
+    )
+    edges = [
+        CommunicationEdge(
+            cursor=encode_position(item.position),
+            channel=_CHANNELS[item.channel],
+            at=item.position.at,
+            direction=_DIRECTIONS[item.direction] if item.direction else None,
+            _item=item,
+        )
+        for item in items[:size]
+    ]
+    return CommunicationConnection(
+        edges=edges,
+        page_info=forward_page(edges, more=len(items) > size, after=after),
+        _contact_id=contact_id,
+        _channels=wanted,
+    )
+
+
+@strawberry.type(description="The newest communication that happened.")
+class Interaction:
+    at: datetime
+    channel: CommunicationChannel
+    summary: str | None = strawberry.field(
+        description="A call's outcome and summary, a message's first 140 characters as plain text on "
+        "one line, a web form's name."
+    )
+
+
+@strawberry.type(
+    description="Figures about the customer, computed in SQL from the card's deals, jobs, invoices "
+    "and communications (README: Insights)."
+)
+class Insights:
+    _contact_id: strawberry.Private[int]
+
+    @strawberry.field(
+        description="The contact's convertedAt if set, else the earliest of its first WON deal's "
+        "closedAt, first DONE job's completedAt and first PAID or PARTIALLY_PAID invoice's paidAt; "
+        "null if none."
+    )
+    async def customer_since(self, info: Info) -> datetime | None:
+        return (await info.context.loaders.insight_totals.load(self._contact_id)).customer_since
+
+    @strawberry.field(description="Jobs with status DONE.")
+    async def jobs_completed(self, info: Info) -> int:
+        return (await info.context.loaders.insight_totals.load(self._contact_id)).jobs_completed
+
+    @strawberry.field(
+        description="WON deals' amounts plus the amountPaid of invoices that are not VOID, in the "
+        "account's currency: rows in other currencies are left out."
+    )
+    async def lifetime_value(self, info: Info) -> Money:
+        totals = await info.context.loaders.insight_totals.load(self._contact_id)
+        return Money.of(totals.lifetime_value, totals.currency)
+
+    @strawberry.field(
+        description="The channel with the most communications that happened (calls once logged or "
+        "given an outcome); at a tie, the one used most recently. Null without any."
+    )
+    async def most_common_channel(self, info: Info) -> CommunicationChannel | None:
+        found = (await info.context.loaders.interactions.load(self._contact_id)).most_common_channel
+        return _CHANNELS[found] if found else None
+
+    @strawberry.field(
+        description="The newest communication that happened: a scheduled call counts once it is "
+        "logged or has an outcome. Null without any."
+    )
+    async def last_interaction(self, info: Info) -> Interaction | None:
+        found = await info.context.loaders.interactions.load(self._contact_id)
+        if found.last_at is None or found.last_channel is None:
+            return None
+        return Interaction(
+            at=found.last_at, channel=_CHANNELS[found.last_channel], summary=found.last_summary
+        )

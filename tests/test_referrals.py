@@ -1,0 +1,715 @@
+"""Referrals, rewards and opt-ins (E1-E3): setInviter, referral codes and links, GET /r/{code},
+leads carrying a code or consents, the rewards ledger and its figures, marketing email and
+opt-ins, with their journey entries and hooks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from strawberry import relay
+
+from crm.actor import Actor
+from crm.errors import BadInput
+from crm.events import CardEvent
+from crm.models import Account, Contact, RewardEntry
+from crm.services import messages as message_service
+from dossier import Settings
+from plugins import hookimpl
+from plugins.manager import builtin_names
+from tests.conftest import Api, AppFactory, Tenant, make_tenant
+from tests.fakes.smtp import FakeSmtpServer
+
+CREATE = "mutation($input: CreateContactInput!) { createContact(input: $input) { id } }"
+SET_INVITER = """
+mutation($input: SetInviterInput!) {
+  setInviter(input: $input) { id referral { inviter { id displayName } } }
+}
+"""
+SUBMIT = """
+mutation($input: SubmitLeadInput!) {
+  submitLead(input: $input) { createdContact lead { id contact { id } } }
+}
+"""
+EARN = """
+mutation($input: EarnRewardInput!) {
+  earnReward(input: $input) {
+    entry { kind amount { amount currency } reason createdByName createdBy { name } }
+    contact { rewards { balance { amount currency } totalEarned { amount } } }
+  }
+}
+"""
+ISSUE = """
+mutation($input: IssueRewardInput!) {
+  issueReward(input: $input) { entry { kind amount { amount currency } reason } contact { id } }
+}
+"""
+REDEEM = """
+mutation($input: RedeemPromoInput!) {
+  redeemPromo(input: $input) { entry { kind amount { amount currency } promoCode } contact { id } }
+}
+"""
+PREFERRED = """
+mutation($input: SetPreferredRewardInput!) {
+  setPreferredReward(input: $input) { rewards { preferredReward } }
+}
+"""
+OPT_INS = """
+mutation($input: SetOptInsInput!) {
+  setOptIns(input: $input) {
+    privacyOptIn { optedIn at source } communicationOptIn { optedIn at source }
+  }
+}
+"""
+STATUS = "mutation($input: SetContactStatusInput!) { setContactStatus(input: $input) { status } }"
+SETTINGS = """
+mutation($input: UpdateAccountSettingsInput!) {
+  updateAccountSettings(input: $input) { referralLandingUrl currency }
+}
+"""
+CREATE_FORM = "mutation($input: CreateFormInput!) { createForm(input: $input) { id key intakeUrl } }"
+REVOKE_FORM = "mutation($input: RevokeFormInput!) { revokeForm(input: $input) { id } }"
+SEND_EMAIL = """
+mutation($input: SendEmailInput!) { sendEmail(input: $input) { id status } }
+"""
+CARD = """
+query($id: ID!, $after: String, $ledgerAfter: String) {
+  contact(id: $id) {
+    id displayName
+    referral {
+      referralCode referralLink flowLink referralCount
+      inviter { id displayName }
+      invited(first: 2, after: $after) {
+        edges { cursor node { id displayName } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+    rewards {
+      toBeIssued { amount currency } totalEarned { amount currency } amountIssued { amount currency }
+      lastIssuedAt balance { amount currency } promosRedeemed preferredReward
+      ledger(first: 2, after: $ledgerAfter) {
+        edges { cursor node { kind amount { amount currency } reason promoCode createdByName createdAt } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+    privacyOptIn { optedIn at source }
+    communicationOptIn { optedIn at source }
+    journey(first: 30) { nodes { kind summary changes { field before after } } }
+  }
+}
+"""
+
+
+def gid(type_name: str, node_id: int) -> str:
+    return str(relay.GlobalID(type_name, str(node_id)))
+
+
+def db_id(global_id: str) -> int:
+    return int(relay.GlobalID.from_id(global_id).node_id)
+
+
+class Recorder:
+    """A plugin recording the hooks of this section (and the lead and contact ones)."""
+
+    name = "referral-recorder"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, CardEvent]] = []
+
+    def take(self, hook: str) -> list[CardEvent]:
+        found = [event for name, event in self.calls if name == hook]
+        self.calls = [(name, event) for name, event in self.calls if name != hook]
+        return found
+
+    @hookimpl
+    def inviter_set(self, event: CardEvent) -> None:
+        self.calls.append(("inviter_set", event))
+
+    @hookimpl
+    def reward_earned(self, event: CardEvent) -> None:
+        self.calls.append(("reward_earned", event))
+
+    @hookimpl
+    def reward_issued(self, event: CardEvent) -> None:
+        self.calls.append(("reward_issued", event))
+
+    @hookimpl
+    def promo_redeemed(self, event: CardEvent) -> None:
+        self.calls.append(("promo_redeemed", event))
+
+    @hookimpl
+    def opt_in_changed(self, event: CardEvent) -> None:
+        self.calls.append(("opt_in_changed", event))
+
+    @hookimpl
+    def lead_submitted(self, event: CardEvent) -> None:
+        self.calls.append(("lead_submitted", event))
+
+    @hookimpl
+    def contact_updated(self, event: CardEvent) -> None:
+        self.calls.append(("contact_updated", event))
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(settings, disabled_plugins=builtin_names(), public_url="https://crm.example.com")
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+async def api(running_app: AppFactory, recorder: Recorder) -> AsyncIterator[Api]:
+    async with running_app(plugins=(recorder,)) as started:
+        yield started
+
+
+async def contact(api: Api, first: str, **fields: Any) -> str:
+    data = await api.data(CREATE, {"input": {"firstName": first, "lastName": "Lee", **fields}})
+    return str(data["createContact"]["id"])
+
+
+async def card(api: Api, contact_id: str, **variables: Any) -> dict[str, Any]:
+    return (await api.data(CARD, {"id": contact_id, **variables}))["contact"]
+
+
+async def set_inviter(api: Api, contact_id: str, inviter_id: str | None) -> dict[str, Any]:
+    return await api.post(SET_INVITER, {"input": {"contactId": contact_id, "inviterId": inviter_id}})
+
+
+def entries(card_data: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e for e in card_data["journey"]["nodes"] if e["kind"] == kind]
+
+
+def changes_of(entry: dict[str, Any]) -> dict[str, Any]:
+    return {c["field"]: [c["before"], c["after"]] for c in entry["changes"]}
+
+
+async def drain(api: Api) -> None:
+    await api.runtime.dispatcher.drain()
+
+
+# --------------------------------------------------------------------------------------
+# Referral codes and setInviter
+# --------------------------------------------------------------------------------------
+
+
+async def test_every_contact_gets_a_unique_url_safe_code_and_a_link(as_admin: Api) -> None:
+    ada = await contact(as_admin, "Ada")
+    lead = (await as_admin.data(SUBMIT, {"input": {"formName": "Quote", "email": "bo@example.com"}}))[
+        "submitLead"
+    ]
+    codes = []
+    for contact_id in (ada, lead["lead"]["contact"]["id"]):
+        referral = (await card(as_admin, contact_id))["referral"]
+        code = referral["referralCode"]
+        assert len(code) == 16 and code.replace("-", "").replace("_", "").isalnum()
+        assert referral["referralLink"] == f"https://crm.example.com/r/{code}"
+        codes.append(code)
+    assert codes[0] != codes[1]
+    stored = await Contact.all().values_list("referral_code", flat=True)
+    assert None not in stored and len(set(stored)) == len(stored)
+
+
+async def test_set_inviter_is_journaled_fires_its_hook_and_lists_the_invited(
+    as_admin: Api, api: Api, recorder: Recorder
+) -> None:
+    ada, bo, cy = [await contact(as_admin, name) for name in ("Ada", "Bo", "Cy")]
+    result = await set_inviter(as_admin, bo, ada)
+    assert result["data"]["setInviter"]["referral"]["inviter"] == {"id": ada, "displayName": "Ada Lee"}
+    await set_inviter(as_admin, cy, ada)
+    await drain(api)
+    events = recorder.take("inviter_set")
+    assert [e.contact_id for e in events] == [db_id(bo), db_id(cy)]
+    assert events[0].changes["inviter"] == [None, {"id": db_id(ada), "name": "Ada Lee"}]
+
+    bo_card = await card(as_admin, bo)
+    (entry,) = entries(bo_card, "INVITER_SET")
+    assert "Ada Lee" in entry["summary"]
+    ada_card = await card(as_admin, ada)
+    invited = ada_card["referral"]["invited"]
+    assert [e["node"]["displayName"] for e in invited["edges"]] == ["Bo Lee", "Cy Lee"]
+    assert invited["pageInfo"]["hasNextPage"] is False
+    # Paging: the first one, then after it.
+    dan = await contact(as_admin, "Dan")
+    await set_inviter(as_admin, dan, ada)
+    page1 = (await card(as_admin, ada))["referral"]["invited"]
+    assert page1["pageInfo"]["hasNextPage"] is True
+    page2 = (await card(as_admin, ada, after=page1["pageInfo"]["endCursor"]))["referral"]["invited"]
+    assert [e["node"]["displayName"] for e in page2["edges"]] == ["Dan Lee"]
+
+    # Clearing it: journaled with before/after.
+    cleared = await set_inviter(as_admin, bo, None)
+    assert cleared["data"]["setInviter"]["referral"]["inviter"] is None
+    entry = entries(await card(as_admin, bo), "INVITER_SET")[0]
+    assert changes_of(entry)["inviter"][1] is None
+    # The same inviter again changes nothing.
+    await set_inviter(as_admin, cy, ada)
+    assert len(entries(await card(as_admin, cy), "INVITER_SET")) == 1
+
+
+async def test_an_inviter_cannot_close_a_cycle_or_be_the_contact_itself(as_admin: Api) -> None:
+    ada, bo, cy = [await contact(as_admin, name) for name in ("Ada", "Bo", "Cy")]
+    assert "errors" not in await set_inviter(as_admin, bo, ada)  # Ada invited Bo
+    assert "errors" not in await set_inviter(as_admin, cy, bo)  # Bo invited Cy
+
+    error = (await set_inviter(as_admin, ada, ada))["errors"][0]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "inviterId"}
+    assert "its own inviter" in error["message"]
+
+    two = (await set_inviter(as_admin, ada, bo))["errors"][0]
+    assert two["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "Ada Lee invited Bo Lee invited Ada Lee" in two["message"]
+    three = (await set_inviter(as_admin, ada, cy))["errors"][0]
+    assert "Ada Lee invited Bo Lee invited Cy Lee invited Ada Lee" in three["message"]
+    # Nothing changed.
+    assert (await Contact.get(id=db_id(ada))).inviter_id is None  # type: ignore[attr-defined]
+    assert entries(await card(as_admin, ada), "INVITER_SET") == []
+
+
+async def test_an_inviter_of_another_account_is_not_found(as_admin: Api, api: Api, globex: Tenant) -> None:
+    ada = await contact(as_admin, "Ada")
+    theirs = await contact(api.as_(globex.admin_key), "Zed")
+    error = (await set_inviter(as_admin, ada, theirs))["errors"][0]
+    assert error["extensions"] == {"code": "NOT_FOUND", "field": "inviterId"}
+    missing = (await set_inviter(as_admin, ada, gid("Contact", 10**8)))["errors"][0]
+    assert error["message"].replace(str(db_id(theirs)), "N") == missing["message"].replace(str(10**8), "N")
+    error = (await set_inviter(as_admin, theirs, ada))["errors"][0]
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    assert (await Contact.get(id=db_id(ada))).inviter_id is None  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------------------
+# Referral links and attributed leads
+# --------------------------------------------------------------------------------------
+
+
+async def test_the_referral_link_redirects_to_the_landing_page_with_the_code(as_admin: Api) -> None:
+    ada = await contact(as_admin, "Ada")
+    code = (await card(as_admin, ada))["referral"]["referralCode"]
+    # No landing page yet: 404, and the page says so.
+    response = await as_admin.client.get(f"/r/{code}")
+    assert response.status_code == 404 and "Referral link not found" in response.text
+
+    bad = await as_admin.post(SETTINGS, {"input": {"referralLandingUrl": "http://example.com/refer"}})
+    assert bad["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "referralLandingUrl"}
+    assert "https" in bad["errors"][0]["message"]
+    bad = await as_admin.post(SETTINGS, {"input": {"referralLandingUrl": "not a url"}})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert (await Account.get(name="Acme")).referral_landing_url is None
+
+    done = await as_admin.data(
+        SETTINGS, {"input": {"referralLandingUrl": "https://example.com/refer?lang=en"}}
+    )
+    assert done["updateAccountSettings"]["referralLandingUrl"] == "https://example.com/refer?lang=en"
+    response = await as_admin.client.get(f"/r/{code}")
+    assert response.status_code == 302
+    assert response.headers["location"] == f"https://example.com/refer?lang=en&ref={code}"
+    unknown = await as_admin.client.get("/r/nosuchcode0000")
+    assert unknown.status_code == 404 and "nosuchcode0000" in unknown.text
+
+
+async def test_a_lead_with_a_referral_code_is_attributed_to_its_contact(
+    as_admin: Api, api: Api, recorder: Recorder, globex: Tenant
+) -> None:
+    ada = await contact(as_admin, "Ada")
+    code = (await card(as_admin, ada))["referral"]["referralCode"]
+    lead = (
+        await as_admin.data(
+            SUBMIT, {"input": {"formName": "Quote", "email": "bo@example.com", "referralCode": code}}
+        )
+    )["submitLead"]
+    bo = lead["lead"]["contact"]["id"]
+    bo_card = await card(as_admin, bo)
+    assert bo_card["referral"]["inviter"]["id"] == ada
+    (submitted,) = entries(bo_card, "LEAD_SUBMITTED")
+    assert changes_of(submitted)["inviter"] == [None, f'{{"id": {db_id(ada)}, "name": "Ada Lee"}}'] or (
+        changes_of(submitted)["inviter"][1] is not None
+    )
+    await drain(api)
+    (event,) = recorder.take("lead_submitted")
+    assert event.subject["inviter"] == {"id": db_id(ada), "name": "Ada Lee"}
+    assert event.subject["referral"] == {"code": code, "outcome": "ATTRIBUTED"}
+    assert len(recorder.take("inviter_set")) == 1
+    # Bo completed a form: Ada's referral count is 1; an invited contact without a lead is not counted.
+    cy = await contact(as_admin, "Cy")
+    await set_inviter(as_admin, cy, ada)
+    await drain(api)
+    assert len(recorder.take("inviter_set")) == 1
+    ada_card = await card(as_admin, ada)
+    assert ada_card["referral"]["referralCount"] == 1
+    assert len(ada_card["referral"]["invited"]["edges"]) == 2
+
+    # Another account's code is unknown here: the lead is stored, the code ignored.
+    zed = await contact(api.as_(globex.admin_key), "Zed")
+    their_code = (await card(api.as_(globex.admin_key), zed))["referral"]["referralCode"]
+    other = (
+        await as_admin.data(
+            SUBMIT, {"input": {"formName": "Quote", "email": "dee@example.com", "referralCode": their_code}}
+        )
+    )["submitLead"]
+    assert (await card(as_admin, other["lead"]["contact"]["id"]))["referral"]["inviter"] is None
+    await drain(api)
+    (event,) = recorder.take("lead_submitted")
+    assert event.subject["referral"] == {"code": their_code, "outcome": "UNKNOWN_CODE"}
+    assert recorder.take("inviter_set") == []
+
+    # Bo already has an inviter: a second code keeps it. Ada's own code on Ada: ignored.
+    cy_code = (await card(as_admin, cy))["referral"]["referralCode"]
+    await as_admin.data(
+        SUBMIT, {"input": {"formName": "Quote", "email": "bo@example.com", "referralCode": cy_code}}
+    )
+    assert (await card(as_admin, bo))["referral"]["inviter"]["id"] == ada
+    await drain(api)
+    assert recorder.take("lead_submitted")[0].subject["referral"]["outcome"] == "ALREADY_INVITED"
+
+
+async def test_a_referral_code_never_closes_a_cycle(as_admin: Api, api: Api, recorder: Recorder) -> None:
+    ada = await contact(as_admin, "Ada", email="ada@example.com")
+    bo = await contact(as_admin, "Bo")
+    await set_inviter(as_admin, bo, ada)  # Ada invited Bo
+    bo_code = (await card(as_admin, bo))["referral"]["referralCode"]
+    # Ada sends a form with Bo's code: Bo inviting Ada would close a cycle.
+    await as_admin.data(
+        SUBMIT, {"input": {"formName": "Quote", "email": "ada@example.com", "referralCode": bo_code}}
+    )
+    assert (await card(as_admin, ada))["referral"]["inviter"] is None
+    await drain(api)
+    assert recorder.take("lead_submitted")[0].subject["referral"]["outcome"] == "CYCLE"
+
+
+async def test_the_intake_form_takes_the_code_and_consents_and_gives_the_flow_link(
+    as_admin: Api, api: Api, recorder: Recorder
+) -> None:
+    ada = await contact(as_admin, "Ada")
+    code = (await card(as_admin, ada))["referral"]["referralCode"]
+    form = (await as_admin.data(CREATE_FORM, {"input": {"name": "Spring offer"}}))["createForm"]
+    response = await as_admin.client.post(
+        f"/forms/{form['key']}",
+        content=f"email=bo%40example.com&ref={code}&communicationOptIn=on&privacyOptIn=yes",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 201, response.text
+    bo = str((await Contact.get(email="bo@example.com")).id)
+    bo_card = await card(as_admin, gid("Contact", int(bo)))
+    assert bo_card["referral"]["inviter"]["id"] == ada
+    assert bo_card["referral"]["flowLink"] == form["intakeUrl"]
+    assert bo_card["communicationOptIn"]["optedIn"] is True
+    assert bo_card["communicationOptIn"]["source"] == "FORM"
+    assert bo_card["privacyOptIn"]["optedIn"] is True and bo_card["privacyOptIn"]["at"]
+    (entry,) = entries(bo_card, "OPT_IN_CHANGED")
+    assert changes_of(entry)["communicationOptIn"] == ["false", "true"] or changes_of(entry)[
+        "communicationOptIn"
+    ] == [False, True]
+    # A consent that is neither yes nor no is refused, and nothing is stored.
+    bad = await as_admin.client.post(
+        f"/forms/{form['key']}", json={"email": "cy@example.com", "privacyOptIn": "maybe"}
+    )
+    assert bad.status_code == 400 and "privacyOptIn" in bad.text
+    assert not await Contact.filter(email="cy@example.com").exists()
+    # A revoked form has no flow link.
+    await as_admin.data(REVOKE_FORM, {"input": {"id": form["id"]}})
+    assert (await card(as_admin, gid("Contact", int(bo))))["referral"]["flowLink"] is None
+    # A contact whose lead came through submitLead has none either.
+    assert (await card(as_admin, ada))["referral"]["flowLink"] is None
+
+
+# --------------------------------------------------------------------------------------
+# Rewards
+# --------------------------------------------------------------------------------------
+
+
+async def convert(api: Api, contact_id: str) -> None:
+    await api.data(STATUS, {"input": {"contactId": contact_id, "status": "customer"}})
+
+
+async def test_the_ledger_and_its_figures(as_admin: Api, api: Api, recorder: Recorder, acme: Tenant) -> None:
+    ada = await contact(as_admin, "Ada")
+    earned = (
+        await as_admin.data(EARN, {"input": {"contactId": ada, "amount": "25.5", "reason": "Referred Bo"}})
+    )["earnReward"]
+    assert earned["entry"] == {
+        "kind": "EARNED",
+        "amount": {"amount": "25.50", "currency": "USD"},
+        "reason": "Referred Bo",
+        "createdByName": "Acme Admin",
+        "createdBy": {"name": "Acme Admin"},
+    }
+    assert earned["contact"]["rewards"]["balance"] == {"amount": "25.50", "currency": "USD"}
+    await as_admin.data(EARN, {"input": {"contactId": ada, "amount": 10, "reason": "Referred Cy"}})
+    rewards = (await card(as_admin, ada))["rewards"]
+    # Not a customer yet: nothing can be issued, and issuing says so with the balance.
+    assert rewards["toBeIssued"] == {"amount": "0.00", "currency": "USD"}
+    assert rewards["balance"]["amount"] == "35.50" and rewards["totalEarned"]["amount"] == "35.50"
+    error = (await as_admin.post(ISSUE, {"input": {"contactId": ada, "amount": "5"}}))["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "35.50 USD" in error["message"]
+    assert "not a customer" in error["message"]
+
+    await convert(as_admin, ada)
+    assert (await card(as_admin, ada))["rewards"]["toBeIssued"]["amount"] == "35.50"
+    await as_admin.data(ISSUE, {"input": {"contactId": ada, "amount": "20", "note": "Gift card 1234"}})
+    await as_admin.data(REDEEM, {"input": {"contactId": ada, "code": "SPRING10", "amount": "5.25"}})
+    await as_admin.data(REDEEM, {"input": {"contactId": ada, "code": "WELCOME"}})
+    data = await card(as_admin, ada)
+    rewards = data["rewards"]
+    assert rewards["totalEarned"]["amount"] == "35.50"
+    assert rewards["amountIssued"]["amount"] == "20.00"
+    assert rewards["balance"]["amount"] == "10.25" and rewards["toBeIssued"]["amount"] == "10.25"
+    assert rewards["promosRedeemed"] == 2 and rewards["lastIssuedAt"]
+    assert rewards["preferredReward"] == "USD"
+    ledger = rewards["ledger"]
+    assert [e["node"]["kind"] for e in ledger["edges"]] == ["PROMO_REDEEMED", "PROMO_REDEEMED"]
+    assert ledger["edges"][0]["node"]["amount"]["amount"] == "0.00"
+    assert ledger["pageInfo"]["hasNextPage"] is True
+    older = (await card(as_admin, ada, ledgerAfter=ledger["pageInfo"]["endCursor"]))["rewards"]["ledger"]
+    assert [e["node"]["kind"] for e in older["edges"]] == ["ISSUED", "EARNED"]
+    assert older["edges"][0]["node"]["reason"] == "Gift card 1234"
+
+    kinds = [e["kind"] for e in data["journey"]["nodes"]]
+    assert kinds.count("REWARD_EARNED") == 2 and kinds.count("REWARD_ISSUED") == 1
+    assert kinds.count("PROMO_REDEEMED") == 2
+    issued = entries(data, "REWARD_ISSUED")[0]
+    assert changes_of(issued)["balance"] == ["35.50", "15.50"]
+    await drain(api)
+    assert len(recorder.take("reward_earned")) == 2
+    (event,) = recorder.take("reward_issued")
+    assert event.subject["amount"] == "20.00" and event.subject["balance"] == "15.50"
+    assert event.subject_type == "RewardEntry"
+    assert [e.subject["promoCode"] for e in recorder.take("promo_redeemed")] == ["SPRING10", "WELCOME"]
+
+    # The preferred reward: set, journaled, cleared back to the currency.
+    done = await as_admin.data(
+        PREFERRED, {"input": {"contactId": ada, "preferredReward": "Amazon gift card"}}
+    )
+    assert done["setPreferredReward"]["rewards"]["preferredReward"] == "Amazon gift card"
+    await drain(api)
+    (updated,) = recorder.take("contact_updated")
+    assert updated.changes == {"preferredReward": [None, "Amazon gift card"]}
+    # A rep may not issue.
+    rep = api.as_(acme.rep_key)
+    error = (await rep.post(ISSUE, {"input": {"contactId": ada, "amount": "1"}}))["errors"][0]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "words"),
+    [
+        ("0", None, "more than 0"),
+        ("-5", None, "negative"),
+        ("1.005", None, "round it"),
+        ("1000000000", None, "below"),
+        ("NaN", None, "finite"),
+        ("5", "EUR", "rewards are in USD"),
+        ("5", "XYZ", "ISO 4217"),
+    ],
+)
+async def test_bad_amounts_change_nothing(
+    as_admin: Api, amount: str, currency: str | None, words: str
+) -> None:
+    ada = await contact(as_admin, "Ada")
+    body = await as_admin.post(
+        EARN, {"input": {"contactId": ada, "amount": amount, "reason": "x", "currency": currency}}
+    )
+    errors = body.get("errors") or []
+    assert errors and errors[0]["extensions"]["code"] == "BAD_USER_INPUT", body
+    assert words in errors[0]["message"]
+    assert await RewardEntry.all().count() == 0
+
+
+async def test_issuing_more_than_the_balance_says_the_balance(
+    as_admin: Api, api: Api, globex: Tenant
+) -> None:
+    ada = await contact(as_admin, "Ada")
+    await convert(as_admin, ada)
+    await as_admin.data(EARN, {"input": {"contactId": ada, "amount": "10", "reason": "x"}})
+    error = (await as_admin.post(ISSUE, {"input": {"contactId": ada, "amount": "10.01"}}))["errors"][0]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "amount"}
+    assert "balance of 10.00 USD" in error["message"]
+    error = (await as_admin.post(REDEEM, {"input": {"contactId": ada, "code": "X", "amount": "11"}}))[
+        "errors"
+    ][0]
+    assert "balance of 10.00 USD" in error["message"]
+    error = (await as_admin.post(ISSUE, {"input": {"contactId": ada, "amount": "5", "currency": "EUR"}}))[
+        "errors"
+    ][0]
+    assert error["extensions"]["field"] == "currency"
+    # Another account's contact is not found, for every mutation of the section.
+    theirs = api.as_(globex.admin_key)
+    for query, values in (
+        (EARN, {"amount": "1", "reason": "x"}),
+        (ISSUE, {"amount": "1"}),
+        (REDEEM, {"code": "X"}),
+        (PREFERRED, {"preferredReward": "x"}),
+        (OPT_INS, {"privacy": {"optedIn": True}}),
+    ):
+        error = (await theirs.post(query, {"input": {"contactId": ada, **values}}))["errors"][0]
+        assert error["extensions"]["code"] == "NOT_FOUND", (query, error)
+    assert await RewardEntry.all().count() == 1
+
+
+async def test_the_ledger_is_in_the_account_currency_and_keeps_it(as_admin: Api) -> None:
+    await as_admin.data(SETTINGS, {"input": {"currency": "JPY"}})
+    ada = await contact(as_admin, "Ada")
+    assert (await card(as_admin, ada))["rewards"]["balance"] == {"amount": "0", "currency": "JPY"}
+    error = (await as_admin.post(EARN, {"input": {"contactId": ada, "amount": "10.5", "reason": "x"}}))[
+        "errors"
+    ][0]
+    assert "JPY has none" in error["message"]
+    await as_admin.data(EARN, {"input": {"contactId": ada, "amount": "1000", "reason": "x"}})
+    await as_admin.data(SETTINGS, {"input": {"currency": "EUR"}})
+    rewards = (await card(as_admin, ada))["rewards"]
+    assert rewards["balance"] == {"amount": "1000", "currency": "JPY"}
+    assert rewards["preferredReward"] == "JPY"
+    error = await as_admin.post(
+        EARN, {"input": {"contactId": ada, "amount": "1", "reason": "x", "currency": "EUR"}}
+    )
+    assert error["errors"][0]["extensions"]["field"] == "currency"
+
+
+async def test_two_issues_racing_never_overdraw(as_admin: Api) -> None:
+    ada = await contact(as_admin, "Ada")
+    await convert(as_admin, ada)
+    await as_admin.data(EARN, {"input": {"contactId": ada, "amount": "10", "reason": "x"}})
+    bodies = await asyncio.gather(
+        *(as_admin.post(ISSUE, {"input": {"contactId": ada, "amount": "7"}}) for _ in range(4))
+    )
+    succeeded = [b for b in bodies if not b.get("errors")]
+    refused = [b for b in bodies if b.get("errors")]
+    assert len(succeeded) == 1 and len(refused) == 3
+    assert all("balance of 3.00 USD" in b["errors"][0]["message"] for b in refused)
+    assert (await card(as_admin, ada))["rewards"]["balance"]["amount"] == "3.00"
+
+
+# --------------------------------------------------------------------------------------
+# Opt-ins and marketing email
+# --------------------------------------------------------------------------------------
+
+
+async def test_opt_ins_default_off_and_are_journaled_with_source(
+    as_admin: Api, api: Api, recorder: Recorder
+) -> None:
+    ada = await contact(as_admin, "Ada")
+    before = await card(as_admin, ada)
+    assert before["privacyOptIn"] == {"optedIn": False, "at": None, "source": None}
+    assert before["communicationOptIn"] == {"optedIn": False, "at": None, "source": None}
+    done = (
+        await as_admin.data(
+            OPT_INS, {"input": {"contactId": ada, "communication": {"optedIn": True, "source": "IMPORT"}}}
+        )
+    )["setOptIns"]
+    assert done["communicationOptIn"]["optedIn"] is True and done["communicationOptIn"]["source"] == "IMPORT"
+    assert done["privacyOptIn"]["optedIn"] is False
+    await drain(api)
+    (event,) = recorder.take("opt_in_changed")
+    assert event.changes == {
+        "communicationOptIn": [False, True],
+        "communicationOptInSource": [None, "IMPORT"],
+    }
+    assert event.contact.communication_opt_in is True and event.contact.privacy_opt_in is False
+    # The same again changes nothing; an opt-out is journaled.
+    await as_admin.data(OPT_INS, {"input": {"contactId": ada, "communication": {"optedIn": True}}})
+    await as_admin.data(OPT_INS, {"input": {"contactId": ada, "communication": {"optedIn": False}}})
+    await drain(api)
+    (event,) = recorder.take("opt_in_changed")
+    assert event.changes["communicationOptIn"] == [True, False]
+    assert event.changes["communicationOptInSource"] == ["IMPORT", "USER"]
+    assert len(entries(await card(as_admin, ada), "OPT_IN_CHANGED")) == 2
+    # Nothing given: refused.
+    error = (await as_admin.post(OPT_INS, {"input": {"contactId": ada}}))["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    # A lead's consents: source FORM.
+    await as_admin.data(
+        SUBMIT,
+        {
+            "input": {
+                "formName": "News",
+                "email": "bo@example.com",
+                "communicationOptIn": True,
+                "privacyOptIn": False,
+            }
+        },
+    )
+    bo = await Contact.get(email="bo@example.com")
+    assert bo.communication_opt_in is True and bo.communication_opt_in_source == "FORM"
+    assert bo.privacy_opt_in is False and bo.privacy_opt_in_at is None
+
+
+class Marketer:
+    """A partner's marketing plugin: when a contact opts in, it sends the welcome newsletter
+    through the public send path; it also tries a contact who never opted in."""
+
+    name = "marketer"
+
+    def __init__(self) -> None:
+        self.refusals: list[str] = []
+        self.sent: list[int] = []
+        self.seen: list[bool] = []
+
+    @hookimpl
+    async def opt_in_changed(self, event: CardEvent) -> None:
+        self.seen.append(event.contact.communication_opt_in)
+        actor = Actor.plugin(event.account_id, self.name)
+        if event.contact.communication_opt_in:
+            message = await message_service.queue_email(
+                actor, event.contact_id, "Welcome", "Our spring offers", marketing=True
+            )
+            self.sent.append(message.id)
+        try:
+            await message_service.queue_email(
+                actor, event.contact_id, "Offers", "More offers", marketing=True
+            )
+        except BadInput as exc:
+            self.refusals.append(exc.message)
+
+
+async def test_marketing_email_needs_the_communication_opt_in(running_app: AppFactory) -> None:
+    marketer = Marketer()
+    with FakeSmtpServer() as smtp:
+        async with running_app(plugins=(marketer,), env=smtp.env(), disabled_plugins=()) as started:
+            tenant = await make_tenant("Acme")
+            api = started.as_(tenant.admin_key)
+            ada = await contact(api, "Ada", email="ada@example.com")
+            send = {"contactId": ada, "subject": "Spring sale", "body": "20% off", "marketing": True}
+            error = (await api.post(SEND_EMAIL, {"input": send}))["errors"][0]
+            assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "marketing"}
+            assert "communicationOptIn" in error["message"]
+            # A personal email needs no opt-in.
+            personal = await api.data(SEND_EMAIL, {"input": {**send, "marketing": False}})
+            assert personal["sendEmail"]["status"] == "QUEUED"
+            # Through a plugin: after opting in its marketing send goes out; after opting out it is refused.
+            await api.data(OPT_INS, {"input": {"contactId": ada, "communication": {"optedIn": True}}})
+            await started.runtime.dispatcher.drain()
+            assert marketer.seen == [True] and len(marketer.sent) == 1 and marketer.refusals == []
+            assert (await api.data(SEND_EMAIL, {"input": send}))["sendEmail"]["status"] == "QUEUED"
+            await api.data(OPT_INS, {"input": {"contactId": ada, "communication": {"optedIn": False}}})
+            await started.runtime.dispatcher.drain()
+            assert marketer.seen == [True, False] and len(marketer.sent) == 1
+            assert len(marketer.refusals) == 1 and "communicationOptIn" in marketer.refusals[0]
+
+
+# --------------------------------------------------------------------------------------
+# The migration's backfill
+# --------------------------------------------------------------------------------------
+
+
+async def test_the_migration_backfills_codes_for_existing_contacts(as_admin: Api) -> None:
+    import importlib
+
+    from tortoise import Tortoise
+
+    migration = importlib.import_module("crm.migrations.0016_referrals_rewards")
+    ids = [db_id(await contact(as_admin, name)) for name in ("Ada", "Bo", "Cy")]
+    await Contact.filter(id__in=ids[:2]).update(referral_code=None)
+    kept = (await Contact.get(id=ids[2])).referral_code
+
+    class Editor:
+        client = Tortoise.get_connection("default")
+
+    await migration.backfill_referral_codes(None, Editor())
+    codes = await Contact.filter(id__in=ids).order_by("id").values_list("referral_code", flat=True)
+    assert None not in codes and len(set(codes)) == 3 and codes[2] == kept
