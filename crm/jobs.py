@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from crm.actor import Actor, Role
@@ -152,6 +153,50 @@ async def enqueue(
 
 def queued() -> None:
     wiring.outbox_written()
+
+
+# Bound parameters per INSERT: below both backends' limits (PostgreSQL 32767, SQLite 32766).
+MAX_PARAMETERS = 30_000
+
+
+async def insert_many(
+    conn: BaseDBAsyncClient,
+    model: type[Model],
+    common: dict[str, Any],
+    varying: str,
+    values: list[Any],
+) -> None:
+    """Insert one row per item of `values` (in column `varying`), every other column from
+    `common`: multi-row INSERTs, the common values converted once by the columns' own fields
+    (what bulk_create does per row and per column)."""
+    if not values:
+        return
+    fields_map = model._meta.fields_map
+    names = [name for name in common if name != varying]
+    columns = [fields_map[name].source_field or name for name in names] + [
+        fields_map[varying].source_field or varying
+    ]
+    fixed = [fields_map[name].to_db_value(common[name], None) for name in names]  # type: ignore[arg-type]
+    convert = fields_map[varying].to_db_value
+    postgres = conn.capabilities.dialect == "postgres"
+    per_row = len(columns)
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    head = f'INSERT INTO "{model._meta.db_table}" ({quoted}) VALUES '
+    for start in range(0, len(values), max(1, MAX_PARAMETERS // per_row)):
+        chunk = values[start : start + max(1, MAX_PARAMETERS // per_row)]
+        if postgres:
+            groups = (
+                "(" + ", ".join(f"${n * per_row + i + 1}" for i in range(per_row)) + ")"
+                for n in range(len(chunk))
+            )
+        else:
+            row_marks = "(" + ", ".join("?" * per_row) + ")"
+            groups = (row_marks for _ in chunk)
+        parameters: list[Any] = []
+        for value in chunk:
+            parameters += fixed
+            parameters.append(convert(value, None))  # type: ignore[arg-type]
+        await conn.execute_query(head + ", ".join(groups), parameters)
 
 
 async def run_step(payload: dict[str, Any]) -> bool:

@@ -282,6 +282,7 @@ async def test_deals_take_likelihood_and_close_date_journaled_in_minor_units(run
         for bad in ("next week", "2027-02-30", "2027-03-31T10:00:00Z"):
             response = await api.post(UPDATE_DEAL, {"i": {"id": made["id"], "closeDate": bad}})
             assert response.get("data") is None and "closeDate" in response["errors"][0]["message"], bad
+            assert code_of(response["errors"][0]) == "BAD_USER_INPUT"
         assert len((await card(api, contact_id))["deals"]) == 2
         assert (await card(api, contact_id))["deals"][0]["likelihood"] == 75
 
@@ -513,6 +514,8 @@ async def test_values_of_the_wrong_type_are_refused_by_the_schema(
     contact_id = await contact(rep)
     response = await rep.post(UPDATE_PROFILE, {"i": {"id": contact_id, "profile": profile}})
     assert response.get("data") is None and response["errors"], response
+    (error,) = response["errors"]
+    assert code_of(error) == "BAD_USER_INPUT" and f".profile.{next(iter(profile))}" in error["message"]
     assert await ContactProfile.all().count() == 0
 
 
@@ -629,3 +632,39 @@ async def test_a_merge_fills_the_primarys_empty_header_and_moves_a_lone_profile(
     assert merged["mergeContacts"]["contact"] == {
         "leadSource": "Phone", "salesCycle": "Closing", "profile": {"occupation": "Baker"}
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"gender": "ROBOT"}, "gender"),
+        ({"education": "PHD"}, "education"),
+        ({"homeOwnerStatus": 1}, "homeOwnerStatus"),
+        ({"children": "yes"}, "children"),
+        ({"lengthOfResidence": True}, "lengthOfResidence"),
+        ({"birthDate": "1990-02-30"}, "birthDate"),
+        ({"anniversary2": {"label": "no date"}}, "anniversary2"),
+        ({"netWorth": {"currency": "USD"}}, "netWorth"),
+        ({"shoeSize": 9}, "profile"),
+    ],
+)
+def test_the_service_refuses_what_the_schema_would(values: dict[str, Any], field: str) -> None:
+    """crm.services.profile validates on its own (callers other than GraphQL: the demo, imports)."""
+    from crm.errors import BadInput
+    from crm.services.profile import clean_profile
+
+    with pytest.raises(BadInput) as raised:
+        clean_profile(values, "USD")
+    assert raised.value.field == field and field in raised.value.message
+
+
+async def test_a_duplicated_card_keeps_its_header(api: Api, acme: Tenant) -> None:
+    admin = api.as_(acme.admin_key)
+    source = await contact(admin, leadSource="Referral", actionPlan="Nurture")
+    duplicate = """mutation($i: DuplicateContactInput!) {
+      duplicateContact(input: $i) { contact { id leadSource actionPlan salesCycle } }
+    }"""
+    copy = (await admin.data(duplicate, {"i": {"id": source}}))["duplicateContact"]["contact"]
+    assert (copy["leadSource"], copy["actionPlan"], copy["salesCycle"]) == ("Referral", "Nurture", None)
+    entry = (await card(admin, copy["id"]))["journey"]["nodes"][-1]
+    assert entry["kind"] == "CONTACT_DUPLICATED" and changes_of(entry)["leadSource"] == [None, "Referral"]

@@ -15,8 +15,9 @@ from strawberry import relay
 from crm.actor import Actor
 from crm.errors import BadInput
 from crm.events import CardEvent
-from crm.models import Account, Contact, RewardEntry
+from crm.models import Account, Contact, RewardEntry, User
 from crm.services import messages as message_service
+from crm.services import rewards as reward_service
 from dossier import Settings
 from plugins import hookimpl
 from plugins.manager import builtin_names
@@ -328,9 +329,7 @@ async def test_a_lead_with_a_referral_code_is_attributed_to_its_contact(
     bo_card = await card(as_admin, bo)
     assert bo_card["referral"]["inviter"]["id"] == ada
     (submitted,) = entries(bo_card, "LEAD_SUBMITTED")
-    assert changes_of(submitted)["inviter"] == [None, f'{{"id": {db_id(ada)}, "name": "Ada Lee"}}'] or (
-        changes_of(submitted)["inviter"][1] is not None
-    )
+    assert changes_of(submitted)["inviter"] == [None, {"id": db_id(ada), "name": "Ada Lee"}]
     await drain(api)
     (event,) = recorder.take("lead_submitted")
     assert event.subject["inviter"] == {"id": db_id(ada), "name": "Ada Lee"}
@@ -403,9 +402,8 @@ async def test_the_intake_form_takes_the_code_and_consents_and_gives_the_flow_li
     assert bo_card["communicationOptIn"]["source"] == "FORM"
     assert bo_card["privacyOptIn"]["optedIn"] is True and bo_card["privacyOptIn"]["at"]
     (entry,) = entries(bo_card, "OPT_IN_CHANGED")
-    assert changes_of(entry)["communicationOptIn"] == ["false", "true"] or changes_of(entry)[
-        "communicationOptIn"
-    ] == [False, True]
+    assert changes_of(entry)["communicationOptIn"] == [False, True]
+    assert changes_of(entry)["privacyOptInSource"] == [None, "FORM"]
     # A consent that is neither yes nor no is refused, and nothing is stored.
     bad = await as_admin.client.post(
         f"/forms/{form['key']}", json={"email": "cy@example.com", "privacyOptIn": "maybe"}
@@ -571,18 +569,24 @@ async def test_the_ledger_is_in_the_account_currency_and_keeps_it(as_admin: Api)
     assert error["errors"][0]["extensions"]["field"] == "currency"
 
 
-async def test_two_issues_racing_never_overdraw(as_admin: Api) -> None:
+async def test_two_issues_racing_never_overdraw(as_admin: Api, acme: Tenant) -> None:
+    """Four issues of 7 against a balance of 10 at once, through the service (over HTTP the test
+    client takes requests one at a time): the contact's row lock makes them take turns on
+    PostgreSQL (SQLite serialises writers), so exactly one is paid and the others see 3 left."""
     ada = await contact(as_admin, "Ada")
     await convert(as_admin, ada)
     await as_admin.data(EARN, {"input": {"contactId": ada, "amount": "10", "reason": "x"}})
-    bodies = await asyncio.gather(
-        *(as_admin.post(ISSUE, {"input": {"contactId": ada, "amount": "7"}}) for _ in range(4))
+    user = await User.get(id=acme.user_ids["admin"])
+    actor = Actor.user(user.account_id, user.id, user.name, "admin")  # type: ignore[attr-defined]
+    results = await asyncio.gather(
+        *(reward_service.issue_reward(actor, db_id(ada), "7", None) for _ in range(4)), return_exceptions=True
     )
-    succeeded = [b for b in bodies if not b.get("errors")]
-    refused = [b for b in bodies if b.get("errors")]
-    assert len(succeeded) == 1 and len(refused) == 3
-    assert all("balance of 3.00 USD" in b["errors"][0]["message"] for b in refused)
+    paid = [r for r in results if isinstance(r, RewardEntry)]
+    refused = [r for r in results if isinstance(r, BadInput)]
+    assert len(paid) == 1 and len(refused) == 3, results
+    assert all("balance of 3.00 USD" in r.message for r in refused)
     assert (await card(as_admin, ada))["rewards"]["balance"]["amount"] == "3.00"
+    assert await RewardEntry.filter(kind="ISSUED").count() == 1
 
 
 # --------------------------------------------------------------------------------------
@@ -713,3 +717,39 @@ async def test_the_migration_backfills_codes_for_existing_contacts(as_admin: Api
     await migration.backfill_referral_codes(None, Editor())
     codes = await Contact.filter(id__in=ids).order_by("id").values_list("referral_code", flat=True)
     assert None not in codes and len(set(codes)) == 3 and codes[2] == kept
+
+
+# --------------------------------------------------------------------------------------
+# The README's example and the demo
+# --------------------------------------------------------------------------------------
+
+
+async def test_the_readme_example_runs(as_admin: Api) -> None:
+    import re
+    from pathlib import Path
+
+    text = Path(__file__).resolve().parent.parent.joinpath("README.md").read_text()
+    section = text.split("### Referrals, rewards and opt-ins", 1)[1].split("\n### ", 1)[0]
+    (example,) = re.findall(r"```graphql\n(.*?)```", section, flags=re.DOTALL)
+    ada = await contact(as_admin, "Ada")
+    assert ada == "Q29udGFjdDox"  # the id the example names: the account's first contact
+    data = (await as_admin.data(example))["earnReward"]
+    assert data["entry"] == {"kind": "EARNED", "amount": {"amount": "25.00", "currency": "USD"}}
+    assert data["contact"]["rewards"]["balance"] == {"amount": "25.00", "currency": "USD"}
+    assert data["contact"]["referral"]["referralLink"].startswith("https://crm.example.com/r/")
+
+
+async def test_the_demo_fills_referrals_rewards_and_opt_ins(api: Api) -> None:
+    from dossier.demo import DEMO_ACCOUNT, ensure_demo
+
+    await ensure_demo(contacts=60, rich=12)
+    account = await Account.get(name=DEMO_ACCOUNT)
+    assert account.referral_landing_url == "https://example.com/refer"
+    invited = await Contact.filter(account_id=account.id, inviter_id__isnull=False).values("id", "inviter_id")
+    inviters = {row["inviter_id"] for row in invited}
+    assert len(invited) >= 12 and len(inviters) >= 6
+    # A chain: an inviter who was invited too.
+    assert inviters & {row["id"] for row in invited}
+    kinds = set(await RewardEntry.filter(account_id=account.id).values_list("kind", flat=True))
+    assert kinds == {"EARNED", "ISSUED", "PROMO_REDEEMED"}
+    assert await Contact.filter(account_id=account.id, communication_opt_in=True).count() >= 6

@@ -8,7 +8,7 @@ the API-key lookup the request makes before GraphQL runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,10 +22,15 @@ from crm.models import (
     Conversion,
     Deal,
     FormAnswer,
+    Invoice,
+    Job,
     JourneyEvent,
     Lead,
+    LineItem,
     Merge,
+    Message,
     Note,
+    Quote,
     Tag,
     User,
     Utm,
@@ -87,7 +92,67 @@ fragment Card on Contact {
     moved { kind count } filled { field fromContactId value }
   }
   duplicateCandidates(first: 3) { reason contact { id displayName } }
+  communications(first: 20) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges {
+      cursor channel at direction
+      node {
+        __typename
+        ... on Call { ...CallFields }
+        ... on Message {
+          id channel messageDirection: direction messageStatus: status to from subject body errorCode
+          errorMessage createdAt sentAt deliveredAt author { name }
+        }
+        # A lead's answers and UTMs are read by lead id, like the `leads` section's: asked here
+        # too, they would cost one more batch only when the history shows leads that section
+        # did not (a 200-lead card, not a 1-lead card), which is no per-item cost.
+        ... on Lead { id formName variant leadStatus: status matchReason referrer submittedAt identity }
+      }
+    }
+  }
+  insights {
+    customerSince jobsCompleted lifetimeValue { amount currency } mostCommonChannel
+    lastInteraction { at channel summary }
+  }
+  # Documents five a page: each carries up to 100 line items in the query-cost estimate
+  # (graph/cost.py), and a page of 50 cards must stay inside the budget.
+  quotes(first: 5) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { ...QuoteFields } }
+  }
+  jobs(first: 5) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { ...JobFields } }
+  }
+  invoices(first: 5) {
+    pageInfo { hasNextPage endCursor }
+    edges {
+      cursor
+      node {
+        id number title currency status subtotal tax total amountPaid balanceDue dueDate overdue
+        issuedAt paidAt voidedAt notes createdAt updatedAt createdBy { name }
+        lineItems { ...LineItemFields }
+        quote { id number title status total createdBy { name } }
+        job { ...JobFields }
+      }
+    }
+  }
 }
+
+fragment QuoteFields on Quote {
+  id number title currency status validUntil notes subtotal tax total sentAt decidedAt createdAt updatedAt
+  createdBy { name }
+  lineItems { ...LineItemFields }
+}
+
+fragment JobFields on Job {
+  id title status scheduledStart scheduledEnd completedAt notes createdAt updatedAt
+  assignee { name } createdBy { name }
+  quote { id number status total }
+}
+
+fragment LineItemFields on LineItem { description quantity unitPrice taxRate subtotal tax total }
 
 fragment CallFields on Call {
   id eventName scheduledAt durationMinutes status outcome outcomeAt recordingUrl cancelReason
@@ -131,6 +196,13 @@ class Sizes:
     # Leads; the first of the UTMs and answers belong to them, one each (see fill_sections).
     leads: int = 0
     merges: int = 0
+    # Issue 12: SMS / email / chat messages (with the calls and leads: the communication
+    # history), quotes, jobs and invoices, and the line items of each quote and invoice.
+    messages: int = 0
+    quotes: int = 0
+    jobs: int = 0
+    invoices: int = 0
+    items: int = 0
 
 
 ONE_EACH = Sizes(journey=1, calls=1, deals=1, notes=1, tags=1, utms=1, answers=1, conversions=1, leads=1)
@@ -140,6 +212,9 @@ BIG = Sizes(
 A_FEW = Sizes(journey=4, calls=4, deals=3, notes=3, tags=3, utms=2, answers=3, conversions=2, leads=2)
 # Merges into each card (crm/models/merges.py), seeded as rows like the other sections.
 ONE_EACH, BIG, A_FEW = replace(ONE_EACH, merges=1), replace(BIG, merges=200), replace(A_FEW, merges=2)
+ONE_EACH = replace(ONE_EACH, messages=1, quotes=1, jobs=1, invoices=1, items=1)
+BIG = replace(BIG, messages=200, quotes=200, jobs=200, invoices=200, items=3)
+A_FEW = replace(A_FEW, messages=3, quotes=2, jobs=2, invoices=2, items=2)
 
 JOURNEY_KINDS = ("CONTACT_UPDATED", "STATUS_CHANGED", "NOTE_ADDED", "CALL_SCHEDULED", "DEAL_ADDED")
 SUBJECT_TYPES = {"NOTE_ADDED": "Note", "CALL_SCHEDULED": "Call", "DEAL_ADDED": "Deal"}
@@ -213,9 +288,12 @@ async def add_contacts(account_id: int, owners: list[tuple[int | None, int | Non
     return [r["id"] for r in rows][before:]
 
 
-async def add_leads(account_id: int, contact_ids: list[int], count: int) -> dict[int, list[int]]:
-    """`count` leads per contact, half of them duplicates; their ids per contact, oldest first."""
-    now = utcnow()
+async def add_leads(
+    account_id: int, contact_ids: list[int], count: int, newest: datetime | None = None
+) -> dict[int, list[int]]:
+    """`count` leads per contact, half of them duplicates; their ids per contact, oldest first.
+    The newest is submitted a minute before `newest` (default: now), the others a minute apart."""
+    now = newest or utcnow()
     await Lead.bulk_create(
         [
             Lead(
@@ -252,7 +330,10 @@ async def fill_sections(
         return users[i % len(users)]
 
     calls, deals, notes, utms, answers, journey, links = [], [], [], [], [], [], []
-    lead_ids = await add_leads(account_id, contact_ids, sizes.leads)
+    # Upcoming calls reach `sizes.calls` days ahead, so the leads are dated just before the
+    # furthest one: the communication history's first page then holds a call, a message and
+    # leads on every card (each member of the union is read), not only upcoming calls.
+    lead_ids = await add_leads(account_id, contact_ids, sizes.leads, now + timedelta(days=sizes.calls))
     conversions = []
     merges: list[Merge] = []
     for contact_id in contact_ids:
@@ -383,8 +464,28 @@ async def fill_sections(
                     undone_by_name="Undoer" if i % 2 else None,
                 )
             )
+    messages = []
+    for contact_id in contact_ids:
+        for i in range(sizes.messages):
+            # Odd ones are queued ahead (an hour after the upcoming call of the same day).
+            ahead = i % 2 == 1
+            messages.append(
+                Message(
+                    contact_id=contact_id,
+                    channel=("SMS", "EMAIL", "CHAT")[i % 3],
+                    direction="OUTBOUND" if ahead else "INBOUND",
+                    status="QUEUED" if ahead else "RECEIVED",
+                    to_address="+14155550000",
+                    from_address="+14155551111",
+                    subject=f"Subject {i}" if i % 3 == 1 else None,
+                    body=f"Message {i}: see you soon",
+                    author_id=user(i) if ahead else None,
+                    created_at=now + timedelta(days=i + 1, hours=1) * (1 if ahead else -1),
+                )
+            )
     for model, rows in (
         (Call, calls),
+        (Message, messages),
         (Deal, deals),
         (Note, notes),
         (Utm, utms),
@@ -396,6 +497,121 @@ async def fill_sections(
     ):
         if rows:
             await model.bulk_create(rows, batch_size=500)  # type: ignore[attr-defined]
+    await add_billing(account_id, contact_ids, sizes, users)
+
+
+async def ids_by_contact(model: Any, contact_ids: list[int]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {contact_id: [] for contact_id in contact_ids}
+    for row in await model.filter(contact_id__in=contact_ids).order_by("id").values("id", "contact_id"):
+        found[row["contact_id"]].append(row["id"])
+    return found
+
+
+async def add_billing(account_id: int, contact_ids: list[int], sizes: Sizes, users: list[int]) -> None:
+    """Quotes, jobs carrying them out and invoices billing both, each quote and invoice with
+    `sizes.items` line items (totals stored as the service would: 100.00 + 8.25 % per line)."""
+    now = utcnow()
+    line = (Decimal("100"), Decimal("8.25"))
+    subtotal = line[0] * sizes.items
+    tax = (subtotal * line[1] / 100).quantize(Decimal("0.01"))
+
+    def user(i: int) -> int:
+        return users[i % len(users)]
+
+    await Quote.bulk_create(
+        [
+            Quote(
+                account_id=account_id,
+                contact_id=contact_id,
+                number=f"Q-{contact_id}-{i}",
+                title=f"Roof repair {i}",
+                currency="USD",
+                status=("ACCEPTED", "SENT", "DRAFT")[i % 3],
+                valid_until=date(2027, 1, 31),
+                notes="Includes materials",
+                subtotal=subtotal,
+                tax=tax,
+                total=subtotal + tax,
+                sent_at=now if i % 3 != 2 else None,
+                decided_at=now if i % 3 == 0 else None,
+                created_by_id=user(i),
+                created_at=now,
+                updated_at=now,
+            )
+            for contact_id in contact_ids
+            for i in range(sizes.quotes)
+        ],
+        batch_size=500,
+    )
+    quotes = await ids_by_contact(Quote, contact_ids)
+    await Job.bulk_create(
+        [
+            Job(
+                account_id=account_id,
+                contact_id=contact_id,
+                title=f"Repair {i}",
+                status="DONE" if i % 2 == 0 else "SCHEDULED",
+                scheduled_start=now - timedelta(days=i),
+                scheduled_end=now - timedelta(days=i) + timedelta(hours=2),
+                completed_at=now - timedelta(days=i) if i % 2 == 0 else None,
+                assignee_id=user(i + 1),
+                quote_id=quotes[contact_id][i] if i < len(quotes[contact_id]) else None,
+                notes="Back gate",
+                created_by_id=user(i),
+                created_at=now,
+                updated_at=now,
+            )
+            for contact_id in contact_ids
+            for i in range(sizes.jobs)
+        ],
+        batch_size=500,
+    )
+    jobs = await ids_by_contact(Job, contact_ids)
+    await Invoice.bulk_create(
+        [
+            Invoice(
+                account_id=account_id,
+                contact_id=contact_id,
+                number=f"INV-{contact_id}-{i}",
+                title=f"Repair {i}",
+                currency="USD",
+                status="PAID" if i % 2 == 0 else "SENT",
+                subtotal=subtotal,
+                tax=tax,
+                total=subtotal + tax,
+                amount_paid=subtotal + tax if i % 2 == 0 else Decimal(0),
+                due_date=date(2027, 1, 31),
+                issued_at=now,
+                paid_at=now if i % 2 == 0 else None,
+                quote_id=quotes[contact_id][i] if i < len(quotes[contact_id]) else None,
+                job_id=jobs[contact_id][i] if i < len(jobs[contact_id]) else None,
+                notes="Net 30",
+                created_by_id=user(i),
+                created_at=now,
+                updated_at=now,
+            )
+            for contact_id in contact_ids
+            for i in range(sizes.invoices)
+        ],
+        batch_size=500,
+    )
+    invoices = await ids_by_contact(Invoice, contact_ids)
+    items = [
+        LineItem(
+            **{owner: document_id},
+            position=p,
+            description=f"Line {p}",
+            quantity=Decimal(1),
+            unit_price=line[0],
+            tax_rate=line[1],
+        )
+        for owner, documents in (("quote_id", quotes), ("invoice_id", invoices))
+        for contact_id in contact_ids
+        for document_id in documents[contact_id]
+        for p in range(sizes.items)
+    ]
+    if items:
+        await LineItem.bulk_create(items, batch_size=500)
 
 
 # --------------------------------------------------------------------------------------
@@ -498,10 +714,35 @@ async def test_full_card_costs_the_same_with_1_or_200_rows_per_section(
     )
     assert card["setterOwner"]["name"] == "Acme Manager"
     assert small.data["journey"]["totalCount"] == 1 and len(small.data["notes"]) == 1
+    # Issue 12's sections: the history's first page holds every member of the union (the
+    # newest message, the furthest upcoming call, then leads); documents with their lines.
+    history = card["communications"]
+    assert history["totalCount"] == 600 and len(history["edges"]) == 20
+    assert history["pageInfo"]["hasNextPage"] is True
+    assert [e["node"]["__typename"] for e in history["edges"][:3]] == ["Message", "Call", "Lead"]
+    assert history["edges"][0]["node"]["author"]["name"] == "rowref User 7"
+    assert [e["channel"] for e in small.data["communications"]["edges"]] == ["WEBFORM", "CALL", "SMS"]
+    insights = card["insights"]
+    # 100 WON deals (1499.50 + i, i odd: 159,950.00) + 100 PAID invoices of 324.75 (32,475.00).
+    assert insights["jobsCompleted"] == 100 and insights["lifetimeValue"]["amount"] == "192425.00"
+    assert insights["lastInteraction"] == {"at": history["edges"][0]["at"], "channel": "EMAIL", "summary": "Message 199: see you soon"}
+    quotes, jobs, invoices = (
+        [e["node"] for e in card[name]["edges"]] for name in ("quotes", "jobs", "invoices")
+    )
+    assert (len(quotes), len(jobs), len(invoices)) == (5, 5, 5)
+    assert card["invoices"]["pageInfo"]["hasNextPage"] is True
+    assert all(len(q["lineItems"]) == 3 for q in quotes) and quotes[0]["total"] == "324.75"
+    assert all(j["quote"]["number"] == q["number"] for j, q in zip(jobs, quotes, strict=True))
+    assert all(len(i["lineItems"]) == 3 and i["job"]["id"] == j["id"] for i, j in zip(invoices, jobs, strict=True))
+    assert [i["quote"]["number"] for i in invoices] == [q["number"] for q in quotes]
+    assert [i["job"]["quote"]["number"] for i in invoices] == [q["number"] for q in quotes]
 
     assert small.count == big.count, same_cost("a card with 1 row per section", small, "200 rows", big)
-    # A constant, and a small one: one statement per section loader, not per row.
-    assert big.count <= 18, f"the full card costs {big.count} statements:\n{big.listing()}"
+    # A constant, and a small one: one statement per section loader, not per row. Issue 12's
+    # sections add 14 (16 before, ceiling 18): the history's page, its totalCount, its calls,
+    # messages and leads by id, insights' totals and interactions, quotes, jobs and invoices
+    # pages, quotes' and invoices' line items, and the quote and job a job or invoice links to.
+    assert big.count <= 32, f"the full card costs {big.count} statements:\n{big.listing()}"
 
 
 async def test_back_references_on_a_card_cost_nothing_extra(
@@ -565,6 +806,12 @@ async def test_a_page_of_50_full_cards_costs_the_same_as_a_page_of_1(
         assert len(card["conversions"]["edges"]) == 2
         owners = {card["setterOwner"]["name"], card["closerOwner"]["name"], card["assignedTo"]["name"]}
         assert {n["author"]["name"] for n in card["notes"]} == owners
+        history = [e["node"]["__typename"] for e in card["communications"]["edges"]]
+        assert sorted(history) == ["Call"] * 4 + ["Lead"] * 2 + ["Message"] * 3
+        assert card["insights"]["jobsCompleted"] == 1 and card["insights"]["mostCommonChannel"] == "CALL"
+        invoices = [e["node"] for e in card["invoices"]["edges"]]
+        assert len(invoices) == 2 and all(len(i["lineItems"]) == 2 and i["quote"] for i in invoices)
+        assert len(card["quotes"]["edges"]) == 2 and len(card["jobs"]["edges"]) == 2
 
     assert one.count == fifty.count, same_cost("contacts(first: 1)", one, "contacts(first: 50)", fifty)
     # One per section loader: merges and duplicate candidates are one statement each.

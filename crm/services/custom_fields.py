@@ -480,33 +480,24 @@ async def _apply_step(job: Any, conn: BaseDBAsyncClient, size: int) -> jobs.Step
     )
     todo = [contact_id for contact_id in ids if contact_id not in having]
     if todo:
-        row = stored(columns)
-        await CustomFieldValue.bulk_create(
-            [CustomFieldValue(field_id=field.id, contact_id=contact_id, **row) for contact_id in todo],
-            using_db=conn,
-        )
+        # One multi-row INSERT of values and one of journey entries per batch (crm.jobs.insert_many).
         actor, now = params["actor"], utcnow()
-        summary = f"{actor['name']} applied {field.label} to all contacts"[:500]
-        shown_value = shown(field.type, columns)
-        await JourneyEvent.bulk_create(
-            [
-                JourneyEvent(
-                    account_id=job.account_id,
-                    contact_id=contact_id,
-                    kind=JourneyKind.CUSTOM_FIELD_CHANGED.value,
-                    occurred_at=now,
-                    actor_kind=actor["kind"],
-                    actor_user_id=actor["user_id"],
-                    actor_name=actor["name"][:120],
-                    summary=summary,
-                    changes={field.key: [None, shown_value]},
-                    subject_type="BackgroundJob",
-                    subject_id=job.id,
-                )
-                for contact_id in todo
-            ],
-            using_db=conn,
-        )
+        value_row = {"field_id": field.id, **stored(columns), "updated_at": now, "contact_id": None}
+        await jobs.insert_many(conn, CustomFieldValue, value_row, "contact_id", todo)
+        entry = {
+            "account_id": job.account_id,
+            "kind": JourneyKind.CUSTOM_FIELD_CHANGED.value,
+            "occurred_at": now,
+            "actor_kind": actor["kind"],
+            "actor_user_id": actor["user_id"],
+            "actor_name": actor["name"][:120],
+            "summary": f"{actor['name']} applied {field.label} to all contacts"[:500],
+            "changes": {field.key: [None, shown(field.type, columns)]},
+            "subject_type": "BackgroundJob",
+            "subject_id": job.id,
+            "contact_id": None,
+        }
+        await jobs.insert_many(conn, JourneyEvent, entry, "contact_id", todo)
     return jobs.StepOutcome(
         cursor={"after_id": ids[-1]}, done=len(todo), skipped=len(having), finished=len(ids) < size
     )

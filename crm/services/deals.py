@@ -139,7 +139,11 @@ async def add_deal(actor: Actor, contact_id: int, values: Mapping[str, Any]) -> 
             contact,
             JourneyKind.DEAL_ADDED,
             f"{actor.name} added a deal: {deal.product_name}, {_money(deal)} ({deal.status.lower()})",
-            {DEAL_FIELDS[k]: [None, _json(val, deal.currency)] for k, val in fields.items() if val is not None},
+            {
+                DEAL_FIELDS[k]: [None, _json(val, deal.currency)]
+                for k, val in fields.items()
+                if val is not None
+            },
             subject_type="Deal",
             subject_id=deal.id,
             subject=deal_subject(deal),

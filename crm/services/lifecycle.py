@@ -34,6 +34,7 @@ from crm.models.contacts import every_contact
 from crm.services import _scoped
 from crm.services.contacts import IDENTITY_FIELDS
 from crm.services.deals import DEAL_FIELDS, deal_subject
+from crm.services.header import HEADER_FIELDS
 from crm.uow import UnitOfWork, display_name, unit_of_work
 
 # Ids per archive, restore or delete call: a page of a big selection, one transaction each.
@@ -51,6 +52,7 @@ _COPIED_STATE = {
     "sms_blocked_reason": "smsBlockedReason",
     "phone_line_type": "phoneLineType",
     "phone_checked_at": "phoneCheckedAt",
+    **HEADER_FIELDS,  # leadSource, actionPlan, salesCycle
 }
 _OWNERS = {"setter_owner_id": "setterOwner", "closer_owner_id": "closerOwner", "assigned_to_id": "assignedTo"}
 _DEAL_COLUMNS = (*DEAL_FIELDS, "closed_at")
