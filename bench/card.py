@@ -93,7 +93,35 @@ fragment Card on Contact {
     id productName amount currency paymentType status recurring closedAt createdAt createdBy { name }
   }
   notes { id body text createdAt author { name } }
+  communications(first: 20) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges {
+      cursor channel at direction
+      node {
+        __typename
+        ... on Call { id eventName scheduledAt outcome summary }
+        ... on Message { id channel subject body author { name } }
+        ... on Lead { id formName variant submittedAt }
+      }
+    }
+  }
+  insights {
+    customerSince jobsCompleted lifetimeValue { amount currency } mostCommonChannel
+    lastInteraction { at channel summary }
+  }
+  quotes(first: 5) {
+    nodes { id number title status total validUntil createdBy { name } lineItems { ...Line } }
+  }
+  jobs(first: 5) { nodes { id title status scheduledStart completedAt assignee { name } quote { number } } }
+  invoices(first: 5) {
+    nodes {
+      id number title status total amountPaid balanceDue dueDate overdue paidAt
+      quote { number } job { title } lineItems { ...Line }
+    }
+  }
 }
+fragment Line on LineItem { description quantity unitPrice taxRate total }
 fragment Entry on JourneyEvent {
   kind occurredAt summary subjectId
   actor { kind name user { name } }

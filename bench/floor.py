@@ -18,7 +18,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,11 +32,17 @@ from crm import money
 from crm.db import PooledConnection
 from crm.richtext import visible_text
 from crm.services.accounts import hash_key
+from crm.services.billing import line_totals
 from crm.uow import display_name
 from graph.ids import encode_cursor
 from graph.view import bearer
 
 JOURNEY_PAGE = 100  # the card asks for the newest and the oldest page of this size
+HISTORY_PAGE = 20  # communications(first: 20)
+DOCUMENTS_PAGE = 5  # quotes, jobs, invoices (first: 5)
+CALL, MESSAGE, LEAD = 1, 2, 3  # the history's kinds, its tie-break at one time
+SUMMARY_CHARS = 140
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Row = dict[str, Any]
 
 
@@ -94,6 +100,27 @@ def _iso(value: Any) -> str | None:
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _day(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value  # SQLite keeps dates as ISO text
+    return value.isoformat()  # type: ignore[no-any-return]
+
+
+def _money(value: Any, currency: str) -> str:
+    return str(money.for_api(Decimal(str(value)), currency))
+
+
+def _plain(value: Any) -> str:
+    return f"{Decimal(str(value)).normalize():f}"
+
+
+def _summary(text: str | None) -> str | None:
+    if not text:
+        return None
+    line = " ".join(text.split())
+    return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
 
 
 def _grouped(rows: Iterable[Row]) -> dict[int, list[Row]]:
@@ -188,6 +215,30 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row]) -> list
     newest = await _journey_pages(db, account_id, ids, newest_first=True)
     oldest = await _journey_pages(db, account_id, ids, newest_first=False)
     totals = await _journey_counts(db, account_id, ids)
+    # Issue 12: the history is ordered and cut here from every message and lead of the cards
+    # (and the calls above), as the calls are; insights are summed from the same rows and
+    # every job and invoice; a card shows its five newest documents, their lines read at once.
+    messages = await _children(db, "message", "ORDER BY id", ids)
+    leads = await _children(db, "lead", "ORDER BY id", ids)
+    quotes = await _children(db, "quote", "ORDER BY id DESC", ids)
+    jobs = await _children(db, "job", "ORDER BY id DESC", ids)
+    invoices = await _children(db, "invoice", "ORDER BY id DESC", ids)
+    shown_quotes = [q["id"] for rows in quotes.values() for q in rows[:DOCUMENTS_PAGE]]
+    shown_invoices = [i["id"] for rows in invoices.values() for i in rows[:DOCUMENTS_PAGE]]
+    items: dict[tuple[str, int], list[Row]] = defaultdict(list)
+    if shown_quotes or shown_invoices:
+        q, n = len(shown_quotes), len(shown_invoices)
+        for row in await db.fetch(
+            f"SELECT * FROM line_item WHERE quote_id IN ({marks(1, q) or 'NULL'})"
+            f" OR invoice_id IN ({marks(q + 1, n) or 'NULL'}) ORDER BY position, id",
+            *shown_quotes,
+            *shown_invoices,
+        ):
+            owner = (
+                ("quote", row["quote_id"]) if row["quote_id"] is not None else ("invoice", row["invoice_id"])
+            )
+            items[owner].append(row)
+    (account,) = await db.fetch("SELECT currency FROM account WHERE id = $1", account_id)
     user_ids = {c[k] for c in contacts for k in ("setter_owner_id", "closer_owner_id", "assigned_to_id")}
     for rows, column in (
         (calls, "booked_by_id"),
@@ -195,6 +246,9 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row]) -> list
         (notes, "author_id"),
         (newest, "actor_user_id"),
         (oldest, "actor_user_id"),
+        (messages, "author_id"),
+        (quotes, "created_by_id"),
+        (jobs, "assignee_id"),
     ):
         user_ids.update(r[column] for section in rows.values() for r in section)
     wanted = sorted(user_ids - {None})
@@ -207,7 +261,11 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row]) -> list
         )
     }
     sections = _Sections(users, tags, utms, answers, calls, deals, notes, newest, oldest, totals)
-    return [sections.card(c) for c in contacts]
+    billing = _Billing(sections, quotes, jobs, invoices, items, account["currency"])
+    return [
+        sections.card(c) | billing.card(c, messages.get(c["id"], []), leads.get(c["id"], []))
+        for c in contacts
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -368,6 +426,221 @@ class _Sections:
                 for n in self.notes.get(cid, [])
             ],
         }
+
+
+class _Billing:
+    """Issue 12's sections of a card: the communication history, insights, quotes, jobs and
+    invoices, shaped from the rows read in build_cards."""
+
+    def __init__(
+        self,
+        sections: _Sections,
+        quotes: dict[int, list[Row]],
+        jobs: dict[int, list[Row]],
+        invoices: dict[int, list[Row]],
+        items: dict[tuple[str, int], list[Row]],
+        currency: str,
+    ) -> None:
+        self.s, self.quotes, self.jobs, self.invoices, self.items = sections, quotes, jobs, invoices, items
+        self.currency = currency
+        self.quote_by_id = {q["id"]: q for rows in quotes.values() for q in rows}
+        self.job_by_id = {j["id"]: j for rows in jobs.values() for j in rows}
+        self.today = datetime.now(UTC).date()
+
+    def history(self, calls: list[Row], messages: list[Row], leads: list[Row]) -> list[tuple[Any, ...]]:
+        """(at, kind, id, channel, direction, row), newest first."""
+        found = [(_dt(r["scheduled_at"]), CALL, r["id"], "CALL", r["direction"], r) for r in calls]
+        found += [(_dt(r["created_at"]), MESSAGE, r["id"], r["channel"], r["direction"], r) for r in messages]
+        found += [(_dt(r["submitted_at"]), LEAD, r["id"], "WEBFORM", "INBOUND", r) for r in leads]
+        found.sort(key=lambda item: item[:3], reverse=True)
+        return found
+
+    def node(self, kind: int, r: Row) -> Row:
+        if kind == CALL:
+            return {
+                "__typename": "Call",
+                "id": to_base64("Call", r["id"]),
+                "eventName": r["event_name"],
+                "scheduledAt": _iso(r["scheduled_at"]),
+                "outcome": r["outcome"],
+                "summary": r["summary"],
+            }
+        if kind == MESSAGE:
+            return {
+                "__typename": "Message",
+                "id": to_base64("Message", r["id"]),
+                "channel": r["channel"],
+                "subject": r["subject"],
+                "body": r["body"],
+                "author": self.s.named(r["author_id"]),
+            }
+        return {
+            "__typename": "Lead",
+            "id": to_base64("Lead", r["id"]),
+            "formName": r["form_name"],
+            "variant": r["variant"],
+            "submittedAt": _iso(r["submitted_at"]),
+        }
+
+    def communications(self, history: list[tuple[Any, ...]]) -> Row:
+        edges = []
+        for at, kind, item_id, channel, direction, row in history[:HISTORY_PAGE]:
+            micros = (at - _EPOCH) // timedelta(microseconds=1)
+            edges.append(
+                {
+                    "cursor": encode_cursor("communication", f"{micros}.{kind}.{item_id}"),  # type: ignore[arg-type]
+                    "channel": channel,
+                    "at": at.isoformat(),
+                    "direction": direction,
+                    "node": self.node(kind, row),
+                }
+            )
+        return {
+            "totalCount": len(history),
+            "pageInfo": {
+                "hasNextPage": len(history) > HISTORY_PAGE,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+            },
+            "edges": edges,
+        }
+
+    def insights(self, c: Row, history: list[tuple[Any, ...]], deals: list[Row]) -> Row:
+        cid = c["id"]
+        jobs, invoices = self.jobs.get(cid, []), self.invoices.get(cid, [])
+        since = [_dt(d["closed_at"]) for d in deals if d["status"] == "WON" and d["closed_at"] is not None]
+        since += [
+            _dt(j["completed_at"]) for j in jobs if j["status"] == "DONE" and j["completed_at"] is not None
+        ]
+        since += [
+            _dt(i["paid_at"])
+            for i in invoices
+            if i["status"] in ("PAID", "PARTIALLY_PAID") and i["paid_at"] is not None
+        ]
+        customer_since = _dt(c["converted_at"]) or (min(since) if since else None)  # type: ignore[type-var]
+        value = sum(
+            (
+                Decimal(str(d["amount"]))
+                for d in deals
+                if d["status"] == "WON" and d["currency"] == self.currency
+            ),
+            Decimal(0),
+        ) + sum(
+            (
+                Decimal(str(i["amount_paid"]))
+                for i in invoices
+                if i["status"] != "VOID" and i["currency"] == self.currency
+            ),
+            Decimal(0),
+        )
+        happened = [
+            h for h in history if h[1] != CALL or h[5]["direction"] is not None or h[5]["outcome"] is not None
+        ]
+        counts: dict[str, int] = defaultdict(int)
+        newest: dict[str, int] = {}
+        for rank, h in enumerate(happened):
+            counts[h[3]] += 1
+            newest.setdefault(h[3], rank)
+        common = min(counts, key=lambda ch: (-counts[ch], newest[ch])) if counts else None
+        last = None
+        if happened:
+            at, kind, _, channel, _, r = happened[0]
+            if kind == CALL:
+                label = r["outcome"].replace("_", " ").capitalize() if r["outcome"] else None
+                said = r["summary"] or (None if label else r["event_name"])
+                summary = _summary(": ".join(part for part in (label, said) if part))
+            elif kind == MESSAGE:
+                summary = _summary(r["body"][:2000])
+            else:
+                summary = _summary(r["form_name"])
+            last = {"at": at.isoformat(), "channel": channel, "summary": summary}
+        return {
+            "customerSince": customer_since.isoformat() if customer_since else None,
+            "jobsCompleted": sum(1 for j in jobs if j["status"] == "DONE"),
+            "lifetimeValue": {"amount": _money(value, self.currency), "currency": self.currency},
+            "mostCommonChannel": common,
+            "lastInteraction": last,
+        }
+
+    def lines(self, owner: str, document_id: int, currency: str) -> list[Row]:
+        shaped = []
+        for r in self.items.get((owner, document_id), []):
+            quantity, price, rate = (Decimal(str(r[k])) for k in ("quantity", "unit_price", "tax_rate"))
+            shaped.append(
+                {
+                    "description": r["description"],
+                    "quantity": _plain(quantity),
+                    "unitPrice": _money(price, currency),
+                    "taxRate": _plain(rate),
+                    "total": _money(line_totals(quantity, price, rate, currency).total, currency),
+                }
+            )
+        return shaped
+
+    def quote_number(self, quote_id: int | None) -> Row | None:
+        quote = self.quote_by_id.get(quote_id) if quote_id is not None else None
+        return {"number": quote["number"]} if quote else None
+
+    def documents(self, cid: int) -> Row:
+        quotes = [
+            {
+                "id": to_base64("Quote", q["id"]),
+                "number": q["number"],
+                "title": q["title"],
+                "status": q["status"],
+                "total": _money(q["total"], q["currency"]),
+                "validUntil": _day(q["valid_until"]),
+                "createdBy": self.s.named(q["created_by_id"]),
+                "lineItems": self.lines("quote", q["id"], q["currency"]),
+            }
+            for q in self.quotes.get(cid, [])[:DOCUMENTS_PAGE]
+        ]
+        jobs = [
+            {
+                "id": to_base64("Job", j["id"]),
+                "title": j["title"],
+                "status": j["status"],
+                "scheduledStart": _iso(j["scheduled_start"]),
+                "completedAt": _iso(j["completed_at"]),
+                "assignee": self.s.named(j["assignee_id"]),
+                "quote": self.quote_number(j["quote_id"]),
+            }
+            for j in self.jobs.get(cid, [])[:DOCUMENTS_PAGE]
+        ]
+        invoices = []
+        for i in self.invoices.get(cid, [])[:DOCUMENTS_PAGE]:
+            c = i["currency"]
+            total, paid = Decimal(str(i["total"])), Decimal(str(i["amount_paid"]))
+            due = i["due_date"]
+            due_day = date.fromisoformat(due) if isinstance(due, str) else due
+            job = self.job_by_id.get(i["job_id"]) if i["job_id"] is not None else None
+            invoices.append(
+                {
+                    "id": to_base64("Invoice", i["id"]),
+                    "number": i["number"],
+                    "title": i["title"],
+                    "status": i["status"],
+                    "total": _money(total, c),
+                    "amountPaid": _money(paid, c),
+                    "balanceDue": _money(total - paid, c),
+                    "dueDate": _day(due),
+                    "overdue": i["status"] in ("SENT", "PARTIALLY_PAID")
+                    and due_day is not None
+                    and due_day < self.today,
+                    "paidAt": _iso(i["paid_at"]),
+                    "quote": self.quote_number(i["quote_id"]),
+                    "job": {"title": job["title"]} if job else None,
+                    "lineItems": self.lines("invoice", i["id"], c),
+                }
+            )
+        return {"quotes": {"nodes": quotes}, "jobs": {"nodes": jobs}, "invoices": {"nodes": invoices}}
+
+    def card(self, c: Row, messages: list[Row], leads: list[Row]) -> Row:
+        cid = c["id"]
+        history = self.history(self.s.calls.get(cid, []), messages, leads)
+        return {
+            "communications": self.communications(history),
+            "insights": self.insights(c, history, self.s.deals.get(cid, [])),
+        } | self.documents(cid)
 
 
 # --------------------------------------------------------------------------------------

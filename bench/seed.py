@@ -10,8 +10,9 @@ Call `seed(...)` with the ORM open (`crm.db.open_database`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from crm.clock import utcnow
 from crm.models import (
@@ -20,13 +21,20 @@ from crm.models import (
     ContactTag,
     Deal,
     FormAnswer,
+    Invoice,
+    Job,
     JourneyEvent,
+    Lead,
+    LineItem,
+    Message,
     Note,
+    Quote,
     Tag,
     User,
     Utm,
 )
 from crm.services.accounts import create_account, create_user
+from crm.services.billing import document_totals
 
 
 @dataclass(frozen=True)
@@ -38,10 +46,32 @@ class CardSizes:
     utms: int = 5
     tags: int = 5
     answers: int = 12
+    # Issue 12: messages and leads (with the calls: the communication history), quotes, jobs
+    # and invoices, and the line items of each quote and invoice.
+    messages: int = 30
+    leads: int = 3
+    quotes: int = 4
+    jobs: int = 3
+    invoices: int = 4
+    items: int = 3
 
 
 # The cards of the list scenario: every section present, a few rows each.
-LIST_SIZES = CardSizes(journey=6, calls=3, deals=2, notes=2, utms=1, tags=2, answers=2)
+LIST_SIZES = CardSizes(
+    journey=6,
+    calls=3,
+    deals=2,
+    notes=2,
+    utms=1,
+    tags=2,
+    answers=2,
+    messages=3,
+    leads=1,
+    quotes=1,
+    jobs=1,
+    invoices=1,
+    items=2,
+)
 
 
 @dataclass(frozen=True)
@@ -283,3 +313,181 @@ async def _add_sections(
                 )
             )
     await JourneyEvent.bulk_create(events, batch_size=500)
+    await _add_communications(cids, sizes, people, account_id, now)
+    await _add_billing(cids, sizes, people, account_id, now)
+
+
+MESSAGE_BODIES = (
+    "Hi Jordan, this is Sam from Bench Co confirming Tuesday at 3pm.",
+    "Sounds good, see you then. Can you bring the irrigation brochure?",
+    "Here is the estimate we discussed; the back lot is included.",
+)
+
+
+async def _add_communications(
+    cids: list[int], sizes: CardSizes, people: _People, account_id: int, now: datetime
+) -> None:
+    """SMS, email and chat messages a few hours apart, and web-form leads."""
+    users = people.ids
+    await Message.bulk_create(
+        [
+            Message(
+                contact_id=cid,
+                channel=("SMS", "EMAIL", "CHAT")[i % 3],
+                direction="OUTBOUND" if i % 2 else "INBOUND",
+                status="DELIVERED" if i % 2 else "RECEIVED",
+                to_address="+14155550123" if i % 2 else "+14155550999",
+                from_address="+14155550999" if i % 2 else "+14155550123",
+                subject="Your estimate" if i % 3 == 1 else None,
+                body=MESSAGE_BODIES[i % len(MESSAGE_BODIES)],
+                author_id=users[i % 3] if i % 2 else None,
+                created_at=now - timedelta(hours=5 * (sizes.messages - i)),
+                sent_at=now - timedelta(hours=5 * (sizes.messages - i)) if i % 2 else None,
+                delivered_at=now - timedelta(hours=5 * (sizes.messages - i)) if i % 2 else None,
+            )
+            for cid in cids
+            for i in range(sizes.messages)
+        ],
+        batch_size=500,
+    )
+    await Lead.bulk_create(
+        [
+            Lead(
+                account_id=account_id,
+                contact_id=cid,
+                form_name=("Free estimate", "Spring promo")[i % 2],
+                variant="B" if i % 2 else None,
+                ip_address="203.0.113.42",
+                referrer="https://rivera-landscaping.example.com/pricing",
+                submitted_at=now - timedelta(days=20 * (sizes.leads - i)),
+                status="DUPLICATE" if i else "NEW",
+                match_reason="EMAIL" if i else "NEW",
+                fingerprint=f"{cid:032}{i:032}",
+                identity={"email": "jordan@rivera-landscaping.example.com"},
+            )
+            for cid in cids
+            for i in range(sizes.leads)
+        ],
+        batch_size=500,
+    )
+
+
+async def _ids(model: Any, cids: list[int]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {cid: [] for cid in cids}
+    for row in await model.filter(contact_id__in=cids).order_by("id").values("id", "contact_id"):
+        found[row["contact_id"]].append(row["id"])
+    return found
+
+
+LINES = (
+    ("Spring clean-up", Decimal("1"), Decimal("450.00"), Decimal("8.25")),
+    ("Mulch, per yard", Decimal("6"), Decimal("42.50"), Decimal("8.25")),
+    ("Irrigation check", Decimal("1.5"), Decimal("95.00"), Decimal("0")),
+)
+
+
+def _line_totals(count: int) -> tuple[Decimal, Decimal]:
+    """Subtotal and tax of the first `count` lines, rounded as the service rounds them."""
+    lines = [LINES[p % len(LINES)] for p in range(count)]
+    totals = document_totals(
+        [{"quantity": q, "unit_price": price, "tax_rate": rate} for _, q, price, rate in lines], "USD"
+    )
+    return totals.subtotal, totals.tax
+
+
+async def _add_billing(
+    cids: list[int], sizes: CardSizes, people: _People, account_id: int, now: datetime
+) -> None:
+    """Quotes (accepted, sent, draft), jobs carrying them out (done, then scheduled) and invoices
+    billing them (paid, then sent), each quote and invoice with `sizes.items` line items."""
+    users = people.ids
+    subtotal, tax = _line_totals(sizes.items)
+    await Quote.bulk_create(
+        [
+            Quote(
+                account_id=account_id,
+                contact_id=cid,
+                number=f"Q-{cid:04}{i:02}",
+                title=("Spring clean-up", "Irrigation install", "Tree service")[i % 3],
+                currency="USD",
+                status=("ACCEPTED", "SENT", "DRAFT")[i % 3],
+                valid_until=date(2027, 3, 31),
+                notes="Materials included",
+                subtotal=subtotal,
+                tax=tax,
+                total=subtotal + tax,
+                sent_at=now - timedelta(days=30 - i) if i % 3 != 2 else None,
+                decided_at=now - timedelta(days=25 - i) if i % 3 == 0 else None,
+                created_by_id=users[i % 3],
+            )
+            for cid in cids
+            for i in range(sizes.quotes)
+        ],
+        batch_size=500,
+    )
+    quotes = await _ids(Quote, cids)
+    await Job.bulk_create(
+        [
+            Job(
+                account_id=account_id,
+                contact_id=cid,
+                title=("Spring clean-up", "Irrigation install", "Tree service")[i % 3],
+                status="DONE" if i % 2 == 0 else "SCHEDULED",
+                scheduled_start=now + timedelta(days=7 * i - 14),
+                scheduled_end=now + timedelta(days=7 * i - 14, hours=4),
+                completed_at=now + timedelta(days=7 * i - 14, hours=4) if i % 2 == 0 else None,
+                assignee_id=users[(i + 1) % 3],
+                quote_id=quotes[cid][i] if i < len(quotes[cid]) else None,
+                notes="Gate code 4411",
+                created_by_id=users[i % 3],
+            )
+            for cid in cids
+            for i in range(sizes.jobs)
+        ],
+        batch_size=500,
+    )
+    jobs = await _ids(Job, cids)
+    await Invoice.bulk_create(
+        [
+            Invoice(
+                account_id=account_id,
+                contact_id=cid,
+                number=f"INV-{cid:04}{i:02}",
+                title=("Spring clean-up", "Irrigation install", "Tree service")[i % 3],
+                currency="USD",
+                status="PAID" if i % 2 == 0 else "SENT",
+                subtotal=subtotal,
+                tax=tax,
+                total=subtotal + tax,
+                amount_paid=subtotal + tax if i % 2 == 0 else Decimal(0),
+                due_date=date(2026, 1, 15) if i % 2 else date(2027, 1, 15),
+                issued_at=now - timedelta(days=20 - i),
+                paid_at=now - timedelta(days=10 - i) if i % 2 == 0 else None,
+                quote_id=quotes[cid][i] if i < len(quotes[cid]) else None,
+                job_id=jobs[cid][i] if i < len(jobs[cid]) else None,
+                notes="Net 30",
+                created_by_id=users[i % 3],
+            )
+            for cid in cids
+            for i in range(sizes.invoices)
+        ],
+        batch_size=500,
+    )
+    invoices = await _ids(Invoice, cids)
+    await LineItem.bulk_create(
+        [
+            LineItem(
+                **{owner: document_id},
+                position=p,
+                description=LINES[p % len(LINES)][0],
+                quantity=LINES[p % len(LINES)][1],
+                unit_price=LINES[p % len(LINES)][2],
+                tax_rate=LINES[p % len(LINES)][3],
+            )
+            for owner, documents in (("quote_id", quotes), ("invoice_id", invoices))
+            for cid in cids
+            for document_id in documents[cid]
+            for p in range(sizes.items)
+        ],
+        batch_size=500,
+    )

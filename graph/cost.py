@@ -79,6 +79,8 @@ LIST_BOUNDS: dict[str, int] = {
     "Contact.journey": MAX_PAGE,
     "Contact.messages": MAX_PAGE,
     "Contact.communications": MAX_PAGE,
+    "Referral.invited": MAX_PAGE,  # graph/schema/referrals.py
+    "Rewards.ledger": MAX_PAGE,
     "WebhookEndpoint.deliveries": MAX_PAGE,
     "Contact.conversions": MAX_PAGE,
     "Query.conversions": MAX_PAGE,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, NewType
 
 import pytest
@@ -23,7 +23,12 @@ from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from crm.models import Contact, Conversion, Lead
+from crm.actor import Actor
+from crm.clock import utcnow
+from crm.models import Contact, Conversion, Invoice, Lead
+from crm.services.call_log import CallDirection, log_call
+from crm.services.calls import CallOutcome
+from crm.services.chat import record_chat_message
 from graph.execution import FastExecutionContext, execution_context_class, fast_path_from_env
 from graph.ids import encode_cursor, global_id
 from tests.conftest import Api, Tenant
@@ -83,6 +88,22 @@ async def seeded(acme: Tenant) -> list[int]:
         account_id, [(users[0], users[1], users[2]), (users[1], None, users[0]), (None, None, None)]
     )
     await fill_sections(account_id, contact_ids, A_FEW, users, tags)
+    # Through the services, as a chat plugin and a rep would: a chat message and a logged call
+    # join the first card's communication history (fill_sections' rows are inserted directly).
+    admin = Actor.user(account_id, acme.user_ids["admin"], "Acme Admin", "admin")
+    said = utcnow() - timedelta(hours=2)
+    await record_chat_message(
+        Actor.plugin(account_id, "webchat"), contact_ids[0], "INBOUND", "Is Tuesday ok?", said
+    )
+    await log_call(
+        admin,
+        contact_ids[0],
+        said - timedelta(hours=1),
+        CallDirection.OUTBOUND,
+        240,
+        CallOutcome.SPOKE,
+        "Booked Tuesday",
+    )
     return contact_ids
 
 
@@ -255,6 +276,68 @@ query Merges($id: ID!, $merge: ID!, $absorbed: ID!) {
 }
 """
 
+# Issue 12's card sections: a communications page, the page after it and a channels filter
+# (union members with their nested lists), insights, documents by status with line items and
+# links, node() of an invoice, and bad input beside good data (a bad cursor, no channels).
+COMMUNICATIONS = """
+query Communications($id: ID!, $after: String!, $invoice: ID!) {
+  contact(id: $id) {
+    communications(first: 3) {
+      totalCount
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges {
+        cursor channel at direction
+        node {
+          __typename
+          ... on Call { id outcome summary callDirection: direction durationSeconds bookedBy { name } }
+          ... on Message { id channel body messageDirection: direction author { name } contact { id } }
+          ... on Lead { id formName answers { question } utms { source } }
+        }
+      }
+    }
+    next: communications(first: 3, after: $after) {
+      edges { cursor channel node { __typename ... on Call { id } ... on Message { id } ... on Lead { id } } }
+      pageInfo { hasNextPage hasPreviousPage endCursor }
+    }
+    said: communications(channels: [CHAT, WEBFORM]) {
+      totalCount
+      edges { channel node { __typename ... on Message { body subject } ... on Lead { formName status } } }
+    }
+    insights {
+      customerSince jobsCompleted lifetimeValue { amount currency } mostCommonChannel
+      lastInteraction { at channel summary }
+    }
+    quotes(status: ACCEPTED) { nodes { id number status total lineItems { description quantity total } } }
+    jobs(status: DONE, first: 1) {
+      edges { cursor node { id status completedAt assignee { name } quote { number lineItems { tax } } } }
+      pageInfo { hasNextPage endCursor }
+    }
+    invoices(status: PAID) {
+      nodes {
+        id number amountPaid balanceDue paidAt overdue job { title } quote { number } lineItems { total }
+      }
+    }
+  }
+  node(id: $invoice) { __typename id ... on Invoice { number total contact { id } job { status } } }
+  bad: contact(id: $id) { firstName communications(after: "nope") { totalCount } }
+  noChannels: contact(id: $id) { firstName communications(channels: []) { totalCount } }
+  badQuote: contact(id: $id) { firstName quotes(first: 2, after: "nope") { nodes { id } } }
+}
+"""
+
+
+async def communication_ids(admin: Api, contact_id: int) -> dict[str, str]:
+    """The cursor of the first page's last item, and the contact's first invoice."""
+    query = "query($id: ID!) { contact(id: $id) { communications(first: 3) { edges { cursor } } } }"
+    edges = (await admin.data(query, {"id": contact_gid(contact_id)}))["contact"]["communications"]["edges"]
+    invoice = await Invoice.filter(contact_id=contact_id).order_by("id").first()
+    assert invoice is not None
+    return {
+        "id": contact_gid(contact_id),
+        "after": edges[-1]["cursor"],
+        "invoice": str(global_id("Invoice", invoice.id)),
+    }
+
 
 async def merged(admin: Api, contact_id: int) -> dict[str, str]:
     """Two merges into the card (the latest undone) and a contact that shares its phone."""
@@ -314,6 +397,7 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
             conversions := {"id": contact_gid(first), "conversion": await first_conversion(first)},
         ),
     ]
+    cases.append((rep, COMMUNICATIONS, communicated := await communication_ids(admin, first)))
     cases.append((rep, MERGES, merge_ids := await merged(admin, first)))
     for client, query, variables in cases:
         graphql_core, compiled = await both_over_http(client, query, variables)
@@ -347,6 +431,30 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
     assert sorted((e["path"], e["extensions"]["code"]) for e in merges["errors"]) == [
         (["bad", "duplicateCandidates"], "BAD_USER_INPUT"),
         (["gone"], "NOT_FOUND"),
+    ]
+    talked = (await both_over_http(rep, COMMUNICATIONS, communicated))[1]
+    history = talked["data"]["contact"]
+    assert history["communications"]["totalCount"] == 11  # 4 calls + 1 logged, 3 + 1 messages, 2 leads
+    assert len(history["next"]["edges"]) == 3 and history["next"]["pageInfo"]["hasPreviousPage"] is True
+    assert {
+        e["node"]["__typename"] for e in history["communications"]["edges"] + history["next"]["edges"]
+    } == {
+        "Call",
+        "Message",
+        "Lead",
+    }
+    assert [e["channel"] for e in history["said"]["edges"]] == ["WEBFORM", "WEBFORM", "CHAT", "CHAT"]
+    assert history["said"]["edges"][2]["node"]["body"] == "Is Tuesday ok?"
+    assert history["insights"]["jobsCompleted"] == 1 and history["insights"]["lastInteraction"]
+    assert history["quotes"]["nodes"] and history["quotes"]["nodes"][0]["lineItems"]
+    assert history["jobs"]["edges"][0]["node"]["quote"]["number"]
+    assert history["invoices"]["nodes"][0]["job"] and talked["data"]["node"]["__typename"] == "Invoice"
+    assert sorted(
+        (e["path"][0], e["extensions"]["code"], e["extensions"].get("field")) for e in talked["errors"]
+    ) == [
+        ("bad", "BAD_USER_INPUT", "after"),
+        ("badQuote", "BAD_USER_INPUT", "after"),
+        ("noChannels", "BAD_USER_INPUT", "channels"),
     ]
     bad_bounds = (await both_over_http(rep, SLICE_ERRORS, slice_errors))[1]["errors"]
     assert {e["extensions"].get("field") for e in bad_bounds} == {"first", "after"}
