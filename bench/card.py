@@ -93,7 +93,7 @@ fragment Card on Contact {
     id productName amount currency paymentType status recurring closedAt createdAt createdBy { name }
   }
   notes { id body text createdAt author { name } }
-  communications(first: 20) {
+  communications(first: 30) {
     totalCount
     pageInfo { hasNextPage endCursor }
     edges {

@@ -38,7 +38,7 @@ from graph.ids import encode_cursor
 from graph.view import bearer
 
 JOURNEY_PAGE = 100  # the card asks for the newest and the oldest page of this size
-HISTORY_PAGE = 20  # communications(first: 20)
+HISTORY_PAGE = 30  # communications(first: 30): the 20 upcoming calls, then what happened
 DOCUMENTS_PAGE = 5  # quotes, jobs, invoices (first: 5)
 CALL, MESSAGE, LEAD = 1, 2, 3  # the history's kinds, its tie-break at one time
 SUMMARY_CHARS = 140

@@ -359,7 +359,7 @@ async def _add_communications(
                 variant="B" if i % 2 else None,
                 ip_address="203.0.113.42",
                 referrer="https://rivera-landscaping.example.com/pricing",
-                submitted_at=now - timedelta(days=20 * (sizes.leads - i)),
+                submitted_at=now - timedelta(hours=30 * (sizes.leads - i)),
                 status="DUPLICATE" if i else "NEW",
                 match_reason="EMAIL" if i else "NEW",
                 fingerprint=f"{cid:032}{i:032}",

@@ -202,3 +202,47 @@ async def test_contact_duplicated_fires_once_for_the_copy(running_app: AppFactor
         assert event.changes["status"] == [None, "qualified"]
         assert event.changes["setterOwner"] == [None, "Acme Rep"]
         assert event.changes["tags"] == [None, ["Referral", "VIP"]]
+
+
+async def test_the_copy_gets_the_expanded_profile_journaled(running_app: AppFactory) -> None:
+    """The profile is identity-like data (article 002: only history notes stay behind): the copy
+    gets the whole row, and its CONTACT_DUPLICATED entry lists each field as `[None, value]`."""
+    from tests.test_card_header_profile import FULL_PROFILE, PROFILE_FIELDS
+
+    recorder = DuplicationRecorder()
+    async with running_app(plugins=(recorder,), disabled_plugins=builtin_names()) as app:
+        acme = await make_tenant("Acme")
+        admin = app.as_(acme.admin_key)
+        source = (await admin.data(CREATE, {"i": {"firstName": "Ada", "profile": FULL_PROFILE}}))[
+            "createContact"
+        ]["id"]
+        profile_of = "query($id: ID!) { contact(id: $id) { profile { " + PROFILE_FIELDS + " } } }"
+        original = (await admin.data(profile_of, {"id": source}))["contact"]["profile"]
+        assert original["occupation"] == "Engineer" and original["pets"] is False
+        copy = (await admin.data(DUPLICATE, {"i": {"id": source}}))["duplicateContact"]["contact"]["id"]
+        assert (await admin.data(profile_of, {"id": copy}))["contact"]["profile"] == original
+        await app.runtime.dispatcher.drain()
+        (event,) = recorder.events
+        assert event.changes["profile.netWorth"] == [None, {"amount": "250000.50", "currency": "USD"}]
+        assert event.changes["profile.marketValue"] == [None, {"amount": "45000000", "currency": "JPY"}]
+        assert event.changes["profile.occupation"] == [None, "Engineer"]
+        assert event.changes["profile.pets"] == [None, False]  # an answer, not a blank
+        assert event.changes["profile.anniversary1"] == [None, {"date": "2015-09-12", "label": "Wedding"}]
+        assert event.changes["profile.birthDate"] == [None, "1990-06-15"]
+        assert "profile.age" not in event.changes  # derived from the birth date, not stored
+        # The two rows are separate: editing the copy's profile leaves the source's alone.
+        await admin.data(
+            "mutation($i: UpdateContactInput!) { updateContact(input: $i) { id } }",
+            {"i": {"id": copy, "profile": {"occupation": "Pilot"}}},
+        )
+        assert (await admin.data(profile_of, {"id": source}))["contact"]["profile"][
+            "occupation"
+        ] == "Engineer"
+        # A contact without a profile row duplicates into one without a row either.
+        bare = (await admin.data(CREATE, {"i": {"firstName": "Bo"}}))["createContact"]["id"]
+        bare_copy = (await admin.data(DUPLICATE, {"i": {"id": bare}}))["duplicateContact"]["contact"]["id"]
+        from crm.models.profile import ContactProfile
+
+        assert not await ContactProfile.filter(contact_id=decode_id(bare_copy, "Contact")).exists()
+        await app.runtime.dispatcher.drain()
+        assert not any(key.startswith("profile.") for key in recorder.events[-1].changes)

@@ -441,12 +441,12 @@ async def test_the_ledger_and_its_figures(as_admin: Api, api: Api, recorder: Rec
     assert earned["contact"]["rewards"]["balance"] == {"amount": "25.50", "currency": "USD"}
     await as_admin.data(EARN, {"input": {"contactId": ada, "amount": 10, "reason": "Referred Cy"}})
     rewards = (await card(as_admin, ada))["rewards"]
-    # Not a customer yet: nothing can be issued, and issuing says so with the balance.
+    # Not a customer yet and no direct reward: nothing can be issued, and issuing says why.
     assert rewards["toBeIssued"] == {"amount": "0.00", "currency": "USD"}
     assert rewards["balance"]["amount"] == "35.50" and rewards["totalEarned"]["amount"] == "35.50"
     error = (await as_admin.post(ISSUE, {"input": {"contactId": ada, "amount": "5"}}))["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and "35.50 USD" in error["message"]
-    assert "not a customer" in error["message"]
+    assert "not converted yet" in error["message"] and "0.00 USD can be issued" in error["message"]
 
     await convert(as_admin, ada)
     assert (await card(as_admin, ada))["rewards"]["toBeIssued"]["amount"] == "35.50"
@@ -492,6 +492,91 @@ async def test_the_ledger_and_its_figures(as_admin: Api, api: Api, recorder: Rec
     rep = api.as_(acme.rep_key)
     error = (await rep.post(ISSUE, {"input": {"contactId": ada, "amount": "1"}}))["errors"][0]
     assert error["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_direct_reward_can_be_issued_before_the_contact_converts(
+    as_admin: Api, api: Api, recorder: Recorder
+) -> None:
+    """Article 004 point 4: a direct reward shows in toBeIssued straight away; a chosen one once
+    the lead converts. toBeIssued = direct + (converted ? other : 0) - issued - promos, >= 0."""
+    ada = await contact(as_admin, "Ada")
+    direct = """
+    mutation($input: EarnRewardInput!) {
+      earnReward(input: $input) { entry { kind direct } contact { rewards { toBeIssued { amount } } } }
+    }
+    """
+    done = await as_admin.data(
+        direct, {"input": {"contactId": ada, "amount": "10", "reason": "Signed up", "direct": True}}
+    )
+    assert done["earnReward"]["entry"] == {"kind": "EARNED", "direct": True}
+    assert done["earnReward"]["contact"]["rewards"]["toBeIssued"] == {"amount": "10.00"}
+    done = await as_admin.data(direct, {"input": {"contactId": ada, "amount": "25", "reason": "Referred Bo"}})
+    assert done["earnReward"]["entry"] == {"kind": "EARNED", "direct": False}  # the default
+    rewards = (await card(as_admin, ada))["rewards"]
+    assert rewards["toBeIssued"]["amount"] == "10.00" and rewards["balance"]["amount"] == "35.00"
+
+    # More than the direct part, before conversion: refused, saying what can be issued and why.
+    body = await as_admin.post(ISSUE, {"input": {"contactId": ada, "amount": "10.01"}})
+    error = body["errors"][0]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "amount"}
+    assert "not converted yet" in error["message"] and "10.00 USD can be issued" in error["message"]
+    assert "25.00 USD of other earned rewards waits" in error["message"]
+    assert await RewardEntry.filter(kind="ISSUED").count() == 0
+
+    await as_admin.data(ISSUE, {"input": {"contactId": ada, "amount": "6"}})
+    rewards = (await card(as_admin, ada))["rewards"]
+    assert rewards["toBeIssued"]["amount"] == "4.00" and rewards["balance"]["amount"] == "29.00"
+    await as_admin.data(REDEEM, {"input": {"contactId": ada, "code": "P", "amount": "4"}})
+    rewards = (await card(as_admin, ada))["rewards"]
+    assert rewards["toBeIssued"]["amount"] == "0.00" and rewards["balance"]["amount"] == "25.00"
+    # A promo taken from the non-direct part never drives toBeIssued below 0.
+    await as_admin.data(REDEEM, {"input": {"contactId": ada, "code": "Q", "amount": "5"}})
+    data = await card(as_admin, ada)
+    assert (
+        data["rewards"]["toBeIssued"]["amount"] == "0.00" and data["rewards"]["balance"]["amount"] == "20.00"
+    )
+    error = (await as_admin.post(ISSUE, {"input": {"contactId": ada, "amount": "0.01"}}))["errors"][0]
+    assert "0.00 USD can be issued" in error["message"]
+
+    # Converting releases the rest: the balance.
+    await convert(as_admin, ada)
+    rewards = (await card(as_admin, ada))["rewards"]
+    assert rewards["toBeIssued"]["amount"] == "20.00"
+    error = (await as_admin.post(ISSUE, {"input": {"contactId": ada, "amount": "20.01"}}))["errors"][0]
+    assert "20.00 USD can be issued" in error["message"] and "balance of 20.00 USD" in error["message"]
+    await as_admin.data(ISSUE, {"input": {"contactId": ada, "amount": "20"}})
+    assert (await card(as_admin, ada))["rewards"]["toBeIssued"]["amount"] == "0.00"
+
+    # Journal and hooks: the direct line says so; toBeIssued's change is recorded.
+    earned = entries(data, "REWARD_EARNED")
+    assert [changes_of(e).get("toBeIssued") for e in earned] == [None, ["0.00", "10.00"]]
+    assert "a direct reward of" in earned[-1]["summary"]
+    issued = entries(data, "REWARD_ISSUED")[0]
+    assert changes_of(issued)["toBeIssued"] == ["10.00", "4.00"]
+    await drain(api)
+    events = recorder.take("reward_earned")
+    assert [e.subject["direct"] for e in events] == [True, False]
+    assert [e.subject["toBeIssued"] for e in events] == ["10.00", "10.00"]
+    (first_issue, _) = recorder.take("reward_issued")
+    assert first_issue.subject["direct"] is False and first_issue.subject["toBeIssued"] == "4.00"
+
+
+async def test_direct_must_be_a_boolean(as_admin: Api, acme: Tenant) -> None:
+    ada = await contact(as_admin, "Ada")
+    body = await as_admin.post(
+        EARN, {"input": {"contactId": ada, "amount": "1", "reason": "x", "direct": "yes"}}
+    )
+    assert body["errors"] and await RewardEntry.all().count() == 0
+    done = await as_admin.data(
+        EARN, {"input": {"contactId": ada, "amount": "1", "reason": "x", "direct": None}}
+    )
+    assert done["earnReward"]["entry"]["kind"] == "EARNED"
+    assert (await RewardEntry.get()).direct is False
+    user = await User.get(id=acme.user_ids["admin"])
+    actor = Actor.user(user.account_id, user.id, user.name, "admin")  # type: ignore[attr-defined]
+    with pytest.raises(BadInput, match="direct"):
+        await reward_service.earn_reward(actor, db_id(ada), "1", "x", None, "yes")  # type: ignore[arg-type]
+    assert await RewardEntry.all().count() == 1
 
 
 @pytest.mark.parametrize(
@@ -734,8 +819,13 @@ async def test_the_readme_example_runs(as_admin: Api) -> None:
     ada = await contact(as_admin, "Ada")
     assert ada == "Q29udGFjdDox"  # the id the example names: the account's first contact
     data = (await as_admin.data(example))["earnReward"]
-    assert data["entry"] == {"kind": "EARNED", "amount": {"amount": "25.00", "currency": "USD"}}
+    assert data["entry"] == {
+        "kind": "EARNED",
+        "direct": True,
+        "amount": {"amount": "25.00", "currency": "USD"},
+    }
     assert data["contact"]["rewards"]["balance"] == {"amount": "25.00", "currency": "USD"}
+    assert data["contact"]["rewards"]["toBeIssued"] == {"amount": "25.00"}  # direct: at once
     assert data["contact"]["referral"]["referralLink"].startswith("https://crm.example.com/r/")
 
 
@@ -753,3 +843,143 @@ async def test_the_demo_fills_referrals_rewards_and_opt_ins(api: Api) -> None:
     kinds = set(await RewardEntry.filter(account_id=account.id).values_list("kind", flat=True))
     assert kinds == {"EARNED", "ISSUED", "PROMO_REDEEMED"}
     assert await Contact.filter(account_id=account.id, communication_opt_in=True).count() >= 6
+
+
+# --------------------------------------------------------------------------------------
+# Merges and referrals
+# --------------------------------------------------------------------------------------
+
+MERGE = """
+mutation($i: MergeContactsInput!) {
+  mergeContacts(input: $i) {
+    contact {
+      id referral { inviter { id } }
+      journey(first: 1) { nodes { kind changes { field before after } } }
+    }
+    merge { id moved { kind count } filled { field fromContactId value } }
+  }
+}
+"""
+UNMERGE = """
+mutation($i: UnmergeContactsInput!) {
+  unmergeContacts(input: $i) {
+    contacts { id } merge { undoneAt }
+  }
+}
+"""
+
+
+async def inviters(*contact_ids: str) -> list[int | None]:
+    from crm.models.contacts import every_contact
+
+    rows = dict(
+        await every_contact().filter(id__in=[db_id(i) for i in contact_ids]).values_list("id", "inviter_id")
+    )
+    return [rows[db_id(i)] for i in contact_ids]
+
+
+async def merge(api: Api, primary: str, *duplicates: str) -> dict[str, Any]:
+    return (await api.data(MERGE, {"i": {"primaryId": primary, "duplicateIds": list(duplicates)}}))[
+        "mergeContacts"
+    ]
+
+
+async def test_a_merge_moves_the_invited_and_the_inviter_and_undo_gives_them_back(
+    as_admin: Api, api: Api, recorder: Recorder
+) -> None:
+    ana, bea, cy, dee, eve = [await contact(as_admin, n) for n in ("Ana", "Bea", "Cy", "Dee", "Eve")]
+    for invited, inviter in ((cy, bea), (dee, bea), (bea, eve)):
+        await set_inviter(as_admin, invited, inviter)
+    bea_code = (await card(as_admin, bea))["referral"]["referralCode"]
+    await as_admin.data(SETTINGS, {"input": {"referralLandingUrl": "https://example.com/refer"}})
+
+    done = await merge(as_admin, ana, bea)
+    # Bea's invited now point at Ana; Ana had no inviter: she takes Bea's (fill-empty).
+    assert await inviters(cy, dee, ana) == [db_id(ana), db_id(ana), db_id(eve)]
+    assert done["contact"]["referral"]["inviter"] == {"id": eve}
+    assert {"kind": "InvitedContact", "count": 2} in done["merge"]["moved"]
+    assert {"field": "inviter", "fromContactId": bea, "value": eve} in done["merge"]["filled"]
+    (entry,) = done["contact"]["journey"]["nodes"]
+    assert entry["kind"] == "CONTACTS_MERGED"
+    assert changes_of(entry)["inviter"] == [None, {"id": db_id(eve), "name": "Eve Lee"}]
+    ana_card = await card(as_admin, ana)
+    assert {e["node"]["id"] for e in ana_card["referral"]["invited"]["edges"]} == {cy, dee}
+
+    # Bea's code, while she is absorbed, attributes to Ana: the link and a lead.
+    response = await as_admin.client.get(f"/r/{bea_code}")
+    assert response.status_code == 302 and response.headers["location"].endswith(f"ref={bea_code}")
+    lead = await as_admin.data(
+        SUBMIT, {"input": {"formName": "Quote", "email": "fay@example.com", "referralCode": bea_code}}
+    )
+    fay = lead["submitLead"]["lead"]["contact"]["id"]
+    assert await inviters(fay) == [db_id(ana)]
+    await drain(api)
+    assert recorder.take("lead_submitted")[0].subject["referral"] == {
+        "code": bea_code,
+        "outcome": "ATTRIBUTED",
+    }
+
+    # Undo: Bea's invited and Ana's inviter go back; Fay came after the merge and stays with Ana.
+    merge_id = done["merge"]["id"]
+    await as_admin.data(UNMERGE, {"i": {"mergeId": merge_id}})
+    assert await inviters(cy, dee, ana, bea, fay) == [db_id(bea), db_id(bea), None, db_id(eve), db_id(ana)]
+    unmerged = entries(await card(as_admin, ana), "CONTACT_UNMERGED")[0]
+    assert changes_of(unmerged)["inviter"] == [{"id": db_id(eve), "name": "Eve Lee"}, None]
+    # Bea's code is hers again.
+    lead = await as_admin.data(
+        SUBMIT, {"input": {"formName": "Quote", "email": "gus@example.com", "referralCode": bea_code}}
+    )
+    assert await inviters(lead["submitLead"]["lead"]["contact"]["id"]) == [db_id(bea)]
+
+
+async def test_a_merge_never_makes_the_primary_its_own_inviter(as_admin: Api) -> None:
+    ana, bea, cal, ivy, kim = [await contact(as_admin, n) for n in ("Ana", "Bea", "Cal", "Ivy", "Kim")]
+    # Bea invited Ana; Ana keeps her own inviter only where it is not Bea: here it is cleared,
+    # and Ana takes Bea's inviter (Cal) instead.
+    await set_inviter(as_admin, ana, bea)
+    await set_inviter(as_admin, bea, cal)
+    done = await merge(as_admin, ana, bea)
+    assert await inviters(ana) == [db_id(cal)]
+    assert changes_of(done["contact"]["journey"]["nodes"][0])["inviter"] == [
+        {"id": db_id(bea), "name": "Bea Lee"},
+        {"id": db_id(cal), "name": "Cal Lee"},
+    ]
+    await as_admin.data(UNMERGE, {"i": {"mergeId": done["merge"]["id"]}})
+    assert await inviters(ana, bea) == [db_id(bea), db_id(cal)]
+
+    # Bea invited Ivy, Ivy invited Kim; Kim absorbs Bea: Ivy now points at Kim, so Kim's inviter
+    # (Ivy) would be a cycle: cleared, and put back by the undo.
+    await set_inviter(as_admin, ivy, bea)
+    await set_inviter(as_admin, kim, ivy)
+    await set_inviter(as_admin, bea, None)  # nothing for Kim to take instead
+    done = await merge(as_admin, kim, bea)
+    assert await inviters(kim, ivy) == [None, db_id(kim)]
+    assert {"field": "inviter", "fromContactId": bea, "value": None} in done["merge"]["filled"]
+    await as_admin.data(UNMERGE, {"i": {"mergeId": done["merge"]["id"]}})
+    assert await inviters(kim, ivy, bea) == [db_id(ivy), db_id(bea), None]
+
+    # Ana keeps her own inviter (Cal); Bea's is not taken.
+    await set_inviter(as_admin, ana, cal)
+    await set_inviter(as_admin, bea, kim)
+    done = await merge(as_admin, ana, bea)
+    assert await inviters(ana) == [db_id(cal)]
+    assert all(f["field"] != "inviter" for f in done["merge"]["filled"])
+
+
+async def test_undo_refuses_when_a_moved_invitation_was_changed_since(as_admin: Api) -> None:
+    ana, bea, cy, dan = [await contact(as_admin, n) for n in ("Ana", "Bea", "Cy", "Dan")]
+    await set_inviter(as_admin, cy, bea)
+    done = await merge(as_admin, ana, bea)
+    await set_inviter(as_admin, cy, dan)
+    body = await as_admin.post(UNMERGE, {"i": {"mergeId": done["merge"]["id"]}})
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert "inviter" in error["message"] and "set its inviter back" in error["message"]
+    assert await inviters(cy) == [db_id(dan)]
+    from crm.models.contacts import every_contact
+
+    assert (await every_contact().get(id=db_id(bea))).merged_into_id == db_id(ana)  # type: ignore[attr-defined]
+    # Set back: the undo goes through.
+    await set_inviter(as_admin, cy, ana)
+    await as_admin.data(UNMERGE, {"i": {"mergeId": done["merge"]["id"]}})
+    assert await inviters(cy) == [db_id(bea)]

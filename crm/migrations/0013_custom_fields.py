@@ -92,8 +92,9 @@ class Migration(migrations.Migration):
             options={
                 "table": "custom_field_value",
                 "app": "models",
-                "unique_together": (("contact", "field"),),
+                "unique_together": (("field", "contact"),),
                 "indexes": [
+                    Index(fields=["contact_id"]),
                     Index(fields=["field_id", "value_text"]),
                     Index(fields=["field_id", "value_number"]),
                     Index(fields=["field_id", "value_date"]),

@@ -12,6 +12,8 @@
 - reward_entry: the append-only rewards ledger; amounts as whole ten-thousandths (BIGINT) so
   sums are exact on SQLite too. (contact_id, id) serves a card's ledger and sums; (account_id, id)
   the account's.
+- reward_entry.direct: an EARNED line given as a direct reward (issuable before the contact
+  converts); false for every other line.
 """
 
 import secrets
@@ -152,5 +154,10 @@ class Migration(migrations.Migration):
                 "pk_attr": "id",
             },
             bases=["Model"],
+        ),
+        ops.AddField(
+            model_name="RewardEntry",
+            name="direct",
+            field=fields.BooleanField(default=False, db_default=False),
         ),
     ]

@@ -50,8 +50,10 @@ class CustomFieldValue(Model):
 
     class Meta:
         table = "custom_field_value"
-        unique_together = (("contact", "field"),)
+        # (field_id, contact_id): "which of these contacts have a value" (apply to all) by range.
+        unique_together = (("field", "contact"),)
         indexes = (
+            ("contact_id",),  # a card's values
             ("field_id", "value_text"),
             ("field_id", "value_number"),
             ("field_id", "value_date"),

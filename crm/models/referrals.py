@@ -42,6 +42,9 @@ class RewardEntry(Model):
     currency = fields.CharField(max_length=3)  # ISO 4217; one currency per contact's ledger
     reason = fields.CharField(max_length=500, null=True)  # why earned / the note
     promo_code = fields.CharField(max_length=100, null=True)
+    # EARNED only: a direct reward (article 004 point 4) can be issued at once; a non-direct one
+    # waits until the contact converts (convertedAt set). False on every other kind.
+    direct = fields.BooleanField(default=False, db_default=False)
     created_by = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )

@@ -473,8 +473,9 @@ async def _apply_step(job: Any, conn: BaseDBAsyncClient, size: int) -> jobs.Step
     )
     if not ids:
         return jobs.StepOutcome(cursor={"after_id": after}, finished=True)
+    # A range on the (field_id, contact_id) unique index, however stale the planner's statistics.
     having = set(
-        await CustomFieldValue.filter(field_id=field.id, contact_id__in=list(ids))
+        await CustomFieldValue.filter(field_id=field.id, contact_id__gt=after, contact_id__lte=ids[-1])
         .using_db(conn)
         .values_list("contact_id", flat=True)
     )

@@ -31,10 +31,12 @@ from crm.errors import BadInput, Forbidden, NotFound
 from crm.journey import JourneyKind
 from crm.models import Contact, ContactTag, Deal, OutboxRow, User, WebhookDelivery, WebhookEndpoint
 from crm.models.contacts import every_contact
+from crm.models.profile import PROFILE_COLUMNS, PROFILE_FIELDS, ContactProfile
 from crm.services import _scoped
 from crm.services.contacts import IDENTITY_FIELDS
 from crm.services.deals import DEAL_FIELDS, deal_subject
 from crm.services.header import HEADER_FIELDS
+from crm.services.profile import journal_value, stored_value
 from crm.uow import UnitOfWork, display_name, unit_of_work
 
 # Ids per archive, restore or delete call: a page of a big selection, one transaction each.
@@ -260,11 +262,12 @@ async def delete_contacts(actor: Actor, ids: Sequence[int]) -> list[int]:
 
 
 async def duplicate_contact(actor: Actor, contact_id: int) -> Contact:
-    """A new contact with the source's identity, owners, tags and deals.
+    """A new contact with the source's identity, owners, expanded profile, tags and deals.
 
-    The copy's journey starts with CONTACT_DUPLICATED (every field copied, owners by name and
-    the tags, as `[None, value]`) followed by a DEAL_ADDED per copied deal, so it replays to
-    the copy; only CONTACT_DUPLICATED fires a hook (its subject lists the deals)."""
+    The copy's journey starts with CONTACT_DUPLICATED (every field copied, owners by name, the
+    profile's fields as "profile.<name>" and the tags, as `[None, value]`) followed by a
+    DEAL_ADDED per copied deal, so it replays to the copy; only CONTACT_DUPLICATED fires a hook
+    (its subject lists the deals)."""
     async with unit_of_work(actor) as uow:
         source = await _scoped.contact(uow, contact_id)
         values = {column: getattr(source, column) for column in (*IDENTITY_FIELDS, *_COPIED_STATE, *_OWNERS)}
@@ -280,6 +283,11 @@ async def duplicate_contact(actor: Actor, contact_id: int) -> Contact:
             await ContactTag.bulk_create(
                 [ContactTag(contact_id=copy.id, tag_id=tag_id) for tag_id, _ in tags], using_db=uow.conn
             )
+        profile = await ContactProfile.filter(contact_id=source.id).using_db(uow.conn).first()
+        if profile is not None:  # identity-like data: copied whole (article 002: only notes are not)
+            await ContactProfile(
+                contact_id=copy.id, **{column: getattr(profile, column) for column in PROFILE_COLUMNS}
+            ).save(using_db=uow.conn)
         deals = []
         for deal in await Deal.filter(contact_id=source.id).using_db(uow.conn).order_by("created_at", "id"):
             copied = Deal(
@@ -303,6 +311,11 @@ async def duplicate_contact(actor: Actor, contact_id: int) -> Contact:
         changes.update(
             {api: [None, names[values[column]]] for column, api in _OWNERS.items() if values[column] in names}
         )
+        if profile is not None:  # as updateContact journals them; a BOOL's false is an answer too
+            for spec in PROFILE_FIELDS:
+                value = stored_value(spec, profile)
+                if value is not None:
+                    changes[spec.journey_key] = [None, journal_value(spec, value)]
         tag_names = sorted(name for _, name in tags)
         if tag_names:
             changes["tags"] = [None, tag_names]

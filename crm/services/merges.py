@@ -20,6 +20,15 @@ refusal is CONFLICT and changes nothing):
 
 What was added to the primary after the merge (a note, a call, a journey entry...) cannot be
 attributed to anyone else: it stays on the primary, and is no reason to refuse.
+
+Referrals: contacts an absorbed contact invited are re-pointed at the primary (recorded in
+`Merge.moved` under INVITED_KEY, given back by the undo unless their inviter was changed since:
+CONFLICT; a re-pointed contact deleted since is skipped). The primary keeps its inviter; without
+one it takes the first absorbed contact's (fill-empty, like the other fields). An inviter that
+would make the primary its own inviter -- it was invited by an absorbed contact, or by a contact
+that an absorbed one invited -- is cleared. Either change is recorded in `Merge.filled` under
+`inviter_id` and reset by the undo. An absorbed contact's referral code keeps attributing to the
+primary (crm/services/referrals.py code_owner).
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from crm.models import Contact, Merge, User
 from crm.models.contacts import every_contact
 from crm.services.contacts import IDENTITY_FIELDS, OWNER_FIELDS
 from crm.services.header import HEADER_FIELDS
+from crm.services.referrals import _serialise, chain_up, inviter_value
 from crm.uow import UnitOfWork, display_name, unit_of_work
 
 MAX_DUPLICATES = 50
@@ -56,8 +66,12 @@ PHONE_COMPANIONS: dict[str, str] = {
     "phone_checked_at": "phoneCheckedAt",
 }
 API_NAMES = {**FILLABLE, **PHONE_COMPANIONS}
+# What Merge.filled may hold: those, and the primary's inviter (see _move_invited).
+FILLED_NAMES = {**API_NAMES, "inviter_id": "inviter"}
+# Merge.moved's key for contacts re-pointed from an absorbed inviter to the primary.
+INVITED_KEY = "contact.inviter_id"
 # How a moved row's model is named to clients (Merge.moved counts): a tag link is a tag.
-KIND_NAMES = {"ContactTag": "Tag"}
+KIND_NAMES = {"ContactTag": "Tag", INVITED_KEY: "InvitedContact"}
 
 
 def contact_sections() -> list[type[Model]]:
@@ -193,6 +207,10 @@ async def merge_in(uow: UnitOfWork, primary_id: int, duplicate_ids: Sequence[int
     absorbed = [found[i] for i in duplicates]
     moved, kept, counts = await _move_rows(uow, primary.id, duplicates)
     filled = _fill(primary, absorbed)
+    invited = await _move_invited(uow, primary, absorbed, filled)
+    if invited:
+        moved[INVITED_KEY] = invited
+        counts[KIND_NAMES[INVITED_KEY]] = sum(len(ids) for ids in invited.values())
     now = utcnow()
     primary_updated_at = primary.updated_at
     if filled:
@@ -238,10 +256,54 @@ async def merge_in(uow: UnitOfWork, primary_id: int, duplicate_ids: Sequence[int
             "mergeId": merge.id,
             "absorbed": [{"id": c.id, "displayName": _name(c)} for c in absorbed],
             "moved": counts,
-            "filled": {API_NAMES[c]: {"from": f["from"], "value": f["after"]} for c, f in filled.items()},
+            "filled": {FILLED_NAMES[c]: {"from": f["from"], "value": f["after"]} for c, f in filled.items()},
         },
     )
     return primary, merge
+
+
+async def _move_invited(
+    uow: UnitOfWork, primary: Contact, absorbed: list[Contact], filled: dict[str, dict[str, Any]]
+) -> dict[str, list[int]]:
+    """Re-point the contacts the absorbed ones invited at the primary, and settle the primary's
+    own inviter (kept; else the first absorbed contact's; cleared where it would be a cycle).
+    The primary's inviter change goes into `filled`; the re-pointed contacts are returned by
+    their absorbed inviter."""
+    absorbed_ids = {c.id for c in absorbed}
+    rows = (
+        await every_contact()
+        .filter(account_id=uow.actor.account_id, inviter_id__in=sorted(absorbed_ids))
+        .exclude(id__in=sorted(absorbed_ids | {primary.id}))
+        .using_db(uow.conn)
+        .order_by("id")
+        .values_list("id", "inviter_id")
+    )
+    old = primary.inviter_id  # type: ignore[attr-defined]
+    candidates = [(primary, old)] if old is not None else []
+    candidates += [(c, c.inviter_id) for c in absorbed if c.inviter_id is not None]  # type: ignore[attr-defined]
+    if not rows and not candidates:
+        return {}
+    await _serialise(uow)
+    invited: dict[str, list[int]] = {}
+    for contact_id, inviter_id in rows:
+        invited.setdefault(str(inviter_id), []).append(contact_id)
+    ids = [contact_id for contact_id, _ in rows]
+    for chunk in _chunks(ids):
+        await every_contact().filter(id__in=chunk).using_db(uow.conn).update(inviter_id=primary.id)
+    # The primary's inviter: its own, else the first absorbed contact's, that is neither the
+    # primary nor absorbed and whose chain of inviters (now) does not lead back to the primary.
+    new, source = None, next((c for c in absorbed if c.id == old), absorbed[0])
+    for contact, inviter_id in candidates:
+        if inviter_id in absorbed_ids or inviter_id == primary.id:
+            continue
+        if primary.id in await chain_up(uow, inviter_id):
+            continue
+        new, source = inviter_id, contact
+        break
+    if new != old:  # written with the other filled fields
+        filled["inviter_id"] = {"from": source.id, "before": old, "after": new}
+        primary.inviter_id = new  # type: ignore[attr-defined]
+    return invited
 
 
 async def _move_rows(
@@ -333,8 +395,18 @@ async def _journal_changes(uow: UnitOfWork, filled: dict[str, dict[str, Any]]) -
         before, after = fill["before"], fill["after"]
         if column in OWNER_FIELDS:
             before, after = names.get(before), names.get(after)
+        if column == "inviter_id":
+            changes["inviter"] = await _inviter_change(uow, before, after)
+            continue
         changes[API_NAMES[column]] = [before, after]
     return changes
+
+
+async def _inviter_change(uow: UnitOfWork, before: int | None, after: int | None) -> list[Any]:
+    """[before, after] of an inviter as the journey shows it (crm/services/referrals.py)."""
+    ids = {before, after} - {None}
+    found = {c.id: c for c in await every_contact().filter(id__in=ids).using_db(uow.conn)} if ids else {}
+    return [inviter_value(found.get(before)), inviter_value(found.get(after))]  # type: ignore[arg-type]
 
 
 async def unmerge_contacts(actor: Actor, merge_id: int) -> tuple[Merge, list[Contact]]:
@@ -358,7 +430,17 @@ async def unmerge_contacts(actor: Actor, merge_id: int) -> tuple[Merge, list[Con
         await _check_undoable(uow, merge, primary, found, absorbed_ids)
         moved: dict[str, dict[str, list[int]]] = merge.moved
         models = table_models()
+        for from_id, contact_ids in moved.get(INVITED_KEY, {}).items():
+            for chunk in _chunks(contact_ids):
+                await (
+                    every_contact()
+                    .filter(id__in=chunk, inviter_id=primary.id)
+                    .using_db(uow.conn)
+                    .update(inviter_id=int(from_id))
+                )
         for table, by_from in moved.items():
+            if table == INVITED_KEY:
+                continue
             model = models[table]
             for from_id, row_ids in by_from.items():
                 for chunk in _chunks(row_ids):
@@ -393,6 +475,9 @@ async def unmerge_contacts(actor: Actor, merge_id: int) -> tuple[Merge, list[Con
             "restored": [{"id": c.id, "displayName": _name(c)} for c in restored],
         }
         changes = {API_NAMES[c]: [f["after"], f["before"]] for c, f in filled.items() if c in API_NAMES}
+        if "inviter_id" in filled:
+            fill = filled["inviter_id"]
+            changes["inviter"] = await _inviter_change(uow, fill["after"], fill["before"])
         await uow.record(
             primary,
             JourneyKind.CONTACT_UNMERGED,
@@ -447,7 +532,21 @@ async def _check_undoable(
             "merges into one contact are undone newest first, undo that one first"
         )
     models = table_models()
+    for from_id, contact_ids in merge.moved.get(INVITED_KEY, {}).items():
+        for chunk in _chunks(contact_ids):
+            rows = (
+                await every_contact().filter(id__in=chunk).using_db(uow.conn).values_list("id", "inviter_id")
+            )
+            for contact_id, inviter_id in rows:  # one deleted since has nothing to give back
+                if inviter_id != primary.id:
+                    raise Conflict(
+                        f"contact {contact_id}, whom contact {from_id} invited, has had its inviter changed "
+                        f"since the merge pointed it at {_name(primary)}: undoing would lose that edit; "
+                        "set its inviter back first"
+                    )
     for table, by_from in merge.moved.items():
+        if table == INVITED_KEY:
+            continue
         model = models.get(table)
         ids = [i for row_ids in by_from.values() for i in row_ids]
         if model is None:
@@ -473,8 +572,8 @@ async def _check_undoable(
         now = _json_value(getattr(primary, column))
         if now != fill["after"]:
             raise Conflict(
-                f"{API_NAMES.get(column, column)} was changed on {_name(primary)} since the merge filled it "
-                f"({fill['after']!r}, now {now!r}): undoing would lose that edit; set it back first"
+                f"{FILLED_NAMES.get(column, column)} was changed on {_name(primary)} since the merge "
+                f"filled it ({fill['after']!r}, now {now!r}): undoing would lose that edit; set it back first"
             )
 
 

@@ -89,12 +89,30 @@ async def landing_for_code(code: str) -> str | None:
     added, or None (unknown code, or the account has no landing page yet)."""
     if not code or len(code) > MAX_CODE_INPUT:
         return None
-    found = await Contact.filter(referral_code=code).values("account_id")
+    # every_contact: the code of a contact absorbed by a merge still leads to its account.
+    found = await every_contact().filter(referral_code=code).values("account_id")
     if not found:
         return None
     account = await Account.filter(id=found[0]["account_id"]).values("referral_landing_url")
     landing = account[0]["referral_landing_url"] if account else None
     return landing_url(landing, code) if landing else None
+
+
+async def code_owner(uow: UnitOfWork, code: str) -> Contact | None:
+    """The contact a referral code of this account attributes to: its own contact, or, while
+    that contact is absorbed by a merge, the contact it was merged into (followed through merges
+    of merges). None for an unknown code."""
+    owner = (
+        await every_contact()
+        .filter(referral_code=code, account_id=uow.actor.account_id)
+        .using_db(uow.conn)
+        .first()
+    )
+    for _ in range(MAX_CHAIN):
+        if owner is None or owner.merged_into_id is None:  # type: ignore[attr-defined]
+            return owner
+        owner = await every_contact().filter(id=owner.merged_into_id).using_db(uow.conn).first()  # type: ignore[attr-defined]
+    return None
 
 
 async def _serialise(uow: UnitOfWork) -> None:
@@ -217,14 +235,13 @@ class Attribution:
 
 async def attribute_lead(uow: UnitOfWork, contact: Contact, code: str, form_name: str) -> Attribution:
     """A lead of `contact` came with a referral code: make the code's contact its inviter unless
-    the code is unknown in this account (codes of other accounts are unknown here), the contact
+    the code is unknown in this account (codes of other accounts are unknown here; the code of a
+    contact absorbed by a merge attributes to the contact it was merged into), the contact
     already has an inviter (kept), it is its own code, or it would close a cycle. Never refuses:
     the lead is stored whatever the code says; the outcome goes into the lead's journey entry."""
     await _serialise(uow)
     current = await _current_inviter(uow, contact)
-    owner = (
-        await Contact.filter(referral_code=code, account_id=uow.actor.account_id).using_db(uow.conn).first()
-    )
+    owner = await code_owner(uow, code)
     if owner is None:
         return Attribution(code, ReferralOutcome.UNKNOWN_CODE, current)
     if owner.id == contact.id:

@@ -11,9 +11,11 @@ The figures (the same definitions feed the API, the README and the checks below)
 - amountIssued = sum of ISSUED amounts
 - promo amounts = sum of PROMO_REDEEMED amounts (a promo without an amount counts 0)
 - balance      = totalEarned - amountIssued - promo amounts: what the contact is still owed
-- toBeIssued   = the balance once the contact is a customer (convertedAt set), else 0: what
-                 issueReward may pay out now (article 004, point 4: a lead's rewards are
-                 issued after it converts)
+- toBeIssued   = (direct earned + (converted ? non-direct earned : 0)) - amountIssued - promo
+                 amounts, floored at 0: what issueReward may pay out now. Article 004, point 4:
+                 a direct reward (earnReward with direct: true) can be issued straight away; any
+                 other reward waits until the contact converts (convertedAt set). Issues and
+                 promos are paid from the issuable part first, so it never exceeds the balance.
 - lastIssuedAt = the time of the latest ISSUED line
 - promosRedeemed = the number of PROMO_REDEEMED lines
 """
@@ -62,6 +64,7 @@ class Totals:
 
     currency: str | None
     earned: int = 0
+    direct: int = 0  # the part of `earned` from direct rewards
     issued: int = 0
     promo: int = 0
     promos: int = 0
@@ -71,31 +74,51 @@ class Totals:
     def balance(self) -> int:
         return self.earned - self.issued - self.promo
 
+    def issuable(self, converted: bool) -> int:
+        """The earned units that may be paid out: direct ones always, the rest once converted."""
+        return self.earned if converted else self.direct
+
     def to_be_issued(self, converted: bool) -> int:
-        return self.balance if converted else 0
+        return max(0, self.issuable(converted) - self.issued - self.promo)
+
+
+# The ledger sums, grouped by (kind, direct): the SELECT list both readers use.
+TOTALS_SELECT = 'MIN("currency"), SUM("amount_units"), COUNT(*), MAX("created_at")'
 
 
 def totals_of(rows: list[tuple[Any, ...]]) -> Totals:
-    """Totals from (kind, currency, sum of units, count, latest created_at) rows of one ledger."""
-    values: dict[str, Any] = {"currency": None}
-    for kind, currency, units, count, latest in rows:
+    """Totals from (kind, direct, currency, sum of units, count, latest created_at) rows of one
+    ledger, grouped by kind and direct."""
+    values: dict[str, Any] = {
+        "currency": None,
+        "earned": 0,
+        "direct": 0,
+        "issued": 0,
+        "promo": 0,
+        "promos": 0,
+    }
+    for kind, direct, currency, units, count, latest in rows:
         values["currency"] = values["currency"] or currency
+        units = int(units or 0)
         if kind == RewardKind.EARNED:
-            values["earned"] = int(units or 0)
+            values["earned"] += units
+            if direct:
+                values["direct"] += units
         elif kind == RewardKind.ISSUED:
-            values["issued"] = int(units or 0)
-            values["last_issued_at"] = latest
+            values["issued"] += units
+            last = values.get("last_issued_at")
+            values["last_issued_at"] = latest if last is None or (latest and latest > last) else last
         elif kind == RewardKind.PROMO_REDEEMED:
-            values["promo"] = int(units or 0)
-            values["promos"] = int(count)
+            values["promo"] += units
+            values["promos"] += int(count)
     return Totals(**values)
 
 
 async def _totals(uow: UnitOfWork, contact_id: int) -> Totals:
     mark = "$1" if uow.conn.capabilities.dialect == "postgres" else "?"
     _, rows = await uow.conn.execute_query(
-        'SELECT "kind", MIN("currency"), SUM("amount_units"), COUNT(*), MAX("created_at")'
-        f' FROM "reward_entry" WHERE "contact_id" = {mark} GROUP BY "kind"',
+        f'SELECT "kind", "direct", {TOTALS_SELECT}'
+        f' FROM "reward_entry" WHERE "contact_id" = {mark} GROUP BY "kind", "direct"',
         [contact_id],
     )
     return totals_of([tuple(row) for row in rows])
@@ -142,6 +165,7 @@ def line_subject(entry: RewardEntry, totals_after: Totals, converted: bool) -> d
         "currency": currency,
         "reason": entry.reason,
         "promoCode": entry.promo_code,
+        "direct": entry.direct,
         "balance": _text(from_units(totals_after.balance), currency),
         "toBeIssued": _text(from_units(totals_after.to_be_issued(converted)), currency),
     }
@@ -162,6 +186,7 @@ async def _append(
     *,
     reason: str | None = None,
     promo_code: str | None = None,
+    direct: bool = False,
 ) -> RewardEntry:
     actor = uow.actor
     entry = RewardEntry(
@@ -172,6 +197,7 @@ async def _append(
         currency=currency,
         reason=reason,
         promo_code=promo_code,
+        direct=direct,
         created_by_id=actor.user_id,
         created_by_name=actor.name[:120],
     )
@@ -180,6 +206,7 @@ async def _append(
     after = Totals(
         currency,
         totals.earned + (units if kind is RewardKind.EARNED else 0),
+        totals.direct + (units if kind is RewardKind.EARNED and direct else 0),
         totals.issued + (units if kind is RewardKind.ISSUED else 0),
         totals.promo + (units if kind is RewardKind.PROMO_REDEEMED else 0),
         totals.promos + (1 if kind is RewardKind.PROMO_REDEEMED else 0),
@@ -194,6 +221,9 @@ async def _append(
         field: [_text(from_units(before_units), currency), _text(from_units(before_units + units), currency)],
         "balance": [_text(from_units(totals.balance), currency), _text(from_units(after.balance), currency)],
     }
+    issuable = (totals.to_be_issued(converted), after.to_be_issued(converted))
+    if issuable[0] != issuable[1]:
+        changes["toBeIssued"] = [_text(from_units(n), currency) for n in issuable]
     journey_kind = {
         RewardKind.EARNED: JourneyKind.REWARD_EARNED,
         RewardKind.ISSUED: JourneyKind.REWARD_ISSUED,
@@ -212,17 +242,28 @@ async def _append(
 
 
 async def earn_reward(
-    actor: Actor, contact_id: int, amount: Any, reason: str | None, currency: str | None = None
+    actor: Actor,
+    contact_id: int,
+    amount: Any,
+    reason: str | None,
+    currency: str | None = None,
+    direct: bool = False,
 ) -> RewardEntry:
+    """An EARNED line. `direct`: a direct reward, issuable at once; otherwise it can be issued
+    only once the contact converts (article 004, point 4)."""
+    if not isinstance(direct, bool):
+        raise BadInput("direct must be true or false", field="direct")
     why = v.clean_text(reason, "reason", max_length=REASON_MAX, required=True)
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)  # locked: one ledger writer at a time
         totals = await _totals(uow, contact.id)
         code = await _ledger_currency(uow, totals, currency)
         value = _clean_amount(amount, code)
+        kind_text = "a direct reward of " if direct else ""
         return await _append(
             uow, contact, totals, RewardKind.EARNED, value, code,
-            f"{_name(contact)} earned {money.display(value, code)}: {why}", reason=why,
+            f"{_name(contact)} earned {kind_text}{money.display(value, code)}: {why}",
+            reason=why, direct=direct,
         )  # fmt: skip
 
 
@@ -239,24 +280,32 @@ async def issue_reward(
         totals = await _totals(uow, contact.id)
         code = await _ledger_currency(uow, totals, currency)
         value = _clean_amount(amount, code)
-        balance = from_units(totals.balance)
-        if contact.converted_at is None:
-            raise BadInput(
-                f"{_name(contact)} is not a customer yet (no convertedAt): rewards are issued once the "
-                f"contact converts; the balance waiting is {money.display(balance, code)}",
-                field="contactId",
-            )
-        if to_units(value) > totals.balance:
-            raise BadInput(
-                f"amount {money.display(value, code)} is more than the balance of "
-                f"{money.display(balance, code)}; issue at most that",
-                field="amount",
-            )
+        converted = contact.converted_at is not None
+        can = totals.to_be_issued(converted)
+        if to_units(value) > can:
+            raise BadInput(_over_issue(contact, totals, converted, value, code), field="amount")
         summary = f"{actor.name} issued {money.display(value, code)} to {_name(contact)}"
         return await _append(
             uow, contact, totals, RewardKind.ISSUED, value, code,
             summary + (f": {text}" if text else ""), reason=text,
         )  # fmt: skip
+
+
+def _over_issue(contact: Contact, totals: Totals, converted: bool, value: Decimal, code: str) -> str:
+    """Why `value` cannot be issued: what can be, and why that is all."""
+    can = money.display(from_units(totals.to_be_issued(converted)), code)
+    asked = money.display(value, code)
+    if converted:
+        return (
+            f"amount {asked} is more than can be issued: {can} can be issued "
+            f"(the balance of {money.display(from_units(totals.balance), code)}); issue at most that"
+        )
+    waiting = money.display(from_units(totals.earned - totals.direct), code)
+    return (
+        f"amount {asked} is more than can be issued: {_name(contact)} is not converted yet "
+        f"(no convertedAt), so only direct rewards can be issued: {can} can be issued now; "
+        f"{waiting} of other earned rewards waits for the conversion"
+    )
 
 
 async def redeem_promo(

@@ -5,7 +5,7 @@ any number of cards.
   over the (inviter_id, id) index, cut at `first` + 1;
 - referral_count: invited contacts with at least one lead, one GROUP BY for the batch;
 - flow_key: the form key of each card's first lead (its flow), one windowed statement;
-- reward_totals: each card's ledger sums by kind, one GROUP BY;
+- reward_totals: each card's ledger sums by kind and direct, one GROUP BY;
 - reward_ledger: a card's ledger lines, newest first (the shared paged-section reader);
 - account_currency: the account's currency, for cards without ledger lines.
 """
@@ -20,11 +20,11 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from crm.models import Account, Contact
-from crm.services.rewards import Totals, totals_of
+from crm.services.rewards import TOTALS_SELECT, Totals, totals_of
 from graph.resolvers.reads import Params, Row, _datetime_converter, connection, dialect, fetch_tagged, shape
 
 REWARD_COLUMNS = (
-    "id", "contact_id", "kind", "amount_units", "currency", "reason", "promo_code", "created_by_id",
+    "id", "contact_id", "kind", "amount_units", "currency", "reason", "promo_code", "direct", "created_by_id",
     "created_by_name", "created_at",
 )  # fmt: skip
 REWARD_USERS = ("created_by",)
@@ -139,17 +139,18 @@ class ReferralLoaders:
     async def _load_totals(self, contact_ids: list[int]) -> list[Totals]:
         params = Params(dialect())
         sql = (
-            'SELECT "contact_id", "kind", MIN("currency"), SUM("amount_units"), COUNT(*), MAX("created_at")'
+            f'SELECT "contact_id", "kind", "direct", {TOTALS_SELECT}'
             f' FROM "reward_entry" WHERE "account_id" = {params(self.account_id)}'
-            f' AND "contact_id" IN ({params.many(sorted(set(contact_ids)))}) GROUP BY "contact_id", "kind"'
+            f' AND "contact_id" IN ({params.many(sorted(set(contact_ids)))})'
+            ' GROUP BY "contact_id", "kind", "direct"'
         )
         _, rows = await connection().execute_query(sql, params.values)
         by_contact: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
         as_time = _datetime_converter()  # SQLite gives MAX(created_at) as text
         for row in rows:
-            contact_id, kind, currency, units, count, latest = tuple(row)
+            contact_id, kind, direct, currency, units, count, latest = tuple(row)
             latest = as_time(latest) if latest is not None else None
-            by_contact[contact_id].append((kind, currency, units, count, latest))
+            by_contact[contact_id].append((kind, bool(direct), currency, units, count, latest))
         return [totals_of(by_contact.get(i, [])) for i in contact_ids]
 
     async def _load_currency(self, account_ids: list[int]) -> list[str]:

@@ -11,7 +11,7 @@ from strawberry import relay
 
 from crm.errors import BadInput, NotFound
 from crm.models.contacts import every_contact
-from crm.services.merges import API_NAMES, kind_name, table_models
+from crm.services.merges import FILLED_NAMES, KIND_NAMES, kind_name, table_models
 from graph.context import Info
 from graph.ids import decode_id, global_id_text, page_size
 from graph.resolvers.merge_loaders import MAX_CANDIDATES, MergesKey, candidate_key
@@ -55,7 +55,10 @@ class MergeMoved:
 
 @strawberry.type(description="A field of the primary that was empty and a merge filled.")
 class MergeFilledField:
-    field: str = strawberry.field(description="The field's API name, e.g. lastName or assignedToId.")
+    field: str = strawberry.field(
+        description="The field's API name, e.g. lastName or assignedToId; inviter when the merge set or "
+        "cleared the primary's inviter (its value: the inviter's id, null when cleared)."
+    )
     from_contact_id: strawberry.ID = strawberry.field(description="The absorbed contact it came from.")
     value: str | None = strawberry.field(description="The value filled in, as text.")
 
@@ -82,7 +85,7 @@ class ContactMerge(relay.Node):
         models = table_models()
         for table, by_from in (row["moved"] or {}).items():
             model = models.get(table)
-            kind = kind_name(model) if model is not None else table
+            kind = kind_name(model) if model is not None else KIND_NAMES.get(table, table)
             counts[kind] = counts.get(kind, 0) + sum(len(ids) for ids in by_from.values())
         return cls(
             id=row["id"],
@@ -99,12 +102,16 @@ class ContactMerge(relay.Node):
             moved=[MergeMoved(kind=kind, count=n) for kind, n in sorted(counts.items())],
             filled=[
                 MergeFilledField(
-                    field=API_NAMES.get(column, column),
+                    field=FILLED_NAMES.get(column, column),
                     from_contact_id=strawberry.ID(global_id_text("Contact", fill["from"])),
-                    value=None if fill["after"] is None else str(fill["after"]),
+                    value=None
+                    if fill["after"] is None
+                    else global_id_text("Contact", fill["after"])
+                    if column == "inviter_id"
+                    else str(fill["after"]),
                 )
                 for column, fill in (row["filled"] or {}).items()
-                if column in API_NAMES
+                if column in FILLED_NAMES
             ],
             _primary_id=row["primary_id"],
         )

@@ -151,6 +151,9 @@ class RewardLedgerEntry:
     amount: Money = strawberry.field(description="Positive; a promo redeemed without an amount shows 0.")
     reason: str | None = strawberry.field(description="Why it was earned, or the note of an issue.")
     promo_code: str | None = strawberry.field(description="The promo code, for PROMO_REDEEMED.")
+    direct: bool = strawberry.field(
+        description="EARNED only: a direct reward, issuable at once (see toBeIssued); false otherwise."
+    )
     created_by: User | None = strawberry.field(
         description="The user who wrote it; null for plugins and the system."
     )
@@ -166,6 +169,7 @@ class RewardLedgerEntry:
             amount=Money.of(from_units(row["amount_units"]), row["currency"]),
             reason=row["reason"],
             promo_code=row["promo_code"],
+            direct=bool(row["direct"]),
             created_by=joined_user(row, "created_by"),
             created_by_name=row["created_by_name"],
             created_at=row["created_at"],
@@ -201,8 +205,9 @@ class Rewards:
         return totals, currency
 
     @strawberry.field(
-        description="What can be issued now: the balance once the contact is a customer (convertedAt "
-        "set), else 0 (a lead's rewards wait for its conversion)."
+        description="What issueReward can pay out now: direct rewards earned, plus (once the contact is "
+        "a customer, convertedAt set) the other rewards earned, minus amountIssued and redeemed promo "
+        "amounts; never below 0. A lead's non-direct rewards wait for its conversion."
     )
     async def to_be_issued(self, info: Info) -> Money:
         totals, currency = await self._totals(info)

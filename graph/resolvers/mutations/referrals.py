@@ -44,14 +44,20 @@ class EarnRewardInput:
     amount: Decimal = strawberry.field(description=AMOUNT_HELP)
     reason: str = strawberry.field(description="Why, e.g. 'Referred Bo Chan'; 1-500 characters.")
     currency: str | None = strawberry.field(default=None, description=CURRENCY_HELP)
+    direct: bool | None = strawberry.field(
+        default=False,
+        description="True for a direct reward: it can be issued straight away, before the contact "
+        "converts. False (the default): a reward you choose to give, issuable only once the contact "
+        "is a customer (convertedAt set).",
+    )
 
 
 @strawberry.input
 class IssueRewardInput:
     contact_id: strawberry.ID = strawberry.field(
-        description="A customer (convertedAt set) with a balance; managers and admins only."
+        description="A contact with something to be issued (toBeIssued); managers and admins only."
     )
-    amount: Decimal = strawberry.field(description=AMOUNT_HELP + " At most the balance.")
+    amount: Decimal = strawberry.field(description=AMOUNT_HELP + " At most the contact's toBeIssued.")
     note: str | None = strawberry.field(
         default=None, description="How it was paid, e.g. a gift card number; at most 500 characters."
     )
@@ -138,12 +144,14 @@ class ReferralMutations:
             input.amount,
             input.reason,
             input.currency,
+            bool(input.direct),
         )
         return await _reward(info, entry)
 
     @strawberry.mutation(
-        description="Pay out a reward (managers and admins): an ISSUED line. The contact must be a customer; "
-        "more than the balance answers BAD_USER_INPUT with the balance."
+        description="Pay out a reward (managers and admins): an ISSUED line, at most toBeIssued (direct "
+        "rewards at once, the others once the contact is a customer); more answers BAD_USER_INPUT "
+        "saying what can be issued and why."
     )
     async def issue_reward(self, info: Info, input: IssueRewardInput) -> RewardPayload:
         entry = await reward_service.issue_reward(
