@@ -272,8 +272,33 @@ def _write_present(
         w.emit(indent, f"{result} = {items}")
     elif kind == "object":
         write_object(w, indent, type_, value, result, field, depth)  # type: ignore[arg-type]
+    elif kind == "abstract":
+        write_union(w, indent, type_, value, result, field, depth)
     else:
         raise Unsupported(kind)
+
+
+def write_union(
+    w: Writer, indent: int, union_type: GraphQLOutputType, value: str, result: str, field: Any, depth: int
+) -> None:
+    """A union value: the member type strawberry resolves an instance of a member's own
+    class to (graph.execution.union_members), completed like any object; anything else
+    (a cast, another class, an interface) bails."""
+    from graph.execution import union_members
+
+    members = union_members(union_type)
+    if not members:
+        raise Unsupported("graphql-core resolves this abstract type")
+    cls = w.var("k")
+    w.emit(indent, f"{cls} = {value}.__class__")
+    keyword = "if"
+    for exact, member in members.items():
+        w.emit(indent, f"{keyword} {cls} is {w.constant(exact, 'C')}:")
+        w.emit(indent + 1, f"if _CAST in {value}.__dict__: raise Bail")
+        write_object(w, indent + 1, member, value, result, field, depth)
+        keyword = "elif"
+    w.emit(indent, "else:")
+    w.emit(indent + 1, "raise Bail")
 
 
 def _write_leaf(

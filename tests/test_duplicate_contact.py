@@ -1,4 +1,4 @@
-"""Duplicating a contact (D4): identity, owners, tags and deals are copied; notes, calls,
+"""Duplicating a contact (D4): identity, owners, profile, tags and deals are copied; notes, calls,
 messages, UTMs, form answers and the journey are not. The copy's journey starts with
 CONTACT_DUPLICATED pointing at the source; the source's journey says so too."""
 

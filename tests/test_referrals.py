@@ -983,3 +983,30 @@ async def test_undo_refuses_when_a_moved_invitation_was_changed_since(as_admin: 
     await set_inviter(as_admin, cy, ana)
     await as_admin.data(UNMERGE, {"i": {"mergeId": done["merge"]["id"]}})
     assert await inviters(cy) == [db_id(bea)]
+
+
+async def test_direct_rewards_and_moved_invitations_answer_the_same_on_both_executors(as_admin: Api) -> None:
+    from tests.test_fast_execution import both_over_http
+
+    ana, bea, cy = [await contact(as_admin, n) for n in ("Ana", "Bea", "Cy")]
+    await as_admin.data(EARN, {"input": {"contactId": ana, "amount": "3", "reason": "x", "direct": True}})
+    await as_admin.data(EARN, {"input": {"contactId": ana, "amount": "4", "reason": "y"}})
+    await set_inviter(as_admin, cy, bea)
+    await merge(as_admin, ana, bea)
+    query = """
+    query($id: ID!) {
+      contact(id: $id) {
+        rewards { toBeIssued { amount } ledger(first: 5) { edges { node { kind direct } } } }
+        referral { invited(first: 5) { edges { node { id } } } }
+        merges(first: 2) { moved { kind count } filled { field value } }
+      }
+      gone: contact(id: "%s") { id }
+    }
+    """.replace("%s", bea)
+    plain, fast = await both_over_http(as_admin, query, {"id": ana})
+    assert plain == fast
+    data = plain["data"]["contact"]
+    assert data["rewards"]["toBeIssued"] == {"amount": "3.00"}
+    assert [e["node"]["direct"] for e in data["rewards"]["ledger"]["edges"]] == [False, True]
+    assert data["referral"]["invited"]["edges"] == [{"node": {"id": cy}}]
+    assert plain["errors"][0]["extensions"]["code"] == "NOT_FOUND"  # Bea is absorbed

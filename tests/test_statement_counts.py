@@ -7,6 +7,7 @@ the API-key lookup the request makes before GraphQL runs.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,9 +19,11 @@ from crm.clock import utcnow
 from crm.models import (
     Call,
     Contact,
+    ContactProfile,
     ContactTag,
     Conversion,
     Deal,
+    Form,
     FormAnswer,
     Invoice,
     Job,
@@ -31,6 +34,7 @@ from crm.models import (
     Message,
     Note,
     Quote,
+    RewardEntry,
     Tag,
     User,
     Utm,
@@ -42,7 +46,7 @@ CARD_FIELDS = """
 fragment Card on Contact {
   id displayName firstName lastName businessName title contactType
   email secondaryEmail phone secondaryPhone ipAddress status subStatus convertedAt createdAt updatedAt
-  archivedAt
+  archivedAt leadSource actionPlan salesCycle
   address { street city state zip country }
   setterOwner { id name email role createdAt }
   closerOwner { id name email role }
@@ -66,8 +70,8 @@ fragment Card on Contact {
   upcoming: calls(when: UPCOMING) { ...CallFields }
   past: calls(when: PAST) { ...CallFields }
   deals {
-    id productName amount currency paymentType status recurring closedAt createdAt updatedAt
-    createdBy { name }
+    id productName amount currency paymentType status recurring closedAt likelihood closeDate createdAt
+    updatedAt createdBy { name }
   }
   notes { id body text textLength createdAt updatedAt author { name } createdBy { kind name user { name } } }
   leads(first: 10) {
@@ -138,6 +142,39 @@ fragment Card on Contact {
       }
     }
   }
+  opportunity {
+    dealSize { amount currency } quoted { amount currency } closed { amount currency }
+    likelihood closeDate excludedDeals
+  }
+  profile {
+    netWorth { amount currency } homeOwnerStatus householdIncome { amount currency } lengthOfResidence
+    maritalStatus marketValue { amount currency } occupation birthDate age education gender children
+    pets facebookUrl linkedinUrl twitterUrl anniversary1 { date label } anniversary2 { date label }
+    nextContactDate lastContactDate
+  }
+  referral {
+    referralCode referralLink flowLink referralCount
+    inviter { id displayName referral { referralCode } }
+    invited(first: 20) {
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { id displayName } }
+    }
+  }
+  rewards {
+    toBeIssued { amount currency } totalEarned { amount currency } amountIssued { amount currency }
+    lastIssuedAt balance { amount currency } promosRedeemed preferredReward
+    ledger(first: 20) {
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges {
+        cursor
+        node {
+          kind amount { amount currency } reason promoCode direct createdByName createdAt createdBy { name }
+        }
+      }
+    }
+  }
+  privacyOptIn { optedIn at source }
+  communicationOptIn { optedIn at source }
 }
 
 fragment QuoteFields on Quote {
@@ -203,6 +240,11 @@ class Sizes:
     jobs: int = 0
     invoices: int = 0
     items: int = 0
+    # Issue 12's referrals: contacts each card invited (half of them with a lead: the referral
+    # count), and rewards ledger lines. Every card also gets a profile, header fields, opt-ins,
+    # a flow link and (with invited contacts) an inviter of its own; see add_referrals.
+    invited: int = 0
+    ledger: int = 0
 
 
 ONE_EACH = Sizes(journey=1, calls=1, deals=1, notes=1, tags=1, utms=1, answers=1, conversions=1, leads=1)
@@ -215,6 +257,11 @@ ONE_EACH, BIG, A_FEW = replace(ONE_EACH, merges=1), replace(BIG, merges=200), re
 ONE_EACH = replace(ONE_EACH, messages=1, quotes=1, jobs=1, invoices=1, items=1)
 BIG = replace(BIG, messages=200, quotes=200, jobs=200, invoices=200, items=3)
 A_FEW = replace(A_FEW, messages=3, quotes=2, jobs=2, invoices=2, items=2)
+ONE_EACH, BIG, A_FEW = (
+    replace(ONE_EACH, invited=1, ledger=1),
+    replace(BIG, invited=200, ledger=200),
+    replace(A_FEW, invited=2, ledger=3),
+)
 
 JOURNEY_KINDS = ("CONTACT_UPDATED", "STATUS_CHANGED", "NOTE_ADDED", "CALL_SCHEDULED", "DEAL_ADDED")
 SUBJECT_TYPES = {"NOTE_ADDED": "Note", "CALL_SCHEDULED": "Call", "DEAL_ADDED": "Deal"}
@@ -388,6 +435,9 @@ async def fill_sections(
                     payment_type="ONE_TIME",
                     status="WON" if i % 2 else "OPEN",
                     closed_at=now if i % 2 else None,
+                    # Open ones are weighted in the header's opportunity (every third has none).
+                    likelihood=(i * 10) % 100 if i % 3 else None,
+                    close_date=date(2027, 1, 1) + timedelta(days=i),
                     created_by_id=user(i),
                     created_at=now,
                     updated_at=now,
@@ -498,6 +548,91 @@ async def fill_sections(
         if rows:
             await model.bulk_create(rows, batch_size=500)  # type: ignore[attr-defined]
     await add_billing(account_id, contact_ids, sizes, users)
+    await add_referrals(account_id, contact_ids, sizes, users)
+
+
+async def add_referrals(account_id: int, contact_ids: list[int], sizes: Sizes, users: list[int]) -> None:
+    """Header fields, opt-ins and a full profile on every card; the first lead sent through a
+    live form (the flow link); `sizes.ledger` ledger lines (earned, issued, promo in turn); and,
+    with `sizes.invited`, that many invited contacts (half with a lead) and an inviter. Those are
+    archived: they stay out of a page of cards (contacts(first:)), and a card's inviter is then
+    never a card of the same page, whose row the page has already read."""
+    now = utcnow()
+    await Contact.filter(id__in=contact_ids).update(
+        lead_source="Referral", action_plan="Nurture", sales_cycle="Quarterly",
+        privacy_opt_in=True, privacy_opt_in_at=now, privacy_opt_in_source="FORM",
+        communication_opt_in=True, communication_opt_in_at=now, communication_opt_in_source="USER",
+        preferred_reward="Gift card",
+    )  # fmt: skip
+    await ContactProfile.bulk_create(
+        [
+            ContactProfile(
+                contact_id=contact_id,
+                net_worth_amount=Decimal("250000"),
+                net_worth_currency="USD",
+                home_owner_status="OWNER",
+                household_income_amount=Decimal("98000.50"),
+                household_income_currency="USD",
+                length_of_residence=7,
+                marital_status="MARRIED",
+                market_value_amount=Decimal("410000"),
+                market_value_currency="EUR",
+                occupation="Nurse",
+                birth_date=date(1980, 5, 17),
+                education="BACHELOR",
+                gender="FEMALE",
+                children=True,
+                pets=False,
+                facebook_url="https://facebook.com/pat",
+                linkedin_url="https://linkedin.com/in/pat",
+                twitter_url="https://x.com/pat",
+                anniversary1_date=date(2005, 6, 1),
+                anniversary1_label="Wedding",
+                anniversary2_date=date(2012, 9, 3),
+                anniversary2_label="Moved in",
+                next_contact_date=date(2027, 2, 1),
+                last_contact_date=date(2026, 11, 30),
+            )
+            for contact_id in contact_ids
+        ]
+    )
+    form = await Form.create(account_id=account_id, name="Spring", key=secrets.token_urlsafe(24))
+    firsts = (
+        await Lead.filter(contact_id__in=contact_ids)
+        .order_by("submitted_at", "id")
+        .values("id", "contact_id")
+    )
+    first_lead = {row["contact_id"]: row["id"] for row in reversed(firsts)}
+    await Lead.filter(id__in=list(first_lead.values())).update(form_id=form.id)
+    kinds = (("EARNED", 100_000), ("ISSUED", 20_000), ("PROMO_REDEEMED", 5_000))
+    await RewardEntry.bulk_create(
+        [
+            RewardEntry(
+                account_id=account_id,
+                contact_id=contact_id,
+                kind=kinds[i % 3][0],
+                amount_units=kinds[i % 3][1] + i * 100,
+                currency="USD",
+                reason=f"Referral {i}",
+                promo_code="SPRING" if i % 3 == 2 else None,
+                direct=i % 6 == 0,
+                created_by_id=users[i % len(users)],
+                created_by_name=f"User {i % len(users)}",
+                created_at=now - timedelta(minutes=i),
+            )
+            for contact_id in contact_ids
+            for i in range(sizes.ledger)
+        ],
+        batch_size=500,
+    )
+    if not sizes.invited:
+        return
+    for contact_id in contact_ids:
+        inviter, *invited = await add_contacts(account_id, [(None, None, None)] * (1 + sizes.invited))
+        await Contact.filter(id__in=[inviter, *invited]).update(archived_at=now)
+        await Contact.filter(id__in=invited).update(inviter_id=contact_id)
+        await add_leads(account_id, invited[: max(1, sizes.invited // 2)], 1)
+        await Contact.filter(id=contact_id).update(inviter_id=inviter)
 
 
 async def ids_by_contact(model: Any, contact_ids: list[int]) -> dict[int, list[int]]:
@@ -742,13 +877,65 @@ async def test_full_card_costs_the_same_with_1_or_200_rows_per_section(
     )
     assert [i["quote"]["number"] for i in invoices] == [q["number"] for q in quotes]
     assert [i["job"]["quote"]["number"] for i in invoices] == [q["number"] for q in quotes]
+    # The header, profile, referrals, rewards and opt-ins: figures summed over all 200 rows.
+    assert (card["leadSource"], card["actionPlan"], card["salesCycle"]) == (
+        "Referral",
+        "Nurture",
+        "Quarterly",
+    )
+    assert [(d["likelihood"], d["closeDate"]) for d in card["deals"][:4]] == [
+        (None, "2027-01-01"),
+        (10, "2027-01-02"),
+        (20, "2027-01-03"),
+        (None, "2027-01-04"),
+    ]
+    open_deals = [(Decimal("1499.50") + i, (i * 10) % 100 if i % 3 else None) for i in range(0, 200, 2)]
+    weighted = [(amount, chance) for amount, chance in open_deals if chance is not None]
+    likelihood = sum(a * c for a, c in weighted) / sum(a for a, _ in weighted)
+    assert card["opportunity"] == {
+        "dealSize": {"amount": "319800.00", "currency": "USD"},
+        "quoted": {"amount": "159850.00", "currency": "USD"},
+        "closed": {"amount": "159950.00", "currency": "USD"},
+        "likelihood": int(likelihood.quantize(Decimal(1), rounding="ROUND_HALF_UP")),
+        "closeDate": "2027-01-01",
+        "excludedDeals": 0,
+    }
+    profile = card["profile"]
+    assert profile["netWorth"] == {"amount": "250000.00", "currency": "USD"}
+    assert profile["marketValue"] == {"amount": "410000.00", "currency": "EUR"}
+    assert profile["anniversary2"] == {"date": "2012-09-03", "label": "Moved in"}
+    assert profile["maritalStatus"] == "MARRIED" and profile["age"] >= 46 and profile["twitterUrl"]
+    assert small.data["profile"] == profile
+    referral = card["referral"]
+    assert (
+        referral["inviter"]["displayName"] == "Pat0 Lee" and referral["inviter"]["referral"]["referralCode"]
+    )
+    assert len(referral["invited"]["edges"]) == 20 and referral["invited"]["pageInfo"]["hasNextPage"] is True
+    assert referral["referralCount"] == 100  # the invited with a lead: half of 200
+    assert referral["referralLink"].endswith(f"/r/{referral['referralCode']}") and referral["flowLink"]
+    assert small.data["referral"]["referralCount"] == 1
+    rewards = card["rewards"]
+    # Lines i = 0..199 take turns: EARNED (100,000 + 100 i units), ISSUED (20,000 + ...), PROMO.
+    units = {k: [u + i * 100 for i in range(200) if i % 3 == n] for n, (k, u) in enumerate(
+        (("EARNED", 100_000), ("ISSUED", 20_000), ("PROMO", 5_000))
+    )}  # fmt: skip
+    earned, issued, promos = (Decimal(sum(units[k])) / 10_000 for k in ("EARNED", "ISSUED", "PROMO"))
+    assert rewards["totalEarned"] == {"amount": f"{earned:.2f}", "currency": "USD"}
+    assert rewards["amountIssued"]["amount"] == f"{issued:.2f}"
+    assert rewards["balance"]["amount"] == f"{earned - issued - promos:.2f}"
+    assert rewards["promosRedeemed"] == 66 and rewards["preferredReward"] == "Gift card"
+    assert len(rewards["ledger"]["edges"]) == 20 and rewards["ledger"]["pageInfo"]["hasNextPage"] is True
+    assert {e["node"]["createdBy"]["name"] for e in rewards["ledger"]["edges"]} == every_row_user
+    assert card["privacyOptIn"]["source"] == "FORM" and card["communicationOptIn"]["optedIn"] is True
 
     assert small.count == big.count, same_cost("a card with 1 row per section", small, "200 rows", big)
     # A constant, and a small one: one statement per section loader, not per row. Issue 12's
-    # sections add 14 (16 before, ceiling 18): the history's page, its totalCount, its calls,
+    # sections add 22 (16 before, ceiling 18): the history's page, its totalCount, its calls,
     # messages and leads by id, insights' totals and interactions, quotes, jobs and invoices
-    # pages, quotes' and invoices' line items, and the quote and job a job or invoice links to.
-    assert big.count <= 32, f"the full card costs {big.count} statements:\n{big.listing()}"
+    # pages, quotes' and invoices' line items, and the quote and job a job or invoice links to
+    # (14, ceiling 32); the opportunity's sums, the profile row, the flow link, the referral
+    # count, the inviter and the invited page (contacts), the rewards' totals and ledger (8).
+    assert big.count <= 40, f"the full card costs {big.count} statements:\n{big.listing()}"
 
 
 async def test_back_references_on_a_card_cost_nothing_extra(
@@ -818,11 +1005,19 @@ async def test_a_page_of_50_full_cards_costs_the_same_as_a_page_of_1(
         invoices = [e["node"] for e in card["invoices"]["edges"]]
         assert len(invoices) == 2 and all(len(i["lineItems"]) == 2 and i["quote"] for i in invoices)
         assert len(card["quotes"]["edges"]) == 2 and len(card["jobs"]["edges"]) == 2
+        opportunity, referral = card["opportunity"], card["referral"]
+        assert opportunity["closed"]["amount"] == "1500.50" and opportunity["likelihood"] == 20
+        assert card["profile"]["householdIncome"] == {"amount": "98000.50", "currency": "USD"}
+        assert referral["inviter"]["displayName"] and len(referral["invited"]["edges"]) == 2
+        assert referral["referralCount"] == 1
+        assert referral["flowLink"] and card["rewards"]["promosRedeemed"] == 1
+        assert len(card["rewards"]["ledger"]["edges"]) == 3 and card["privacyOptIn"]["optedIn"] is True
 
     assert one.count == fifty.count, same_cost("contacts(first: 1)", one, "contacts(first: 50)", fifty)
     # One per section loader: merges and duplicate candidates are one statement each. Issue
-    # 12's sections add the same 14 as on one card (ceiling 18 before, now 32).
-    assert fifty.count <= 32, f"a page of full cards costs {fifty.count} statements:\n{fifty.listing()}"
+    # 12's sections add the same 22 as on one card (ceiling 18 before, 32 with the billing and
+    # communication sections, now 40 with the header, profile, referrals and rewards).
+    assert fifty.count <= 40, f"a page of full cards costs {fifty.count} statements:\n{fifty.listing()}"
 
 
 async def test_back_references_on_a_page_cost_nothing_extra(

@@ -7,6 +7,7 @@ or `Lead`. How items are ordered and read: graph/resolvers/communications_loader
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from graph.resolvers.communications_loaders import (
     Item,
     Position,
 )
+from graph.resolvers.selection import selects
 from graph.schema.calls import Call
 from graph.schema.common import Money, PageInfo, forward_page
 from graph.schema.leads import Lead
@@ -112,25 +114,14 @@ class CommunicationEdge:
         description="INBOUND or OUTBOUND; a web form is INBOUND; null for a booked call."
     )
     _item: strawberry.Private[Item]
+    # Read for the whole page by resolve_communications (when the query selects `node`).
+    _node: strawberry.Private[Call | Message | Lead | None] = None
 
     @strawberry.field(description="The call, message or lead.")
-    async def node(self, info: Info) -> Communication:
-        loaders = info.context.loaders
-        item = self._item
-        kind, item_id = item.position.kind, item.position.id
-        if kind == CALL:
-            row = await loaders.call.load(item_id)
-            if row is not None:
-                return Call.from_row(row)  # type: ignore[arg-type]
-        elif kind == MESSAGE:
-            row = await loaders.message.load(item_id)
-            if row is not None:
-                return Message.from_row(row)  # type: ignore[arg-type]
-        elif kind == LEAD:
-            row = await loaders.lead.load(item_id)
-            if row is not None:
-                return Lead.from_row(row)  # type: ignore[arg-type]
-        raise NotFound("this communication was deleted while the page was read: read the page again")
+    def node(self) -> Communication:
+        if self._node is None:
+            raise NotFound("this communication was deleted while the page was read: read the page again")
+        return self._node  # type: ignore[return-value]
 
 
 @strawberry.type(description="A page of the communication history, newest first.")
@@ -149,6 +140,31 @@ _CHANNELS = {channel.value: channel for channel in CommunicationChannel}
 _DIRECTIONS = {direction.value: direction for direction in Direction}  # type: ignore[attr-defined]
 
 
+_MAKERS = ((CALL, "call", Call), (MESSAGE, "message", Message), (LEAD, "lead", Lead))
+
+
+async def _nodes(info: Info, items: list[Item]) -> dict[tuple[int, int], Call | Message | Lead]:
+    """The page's calls, messages and leads, through the request's per-type loaders (one
+    batched statement per type for every card of the request); a row deleted meanwhile is
+    missing, and its edge's `node` says so."""
+    loaders = info.context.loaders
+    wanted: dict[int, list[int]] = {CALL: [], MESSAGE: [], LEAD: []}
+    for item in items:
+        wanted[item.position.kind].append(item.position.id)
+    kinds = [(kind, name, made) for kind, name, made in _MAKERS if wanted[kind]]
+    if not kinds:
+        return {}
+    loaded = await asyncio.gather(
+        *(getattr(loaders, name).load_many(wanted[kind]) for kind, name, _ in kinds)
+    )
+    found: dict[tuple[int, int], Call | Message | Lead] = {}
+    for (kind, _, made), rows in zip(kinds, loaded, strict=True):
+        for item_id, row in zip(wanted[kind], rows, strict=True):
+            if row is not None:
+                found[(kind, item_id)] = made.from_row(row)  # type: ignore[attr-defined]
+    return found
+
+
 async def resolve_communications(
     info: Info, contact_id: int, first: int, after: str | None, channels: list[CommunicationChannel] | None
 ) -> CommunicationConnection:
@@ -158,6 +174,8 @@ async def resolve_communications(
     items = await info.context.loaders.communication_page.load(
         CommunicationsKey(contact_id, size, bound, wanted)
     )
+    shown = items[:size]
+    nodes = await _nodes(info, shown) if selects(info, "edges", "node") else {}
     edges = [
         CommunicationEdge(
             cursor=encode_position(item.position),
@@ -165,8 +183,9 @@ async def resolve_communications(
             at=item.position.at,
             direction=_DIRECTIONS[item.direction] if item.direction else None,
             _item=item,
+            _node=nodes.get((item.position.kind, item.position.id)),
         )
-        for item in items[:size]
+        for item in shown
     ]
     return CommunicationConnection(
         edges=edges,

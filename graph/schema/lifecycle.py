@@ -17,7 +17,7 @@ IDS_HELP = f"The contacts' ids, 1 to {MAX_IDS}; repeats count once. All must be 
 @strawberry.input
 class DuplicateContactInput:
     id: strawberry.ID = strawberry.field(
-        description="The contact to copy: identity, owners, tags and deals; not notes or history."
+        description="The contact to copy: identity, owners, profile, tags and deals; not notes or history."
     )
 
 

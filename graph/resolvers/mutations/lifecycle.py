@@ -43,7 +43,7 @@ async def _cards(info: Info, ids: list[int]) -> list[Contact]:
 @strawberry.type
 class LifecycleMutations:
     @strawberry.mutation(
-        description="Copy a contact: identity, owners, tags and deals, not notes or history."
+        description="Copy a contact: identity, owners, profile, tags and deals, not notes or history."
     )
     async def duplicate_contact(self, info: Info, input: DuplicateContactInput) -> DuplicateContactPayload:
         source_id = decode_id(input.id, "Contact")
