@@ -51,7 +51,6 @@ def _under(node: Any, path: tuple[str, ...], fragments: dict[str, Any], seen: se
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = fragments.get(name)
-            if fragment is not None and name not in seen:
-                if _under(fragment, path, fragments, seen | {name}):
-                    return True
+            if fragment is not None and name not in seen and _under(fragment, path, fragments, seen | {name}):
+                return True
     return False
