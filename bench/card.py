@@ -72,6 +72,7 @@ CARD_FIELDS = """
 fragment Card on Contact {
   id displayName firstName lastName businessName title contactType
   email secondaryEmail phone secondaryPhone ipAddress status subStatus convertedAt createdAt updatedAt
+  leadSource actionPlan salesCycle
   address { street city state zip country }
   setterOwner { id name } closerOwner { id name } assignedTo { id name }
   tags { id name }
@@ -90,7 +91,8 @@ fragment Card on Contact {
   upcoming: calls(when: UPCOMING) { ...CallCard }
   past: calls(when: PAST) { ...CallCard }
   deals {
-    id productName amount currency paymentType status recurring closedAt createdAt createdBy { name }
+    id productName amount currency paymentType status recurring closedAt likelihood closeDate createdAt
+    createdBy { name }
   }
   notes { id body text createdAt author { name } }
   communications(first: 30) {
@@ -120,6 +122,36 @@ fragment Card on Contact {
       quote { number } job { title } lineItems { ...Line }
     }
   }
+  opportunity {
+    dealSize { amount currency } quoted { amount currency } closed { amount currency }
+    likelihood closeDate excludedDeals
+  }
+  profile {
+    netWorth { amount currency } homeOwnerStatus householdIncome { amount currency } lengthOfResidence
+    maritalStatus marketValue { amount currency } occupation birthDate age education gender children
+    pets facebookUrl linkedinUrl twitterUrl anniversary1 { date label } anniversary2 { date label }
+    nextContactDate lastContactDate
+  }
+  referral {
+    referralCode referralLink flowLink referralCount
+    inviter { id displayName }
+    invited(first: 5) { pageInfo { hasNextPage endCursor } nodes { id displayName } }
+  }
+  rewards {
+    toBeIssued { amount currency } totalEarned { amount currency } amountIssued { amount currency }
+    lastIssuedAt balance { amount currency } promosRedeemed preferredReward
+    ledger(first: 10) {
+      pageInfo { hasNextPage endCursor }
+      edges {
+        cursor
+        node {
+          kind amount { amount currency } reason promoCode direct createdByName createdAt createdBy { name }
+        }
+      }
+    }
+  }
+  privacyOptIn { optedIn at source }
+  communicationOptIn { optedIn at source }
 }
 fragment Line on LineItem { description quantity unitPrice taxRate total }
 fragment Entry on JourneyEvent {

@@ -19,7 +19,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import asyncpg
@@ -30,9 +30,14 @@ from strawberry.relay import to_base64
 
 from crm import money
 from crm.db import PooledConnection
+from crm.models.profile import PROFILE_FIELDS, ProfileKind
 from crm.richtext import visible_text
+from crm.services import leads as lead_service
 from crm.services.accounts import hash_key
 from crm.services.billing import line_totals
+from crm.services.profile import effective_age
+from crm.services.referrals import referral_link
+from crm.services.rewards import from_units, totals_of
 from crm.uow import display_name
 from graph.ids import encode_cursor
 from graph.view import bearer
@@ -40,6 +45,8 @@ from graph.view import bearer
 JOURNEY_PAGE = 100  # the card asks for the newest and the oldest page of this size
 HISTORY_PAGE = 30  # communications(first: 30): the 20 upcoming calls, then what happened
 DOCUMENTS_PAGE = 5  # quotes, jobs, invoices (first: 5)
+INVITED_PAGE = 5  # referral { invited(first: 5) }
+LEDGER_PAGE = 10  # rewards { ledger(first: 10) }
 CALL, MESSAGE, LEAD = 1, 2, 3  # the history's kinds, its tie-break at one time
 SUMMARY_CHARS = 140
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -194,8 +201,9 @@ async def _journey_counts(db: FloorDB, account_id: int, ids: list[int]) -> dict[
     return {r["contact_id"]: r["n"] for r in rows}
 
 
-async def build_cards(db: FloorDB, account_id: int, contacts: list[Row]) -> list[Row]:
-    """The cards of `contacts` (rows of the account's contact table), in their order."""
+async def build_cards(db: FloorDB, account_id: int, contacts: list[Row], base_url: str) -> list[Row]:
+    """The cards of `contacts` (rows of the account's contact table), in their order;
+    `base_url` is where the referral and flow links point."""
     if not contacts:
         return []
     ids = [c["id"] for c in contacts]
@@ -239,6 +247,51 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row]) -> list
             )
             items[owner].append(row)
     (account,) = await db.fetch("SELECT currency FROM account WHERE id = $1", account_id)
+    # Issue 12's header, profile, referrals and rewards: the profile rows; the inviters and
+    # every invited contact in one read (with whether each sent a form: the referral count);
+    # the live forms of the first leads (the flow links); every ledger line, summed here.
+    profiles = {
+        r["contact_id"]: r
+        for r in await db.fetch(
+            f"SELECT * FROM contact_profile WHERE contact_id IN ({marks(1, len(ids))})", *ids
+        )
+    }
+    inviter_ids = sorted({c["inviter_id"] for c in contacts if c["inviter_id"] is not None})
+    related = await db.fetch(
+        "SELECT c.id, c.first_name, c.last_name, c.business_name, c.email, c.inviter_id,"
+        " EXISTS (SELECT 1 FROM lead l WHERE l.contact_id = c.id) AS has_lead FROM contact c"
+        " WHERE c.account_id = $1 AND c.merged_into_id IS NULL"
+        f" AND (c.id IN ({marks(2, len(inviter_ids)) or 'NULL'})"
+        f" OR c.inviter_id IN ({marks(2 + len(inviter_ids), len(ids))})) ORDER BY c.id",
+        account_id,
+        *inviter_ids,
+        *ids,
+    )
+    first_leads = {
+        cid: min(rows, key=lambda r: (_dt(r["submitted_at"]), r["id"])) for cid, rows in leads.items() if rows
+    }
+    form_ids = sorted({r["form_id"] for r in first_leads.values() if r["form_id"] is not None})
+    form_keys = (
+        {
+            r["id"]: r["key"]
+            for r in await db.fetch(
+                "SELECT id, key FROM lead_form WHERE account_id = $1 AND revoked_at IS NULL"
+                f" AND id IN ({marks(2, len(form_ids))})",
+                account_id,
+                *form_ids,
+            )
+        }
+        if form_ids
+        else {}
+    )
+    ledger = _grouped(
+        await db.fetch(
+            "SELECT * FROM reward_entry WHERE account_id = $1"
+            f" AND contact_id IN ({marks(2, len(ids))}) ORDER BY id DESC",
+            account_id,
+            *ids,
+        )
+    )
     user_ids = {c[k] for c in contacts for k in ("setter_owner_id", "closer_owner_id", "assigned_to_id")}
     for rows, column in (
         (calls, "booked_by_id"),
@@ -249,6 +302,7 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row]) -> list
         (messages, "author_id"),
         (quotes, "created_by_id"),
         (jobs, "assignee_id"),
+        (ledger, "created_by_id"),
     ):
         user_ids.update(r[column] for section in rows.values() for r in section)
     wanted = sorted(user_ids - {None})
@@ -262,8 +316,13 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row]) -> list
     }
     sections = _Sections(users, tags, utms, answers, calls, deals, notes, newest, oldest, totals)
     billing = _Billing(sections, quotes, jobs, invoices, items, account["currency"])
+    referrals = _Referrals(
+        sections, account["currency"], base_url, profiles, related, first_leads, form_keys, ledger
+    )
     return [
-        sections.card(c) | billing.card(c, messages.get(c["id"], []), leads.get(c["id"], []))
+        sections.card(c)
+        | billing.card(c, messages.get(c["id"], []), leads.get(c["id"], []))
+        | referrals.card(c)
         for c in contacts
     ]
 
@@ -376,6 +435,9 @@ class _Sections:
             "convertedAt": _iso(c["converted_at"]),
             "createdAt": _iso(c["created_at"]),
             "updatedAt": _iso(c["updated_at"]),
+            "leadSource": c["lead_source"],
+            "actionPlan": c["action_plan"],
+            "salesCycle": c["sales_cycle"],
             "address": address if any(address.values()) else None,
             "setterOwner": self.owner(c["setter_owner_id"]),
             "closerOwner": self.owner(c["closer_owner_id"]),
@@ -410,6 +472,8 @@ class _Sections:
                     "status": d["status"],
                     "recurring": bool(d["recurring"]),
                     "closedAt": _iso(d["closed_at"]),
+                    "likelihood": d["likelihood"],
+                    "closeDate": _day(d["close_date"]),
                     "createdAt": _iso(d["created_at"]),
                     "createdBy": self.named(d["created_by_id"]),
                 }
@@ -643,12 +707,193 @@ class _Billing:
         } | self.documents(cid)
 
 
+class _Referrals:
+    """Issue 12's header and profile, referrals, rewards and opt-ins of a card, shaped from the
+    rows read in build_cards: the opportunity from the card's deals, the rewards' figures from
+    its whole ledger."""
+
+    def __init__(
+        self,
+        sections: _Sections,
+        currency: str,
+        base_url: str,
+        profiles: dict[int, Row],
+        related: list[Row],
+        first_leads: dict[int, Row],
+        form_keys: dict[int, str],
+        ledger: dict[int, list[Row]],
+    ) -> None:
+        self.s, self.currency, self.base_url = sections, currency, base_url
+        self.profiles, self.first_leads, self.form_keys, self.ledger = (
+            profiles,
+            first_leads,
+            form_keys,
+            ledger,
+        )
+        self.by_id = {r["id"]: r for r in related}
+        self.invited: dict[int, list[Row]] = defaultdict(list)
+        for r in related:
+            if r["inviter_id"] is not None:
+                self.invited[r["inviter_id"]].append(r)
+
+    def opportunity(self, deals: list[Row]) -> Row:
+        mine = [(Decimal(str(d["amount"])), d) for d in deals if d["currency"] == self.currency]
+        open_ = [(amount, d) for amount, d in mine if d["status"] == "OPEN"]
+        weighted = [(amount, d["likelihood"]) for amount, d in open_ if d["likelihood"] is not None]
+        weight = sum((amount for amount, _ in weighted), Decimal(0))
+        likelihood = None
+        if weight:
+            mean = sum((amount * chance for amount, chance in weighted), Decimal(0)) / weight
+            likelihood = int(mean.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        closing = [_day(d["close_date"]) for _, d in open_ if d["close_date"] is not None]
+
+        def total(rows: list[tuple[Decimal, Row]]) -> Row:
+            value = sum((amount for amount, _ in rows), Decimal(0))
+            return {"amount": _money(value, self.currency), "currency": self.currency}
+
+        return {
+            "dealSize": total([(a, d) for a, d in mine if d["status"] != "LOST"]),
+            "quoted": total(open_),
+            "closed": total([(a, d) for a, d in mine if d["status"] == "WON"]),
+            "likelihood": likelihood,
+            "closeDate": min(closing) if closing else None,  # type: ignore[type-var]
+            "excludedDeals": sum(1 for d in deals if d["currency"] != self.currency),
+        }
+
+    def profile(self, cid: int) -> Row:
+        row = self.profiles.get(cid)
+        shaped: Row = {}
+        for spec in PROFILE_FIELDS:
+            value: Any = None
+            if row is None:
+                pass
+            elif spec.kind is ProfileKind.MONEY:
+                amount, currency = row[f"{spec.name}_amount"], row[f"{spec.name}_currency"]
+                value = None if amount is None else {"amount": _money(amount, currency), "currency": currency}
+            elif spec.kind is ProfileKind.ANNIVERSARY:
+                when = row[f"{spec.name}_date"]
+                value = None if when is None else {"date": _day(when), "label": row[f"{spec.name}_label"]}
+            elif spec.kind is ProfileKind.DATE:
+                value = _day(row[spec.name])
+            elif spec.kind is ProfileKind.BOOL:
+                value = None if row[spec.name] is None else bool(row[spec.name])
+            else:
+                value = row[spec.name]
+            shaped[spec.api] = value
+        if row is not None:
+            born = row["birth_date"]
+            shaped["age"] = effective_age(
+                date.fromisoformat(born) if isinstance(born, str) else born, row["age"]
+            )
+        return shaped
+
+    def person(self, r: Row) -> Row:
+        return {
+            "id": to_base64("Contact", r["id"]),
+            "displayName": display_name(r["first_name"], r["last_name"], r["business_name"], r["email"]),
+        }
+
+    def referral(self, c: Row) -> Row:
+        cid, code = c["id"], c["referral_code"]
+        invited = self.invited.get(cid, [])
+        shown = invited[:INVITED_PAGE]
+        first = self.first_leads.get(cid)
+        key = self.form_keys.get(first["form_id"]) if first is not None and first["form_id"] else None
+        inviter = self.by_id.get(c["inviter_id"]) if c["inviter_id"] is not None else None
+        return {
+            "referralCode": code,
+            "referralLink": referral_link(code, self.base_url),
+            "flowLink": f"{self.base_url}/forms/{key}" if key else None,
+            "referralCount": sum(1 for r in invited if r["has_lead"]),
+            "inviter": self.person(inviter) if inviter is not None else None,
+            "invited": {
+                "pageInfo": {
+                    "hasNextPage": len(invited) > INVITED_PAGE,
+                    "endCursor": encode_cursor("invited", shown[-1]["id"]) if shown else None,
+                },
+                "nodes": [self.person(r) for r in shown],
+            },
+        }
+
+    def rewards(self, c: Row) -> Row:
+        lines = self.ledger.get(c["id"], [])
+        groups: dict[tuple[str, bool], list[Row]] = defaultdict(list)
+        for r in lines:
+            groups[(r["kind"], bool(r["direct"]))].append(r)
+        totals = totals_of(
+            [
+                (kind, direct, rows[0]["currency"], sum(r["amount_units"] for r in rows), len(rows),
+                 max(_dt(r["created_at"]) for r in rows))  # type: ignore[type-var]
+                for (kind, direct), rows in groups.items()
+            ]
+        )  # fmt: skip
+        currency = totals.currency or self.currency
+
+        def shown(units: int) -> Row:
+            return {"amount": _money(from_units(units), currency), "currency": currency}
+
+        page = lines[:LEDGER_PAGE]
+        edges = [
+            {
+                "cursor": encode_cursor("reward", r["id"]),
+                "node": {
+                    "kind": r["kind"],
+                    "amount": {
+                        "amount": _money(from_units(r["amount_units"]), r["currency"]),
+                        "currency": r["currency"],
+                    },
+                    "reason": r["reason"],
+                    "promoCode": r["promo_code"],
+                    "direct": bool(r["direct"]),
+                    "createdByName": r["created_by_name"],
+                    "createdAt": _iso(r["created_at"]),
+                    "createdBy": self.s.named(r["created_by_id"]),
+                },
+            }
+            for r in page
+        ]
+        return {
+            "toBeIssued": shown(totals.to_be_issued(c["converted_at"] is not None)),
+            "totalEarned": shown(totals.earned),
+            "amountIssued": shown(totals.issued),
+            "lastIssuedAt": _iso(totals.last_issued_at),
+            "balance": shown(totals.balance),
+            "promosRedeemed": totals.promos,
+            "preferredReward": c["preferred_reward"] or currency,
+            "ledger": {
+                "pageInfo": {
+                    "hasNextPage": len(lines) > LEDGER_PAGE,
+                    "endCursor": edges[-1]["cursor"] if edges else None,
+                },
+                "edges": edges,
+            },
+        }
+
+    @staticmethod
+    def opt_in(c: Row, name: str) -> Row:
+        return {
+            "optedIn": bool(c[f"{name}_opt_in"]),
+            "at": _iso(c[f"{name}_opt_in_at"]),
+            "source": c[f"{name}_opt_in_source"],
+        }
+
+    def card(self, c: Row) -> Row:
+        return {
+            "opportunity": self.opportunity(self.s.deals.get(c["id"], [])),
+            "profile": self.profile(c["id"]),
+            "referral": self.referral(c),
+            "rewards": self.rewards(c),
+            "privacyOptIn": self.opt_in(c, "privacy"),
+            "communicationOptIn": self.opt_in(c, "communication"),
+        }
+
+
 # --------------------------------------------------------------------------------------
 # The two endpoints
 # --------------------------------------------------------------------------------------
 
 
-async def floor_card(db: FloorDB, api_key: str, contact_id: int) -> Row | None:
+async def floor_card(db: FloorDB, api_key: str, contact_id: int, base_url: str) -> Row | None:
     """`{"contact": card}`; None when the key or the contact is unknown."""
     account_id = await account_of(db, api_key)
     if account_id is None:
@@ -656,20 +901,22 @@ async def floor_card(db: FloorDB, api_key: str, contact_id: int) -> Row | None:
     found = await db.fetch("SELECT * FROM contact WHERE id = $1 AND account_id = $2", contact_id, account_id)
     if not found:
         return None
-    (card,) = await build_cards(db, account_id, found)
+    (card,) = await build_cards(db, account_id, found, base_url)
     return {"contact": card}
 
 
-async def floor_contacts(db: FloorDB, api_key: str, first: int) -> Row | None:
-    """`{"contacts": connection}`: the account's newest `first` contacts, each a whole card."""
+async def floor_contacts(db: FloorDB, api_key: str, first: int, base_url: str) -> Row | None:
+    """`{"contacts": connection}`: the account's newest `first` live contacts (not archived or
+    merged, as Dossier lists them), each a whole card."""
     account_id = await account_of(db, api_key)
     if account_id is None:
         return None
+    live = "account_id = $1 AND archived_at IS NULL AND merged_into_id IS NULL"
     rows = await db.fetch(
-        "SELECT * FROM contact WHERE account_id = $1 ORDER BY id DESC LIMIT $2", account_id, first + 1
+        f"SELECT * FROM contact WHERE {live} ORDER BY id DESC LIMIT $2", account_id, first + 1
     )
-    (total,) = await db.fetch("SELECT COUNT(*) AS n FROM contact WHERE account_id = $1", account_id)
-    cards = await build_cards(db, account_id, rows[:first])
+    (total,) = await db.fetch(f"SELECT COUNT(*) AS n FROM contact WHERE {live}", account_id)
+    cards = await build_cards(db, account_id, rows[:first], base_url)
     edges = [
         {"cursor": encode_cursor("contact", c["id"]), "node": card}
         for c, card in zip(rows, cards, strict=False)
@@ -712,17 +959,28 @@ class FloorEndpoint:
 
     async def card(self, request: Request) -> Response:
         token = bearer(request.headers.get("authorization"))
-        data = await floor_card(await self.db(), token, int(request.query_params["id"])) if token else None
+        data = (
+            await floor_card(await self.db(), token, int(request.query_params["id"]), _base_url(request))
+            if token
+            else None
+        )
         return _respond(data)
 
     async def contacts(self, request: Request) -> Response:
         token = bearer(request.headers.get("authorization"))
         data = (
-            await floor_contacts(await self.db(), token, int(request.query_params["first"]))
+            await floor_contacts(
+                await self.db(), token, int(request.query_params["first"]), _base_url(request)
+            )
             if token
             else None
         )
         return _respond(data)
+
+
+def _base_url(request: Request) -> str:
+    """Where Dossier's referral and flow links point (graph/schema/referrals.py's _base_url)."""
+    return lead_service.settings.public_url or str(request.base_url).rstrip("/")
 
 
 def _respond(data: Row | None) -> Response:

@@ -9,6 +9,7 @@ Call `seed(...)` with the ORM open (`crm.db.open_database`).
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,8 +19,10 @@ from crm.clock import utcnow
 from crm.models import (
     Call,
     Contact,
+    ContactProfile,
     ContactTag,
     Deal,
+    Form,
     FormAnswer,
     Invoice,
     Job,
@@ -29,6 +32,7 @@ from crm.models import (
     Message,
     Note,
     Quote,
+    RewardEntry,
     Tag,
     User,
     Utm,
@@ -54,6 +58,11 @@ class CardSizes:
     jobs: int = 3
     invoices: int = 4
     items: int = 3
+    # Issue 12's referrals: contacts the card invited (every other one with a lead), each card
+    # with an inviter of its own, and rewards ledger lines. Every card also gets header fields,
+    # opt-ins, a full profile and a first lead sent through a live form (its flow link).
+    invited: int = 8
+    ledger: int = 12
 
 
 # The cards of the list scenario: every section present, a few rows each.
@@ -71,6 +80,8 @@ LIST_SIZES = CardSizes(
     jobs=1,
     invoices=1,
     items=2,
+    invited=1,
+    ledger=3,
 )
 
 
@@ -220,9 +231,12 @@ async def _add_sections(
                 contact_id=cid,
                 product_name=("Lawn care plan", "Irrigation install", "Tree service")[i % 3],
                 amount=Decimal("1499.50") + Decimal(i) * Decimal("12.25"),
-                currency="USD",
                 payment_type=("ONE_TIME", "RECURRING", "PAYMENT_PLAN")[i % 3],
                 status=("OPEN", "WON", "LOST")[i % 3],
+                # Every tenth in another currency: left out of the opportunity (excludedDeals).
+                currency="EUR" if i % 10 == 5 else "USD",
+                likelihood=(25 + 15 * i) % 100 if i % 4 else None,
+                close_date=date(2027, 3, 1) + timedelta(days=7 * i),
                 recurring=i % 3 == 1,
                 closed_at=now - timedelta(days=i) if i % 3 else None,
                 created_by_id=users[(i + 1) % 3],
@@ -315,6 +329,7 @@ async def _add_sections(
     await JourneyEvent.bulk_create(events, batch_size=500)
     await _add_communications(cids, sizes, people, account_id, now)
     await _add_billing(cids, sizes, people, account_id, now)
+    await _add_referrals(cids, sizes, people, account_id, now)
 
 
 MESSAGE_BODIES = (
@@ -491,3 +506,119 @@ async def _add_billing(
         ],
         batch_size=500,
     )
+
+
+PROFILE = {
+    "net_worth_amount": Decimal("850000"),
+    "net_worth_currency": "USD",
+    "home_owner_status": "OWNER",
+    "household_income_amount": Decimal("142500.50"),
+    "household_income_currency": "USD",
+    "length_of_residence": 12,
+    "marital_status": "MARRIED",
+    "market_value_amount": Decimal("1250000"),
+    "market_value_currency": "USD",
+    "occupation": "Landscape architect",
+    "birth_date": date(1981, 4, 23),
+    "education": "BACHELOR",
+    "gender": "NON_BINARY",
+    "children": True,
+    "pets": True,
+    "facebook_url": "https://facebook.com/rivera.landscaping",
+    "linkedin_url": "https://www.linkedin.com/in/jordan-rivera",
+    "twitter_url": "https://x.com/riveralandscape",
+    "anniversary1_date": date(2009, 6, 20),
+    "anniversary1_label": "Wedding",
+    "anniversary2_date": date(2015, 3, 2),
+    "anniversary2_label": "Business founded",
+    "next_contact_date": date(2027, 1, 12),
+    "last_contact_date": date(2026, 11, 28),
+}
+REWARDS = (("EARNED", 500_000, "Referred a neighbour"), ("ISSUED", 250_000, "Gift card sent"),
+           ("PROMO_REDEEMED", 100_000, None))  # fmt: skip
+
+
+async def _add_referrals(
+    cids: list[int], sizes: CardSizes, people: _People, account_id: int, now: datetime
+) -> None:
+    """Header fields, opt-ins and a profile; the first lead through a live form; ledger lines
+    (earned, issued, promo in turn); invited contacts and an inviter. Those contacts are
+    archived (the list shows live contacts only), so they never join `contacts(first:)`."""
+    users, names = people.ids, people.names
+    await Contact.filter(id__in=cids).update(
+        lead_source="Referral", action_plan="Spring nurture", sales_cycle="90 days",
+        privacy_opt_in=True, privacy_opt_in_at=now - timedelta(days=60), privacy_opt_in_source="FORM",
+        communication_opt_in=True, communication_opt_in_at=now - timedelta(days=30),
+        communication_opt_in_source="USER", preferred_reward="Amazon gift card",
+    )  # fmt: skip
+    await ContactProfile.bulk_create([ContactProfile(contact_id=cid, **PROFILE) for cid in cids])
+    form = await Form.create(account_id=account_id, name="Free estimate", key=secrets.token_urlsafe(24))
+    firsts = (
+        await Lead.filter(contact_id__in=cids).order_by("-submitted_at", "-id").values("id", "contact_id")
+    )
+    first_lead = {row["contact_id"]: row["id"] for row in firsts}  # the oldest wins
+    await Lead.filter(id__in=list(first_lead.values())).update(form_id=form.id)
+    await RewardEntry.bulk_create(
+        [
+            RewardEntry(
+                account_id=account_id,
+                contact_id=cid,
+                kind=REWARDS[i % 3][0],
+                amount_units=REWARDS[i % 3][1] + 10_000 * i,
+                currency="USD",
+                reason=REWARDS[i % 3][2],
+                promo_code="SPRING25" if i % 3 == 2 else None,
+                direct=i % 6 == 0,
+                created_by_id=users[i % 3],
+                created_by_name=names[users[i % 3]],
+                created_at=now - timedelta(days=sizes.ledger - i),
+            )
+            for cid in cids
+            for i in range(sizes.ledger)
+        ],
+        batch_size=500,
+    )
+    if not sizes.invited:
+        return
+    per_card = 1 + sizes.invited
+    await Contact.bulk_create(
+        [
+            Contact(
+                account_id=account_id,
+                first_name=FIRST_NAMES[(n + i) % len(FIRST_NAMES)],
+                last_name=LAST_NAMES[(n + i) % len(LAST_NAMES)],
+                email=f"friend{n}.{i}@example.com",
+                status="lead",
+                archived_at=now,
+            )
+            for n in range(len(cids))
+            for i in range(per_card)
+        ],
+        batch_size=500,
+    )
+    made = [
+        row["id"]
+        for row in await Contact.filter(account_id=account_id, email__startswith="friend")
+        .order_by("-id")
+        .limit(per_card * len(cids))
+        .values("id")
+    ][::-1]
+    for n, cid in enumerate(cids):
+        inviter, *invited = made[n * per_card : (n + 1) * per_card]
+        await Contact.filter(id__in=invited).update(inviter_id=cid)
+        await Contact.filter(id=cid).update(inviter_id=inviter)
+        await Lead.bulk_create(
+            [
+                Lead(
+                    account_id=account_id,
+                    contact_id=friend,
+                    form_name="Free estimate",
+                    submitted_at=now - timedelta(days=3),
+                    status="NEW",
+                    match_reason="NEW",
+                    fingerprint=f"{friend:064}",
+                    identity={"email": f"friend{n}@example.com"},
+                )
+                for friend in invited[::2]
+            ]
+        )

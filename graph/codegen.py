@@ -31,6 +31,7 @@ from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from graph.ids import node_global_id, node_id_text
+from graph.prepared import NOT_READ
 
 CompiledObject = Callable[[Any, list[dict[int, Any]]], dict[str, Any]]
 
@@ -150,6 +151,7 @@ class Writer:
             "_node_id_text": _node_id_text,
             "_datetime": datetime,
             "_JSON_PLAIN": _JSON_PLAIN,
+            "_NOT_READ": NOT_READ,
         }
         self._constants: dict[int, str] = {}
         self._fresh = count()
@@ -401,10 +403,15 @@ def write_fields(
         elif access.kind is Kind.METHOD:
             method = w.constant(access.method, "M")
             read = f"{method}({value})" if access.takes_self else f"{method}()"
+        elif access.kind is Kind.PREPARED:
+            # graph.prepared: the value a connection stored, or (NOT_READ) the resolver's to find.
+            read = f"getattr({value}, {access.attribute!r}, _NOT_READ)"
         else:
             raise Unsupported("a field graphql-core resolves")
         got, done = w.var("v"), w.var("c")
         w.emit(indent, f"{got} = {read}")
+        if access.kind is Kind.PREPARED:
+            w.emit(indent, f"if {got} is _NOT_READ: raise Bail")
         write_value(
             w,
             indent,

@@ -77,6 +77,7 @@ from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from graph.codegen import Unsupported, compile_object, new_memo
 from graph.ids import node_global_id, node_id_text, serialises_ids_as_text
+from graph.prepared import NOT_READ, PREPARED_MARK
 
 FAST_PATH_ENV = "DOSSIER_FAST_PATH"
 _OFF = {"0", "off", "false", "no"}
@@ -96,6 +97,7 @@ class Kind(Enum):
     METHOD = "method"  # a plain `def field(self)` resolver
     TYPENAME = "typename"
     NODE_ID = "node id"  # strawberry relay's `id`, when the type keeps relay's defaults
+    PREPARED = "prepared"  # a resolver marked @prepared: its attribute, unless NOT_READ (graph.prepared)
     GRAPHQL = "graphql"  # graphql-core's execute_field, untouched
 
 
@@ -179,7 +181,14 @@ def _classify(field_def: GraphQLField, converter: Any = None) -> FieldAccess:
             return FieldAccess(Kind.ATTRIBUTE, attribute=definition.python_name)
         return _GRAPHQL_ACCESS
     resolver = definition.base_resolver
-    if resolver is None or definition.extensions or resolver.is_async:
+    if resolver is None or definition.extensions:
+        return _GRAPHQL_ACCESS
+    attribute = getattr(resolver.wrapped_func, PREPARED_MARK, None)
+    if isinstance(attribute, str):
+        # No arguments (checked above), no extensions or permission classes: the resolver
+        # answers the attribute when it is set (graph.prepared), and runs as is when not.
+        return FieldAccess(Kind.PREPARED, attribute=attribute)
+    if resolver.is_async:
         return _GRAPHQL_ACCESS
     if resolver.arguments or resolver.info_parameter or resolver.root_parameter or resolver.parent_parameter:
         return _GRAPHQL_ACCESS
@@ -579,8 +588,12 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 access = step.access
                 kind = access.kind
                 if kind is Kind.NODE_ID:
-                    global_id = (node_id_text if step.id_as_text else node_global_id)(source, parent_name)
-                    if global_id is None:
+                    ready = (node_id_text if step.id_as_text else node_global_id)(source, parent_name)
+                    if ready is None:
+                        kind = Kind.GRAPHQL
+                elif kind is Kind.PREPARED:
+                    ready = getattr(source, access.attribute, NOT_READ)  # the prepared value
+                    if ready is NOT_READ:
                         kind = Kind.GRAPHQL
                 if kind is Kind.GRAPHQL:
                     result = self.execute_field(
@@ -597,8 +610,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 try:
                     if kind is Kind.ATTRIBUTE:
                         value = getattr(source, access.attribute)
-                    elif kind is Kind.NODE_ID:
-                        value = global_id
+                    elif kind is Kind.NODE_ID or kind is Kind.PREPARED:
+                        value = ready
                     else:
                         method = access.method
                         value = method(source) if access.takes_self else method()  # type: ignore[misc]

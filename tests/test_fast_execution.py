@@ -25,7 +25,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from crm.actor import Actor
 from crm.clock import utcnow
-from crm.models import Contact, Conversion, Invoice, Lead
+from crm.models import Contact, ContactProfile, Conversion, Invoice, Lead, RewardEntry
 from crm.services.call_log import CallDirection, log_call
 from crm.services.calls import CallOutcome
 from crm.services.chat import record_chat_message
@@ -339,6 +339,76 @@ async def communication_ids(admin: Api, contact_id: int) -> dict[str, str]:
     }
 
 
+# Issue 12's header, profile, referrals, rewards and opt-ins: a card's (deal likelihoods, the
+# opportunity, every kind of profile value, its inviter's and its invited contacts' own
+# referrals, the next page of invited and of the ledger), a bare card's nulls and empties
+# (no profile row, no inviter, an empty ledger: the account's currency), and bad input
+# beside good data (a bad invited cursor, a ledger page of 0).
+REFERRALS = """
+query Referrals($id: ID!, $bare: ID!, $after: String!, $line: String!) {
+  contact(id: $id) {
+    leadSource actionPlan salesCycle
+    deals { status likelihood closeDate }
+    opportunity {
+      dealSize { amount currency } quoted { amount } closed { amount } likelihood closeDate excludedDeals
+    }
+    profile {
+      age birthDate netWorth { amount currency } marketValue { amount currency } anniversary1 { date label }
+      gender homeOwnerStatus children lengthOfResidence linkedinUrl
+    }
+    referral {
+      referralCode referralCount flowLink
+      inviter { id displayName referral { referralCount invited(first: 5) { nodes { id } } } }
+      invited(first: 1) {
+        edges { cursor node { id displayName referral { inviter { id } } } }
+        pageInfo { hasNextPage hasPreviousPage endCursor }
+      }
+      later: invited(first: 1, after: $after) { nodes { id } pageInfo { hasNextPage hasPreviousPage } }
+    }
+    rewards {
+      toBeIssued { amount currency } balance { amount } promosRedeemed preferredReward lastIssuedAt
+      ledger(first: 2) {
+        edges { cursor node { kind amount { amount currency } direct promoCode createdBy { name } } }
+        pageInfo { hasNextPage }
+      }
+      older: ledger(first: 2, after: $line) { edges { node { kind reason } } }
+    }
+    privacyOptIn { optedIn at source }
+    communicationOptIn { optedIn source }
+  }
+  bare: contact(id: $bare) {
+    profile { netWorth { amount } age anniversary1 { date } gender }
+    referral { inviter { id } invited { nodes { id } } referralCount }
+    rewards { balance { amount currency } preferredReward lastIssuedAt ledger { edges { cursor } } }
+    privacyOptIn { optedIn at source }
+  }
+  bad: contact(id: $id) { firstName referral { invited(after: "nope") { nodes { id } } } }
+  noLines: contact(id: $id) { firstName rewards { ledger(first: 0) { edges { cursor } } } }
+}
+"""
+
+
+async def referral_ids(contact_id: int, bare_id: int) -> dict[str, str]:
+    """The first card's first invited contact and newest ledger line as cursors; the bare card
+    loses its profile row, ledger, inviter, invited contacts and opt-ins."""
+    await ContactProfile.filter(contact_id=bare_id).delete()
+    await RewardEntry.filter(contact_id=bare_id).delete()
+    await Contact.filter(inviter_id=bare_id).update(inviter_id=None)
+    await Contact.filter(id=bare_id).update(
+        inviter_id=None, privacy_opt_in=False, privacy_opt_in_at=None, privacy_opt_in_source=None,
+        preferred_reward=None,
+    )  # fmt: skip
+    invited = await Contact.filter(inviter_id=contact_id).order_by("id").first()
+    line = await RewardEntry.filter(contact_id=contact_id).order_by("-id").first()
+    assert invited is not None and line is not None
+    return {
+        "id": contact_gid(contact_id),
+        "bare": contact_gid(bare_id),
+        "after": encode_cursor("invited", invited.id),
+        "line": encode_cursor("reward", line.id),
+    }
+
+
 async def merged(admin: Api, contact_id: int) -> dict[str, str]:
     """Two merges into the card (the latest undone) and a contact that shares its phone."""
     create = "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }"
@@ -399,6 +469,7 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
     ]
     cases.append((rep, COMMUNICATIONS, communicated := await communication_ids(admin, first)))
     cases.append((rep, MERGES, merge_ids := await merged(admin, first)))
+    cases.append((rep, REFERRALS, referred := await referral_ids(first, seeded[2])))
     for client, query, variables in cases:
         graphql_core, compiled = await both_over_http(client, query, variables)
         assert compiled == graphql_core, f"paths differ for {query[:40]!r} with {variables}"
@@ -458,6 +529,32 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
     ]
     bad_bounds = (await both_over_http(rep, SLICE_ERRORS, slice_errors))[1]["errors"]
     assert {e["extensions"].get("field") for e in bad_bounds} == {"first", "after"}
+    referrals = (await both_over_http(rep, REFERRALS, referred))[1]
+    card, bare = referrals["data"]["contact"], referrals["data"]["bare"]
+    assert card["leadSource"] == "Referral" and [d["likelihood"] for d in card["deals"]] == [None, 10, 20]
+    # OPEN deals 0 and 2 (1499.50 and 1501.50); only deal 2 has a likelihood.
+    assert card["opportunity"]["quoted"]["amount"] == "3001.00" and card["opportunity"]["likelihood"] == 20
+    assert card["profile"]["anniversary1"] == {"date": "2005-06-01", "label": "Wedding"}
+    assert card["profile"]["marketValue"] == {"amount": "410000.00", "currency": "EUR"}
+    referral = card["referral"]
+    assert referral["inviter"]["referral"]["invited"]["nodes"] == [{"id": referred["id"]}]
+    assert referral["invited"]["edges"][0]["node"]["referral"]["inviter"] == {"id": referred["id"]}
+    assert referral["invited"]["pageInfo"]["hasNextPage"] is True and referral["later"]["nodes"]
+    assert referral["later"]["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
+    assert [e["node"]["kind"] for e in card["rewards"]["ledger"]["edges"]] == ["PROMO_REDEEMED", "ISSUED"]
+    assert [e["node"]["kind"] for e in card["rewards"]["older"]["edges"]] == ["ISSUED", "EARNED"]
+    assert bare["profile"] == {"netWorth": None, "age": None, "anniversary1": None, "gender": None}
+    assert bare["referral"] == {"inviter": None, "invited": {"nodes": []}, "referralCount": 0}
+    assert bare["rewards"] == {
+        "balance": {"amount": "0.00", "currency": "USD"},
+        "preferredReward": "USD",
+        "lastIssuedAt": None,
+        "ledger": {"edges": []},
+    }
+    assert bare["privacyOptIn"] == {"optedIn": False, "at": None, "source": None}
+    assert sorted(
+        (e["path"][0], e["extensions"]["code"], e["extensions"].get("field")) for e in referrals["errors"]
+    ) == [("bad", "BAD_USER_INPUT", "after"), ("noLines", "BAD_USER_INPUT", "first")]
 
 
 async def last_lead(contact_id: int) -> str:

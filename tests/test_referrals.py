@@ -958,11 +958,20 @@ async def test_a_merge_never_makes_the_primary_its_own_inviter(as_admin: Api) ->
     await as_admin.data(UNMERGE, {"i": {"mergeId": done["merge"]["id"]}})
     assert await inviters(kim, ivy, bea) == [db_id(ivy), db_id(bea), None]
 
+    # Kim's own inviter would be a cycle, but Bea has another one (Cal): Kim takes hers.
+    await set_inviter(as_admin, bea, cal)
+    done = await merge(as_admin, kim, bea)
+    assert await inviters(kim, ivy) == [db_id(cal), db_id(kim)]
+    assert {"field": "inviter", "fromContactId": bea, "value": cal} in done["merge"]["filled"]
+    await as_admin.data(UNMERGE, {"i": {"mergeId": done["merge"]["id"]}})
+    assert await inviters(kim, ivy, bea) == [db_id(ivy), db_id(bea), db_id(cal)]
+
     # Ana keeps her own inviter (Cal); Bea's is not taken.
     await set_inviter(as_admin, ana, cal)
-    await set_inviter(as_admin, bea, kim)
+    lou = await contact(as_admin, "Lou")
+    assert "errors" not in await set_inviter(as_admin, bea, lou)
     done = await merge(as_admin, ana, bea)
-    assert await inviters(ana) == [db_id(cal)]
+    assert await inviters(ana, bea) == [db_id(cal), db_id(lou)]
     assert all(f["field"] != "inviter" for f in done["merge"]["filled"])
 
 

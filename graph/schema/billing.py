@@ -6,6 +6,7 @@ Money fields are exact decimals shown with the currency's decimal places ("1999.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,9 +22,11 @@ from crm.services.billing import JobStatus as _JobStatus
 from crm.services.billing import QuoteStatus as _QuoteStatus
 from graph.context import Info
 from graph.ids import decode_cursor, encode_cursor, page_size
+from graph.prepared import NOT_READ, prepared
 from graph.resolvers.billing_loaders import INVOICE_CURSOR, JOB_CURSOR, QUOTE_CURSOR
 from graph.resolvers.loaders import PageKey
 from graph.resolvers.reads import Row
+from graph.resolvers.selection import selects
 from graph.schema.accounts import User, joined_user
 from graph.schema.common import PageInfo, forward_page
 
@@ -116,6 +119,8 @@ class Quote(relay.Node):
     created_at: datetime
     updated_at: datetime
     _contact_id: strawberry.Private[int]
+    # Filled in by the card's quotes(first:) when the query asks (graph/prepared.py).
+    _line_items: strawberry.Private[Any] = NOT_READ
 
     @classmethod
     def from_row(cls, row: Row, batch: dict[Any, Any] | None = None) -> Quote:
@@ -140,7 +145,10 @@ class Quote(relay.Node):
         )
 
     @strawberry.field(description="The lines, in order (at most 100).")
+    @prepared("_line_items")
     async def line_items(self, info: Info) -> list[LineItem]:
+        if self._line_items is not NOT_READ:
+            return self._line_items  # type: ignore[no-any-return]
         rows = await info.context.loaders.quote_items.load(self.id)  # type: ignore[attr-defined]
         return [LineItem.from_row(r, self.currency) for r in rows]
 
@@ -164,6 +172,8 @@ class Job(relay.Node):
     updated_at: datetime
     _contact_id: strawberry.Private[int]
     _quote_id: strawberry.Private[int | None]
+    # Filled in by the card's jobs(first:) when the query asks (graph/prepared.py).
+    _quote: strawberry.Private[Any] = NOT_READ
 
     @classmethod
     def from_row(cls, row: Row, batch: dict[Any, Any] | None = None) -> Job:
@@ -184,7 +194,10 @@ class Job(relay.Node):
         )
 
     @strawberry.field(description="The accepted quote the job carries out, if linked.")
+    @prepared("_quote")
     async def quote(self, info: Info) -> Quote | None:
+        if self._quote is not NOT_READ:
+            return self._quote  # type: ignore[no-any-return]
         if self._quote_id is None:
             return None
         row = await info.context.loaders.quote.load(self._quote_id)  # type: ignore[attr-defined]
@@ -221,6 +234,10 @@ class Invoice(relay.Node):
     _contact_id: strawberry.Private[int]
     _quote_id: strawberry.Private[int | None]
     _job_id: strawberry.Private[int | None]
+    # Filled in by the card's invoices(first:) when the query asks (graph/prepared.py).
+    _line_items: strawberry.Private[Any] = NOT_READ
+    _quote: strawberry.Private[Any] = NOT_READ
+    _job: strawberry.Private[Any] = NOT_READ
 
     @classmethod
     def from_row(cls, row: Row, batch: dict[Any, Any] | None = None, today: date | None = None) -> Invoice:
@@ -252,19 +269,28 @@ class Invoice(relay.Node):
         )
 
     @strawberry.field(description="The lines, in order (at most 100).")
+    @prepared("_line_items")
     async def line_items(self, info: Info) -> list[LineItem]:
+        if self._line_items is not NOT_READ:
+            return self._line_items  # type: ignore[no-any-return]
         rows = await info.context.loaders.invoice_items.load(self.id)  # type: ignore[attr-defined]
         return [LineItem.from_row(r, self.currency) for r in rows]
 
     @strawberry.field(description="The quote it was made from, if any.")
+    @prepared("_quote")
     async def quote(self, info: Info) -> Quote | None:
+        if self._quote is not NOT_READ:
+            return self._quote  # type: ignore[no-any-return]
         if self._quote_id is None:
             return None
         row = await info.context.loaders.quote.load(self._quote_id)  # type: ignore[attr-defined]
         return Quote.from_row(row) if row is not None else None
 
     @strawberry.field(description="The job it bills, if any.")
+    @prepared("_job")
     async def job(self, info: Info) -> Job | None:
+        if self._job is not NOT_READ:
+            return self._job  # type: ignore[no-any-return]
         if self._job_id is None:
             return None
         row = await info.context.loaders.job.load(self._job_id)  # type: ignore[attr-defined]
@@ -355,6 +381,7 @@ async def resolve_quotes(
         QuoteEdge(cursor=encode_cursor(QUOTE_CURSOR, r["id"]), node=Quote.from_row(r, batch))
         for r in rows[:size]
     ]
+    await _prepare(info, [edge.node for edge in edges], items="quote_items")
     return QuoteConnection(edges=edges, page_info=forward_page(edges, more=len(rows) > size, after=after))
 
 
@@ -366,6 +393,7 @@ async def resolve_jobs(
     edges = [
         JobEdge(cursor=encode_cursor(JOB_CURSOR, r["id"]), node=Job.from_row(r, batch)) for r in rows[:size]
     ]
+    await _prepare(info, [edge.node for edge in edges])
     return JobConnection(edges=edges, page_info=forward_page(edges, more=len(rows) > size, after=after))
 
 
@@ -373,4 +401,41 @@ async def resolve_invoices(
     info: Info, contact_id: int, first: int, after: str | None, status: Any
 ) -> InvoiceConnection:
     size, rows = await _page(info, "invoice_page", contact_id, first, after, INVOICE_CURSOR, status)
-    return invoice_connection(rows, size, after)
+    found = invoice_connection(rows, size, after)
+    await _prepare(info, [edge.node for edge in found.edges], items="invoice_items")
+    return found
+
+
+def _asks(info: Info, field: str) -> bool:
+    return selects(info, "nodes", field) or selects(info, "edges", "node", field)
+
+
+async def _prepare(info: Info, documents: list[Any], items: str | None = None) -> None:
+    """Fill in the shown documents' line items, linked quote and linked job when the query
+    asks for them (graph/prepared.py): the same loaders and batched statements the fields
+    would use one document at a time, read once for the page."""
+    if not documents:
+        return
+    loaders = info.context.loaders
+    loads: list[tuple[str, Any, list[Any]]] = []  # (attribute, loader, keys)
+    if items is not None and _asks(info, "lineItems"):
+        loads.append(("_line_items", getattr(loaders, items), [d.id for d in documents]))
+    if hasattr(documents[0], "_quote_id") and _asks(info, "quote"):
+        loads.append(("_quote", loaders.quote, [d._quote_id for d in documents]))
+    if hasattr(documents[0], "_job_id") and _asks(info, "job"):
+        loads.append(("_job", loaders.job, [d._job_id for d in documents]))
+    if not loads:
+        return
+    found = await asyncio.gather(
+        *(loader.load_many([k for k in keys if k is not None]) for _, loader, keys in loads)
+    )
+    for (attribute, _, keys), values in zip(loads, found, strict=True):
+        by_key = dict(zip([k for k in keys if k is not None], values, strict=True))
+        for document, key in zip(documents, keys, strict=True):
+            value = by_key.get(key) if key is not None else None
+            if attribute == "_line_items":
+                document._line_items = [LineItem.from_row(r, document.currency) for r in value]
+            elif attribute == "_quote":
+                document._quote = Quote.from_row(value) if value is not None else None
+            else:
+                document._job = Job.from_row(value) if value is not None else None
