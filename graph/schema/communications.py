@@ -12,7 +12,7 @@ import base64
 import binascii
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -20,6 +20,7 @@ from crm.clock import EARLIEST, LATEST
 from crm.errors import BadInput, NotFound
 from graph.context import Info
 from graph.ids import encode_cursor, page_size
+from graph.prepared import NOT_READ, prepared
 from graph.resolvers.communications_loaders import (
     CALL,
     CHANNELS,
@@ -27,8 +28,10 @@ from graph.resolvers.communications_loaders import (
     LEAD,
     MESSAGE,
     CommunicationsKey,
+    Interactions,
     Item,
     Position,
+    Totals,
 )
 from graph.resolvers.selection import selects
 from graph.schema.calls import Call
@@ -211,24 +214,53 @@ class Interaction:
 )
 class Insights:
     _contact_id: strawberry.Private[int]
+    # Filled in by Contact.insights when the query asks (prepare_insights, graph/prepared.py).
+    _customer_since: strawberry.Private[Any] = NOT_READ
+    _jobs_completed: strawberry.Private[Any] = NOT_READ
+    _lifetime_value: strawberry.Private[Any] = NOT_READ
+    _most_common_channel: strawberry.Private[Any] = NOT_READ
+    _last_interaction: strawberry.Private[Any] = NOT_READ
+
+    def _fill_totals(self, totals: Totals) -> None:
+        self._customer_since = totals.customer_since
+        self._jobs_completed = totals.jobs_completed
+        self._lifetime_value = Money.of(totals.lifetime_value, totals.currency)
+
+    def _fill_interactions(self, found: Interactions) -> None:
+        common, channel = found.most_common_channel, found.last_channel
+        self._most_common_channel = _CHANNELS[common] if common else None
+        self._last_interaction = (
+            None
+            if found.last_at is None or channel is None
+            else Interaction(at=found.last_at, channel=_CHANNELS[channel], summary=found.last_summary)
+        )
 
     @strawberry.field(
         description="The contact's convertedAt if set, else the earliest of its first WON deal's "
         "closedAt, first DONE job's completedAt and first PAID or PARTIALLY_PAID invoice's paidAt; "
         "null if none."
     )
+    @prepared("_customer_since")
     async def customer_since(self, info: Info) -> datetime | None:
+        if self._customer_since is not NOT_READ:
+            return self._customer_since  # type: ignore[no-any-return]
         return (await info.context.loaders.insight_totals.load(self._contact_id)).customer_since
 
     @strawberry.field(description="Jobs with status DONE.")
+    @prepared("_jobs_completed")
     async def jobs_completed(self, info: Info) -> int:
+        if self._jobs_completed is not NOT_READ:
+            return self._jobs_completed  # type: ignore[no-any-return]
         return (await info.context.loaders.insight_totals.load(self._contact_id)).jobs_completed
 
     @strawberry.field(
         description="WON deals' amounts plus the amountPaid of invoices that are not VOID, in the "
         "account's currency: rows in other currencies are left out."
     )
+    @prepared("_lifetime_value")
     async def lifetime_value(self, info: Info) -> Money:
+        if self._lifetime_value is not NOT_READ:
+            return self._lifetime_value  # type: ignore[no-any-return]
         totals = await info.context.loaders.insight_totals.load(self._contact_id)
         return Money.of(totals.lifetime_value, totals.currency)
 
@@ -236,7 +268,10 @@ class Insights:
         description="The channel with the most communications that happened (calls once logged or "
         "given an outcome); at a tie, the one used most recently. Null without any."
     )
+    @prepared("_most_common_channel")
     async def most_common_channel(self, info: Info) -> CommunicationChannel | None:
+        if self._most_common_channel is not NOT_READ:
+            return self._most_common_channel  # type: ignore[no-any-return]
         found = (await info.context.loaders.interactions.load(self._contact_id)).most_common_channel
         return _CHANNELS[found] if found else None
 
@@ -244,10 +279,37 @@ class Insights:
         description="The newest communication that happened: a scheduled call counts once it is "
         "logged or has an outcome. Null without any."
     )
+    @prepared("_last_interaction")
     async def last_interaction(self, info: Info) -> Interaction | None:
+        if self._last_interaction is not NOT_READ:
+            return self._last_interaction  # type: ignore[no-any-return]
         found = await info.context.loaders.interactions.load(self._contact_id)
         if found.last_at is None or found.last_channel is None:
             return None
         return Interaction(
             at=found.last_at, channel=_CHANNELS[found.last_channel], summary=found.last_summary
         )
+
+
+_TOTALS = ("customerSince", "jobsCompleted", "lifetimeValue")
+_INTERACTIONS = ("mostCommonChannel", "lastInteraction")
+
+
+async def prepare_insights(info: Info, contact_id: int) -> Insights:
+    """Contact.insights: the two insight loaders read once each, when the query asks for
+    their fields, instead of one awaited resolver per field."""
+    insights = Insights(_contact_id=contact_id)
+    loaders = info.context.loaders
+    totals = any(selects(info, field) for field in _TOTALS)
+    interactions = any(selects(info, field) for field in _INTERACTIONS)
+    if totals and interactions:
+        found_totals, found_interactions = await asyncio.gather(
+            loaders.insight_totals.load(contact_id), loaders.interactions.load(contact_id)
+        )
+        insights._fill_totals(found_totals)
+        insights._fill_interactions(found_interactions)
+    elif totals:
+        insights._fill_totals(await loaders.insight_totals.load(contact_id))
+    elif interactions:
+        insights._fill_interactions(await loaders.interactions.load(contact_id))
+    return insights

@@ -50,7 +50,15 @@ from graph.schema.merges import (
 from graph.schema.messages import CardLink, Channel, Message, MessageConnection, MessageEdge, PropertyFacts
 from graph.schema.notes import Note
 from graph.schema.profile import ContactProfile, Opportunity, resolve_opportunity, resolve_profile
-from graph.schema.referrals import OptIn, Referral, Rewards, referral_of, rewards_of
+from graph.schema.referrals import (
+    OptIn,
+    Referral,
+    Rewards,
+    prepare_referral,
+    prepare_rewards,
+    referral_of,
+    rewards_of,
+)
 
 if TYPE_CHECKING:
     from graph.schema.communications import CommunicationChannel, CommunicationConnection, Insights
@@ -419,10 +427,12 @@ class Contact(relay.Node):
         return await resolve_communications(info, self.id, first, after, channels)  # type: ignore[arg-type]
 
     @strawberry.field(description="Customer since, jobs completed, lifetime value (README: Insights).")
-    def insights(self) -> Annotated[Insights, strawberry.lazy("graph.schema.communications")]:
-        from graph.schema.communications import Insights
+    async def insights(
+        self, info: Info
+    ) -> Annotated[Insights, strawberry.lazy("graph.schema.communications")]:
+        from graph.schema.communications import prepare_insights
 
-        return Insights(_contact_id=self.id)
+        return await prepare_insights(info, self.id)
 
     @strawberry.field(
         description="The deals summed up in the account's currency: dealSize, quoted, closed, the "
@@ -553,12 +563,12 @@ class Contact(relay.Node):
         return PropertyFacts.from_data(facts) if facts else None
 
     @strawberry.field(description="Referrals: inviter, invited contacts, referral count, code and links.")
-    def referral(self) -> Referral:
-        return referral_of(self._row)
+    async def referral(self, info: Info) -> Referral:
+        return await prepare_referral(info, referral_of(self._row))
 
     @strawberry.field(description="Rewards from the append-only ledger: earned, issued, balance, promos.")
-    def rewards(self) -> Rewards:
-        return rewards_of(self._row)
+    async def rewards(self, info: Info) -> Rewards:
+        return await prepare_rewards(info, rewards_of(self._row))
 
     @strawberry.field(description="Privacy consent (setOptIns, or a lead's privacyOptIn); off by default.")
     def privacy_opt_in(self) -> OptIn:

@@ -4,6 +4,7 @@ loader (graph/resolvers/referrals_loaders.py), so a page of cards costs what one
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +17,9 @@ from crm.services.rewards import RewardKind as _RewardKind
 from crm.services.rewards import Totals, from_units
 from graph.context import Info
 from graph.ids import decode_cursor, encode_cursor, page_size
+from graph.prepared import NOT_READ, prepared
 from graph.resolvers.referrals_loaders import InvitedKey
+from graph.resolvers.selection import selects
 from graph.schema.accounts import User, joined_user
 from graph.schema.common import Money, PageInfo, forward_page
 
@@ -89,11 +92,18 @@ class Referral:
     )
     _contact_id: strawberry.Private[int]
     _inviter_id: strawberry.Private[int | None]
+    # Filled in by Contact.referral when the query asks (prepare_referral, graph/prepared.py).
+    _inviter: strawberry.Private[Any] = NOT_READ
+    _referral_count: strawberry.Private[Any] = NOT_READ
+    _flow_link: strawberry.Private[Any] = NOT_READ
 
     @strawberry.field(description="Who invited the contact (setInviter, or a lead with a referral code).")
+    @prepared("_inviter")
     async def inviter(
         self, info: Info
     ) -> Annotated[Contact, strawberry.lazy("graph.schema.contacts")] | None:
+        if self._inviter is not NOT_READ:
+            return self._inviter  # type: ignore[no-any-return]
         if self._inviter_id is None:
             return None
         row = await info.context.loaders.contact.load(self._inviter_id)
@@ -125,7 +135,10 @@ class Referral:
         description="How many invited contacts completed a form: those with at least one lead "
         "(article 004 point 5); invited contacts who never sent a form do not count."
     )
+    @prepared("_referral_count")
     async def referral_count(self, info: Info) -> int:
+        if self._referral_count is not NOT_READ:
+            return self._referral_count  # type: ignore[no-any-return]
         return await info.context.loaders.referral_count.load(self._contact_id)
 
     @strawberry.field(
@@ -140,7 +153,10 @@ class Referral:
         description="The link of the flow (intake form, POST /forms/{key}) of the contact's first lead; "
         "null without leads, for a lead sent through submitLead, or once that form is revoked."
     )
+    @prepared("_flow_link")
     async def flow_link(self, info: Info) -> str | None:
+        if self._flow_link is not NOT_READ:
+            return self._flow_link  # type: ignore[no-any-return]
         key = await info.context.loaders.flow_key.load(self._contact_id)
         return f"{_base_url(info)}/forms/{key}" if key else None
 
@@ -196,6 +212,24 @@ class Rewards:
     _contact_id: strawberry.Private[int]
     _converted: strawberry.Private[bool]
     _preferred: strawberry.Private[str | None]
+    # Filled in by Contact.rewards when the query asks (prepare_rewards, graph/prepared.py).
+    _to_be_issued: strawberry.Private[Any] = NOT_READ
+    _total_earned: strawberry.Private[Any] = NOT_READ
+    _amount_issued: strawberry.Private[Any] = NOT_READ
+    _last_issued_at: strawberry.Private[Any] = NOT_READ
+    _balance: strawberry.Private[Any] = NOT_READ
+    _promos_redeemed: strawberry.Private[Any] = NOT_READ
+    _preferred_reward: strawberry.Private[Any] = NOT_READ
+
+    def _fill(self, totals: Totals, currency: str) -> None:
+        """Every figure from the totals, as the fields below compute them one by one."""
+        self._to_be_issued = Money.of(from_units(totals.to_be_issued(self._converted)), currency)
+        self._total_earned = Money.of(from_units(totals.earned), currency)
+        self._amount_issued = Money.of(from_units(totals.issued), currency)
+        self._last_issued_at = totals.last_issued_at
+        self._balance = Money.of(from_units(totals.balance), currency)
+        self._promos_redeemed = totals.promos
+        self._preferred_reward = self._preferred or currency
 
     async def _totals(self, info: Info) -> tuple[Totals, str]:
         totals = await info.context.loaders.reward_totals.load(self._contact_id)
@@ -209,22 +243,34 @@ class Rewards:
         "a customer, convertedAt set) the other rewards earned, minus amountIssued and redeemed promo "
         "amounts; never below 0. A lead's non-direct rewards wait for its conversion."
     )
+    @prepared("_to_be_issued")
     async def to_be_issued(self, info: Info) -> Money:
+        if self._to_be_issued is not NOT_READ:
+            return self._to_be_issued  # type: ignore[no-any-return]
         totals, currency = await self._totals(info)
         return Money.of(from_units(totals.to_be_issued(self._converted)), currency)
 
     @strawberry.field(description="The sum of EARNED lines.")
+    @prepared("_total_earned")
     async def total_earned(self, info: Info) -> Money:
+        if self._total_earned is not NOT_READ:
+            return self._total_earned  # type: ignore[no-any-return]
         totals, currency = await self._totals(info)
         return Money.of(from_units(totals.earned), currency)
 
     @strawberry.field(description="The sum of ISSUED lines: what was paid out.")
+    @prepared("_amount_issued")
     async def amount_issued(self, info: Info) -> Money:
+        if self._amount_issued is not NOT_READ:
+            return self._amount_issued  # type: ignore[no-any-return]
         totals, currency = await self._totals(info)
         return Money.of(from_units(totals.issued), currency)
 
     @strawberry.field(description="When the latest ISSUED line was written; null before the first.")
+    @prepared("_last_issued_at")
     async def last_issued_at(self, info: Info) -> datetime | None:
+        if self._last_issued_at is not NOT_READ:
+            return self._last_issued_at  # type: ignore[no-any-return]
         totals, _ = await self._totals(info)
         return totals.last_issued_at
 
@@ -232,12 +278,18 @@ class Rewards:
         description="What the contact is still owed: totalEarned - amountIssued - the amounts of "
         "redeemed promos."
     )
+    @prepared("_balance")
     async def balance(self, info: Info) -> Money:
+        if self._balance is not NOT_READ:
+            return self._balance  # type: ignore[no-any-return]
         totals, currency = await self._totals(info)
         return Money.of(from_units(totals.balance), currency)
 
     @strawberry.field(description="How many promo codes were redeemed (PROMO_REDEEMED lines).")
+    @prepared("_promos_redeemed")
     async def promos_redeemed(self, info: Info) -> int:
+        if self._promos_redeemed is not NOT_READ:
+            return self._promos_redeemed  # type: ignore[no-any-return]
         totals, _ = await self._totals(info)
         return totals.promos
 
@@ -245,7 +297,10 @@ class Rewards:
         description="The reward the contact prefers (setPreferredReward); the ledger's currency code "
         "when none was set (article 004: the company's default currency)."
     )
+    @prepared("_preferred_reward")
     async def preferred_reward(self, info: Info) -> str:
+        if self._preferred_reward is not NOT_READ:
+            return self._preferred_reward  # type: ignore[no-any-return]
         if self._preferred:
             return self._preferred
         _, currency = await self._totals(info)
@@ -272,6 +327,46 @@ class Rewards:
         return RewardLedgerConnection(
             edges=edges, page_info=forward_page(edges, more=len(rows) > size, after=after)
         )
+
+
+_TOTALS_FIELDS = ("toBeIssued", "totalEarned", "amountIssued", "lastIssuedAt", "balance", "promosRedeemed")
+
+
+async def prepare_rewards(info: Info, rewards: Rewards) -> Rewards:
+    """Contact.rewards: the figures read once (the same loaders) when the query asks for any,
+    instead of once per field."""
+    if any(selects(info, field) for field in _TOTALS_FIELDS) or (
+        not rewards._preferred and selects(info, "preferredReward")
+    ):
+        totals, currency = await rewards._totals(info)
+        rewards._fill(totals, currency)
+    return rewards
+
+
+async def prepare_referral(info: Info, referral: Referral) -> Referral:
+    """Contact.referral: the inviter, the referral count and the flow link read together (the
+    same loaders) when the query asks, instead of one awaited field each."""
+    loaders = info.context.loaders
+    jobs: list[tuple[str, Any]] = []
+    if selects(info, "inviter") and referral._inviter_id is not None:
+        jobs.append(("inviter", loaders.contact.load(referral._inviter_id)))
+    if selects(info, "referralCount"):
+        jobs.append(("count", loaders.referral_count.load(referral._contact_id)))
+    if selects(info, "flowLink"):
+        jobs.append(("flow", loaders.flow_key.load(referral._contact_id)))
+    if selects(info, "inviter") and referral._inviter_id is None:
+        referral._inviter = None
+    if not jobs:
+        return referral
+    found = await asyncio.gather(*(job for _, job in jobs))
+    for (what, _), value in zip(jobs, found, strict=True):
+        if what == "inviter":
+            referral._inviter = _contact_type().from_row(value) if value is not None else None
+        elif what == "count":
+            referral._referral_count = value
+        else:
+            referral._flow_link = f"{_base_url(info)}/forms/{value}" if value else None
+    return referral
 
 
 def referral_of(row: dict[str, Any]) -> Referral:
