@@ -152,6 +152,7 @@ fragment Card on Contact {
   }
   privacyOptIn { optedIn at source }
   communicationOptIn { optedIn at source }
+  customFields { field { key label type options required } value isSet }
 }
 fragment Line on LineItem { description quantity unitPrice taxRate total }
 fragment Entry on JourneyEvent {

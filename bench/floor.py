@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.relay import to_base64
 
-from crm import money
+from crm import custom_values, money
 from crm.db import PooledConnection
 from crm.models.profile import PROFILE_FIELDS, ProfileKind
 from crm.richtext import visible_text
@@ -292,6 +292,18 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row], base_ur
             *ids,
         )
     )
+    # Custom fields: the account's live definitions, and the cards' values in one read.
+    definitions = await db.fetch(
+        "SELECT id, key, label, type, options, required, default_value FROM custom_field"
+        " WHERE account_id = $1 AND archived_at IS NULL ORDER BY id",
+        account_id,
+    )
+    values = {
+        (r["contact_id"], r["field_id"]): r
+        for r in await db.fetch(
+            f"SELECT * FROM custom_field_value WHERE contact_id IN ({marks(1, len(ids))})", *ids
+        )
+    }
     user_ids = {c[k] for c in contacts for k in ("setter_owner_id", "closer_owner_id", "assigned_to_id")}
     for rows, column in (
         (calls, "booked_by_id"),
@@ -323,8 +335,31 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row], base_ur
         sections.card(c)
         | billing.card(c, messages.get(c["id"], []), leads.get(c["id"], []))
         | referrals.card(c)
+        | {"customFields": _custom_fields(c["id"], definitions, values)}
         for c in contacts
     ]
+
+
+def _custom_fields(cid: int, definitions: list[Row], values: dict[tuple[int, int], Row]) -> list[Row]:
+    shown = []
+    for d in definitions:
+        row = values.get((cid, d["id"]))
+        if row is not None:
+            row = dict(row) | {"value_json": _json(row["value_json"])}
+        value = custom_values.shown(d["type"], row)
+        default = _json(d["default_value"])
+        field = {
+            "key": d["key"],
+            "label": d["label"],
+            "type": d["type"],
+            "options": _json(d["options"]),
+            "required": bool(d["required"]),
+        }
+        if value is None:
+            shown.append({"field": field, "value": (default or {}).get("value"), "isSet": False})
+        else:
+            shown.append({"field": field, "value": value, "isSet": True})
+    return shown
 
 
 # --------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from crm.models import (
     Contact,
     ContactProfile,
     ContactTag,
+    CustomField,
+    CustomFieldValue,
     Deal,
     Form,
     FormAnswer,
@@ -330,6 +332,51 @@ async def _add_sections(
     await _add_communications(cids, sizes, people, account_id, now)
     await _add_billing(cids, sizes, people, account_id, now)
     await _add_referrals(cids, sizes, people, account_id, now)
+    await _add_custom_fields(cids, account_id)
+
+
+# An account's custom fields, one of most types, and the values every card holds (a field
+# with a default and no values shows its default).
+CUSTOM_FIELDS: tuple[tuple[str, str, list[str], Any, dict[str, Any]], ...] = (
+    ("nickname", "TEXT", [], None, {"value_text": "Jordy"}),
+    ("roof_area", "NUMBER", [], None, {"value_number": Decimal("182.5")}),
+    ("budget", "MONEY", [], None, {"value_number": Decimal("12500"), "value_currency": "USD"}),
+    ("moved_in", "DATE", [], None, {"value_date": date(2019, 6, 1)}),
+    ("gate_code_set", "BOOLEAN", [], None, {"value_bool": True}),
+    ("tier", "SELECT", ["gold", "silver", "bronze"], None, {"value_text": "gold"}),
+    (
+        "interests",
+        "MULTI_SELECT",
+        ["solar", "roofing", "gutters"],
+        None,
+        {"value_json": ["solar", "gutters"]},
+    ),
+    ("site", "URL", [], None, {"value_text": "https://example.com/jordan"}),
+    ("visits", "NUMBER", [], {"value": 0}, {}),
+)
+
+
+async def _add_custom_fields(cids: list[int], account_id: int) -> None:
+    fields = {f.key: f for f in await CustomField.filter(account_id=account_id)}
+    for key, type_, options, default, _ in CUSTOM_FIELDS:
+        if key not in fields:
+            fields[key] = await CustomField.create(
+                account_id=account_id,
+                key=key,
+                label=key.replace("_", " ").capitalize(),
+                type=type_,
+                options=options,
+                default_value=default,
+            )
+    await CustomFieldValue.bulk_create(
+        [
+            CustomFieldValue(field_id=fields[key].id, contact_id=cid, **columns)
+            for cid in cids
+            for key, _, _, _, columns in CUSTOM_FIELDS
+            if columns
+        ],
+        batch_size=500,
+    )
 
 
 MESSAGE_BODIES = (

@@ -454,6 +454,47 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return steps
 
     def _compile(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step] | None:
+        """The steps of a grouped field set. What a step knows of its field depends on the
+        document alone when `_static`: then that part is kept across requests (keyed by the
+        field nodes, held so that their ids cannot be reused) and only the steps are new."""
+        if not self._static:
+            return self._compile_new(parent_type, grouped)
+        nodes = tuple(fd.node for details in grouped.values() for fd in details)
+        shape = tuple(len(details) for details in grouped.values())
+        key = (id(self.schema), parent_type.name, shape, *map(id, nodes))
+        cached = _STEP_PARTS.get(key)
+        if cached is not None and cached[0] is self.schema and cached[1] == nodes:
+            parts = cached[2]
+            if parts is None:
+                return None
+            return [
+                Step(name, details, *part)
+                for (name, details), part in zip(grouped.items(), parts, strict=True)
+            ]
+        steps = self._compile_new(parent_type, grouped)
+        parts = (
+            None
+            if steps is None
+            else [
+                (
+                    step.field_def,
+                    step.access,
+                    step.return_type,
+                    step.leaf,
+                    step.non_null,
+                    step.passthrough,
+                    step.enum_names,
+                    step.id_as_text,
+                )
+                for step in steps
+            ]
+        )
+        if len(_STEP_PARTS) >= _MAX_FUNCTIONS:
+            _STEP_PARTS.pop(next(iter(_STEP_PARTS)))
+        _STEP_PARTS[key] = (self.schema, nodes, parts)
+        return steps
+
+    def _compile_new(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step] | None:
         steps: list[Step] = []
         fast = 0
         for response_name, details in grouped.items():
@@ -982,6 +1023,9 @@ _MAX_FUNCTIONS = 1024
 # The schema and the nodes are held so that their ids cannot be reused while cached.
 _FUNCTIONS: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...], Any]] = {}
 _STATIC: dict[int, tuple[Any, bool]] = {}
+# (schema id, type name, group sizes, field node ids) -> (schema, field nodes, each step's
+# document-bound part, or None: graphql-core runs the set). See FastExecutionContext._compile.
+_STEP_PARTS: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...], list[tuple[Any, ...]] | None]] = {}
 
 
 def _is_static(operation: Any, fragments: dict[str, Any]) -> bool:

@@ -97,11 +97,25 @@ def scalars(ids: list[str]) -> dict[str, st.SearchStrategy[Any]]:
     )
     real = st.sampled_from(ids)
     global_ids = st.one_of(real, real, real, junk, st.sampled_from(["Q29udGFjdDow", "Q29udGFjdDowMQ=="]))
+    # Calendar dates (birth dates, due dates, close dates): any real one, the edges, impossible ones.
+    dates = st.one_of(
+        st.dates().map(lambda d: d.isoformat()),
+        st.sampled_from(["0001-01-01", "9999-12-31", "2030-02-30", "2026-13-01", "1-1-1"]),
+        junk,
+    )
+    # A custom field's value arrives as JSON of any shape; a literal of each kind reaches it.
+    json_values = st.one_of(
+        st.just(nodes.Null),
+        texts.map(nodes.String),
+        st.integers(-(10**20), 10**20).map(nodes.Int),
+        st.booleans().map(nodes.Boolean),
+    )
     return {
+        "Date": dates.map(nodes.String),
         "DateTime": st.one_of(near, moments, offsets, junk).map(nodes.String),
         "Decimal": decimals.map(nodes.String),
         "ID": global_ids.map(nodes.String),
-        "JSON": st.just(nodes.Null),
+        "JSON": json_values,
         "String": texts.map(nodes.String),
     }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,8 @@ from crm.models import (
     ContactProfile,
     ContactTag,
     Conversion,
+    CustomField,
+    CustomFieldValue,
     Deal,
     Form,
     FormAnswer,
@@ -96,6 +98,10 @@ fragment Card on Contact {
     moved { kind count } filled { field fromContactId value }
   }
   duplicateCandidates(first: 3) { reason contact { id displayName } }
+  customFields {
+    field { id key label type options required defaultValue archived archivedAt createdAt updatedAt }
+    value isSet
+  }
   communications(first: 20) {
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -549,6 +555,69 @@ async def fill_sections(
             await model.bulk_create(rows, batch_size=500)  # type: ignore[attr-defined]
     await add_billing(account_id, contact_ids, sizes, users)
     await add_referrals(account_id, contact_ids, sizes, users)
+    await add_custom_fields(account_id, contact_ids)
+
+
+# One custom field of every type, a value for each on every card, and one field no card has a
+# value for (its default shows, isSet false): (key, type, options, default, stored columns).
+CUSTOM_FIELDS: tuple[tuple[str, str, list[str], Any, dict[str, Any]], ...] = (
+    ("nickname", "TEXT", [], None, {"value_text": "Ace"}),
+    ("score", "NUMBER", [], None, {"value_number": Decimal("42.5")}),
+    ("budget", "MONEY", [], None, {"value_number": Decimal("1999.5"), "value_currency": "USD"}),
+    ("since", "DATE", [], None, {"value_date": date(2020, 2, 29)}),
+    ("visited", "DATETIME", [], None, {"value_ts": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)}),
+    ("vip", "BOOLEAN", [], None, {"value_bool": False}),
+    ("tier", "SELECT", ["gold", "silver"], None, {"value_text": "silver"}),
+    ("hobbies", "MULTI_SELECT", ["chess", "golf", "sailing"], None, {"value_json": ["chess", "sailing"]}),
+    ("site", "URL", [], None, {"value_text": "https://example.com/ace"}),
+    ("billing_email", "EMAIL", [], None, {"value_text": "ace@example.com"}),
+    ("office_phone", "PHONE", [], None, {"value_text": "+14155550123"}),
+    ("bonus", "NUMBER", [], {"value": 5}, {}),
+)
+
+
+# How the card shows CUSTOM_FIELDS' values (crm/custom_values.py), and whether each is set.
+CUSTOM_VALUES_SHOWN = {
+    "nickname": ("Ace", True),
+    "score": (42.5, True),
+    "budget": ({"amount": "1999.50", "currency": "USD"}, True),
+    "since": ("2020-02-29", True),
+    "visited": ("2026-01-02T03:04:05+00:00", True),
+    "vip": (False, True),
+    "tier": ("silver", True),
+    "hobbies": (["chess", "sailing"], True),
+    "site": ("https://example.com/ace", True),
+    "billing_email": ("ace@example.com", True),
+    "office_phone": ("+14155550123", True),
+    "bonus": (5, False),
+}
+
+
+def custom_values(card: dict[str, Any]) -> dict[str, tuple[Any, bool]]:
+    return {v["field"]["key"]: (v["value"], v["isSet"]) for v in card["customFields"]}
+
+
+async def add_custom_fields(account_id: int, contact_ids: list[int]) -> None:
+    """The account's CUSTOM_FIELDS (made once) and their values on every card."""
+    fields = {f.key: f for f in await CustomField.filter(account_id=account_id)}
+    for key, type_, options, default, _ in CUSTOM_FIELDS:
+        if key not in fields:
+            fields[key] = await CustomField.create(
+                account_id=account_id,
+                key=key,
+                label=key.replace("_", " ").title(),
+                type=type_,
+                options=options,
+                default_value=default,
+            )
+    await CustomFieldValue.bulk_create(
+        [
+            CustomFieldValue(field_id=fields[key].id, contact_id=contact_id, **columns)
+            for contact_id in contact_ids
+            for key, _, _, _, columns in CUSTOM_FIELDS
+            if columns
+        ]
+    )
 
 
 async def add_referrals(account_id: int, contact_ids: list[int], sizes: Sizes, users: list[int]) -> None:
@@ -927,6 +996,7 @@ async def test_full_card_costs_the_same_with_1_or_200_rows_per_section(
     assert len(rewards["ledger"]["edges"]) == 20 and rewards["ledger"]["pageInfo"]["hasNextPage"] is True
     assert {e["node"]["createdBy"]["name"] for e in rewards["ledger"]["edges"]} == every_row_user
     assert card["privacyOptIn"]["source"] == "FORM" and card["communicationOptIn"]["optedIn"] is True
+    assert custom_values(card) == CUSTOM_VALUES_SHOWN
 
     assert small.count == big.count, same_cost("a card with 1 row per section", small, "200 rows", big)
     # A constant, and a small one: one statement per section loader, not per row. Issue 12's
@@ -934,8 +1004,9 @@ async def test_full_card_costs_the_same_with_1_or_200_rows_per_section(
     # messages and leads by id, insights' totals and interactions, quotes, jobs and invoices
     # pages, quotes' and invoices' line items, and the quote and job a job or invoice links to
     # (14, ceiling 32); the opportunity's sums, the profile row, the flow link, the referral
-    # count, the inviter and the invited page (contacts), the rewards' totals and ledger (8).
-    assert big.count <= 40, f"the full card costs {big.count} statements:\n{big.listing()}"
+    # count, the inviter and the invited page (contacts), the rewards' totals and ledger (8);
+    # the custom field definitions and the cards' values (2).
+    assert big.count <= 42, f"the full card costs {big.count} statements:\n{big.listing()}"
 
 
 async def test_back_references_on_a_card_cost_nothing_extra(
@@ -1012,12 +1083,14 @@ async def test_a_page_of_50_full_cards_costs_the_same_as_a_page_of_1(
         assert referral["referralCount"] == 1
         assert referral["flowLink"] and card["rewards"]["promosRedeemed"] == 1
         assert len(card["rewards"]["ledger"]["edges"]) == 3 and card["privacyOptIn"]["optedIn"] is True
+        assert custom_values(card) == CUSTOM_VALUES_SHOWN
 
     assert one.count == fifty.count, same_cost("contacts(first: 1)", one, "contacts(first: 50)", fifty)
     # One per section loader: merges and duplicate candidates are one statement each. Issue
     # 12's sections add the same 22 as on one card (ceiling 18 before, 32 with the billing and
-    # communication sections, now 40 with the header, profile, referrals and rewards).
-    assert fifty.count <= 40, f"a page of full cards costs {fifty.count} statements:\n{fifty.listing()}"
+    # communication sections, 40 with the header, profile, referrals and rewards, now 42 with
+    # custom fields).
+    assert fifty.count <= 42, f"a page of full cards costs {fifty.count} statements:\n{fifty.listing()}"
 
 
 async def test_back_references_on_a_page_cost_nothing_extra(
