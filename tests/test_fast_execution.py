@@ -528,7 +528,7 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
         ("noChannels", "BAD_USER_INPUT", "channels"),
     ]
     bad_bounds = (await both_over_http(rep, SLICE_ERRORS, slice_errors))[1]["errors"]
-    assert {e["extensions"].get("field") for e in bad_bounds} == {"first", "after"}
+    assert {e["extensions"].get("field") for e in bad_bounds} == {"first", "after"}, bad_bounds
     referrals = (await both_over_http(rep, REFERRALS, referred))[1]
     card, bare = referrals["data"]["contact"], referrals["data"]["bare"]
     assert card["leadSource"] == "Referral" and [d["likelihood"] for d in card["deals"]] == [None, 10, 20]

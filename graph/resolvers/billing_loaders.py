@@ -9,6 +9,7 @@ bound to the request's account.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from crm.models import Invoice, Job, LineItem, Quote
 from graph.resolvers.reads import Params, Row, dialect, fetch, shape
 
 if TYPE_CHECKING:
-    from graph.resolvers.loaders import Loaders, _PagedSection
+    from graph.resolvers.loaders import Loaders, PageKey, _PagedSection
 
 QUOTE_COLUMNS = (
     "id", "contact_id", "number", "title", "currency", "status", "valid_until", "notes", "subtotal",
@@ -95,11 +96,56 @@ def _items_loader(account_id: int, owner: str) -> DataLoader[int, list[Row]]:
     return DataLoader(load)
 
 
+def _line_items_loader(account_id: int) -> DataLoader[tuple[str, int], list[Row]]:
+    """The line items of quotes and invoices together, keyed ("quote", id) or ("invoice",
+    id), in position order: one statement for the card's quotes and invoices (their pages
+    resolve together, see _pages_together), where quote_items and invoice_items take one each."""
+    rows_of = shape(LineItem, LINE_ITEM_COLUMNS)
+
+    async def load(keys: list[tuple[str, int]]) -> list[list[Row]]:
+        params = Params(dialect())
+        wanted = {owner: sorted({i for o, i in keys if o == owner}) for owner in ("quote", "invoice")}
+        parts = [
+            f'(t."{owner}_id" IN ({params.many(ids)}) AND EXISTS (SELECT 1 FROM "{owner}" d'
+            f' WHERE d."id" = t."{owner}_id" AND d."account_id" = {params(account_id)}))'
+            for owner, ids in wanted.items()
+            if ids
+        ]
+        asked = {owner: set(ids) for owner, ids in wanted.items()}
+        found: dict[tuple[str, int], list[Row]] = defaultdict(list)
+        for row in await fetch(rows_of, params, f"({' OR '.join(parts)})"):
+            for owner, ids in asked.items():
+                owner_id = row[f"{owner}_id"]
+                if owner_id is not None and owner_id in ids:
+                    found[(owner, owner_id)].append(row)
+        for rows in found.values():
+            rows.sort(key=lambda row: (row["position"], row["id"]))
+        return [found.get(key, []) for key in keys]
+
+    return DataLoader(load)
+
+
+async def _pages_together(loaders: Loaders, keys: list[tuple[str, PageKey]]) -> list[list[Row]]:
+    """The card's quotes, jobs and invoices pages asked in one tick ((kind, PageKey) keys),
+    each through its own page loader (one statement per kind and page shape, as before). Once
+    all are read, their quotes and jobs are primed into the by-id loaders: a job's or an
+    invoice's linked quote or job that is on a page of the request needs no statement of its
+    own, and which ones do does not depend on which page the database answered first."""
+    found = await asyncio.gather(*(getattr(loaders, f"{kind}_page").load(key) for kind, key in keys))
+    for (kind, _), rows in zip(keys, found, strict=True):
+        if kind in ("quote", "job"):
+            by_id = getattr(loaders, kind)
+            for row in rows:
+                by_id.prime(row["id"], row)  # the same columns and shape as a by-id read
+    return list(found)
+
+
 def attach_billing(loaders: Loaders) -> None:
     """Give the request's Loaders the billing loaders as attributes, so `release()` clears them
     with the rest: quote_page, job_page, invoice_page (PageKey), quote, job, invoice (by id),
-    quote_items, invoice_items (by document id)."""
-    from graph.resolvers.loaders import PageKey
+    quote_items, invoice_items (by document id), line_items (both, see _line_items_loader),
+    billing_pages ((kind, PageKey), see
+    _pages_together)."""
 
     found = sections()
     read = reads()
@@ -111,5 +157,7 @@ def attach_billing(loaders: Loaders) -> None:
 
         setattr(loaders, f"{name}_page", DataLoader(pages))
         setattr(loaders, name, loaders._by_id(model, read[name], "account"))
+    loaders.billing_pages = DataLoader(lambda keys: _pages_together(loaders, keys))  # type: ignore[attr-defined]
+    loaders.line_items = _line_items_loader(loaders.account_id)  # type: ignore[attr-defined]
     loaders.quote_items = _items_loader(loaders.account_id, "quote")  # type: ignore[attr-defined]
     loaders.invoice_items = _items_loader(loaders.account_id, "invoice")  # type: ignore[attr-defined]

@@ -368,7 +368,8 @@ async def _page(
     size = page_size(first)
     bound = decode_cursor(after, cursor) if after else None
     statuses = (status.value,) if status is not None else ()
-    rows = await getattr(info.context.loaders, loader).load(PageKey(contact_id, size, bound, statuses, True))
+    key = PageKey(contact_id, size, bound, statuses, True)
+    rows = await info.context.loaders.billing_pages.load((loader.removesuffix("_page"), key))
     return size, rows
 
 
@@ -381,7 +382,7 @@ async def resolve_quotes(
         QuoteEdge(cursor=encode_cursor(QUOTE_CURSOR, r["id"]), node=Quote.from_row(r, batch))
         for r in rows[:size]
     ]
-    await _prepare(info, [edge.node for edge in edges], items="quote_items")
+    await _prepare(info, [edge.node for edge in edges], items="quote")
     return QuoteConnection(edges=edges, page_info=forward_page(edges, more=len(rows) > size, after=after))
 
 
@@ -402,7 +403,7 @@ async def resolve_invoices(
 ) -> InvoiceConnection:
     size, rows = await _page(info, "invoice_page", contact_id, first, after, INVOICE_CURSOR, status)
     found = invoice_connection(rows, size, after)
-    await _prepare(info, [edge.node for edge in found.edges], items="invoice_items")
+    await _prepare(info, [edge.node for edge in found.edges], items="invoice")
     return found
 
 
@@ -413,13 +414,15 @@ def _asks(info: Info, field: str) -> bool:
 async def _prepare(info: Info, documents: list[Any], items: str | None = None) -> None:
     """Fill in the shown documents' line items, linked quote and linked job when the query
     asks for them (graph/prepared.py): the same loaders and batched statements the fields
-    would use one document at a time, read once for the page."""
+    would use one document at a time, read once for the page. `items`: "quote" or "invoice",
+    the documents' kind for their line items (None: they have none)."""
     if not documents:
         return
     loaders = info.context.loaders
     loads: list[tuple[str, Any, list[Any]]] = []  # (attribute, loader, keys)
     if items is not None and _asks(info, "lineItems"):
-        loads.append(("_line_items", getattr(loaders, items), [d.id for d in documents]))
+        # Quotes' and invoices' lines in one statement (their pages resolve together).
+        loads.append(("_line_items", loaders.line_items, [(items, d.id) for d in documents]))
     if hasattr(documents[0], "_quote_id") and _asks(info, "quote"):
         loads.append(("_quote", loaders.quote, [d._quote_id for d in documents]))
     if hasattr(documents[0], "_job_id") and _asks(info, "job"):

@@ -335,6 +335,8 @@ _TOTALS_FIELDS = ("toBeIssued", "totalEarned", "amountIssued", "lastIssuedAt", "
 async def prepare_rewards(info: Info, rewards: Rewards) -> Rewards:
     """Contact.rewards: the figures read once (the same loaders) when the query asks for any,
     instead of once per field."""
+    if rewards._preferred:
+        rewards._preferred_reward = rewards._preferred
     if any(selects(info, field) for field in _TOTALS_FIELDS) or (
         not rewards._preferred and selects(info, "preferredReward")
     ):
