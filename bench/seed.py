@@ -332,7 +332,7 @@ async def _add_sections(
     await _add_communications(cids, sizes, people, account_id, now)
     await _add_billing(cids, sizes, people, account_id, now)
     await _add_referrals(cids, sizes, people, account_id, now)
-    await _add_custom_fields(cids, account_id)
+    await add_custom_fields(account_id, cids)
 
 
 # An account's custom fields, one of most types, and the values every card holds (a field
@@ -356,9 +356,16 @@ CUSTOM_FIELDS: tuple[tuple[str, str, list[str], Any, dict[str, Any]], ...] = (
 )
 
 
-async def _add_custom_fields(cids: list[int], account_id: int) -> None:
+async def add_custom_fields(
+    account_id: int,
+    contact_ids: list[int],
+    specs: tuple[tuple[str, str, list[str], Any, dict[str, Any]], ...] = CUSTOM_FIELDS,
+) -> None:
+    """The account's custom fields of `specs` (key, type, options, default, value columns; made
+    once) and, where a spec has value columns, its value on every contact. Also the statement-count
+    tests' seeder (tests/test_statement_counts.py)."""
     fields = {f.key: f for f in await CustomField.filter(account_id=account_id)}
-    for key, type_, options, default, _ in CUSTOM_FIELDS:
+    for key, type_, options, default, _ in specs:
         if key not in fields:
             fields[key] = await CustomField.create(
                 account_id=account_id,
@@ -371,8 +378,8 @@ async def _add_custom_fields(cids: list[int], account_id: int) -> None:
     await CustomFieldValue.bulk_create(
         [
             CustomFieldValue(field_id=fields[key].id, contact_id=cid, **columns)
-            for cid in cids
-            for key, _, _, _, columns in CUSTOM_FIELDS
+            for cid in contact_ids
+            for key, _, _, _, columns in specs
             if columns
         ],
         batch_size=500,
@@ -434,9 +441,10 @@ async def _add_communications(
     )
 
 
-async def _ids(model: Any, cids: list[int]) -> dict[int, list[int]]:
-    found: dict[int, list[int]] = {cid: [] for cid in cids}
-    for row in await model.filter(contact_id__in=cids).order_by("id").values("id", "contact_id"):
+async def ids_by_contact(model: Any, contact_ids: list[int]) -> dict[int, list[int]]:
+    """The ids of `model`'s rows of each contact, oldest first (what bulk_create just made)."""
+    found: dict[int, list[int]] = {contact_id: [] for contact_id in contact_ids}
+    for row in await model.filter(contact_id__in=contact_ids).order_by("id").values("id", "contact_id"):
         found[row["contact_id"]].append(row["id"])
     return found
 
@@ -487,7 +495,7 @@ async def _add_billing(
         ],
         batch_size=500,
     )
-    quotes = await _ids(Quote, cids)
+    quotes = await ids_by_contact(Quote, cids)
     await Job.bulk_create(
         [
             Job(
@@ -508,7 +516,7 @@ async def _add_billing(
         ],
         batch_size=500,
     )
-    jobs = await _ids(Job, cids)
+    jobs = await ids_by_contact(Job, cids)
     await Invoice.bulk_create(
         [
             Invoice(
@@ -535,7 +543,7 @@ async def _add_billing(
         ],
         batch_size=500,
     )
-    invoices = await _ids(Invoice, cids)
+    invoices = await ids_by_contact(Invoice, cids)
     await LineItem.bulk_create(
         [
             LineItem(

@@ -21,15 +21,13 @@ from decimal import Decimal
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.functions import Count
 
 from crm import money
 from crm.journey import JourneyKind
 from crm.models import Contact, DocumentCounter, Invoice, Job, JourneyEvent, LineItem, Quote, User
 from crm.services import billing
 from dossier.demo_lifecycle import _entry, _times_or_none
-
-RICH_ENTRIES = 100  # a rich card's journey has at least this many entries
+from dossier.demo_rich import rich_contact_ids
 
 
 def _item(description: str, quantity: str, unit_price: str, tax_rate: str) -> dict[str, Any]:
@@ -70,15 +68,7 @@ class _Numbers:
 
 
 async def seed_billing(conn: BaseDBAsyncClient, account_id: int, now: datetime) -> None:
-    rich = sorted(
-        row["contact_id"]
-        for row in await JourneyEvent.filter(account_id=account_id)
-        .using_db(conn)
-        .group_by("contact_id")
-        .annotate(n=Count("id"))
-        .filter(n__gte=RICH_ENTRIES)
-        .values("contact_id")
-    )
+    rich = await rich_contact_ids(conn, account_id)
     live = set(
         await Contact.filter(id__in=rich, archived_at__isnull=True, merged_into_id__isnull=True)
         .using_db(conn)

@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.functions import Count
 
 from crm.custom_values import Context, Definition, FieldType, clean, shown, stored
 from crm.journey import JourneyKind
 from crm.models import Contact, CustomField, CustomFieldValue, JourneyEvent, User
 from crm.services.custom_fields import json_value
-from dossier.demo_profile import RICH_ENTRIES, _entry
+from dossier.demo_profile import _entry
+from dossier.demo_rich import rich_contact_ids
 
 _STEP = timedelta(milliseconds=1)
 # (key, label, type, options, required, default)
@@ -70,16 +70,7 @@ async def seed_custom_fields(conn: BaseDBAsyncClient, account_id: int, now: date
                 default_value=json_value(shown(type_, clean(definition, default, context))),
             )
         )  # fmt: skip
-    rich = [
-        row["contact_id"]
-        for row in await JourneyEvent.filter(account_id=account_id)
-        .using_db(conn)
-        .group_by("contact_id")
-        .annotate(n=Count("id"))
-        .filter(n__gte=RICH_ENTRIES)
-        .order_by("contact_id")
-        .values("contact_id", "n")
-    ]
+    rich = await rich_contact_ids(conn, account_id)
     contacts = {c.id: c for c in await Contact.filter(id__in=rich).using_db(conn)}
     users = {u.id: u for u in await User.filter(account_id=account_id).using_db(conn).order_by("id")}
     admin = next(u for u in users.values() if u.role == "admin")

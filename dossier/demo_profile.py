@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.functions import Count
 
 from crm.actor import ActorKind
 from crm.journey import JourneyKind
@@ -24,8 +23,8 @@ from crm.models import Account, Contact, ContactProfile, Deal, JourneyEvent, Use
 from crm.models.profile import PROFILE_BY_API, PROFILE_COLUMNS
 from crm.services import header, profile
 from crm.services.deals import deal_subject
+from dossier.demo_rich import rich_contact_ids
 
-RICH_ENTRIES = 100  # a rich card's journey has at least this many entries
 _STEP = timedelta(milliseconds=1)
 OCCUPATIONS = ("Dentist", "Software engineer", "Teacher", "Contractor", "Nurse", "Accountant", "Chef")
 STREETS = ("ada", "sam-lee", "jordan.p", "m-garcia", "kim.tran")
@@ -65,16 +64,7 @@ def _profile_values(rng: random.Random, today: date, handle: str) -> dict[str, A
 
 async def seed_profiles(conn: BaseDBAsyncClient, account_id: int, now: datetime) -> None:
     rng = random.Random(12)  # its own stream: the cards' draws stay what they were
-    rich = [
-        row["contact_id"]
-        for row in await JourneyEvent.filter(account_id=account_id)
-        .using_db(conn)
-        .group_by("contact_id")
-        .annotate(n=Count("id"))
-        .filter(n__gte=RICH_ENTRIES)
-        .order_by("contact_id")
-        .values("contact_id", "n")
-    ]
+    rich = await rich_contact_ids(conn, account_id)
     contacts = {c.id: c for c in await Contact.filter(id__in=rich).using_db(conn)}
     users = {u.id: u for u in await User.filter(account_id=account_id).using_db(conn).order_by("id")}
     admin = next(u for u in users.values() if u.role == "admin")

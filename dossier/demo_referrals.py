@@ -18,36 +18,22 @@ from decimal import Decimal
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.functions import Count
 
 from crm import money
 from crm.journey import JourneyKind
-from crm.models import Account, Contact, JourneyEvent, RewardEntry, User
+from crm.models import Account, Contact, RewardEntry, User
 from crm.services.referrals import inviter_value
 from crm.services.rewards import to_units
 from crm.uow import display_name
 from dossier.demo_lifecycle import _entry, _times_or_none
+from dossier.demo_rich import rich_contact_ids
 
-RICH_ENTRIES = 100
 LANDING_URL = "https://example.com/refer"
 REWARD = Decimal("25.00")
 
 
 def _name(contact: Contact) -> str:
     return display_name(contact.first_name, contact.last_name, contact.business_name, contact.email)
-
-
-async def _rich(conn: BaseDBAsyncClient, account_id: int) -> list[int]:
-    return [
-        row["contact_id"]
-        for row in await JourneyEvent.filter(account_id=account_id)
-        .using_db(conn)
-        .group_by("contact_id")
-        .annotate(n=Count("id"))
-        .filter(n__gte=RICH_ENTRIES)
-        .order_by("contact_id")
-        .values("contact_id", "n")
-    ]
 
 
 async def _set_inviter(
@@ -76,7 +62,7 @@ async def seed_referrals(conn: BaseDBAsyncClient, account_id: int, now: datetime
         await User.filter(account_id=account_id).using_db(conn).order_by("id").values("id", "name", "role")
     )
     manager = next((u for u in users if u["role"] == "manager"), users[0])
-    rich_ids = await _rich(conn, account_id)
+    rich_ids = await rich_contact_ids(conn, account_id)
     if not rich_ids:
         return
     rich = {c.id: c for c in await Contact.filter(id__in=rich_ids).using_db(conn)}

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bench.seed import add_custom_fields, ids_by_contact
 from crm.clock import utcnow
 from crm.models import (
     Call,
@@ -22,8 +23,6 @@ from crm.models import (
     ContactProfile,
     ContactTag,
     Conversion,
-    CustomField,
-    CustomFieldValue,
     Deal,
     Form,
     FormAnswer,
@@ -555,7 +554,7 @@ async def fill_sections(
             await model.bulk_create(rows, batch_size=500)  # type: ignore[attr-defined]
     await add_billing(account_id, contact_ids, sizes, users)
     await add_referrals(account_id, contact_ids, sizes, users)
-    await add_custom_fields(account_id, contact_ids)
+    await add_custom_fields(account_id, contact_ids, CUSTOM_FIELDS)
 
 
 # One custom field of every type, a value for each on every card, and one field no card has a
@@ -595,29 +594,6 @@ CUSTOM_VALUES_SHOWN = {
 
 def custom_values(card: dict[str, Any]) -> dict[str, tuple[Any, bool]]:
     return {v["field"]["key"]: (v["value"], v["isSet"]) for v in card["customFields"]}
-
-
-async def add_custom_fields(account_id: int, contact_ids: list[int]) -> None:
-    """The account's CUSTOM_FIELDS (made once) and their values on every card."""
-    fields = {f.key: f for f in await CustomField.filter(account_id=account_id)}
-    for key, type_, options, default, _ in CUSTOM_FIELDS:
-        if key not in fields:
-            fields[key] = await CustomField.create(
-                account_id=account_id,
-                key=key,
-                label=key.replace("_", " ").title(),
-                type=type_,
-                options=options,
-                default_value=default,
-            )
-    await CustomFieldValue.bulk_create(
-        [
-            CustomFieldValue(field_id=fields[key].id, contact_id=contact_id, **columns)
-            for contact_id in contact_ids
-            for key, _, _, _, columns in CUSTOM_FIELDS
-            if columns
-        ]
-    )
 
 
 async def add_referrals(account_id: int, contact_ids: list[int], sizes: Sizes, users: list[int]) -> None:
@@ -702,13 +678,6 @@ async def add_referrals(account_id: int, contact_ids: list[int], sizes: Sizes, u
         await Contact.filter(id__in=invited).update(inviter_id=contact_id)
         await add_leads(account_id, invited[: max(1, sizes.invited // 2)], 1)
         await Contact.filter(id=contact_id).update(inviter_id=inviter)
-
-
-async def ids_by_contact(model: Any, contact_ids: list[int]) -> dict[int, list[int]]:
-    found: dict[int, list[int]] = {contact_id: [] for contact_id in contact_ids}
-    for row in await model.filter(contact_id__in=contact_ids).order_by("id").values("id", "contact_id"):
-        found[row["contact_id"]].append(row["id"])
-    return found
 
 
 async def add_billing(account_id: int, contact_ids: list[int], sizes: Sizes, users: list[int]) -> None:
@@ -1000,13 +969,14 @@ async def test_full_card_costs_the_same_with_1_or_200_rows_per_section(
 
     assert small.count == big.count, same_cost("a card with 1 row per section", small, "200 rows", big)
     # A constant, and a small one: one statement per section loader, not per row. Issue 12's
-    # sections add 22 (16 before, ceiling 18): the history's page, its totalCount, its calls,
-    # messages and leads by id, insights' totals and interactions, quotes, jobs and invoices
-    # pages, quotes' and invoices' line items, and the quote and job a job or invoice links to
-    # (14, ceiling 32); the opportunity's sums, the profile row, the flow link, the referral
-    # count, the inviter and the invited page (contacts), the rewards' totals and ledger (8);
-    # the custom field definitions and the cards' values (2).
-    assert big.count <= 42, f"the full card costs {big.count} statements:\n{big.listing()}"
+    # sections add 17 (22 before the history's items and totalCount came with its page and
+    # insights became one statement): the history's page with its calls, messages and leads
+    # and its totalCount, insights (totals and interactions together), quotes, jobs and
+    # invoices pages, quotes' and invoices' line items, and the quote and job a job or invoice
+    # links to (9, was 14); the opportunity's sums, the profile row, the flow link, the
+    # referral count, the inviter and the invited page (contacts), the rewards' totals and
+    # ledger (8); the custom field definitions and the cards' values (2).
+    assert big.count <= 37, f"the full card costs {big.count} statements:\n{big.listing()}"
 
 
 async def test_back_references_on_a_card_cost_nothing_extra(
@@ -1087,10 +1057,11 @@ async def test_a_page_of_50_full_cards_costs_the_same_as_a_page_of_1(
 
     assert one.count == fifty.count, same_cost("contacts(first: 1)", one, "contacts(first: 50)", fifty)
     # One per section loader: merges and duplicate candidates are one statement each. Issue
-    # 12's sections add the same 22 as on one card (ceiling 18 before, 32 with the billing and
-    # communication sections, 40 with the header, profile, referrals and rewards, now 42 with
-    # custom fields).
-    assert fifty.count <= 42, f"a page of full cards costs {fifty.count} statements:\n{fifty.listing()}"
+    # 12's sections add the same 17 as on one card (ceiling 18 before, 32 with the billing and
+    # communication sections, 40 with the header, profile, referrals and rewards, 42 with
+    # custom fields, now 37: the history's items and count in its page statement, insights in
+    # one).
+    assert fifty.count <= 37, f"a page of full cards costs {fifty.count} statements:\n{fifty.listing()}"
 
 
 async def test_back_references_on_a_page_cost_nothing_extra(

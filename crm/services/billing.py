@@ -411,6 +411,133 @@ def _money_display(value: Decimal, currency: str) -> str:
     return money.display(value, currency)
 
 
+Document = Quote | Job | Invoice
+
+
+def _named(document: Document) -> str:
+    """How journey summaries name a document: quote Q-0001, the job Boiler service, invoice INV-0001."""
+    if isinstance(document, Job):
+        return f"the job {document.title}"
+    return f"{type(document).__name__.lower()} {document.number}"
+
+
+def _owner(document: Quote | Invoice) -> dict[str, int]:
+    """The line items' owner column and value: quote_id=... or invoice_id=..."""
+    return {f"{type(document).__name__.lower()}_id": document.id}
+
+
+def _snapshot(document: Document, items: Sequence[Mapping[str, Any]] | None) -> dict[str, Any]:
+    """The journey and hook subject of a quote, job or invoice (a job has no line items)."""
+    if isinstance(document, Quote):
+        return quote_subject(document, items or [])
+    if isinstance(document, Invoice):
+        return invoice_subject(document, items or [])
+    return job_subject(document)
+
+
+def _clean_common(values: Mapping[str, Any], *, currency: bool = False) -> dict[str, Any]:
+    """The update fields quotes, jobs and invoices share, cleaned: title, notes (and currency)."""
+    cleaned: dict[str, Any] = {}
+    if "title" in values:
+        cleaned["title"] = _clean_title(values["title"])
+    if "notes" in values:
+        cleaned["notes"] = _clean_notes(values["notes"])
+    if currency and "currency" in values:
+        cleaned["currency"] = v.clean_currency(values["currency"] or "")
+    return cleaned
+
+
+async def _record(
+    uow: UnitOfWork,
+    document: Document,
+    kind: JourneyKind,
+    summary: str,
+    changes: Mapping[str, Any],
+    subject: dict[str, Any],
+    contact: Any = None,
+) -> None:
+    """The journey entry of a change to a quote, job or invoice (its hook fires after commit)."""
+    if contact is None:
+        contact = await _scoped.contact(uow, document.contact_id)  # type: ignore[attr-defined]
+    await uow.record(
+        contact,
+        kind,
+        summary,
+        changes,
+        subject_type=type(document).__name__,
+        subject_id=document.id,
+        subject=subject,
+    )
+
+
+async def _insert_document(
+    uow: UnitOfWork, document: Quote | Invoice, items: list[dict[str, Any]], counter: str, prefix: str
+) -> dict[str, Any]:
+    """A new quote or invoice: its totals, next number, row and lines; returns its snapshot."""
+    apply_totals(document, items)
+    document.number = await _next_number(uow, counter, prefix)
+    await document.save(using_db=uow.conn)
+    await _replace_items(uow, items, **_owner(document))
+    return _snapshot(document, items)
+
+
+async def _locked_document(
+    uow: UnitOfWork, model: type[Quote] | type[Invoice], document_id: int
+) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+    """A quote or invoice locked for update, its current line items and its snapshot."""
+    document = await _locked(uow, model, model.__name__.lower(), document_id)
+    current = await _items_of(uow, **_owner(document))
+    return document, current, _snapshot(document, current)
+
+
+async def _save_update(
+    uow: UnitOfWork,
+    document: Document,
+    cleaned: Mapping[str, Any],
+    before: Mapping[str, Any],
+    kind: JourneyKind,
+    items: list[dict[str, Any]] | None = None,
+    current: list[dict[str, Any]] | None = None,
+) -> None:
+    """Set the cleaned values (and, for a quote or invoice, the new line items and totals), then
+    save and record what changed; when nothing did, no write and no journey entry."""
+    for key, val in cleaned.items():
+        setattr(document, key, val)
+    new_items = None
+    if not isinstance(document, Job):
+        new_items = items if items is not None else current or []
+        apply_totals(document, new_items)
+    after = _snapshot(document, new_items)
+    changes = changed_fields(before, after)
+    if not changes:
+        return
+    await document.save(using_db=uow.conn)
+    if items is not None and items != current and not isinstance(document, Job):
+        await _replace_items(uow, items, **_owner(document))
+    summary = f"{uow.actor.name} updated {_named(document)}: {', '.join(changes)}"
+    await _record(uow, document, kind, summary, changes, after)
+
+
+async def _save_status(
+    uow: UnitOfWork,
+    document: Document,
+    wanted: str,
+    kind: JourneyKind,
+    items: list[dict[str, Any]] | None = None,
+    **stamps: Any,
+) -> None:
+    """Move a locked quote, job or invoice to `wanted` (its checks done), set the time stamps
+    given, save and record the change."""
+    before = _snapshot(document, items)
+    document.status = wanted
+    for key, val in stamps.items():
+        setattr(document, key, val)
+    await document.save(using_db=uow.conn)
+    after = _snapshot(document, items)
+    summary = f"{uow.actor.name} marked {_named(document)} {wanted}"
+    await _record(uow, document, kind, summary, changed_fields(before, after), after)
+
+
 # -- quotes --------------------------------------------------------------------------------
 
 
@@ -434,40 +561,25 @@ async def create_quote(actor: Actor, contact_id: int, values: Mapping[str, Any])
             notes=notes,
             created_by_id=actor.user_id,
         )
-        apply_totals(quote, items)
-        quote.number = await _next_number(uow, "QUOTE", "Q")
-        await quote.save(using_db=uow.conn)
-        await _replace_items(uow, items, quote_id=quote.id)
-        subject = quote_subject(quote, items)
-        await uow.record(
-            contact,
-            JourneyKind.QUOTE_CREATED,
+        subject = await _insert_document(uow, quote, items, "QUOTE", "Q")
+        summary = (
             f"{actor.name} drafted quote {quote.number}: {quote.title}, "
-            f"{_money_display(quote.total, currency)}",
-            created_changes(subject),
-            subject_type="Quote",
-            subject_id=quote.id,
-            subject=subject,
+            f"{_money_display(quote.total, currency)}"
+        )
+        await _record(
+            uow, quote, JourneyKind.QUOTE_CREATED, summary, created_changes(subject), subject, contact
         )
     return quote
 
 
 async def update_quote(actor: Actor, quote_id: int, values: Mapping[str, Any]) -> Quote:
     """values (any of): title, notes in any state; currency, line_items, valid_until in DRAFT."""
-    cleaned: dict[str, Any] = {}
-    if "title" in values:
-        cleaned["title"] = _clean_title(values["title"])
-    if "notes" in values:
-        cleaned["notes"] = _clean_notes(values["notes"])
-    if "currency" in values:
-        cleaned["currency"] = v.clean_currency(values["currency"] or "")
+    cleaned = _clean_common(values, currency=True)
     if "valid_until" in values:
         cleaned["valid_until"] = _clean_valid_until(values["valid_until"])
     items = clean_line_items(values["line_items"]) if "line_items" in values else None
     async with unit_of_work(actor) as uow:
-        quote: Quote = await _locked(uow, Quote, "quote", quote_id)
-        current = await _items_of(uow, quote_id=quote.id)
-        before = quote_subject(quote, current)
+        quote, current, before = await _locked_document(uow, Quote, quote_id)
         draft_only = [
             k for k in ("currency", "valid_until") if k in cleaned and getattr(quote, k) != cleaned[k]
         ]
@@ -481,27 +593,7 @@ async def update_quote(actor: Actor, quote_id: int, values: Mapping[str, Any]) -
                 f"quote {quote.number} is {quote.status}: only a DRAFT quote changes its {names}; "
                 "title and notes can still change"
             )
-        for key, val in cleaned.items():
-            setattr(quote, key, val)
-        new_items = items if items is not None else current
-        apply_totals(quote, new_items)
-        after = quote_subject(quote, new_items)
-        changes = changed_fields(before, after)
-        if not changes:
-            return quote
-        await quote.save(using_db=uow.conn)
-        if items is not None and items != current:
-            await _replace_items(uow, items, quote_id=quote.id)
-        contact = await _scoped.contact(uow, quote.contact_id)  # type: ignore[attr-defined]
-        await uow.record(
-            contact,
-            JourneyKind.QUOTE_UPDATED,
-            f"{actor.name} updated quote {quote.number}: {', '.join(changes)}",
-            changes,
-            subject_type="Quote",
-            subject_id=quote.id,
-            subject=after,
-        )
+        await _save_update(uow, quote, cleaned, before, JourneyKind.QUOTE_UPDATED, items, current)
     return quote
 
 
@@ -521,25 +613,8 @@ async def set_quote_status(actor: Actor, quote_id: int, status: Any) -> Quote:
             )
         if wanted == QuoteStatus.SENT and not items:
             raise Conflict(f"quote {quote.number} has no line items; add some before sending it")
-        before = quote_subject(quote, items)
-        now = utcnow()
-        quote.status = wanted
-        if wanted == QuoteStatus.SENT:
-            quote.sent_at = now
-        else:
-            quote.decided_at = now
-        await quote.save(using_db=uow.conn)
-        after = quote_subject(quote, items)
-        contact = await _scoped.contact(uow, quote.contact_id)  # type: ignore[attr-defined]
-        await uow.record(
-            contact,
-            JourneyKind.QUOTE_STATUS_CHANGED,
-            f"{actor.name} marked quote {quote.number} {wanted}",
-            changed_fields(before, after),
-            subject_type="Quote",
-            subject_id=quote.id,
-            subject=after,
-        )
+        stamp = "sent_at" if wanted == QuoteStatus.SENT else "decided_at"
+        await _save_status(uow, quote, wanted, JourneyKind.QUOTE_STATUS_CHANGED, items, **{stamp: utcnow()})
     return quote
 
 
@@ -612,26 +687,15 @@ async def create_job(actor: Actor, contact_id: int, values: Mapping[str, Any]) -
         )
         await job.save(using_db=uow.conn)
         subject = job_subject(job)
-        await uow.record(
-            contact,
-            JourneyKind.JOB_CREATED,
-            f"{actor.name} scheduled the job {job.title} for {start:%Y-%m-%d %H:%M} UTC",
-            created_changes(subject),
-            subject_type="Job",
-            subject_id=job.id,
-            subject=subject,
-        )
+        summary = f"{actor.name} scheduled the job {job.title} for {start:%Y-%m-%d %H:%M} UTC"
+        await _record(uow, job, JourneyKind.JOB_CREATED, summary, created_changes(subject), subject, contact)
     return job
 
 
 async def update_job(actor: Actor, job_id: int, values: Mapping[str, Any]) -> Job:
     """values (any of): title, scheduled_start, scheduled_end, assignee_id, quote_id, notes;
     None for assignee_id or quote_id clears it."""
-    cleaned: dict[str, Any] = {}
-    if "title" in values:
-        cleaned["title"] = _clean_title(values["title"])
-    if "notes" in values:
-        cleaned["notes"] = _clean_notes(values["notes"])
+    cleaned = _clean_common(values)
     for key, field in (("scheduled_start", "scheduledStart"), ("scheduled_end", "scheduledEnd")):
         if key in values:
             if values[key] is None:
@@ -649,23 +713,7 @@ async def update_job(actor: Actor, job_id: int, values: Mapping[str, Any]) -> Jo
                 cleaned.get("scheduled_start", job.scheduled_start),
                 cleaned.get("scheduled_end", job.scheduled_end),
             )
-        for key, val in cleaned.items():
-            setattr(job, key, val)
-        after = job_subject(job)
-        changes = changed_fields(before, after)
-        if not changes:
-            return job
-        await job.save(using_db=uow.conn)
-        contact = await _scoped.contact(uow, job.contact_id)  # type: ignore[attr-defined]
-        await uow.record(
-            contact,
-            JourneyKind.JOB_UPDATED,
-            f"{actor.name} updated the job {job.title}: {', '.join(changes)}",
-            changes,
-            subject_type="Job",
-            subject_id=job.id,
-            subject=after,
-        )
+        await _save_update(uow, job, cleaned, before, JourneyKind.JOB_UPDATED)
     return job
 
 
@@ -676,21 +724,8 @@ async def set_job_status(actor: Actor, job_id: int, status: Any) -> Job:
         if job.status == wanted:
             return job
         _refuse_transition("job", job.title, job.status, wanted, JOB_TRANSITIONS[job.status])
-        before = job_subject(job)
-        job.status = wanted
-        job.completed_at = utcnow() if wanted == JobStatus.DONE else None
-        await job.save(using_db=uow.conn)
-        after = job_subject(job)
-        contact = await _scoped.contact(uow, job.contact_id)  # type: ignore[attr-defined]
-        await uow.record(
-            contact,
-            JourneyKind.JOB_STATUS_CHANGED,
-            f"{actor.name} marked the job {job.title} {wanted}",
-            changed_fields(before, after),
-            subject_type="Job",
-            subject_id=job.id,
-            subject=after,
-        )
+        completed_at = utcnow() if wanted == JobStatus.DONE else None
+        await _save_status(uow, job, wanted, JourneyKind.JOB_STATUS_CHANGED, completed_at=completed_at)
     return job
 
 
@@ -770,43 +805,28 @@ async def create_invoice(actor: Actor, values: Mapping[str, Any]) -> Invoice:
             notes=notes,
             created_by_id=actor.user_id,
         )
-        apply_totals(invoice, items)
-        invoice.number = await _next_number(uow, "INVOICE", "INV")
-        await invoice.save(using_db=uow.conn)
-        await _replace_items(uow, items, invoice_id=invoice.id)
-        subject = invoice_subject(invoice, items)
+        subject = await _insert_document(uow, invoice, items, "INVOICE", "INV")
         source = (
             f" from quote {quote.number}" if quote and not job else f" for the job {job.title}" if job else ""
         )
-        await uow.record(
-            contact,
-            JourneyKind.INVOICE_CREATED,
+        summary = (
             f"{actor.name} drafted invoice {invoice.number}{source}: "
-            f"{_money_display(invoice.total, currency)}",
-            created_changes(subject),
-            subject_type="Invoice",
-            subject_id=invoice.id,
-            subject=subject,
+            f"{_money_display(invoice.total, currency)}"
+        )
+        await _record(
+            uow, invoice, JourneyKind.INVOICE_CREATED, summary, created_changes(subject), subject, contact
         )
     return invoice
 
 
 async def update_invoice(actor: Actor, invoice_id: int, values: Mapping[str, Any]) -> Invoice:
     """values (any of): title, notes, due_date until PAID or VOID; currency, line_items in DRAFT."""
-    cleaned: dict[str, Any] = {}
-    if "title" in values:
-        cleaned["title"] = _clean_title(values["title"])
-    if "notes" in values:
-        cleaned["notes"] = _clean_notes(values["notes"])
-    if "currency" in values:
-        cleaned["currency"] = v.clean_currency(values["currency"] or "")
+    cleaned = _clean_common(values, currency=True)
     if "due_date" in values:
         cleaned["due_date"] = values["due_date"]
     items = clean_line_items(values["line_items"]) if "line_items" in values else None
     async with unit_of_work(actor) as uow:
-        invoice: Invoice = await _locked(uow, Invoice, "invoice", invoice_id)
-        current = await _items_of(uow, invoice_id=invoice.id)
-        before = invoice_subject(invoice, current)
+        invoice, current, before = await _locked_document(uow, Invoice, invoice_id)
         draft_only = ["currency"] if "currency" in cleaned and cleaned["currency"] != invoice.currency else []
         if items is not None and items != current:
             draft_only.append("lineItems")
@@ -820,27 +840,7 @@ async def update_invoice(actor: Actor, invoice_id: int, values: Mapping[str, Any
             raise Conflict(
                 f"invoice {invoice.number} is {invoice.status} and final; nothing of it can change"
             )
-        for key, val in cleaned.items():
-            setattr(invoice, key, val)
-        new_items = items if items is not None else current
-        apply_totals(invoice, new_items)
-        after = invoice_subject(invoice, new_items)
-        changes = changed_fields(before, after)
-        if not changes:
-            return invoice
-        await invoice.save(using_db=uow.conn)
-        if items is not None and items != current:
-            await _replace_items(uow, items, invoice_id=invoice.id)
-        contact = await _scoped.contact(uow, invoice.contact_id)  # type: ignore[attr-defined]
-        await uow.record(
-            contact,
-            JourneyKind.INVOICE_UPDATED,
-            f"{actor.name} updated invoice {invoice.number}: {', '.join(changes)}",
-            changes,
-            subject_type="Invoice",
-            subject_id=invoice.id,
-            subject=after,
-        )
+        await _save_update(uow, invoice, cleaned, before, JourneyKind.INVOICE_UPDATED, items, current)
     return invoice
 
 
@@ -870,23 +870,9 @@ async def set_invoice_status(actor: Actor, invoice_id: int, status: Any) -> Invo
         items = await _items_of(uow, invoice_id=invoice.id)
         if wanted == InvoiceStatus.SENT and not items:
             raise Conflict(f"invoice {invoice.number} has no line items; add some before sending it")
-        before = invoice_subject(invoice, items)
-        invoice.status = wanted
-        if wanted == InvoiceStatus.SENT:
-            invoice.issued_at = utcnow()
-        else:
-            invoice.voided_at = utcnow()
-        await invoice.save(using_db=uow.conn)
-        after = invoice_subject(invoice, items)
-        contact = await _scoped.contact(uow, invoice.contact_id)  # type: ignore[attr-defined]
-        await uow.record(
-            contact,
-            JourneyKind.INVOICE_STATUS_CHANGED,
-            f"{actor.name} marked invoice {invoice.number} {wanted}",
-            changed_fields(before, after),
-            subject_type="Invoice",
-            subject_id=invoice.id,
-            subject=after,
+        stamp = "issued_at" if wanted == InvoiceStatus.SENT else "voided_at"
+        await _save_status(
+            uow, invoice, wanted, JourneyKind.INVOICE_STATUS_CHANGED, items, **{stamp: utcnow()}
         )
     return invoice
 
@@ -933,15 +919,10 @@ async def record_invoice_payment(
         await invoice.save(using_db=uow.conn)
         after = invoice_subject(invoice, items)
         subject = {**after, "payment": {"amount": money.text(value, c), "paidAt": when.isoformat()}}
-        contact = await _scoped.contact(uow, invoice.contact_id)  # type: ignore[attr-defined]
-        await uow.record(
-            contact,
-            JourneyKind.INVOICE_PAYMENT_RECORDED,
+        summary = (
             f"{actor.name} recorded a payment of {_money_display(value, c)} on invoice {invoice.number}"
-            f" ({invoice.status})",
-            {**changed_fields(before, after), "payment": [None, subject["payment"]]},
-            subject_type="Invoice",
-            subject_id=invoice.id,
-            subject=subject,
+            f" ({invoice.status})"
         )
+        changes = {**changed_fields(before, after), "payment": [None, subject["payment"]]}
+        await _record(uow, invoice, JourneyKind.INVOICE_PAYMENT_RECORDED, summary, changes, subject)
     return invoice

@@ -392,9 +392,10 @@ class Loaders:
             lambda keys: self._load_pages(_DELIVERIES, keys)
         )
         # One communication history and insights (graph/resolvers/communications_loaders.py).
-        self.communication_page, self.communication_count, self.insight_totals, self.interactions = (
-            CommunicationLoaders(account_id).loaders()
-        )
+        (
+            self.communication_page, self.communication_count, self.insight_totals, self.interactions,
+            self.insights,
+        ) = CommunicationLoaders(account_id).loaders()  # fmt: skip
         # Referrals and rewards (graph/resolvers/referrals_loaders.py).
         (
             self.invited_page, self.referral_count, self.flow_key, self.reward_totals, self.reward_ledger,

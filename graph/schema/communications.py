@@ -7,7 +7,6 @@ or `Lead`. How items are ordered and read: graph/resolvers/communications_loader
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from datetime import UTC, datetime, timedelta
@@ -133,9 +132,14 @@ class CommunicationConnection:
     page_info: PageInfo
     _contact_id: strawberry.Private[int]
     _channels: strawberry.Private[tuple[str, ...]]
+    # Counted by the page's statement (a first page with items), else NOT_READ.
+    _total: strawberry.Private[Any] = NOT_READ
 
     @strawberry.field(description="Communications of the card in these channels, all pages together.")
+    @prepared("_total")
     async def total_count(self, info: Info) -> int:
+        if self._total is not NOT_READ:
+            return self._total  # type: ignore[no-any-return]
         return await info.context.loaders.communication_count.load((self._contact_id, self._channels))
 
 
@@ -143,29 +147,12 @@ _CHANNELS = {channel.value: channel for channel in CommunicationChannel}
 _DIRECTIONS = {direction.value: direction for direction in Direction}  # type: ignore[attr-defined]
 
 
-_MAKERS = ((CALL, "call", Call), (MESSAGE, "message", Message), (LEAD, "lead", Lead))
+_MAKERS = {CALL: Call, MESSAGE: Message, LEAD: Lead}
 
 
-async def _nodes(info: Info, items: list[Item]) -> dict[tuple[int, int], Call | Message | Lead]:
-    """The page's calls, messages and leads, through the request's per-type loaders (one
-    batched statement per type for every card of the request); a row deleted meanwhile is
-    missing, and its edge's `node` says so."""
-    loaders = info.context.loaders
-    wanted: dict[int, list[int]] = {CALL: [], MESSAGE: [], LEAD: []}
-    for item in items:
-        wanted[item.position.kind].append(item.position.id)
-    kinds = [(kind, name, made) for kind, name, made in _MAKERS if wanted[kind]]
-    if not kinds:
-        return {}
-    loaded = await asyncio.gather(
-        *(getattr(loaders, name).load_many(wanted[kind]) for kind, name, _ in kinds)
-    )
-    found: dict[tuple[int, int], Call | Message | Lead] = {}
-    for (kind, _, made), rows in zip(kinds, loaded, strict=True):
-        for item_id, row in zip(wanted[kind], rows, strict=True):
-            if row is not None:
-                found[(kind, item_id)] = made.from_row(row)  # type: ignore[attr-defined]
-    return found
+def _node_of(item: Item) -> Call | Message | Lead | None:
+    """The item's call, message or lead, from the row its page statement read with it."""
+    return None if item.row is None else _MAKERS[item.position.kind].from_row(item.row)  # type: ignore[attr-defined]
 
 
 async def resolve_communications(
@@ -174,11 +161,14 @@ async def resolve_communications(
     size = page_size(first)
     wanted = clean_channels(channels)
     bound = decode_position(after) if after is not None else None
-    items = await info.context.loaders.communication_page.load(
-        CommunicationsKey(contact_id, size, bound, wanted)
+    # The items' calls, messages and leads, and the count, come in the page's statement when
+    # the query asks.
+    nodes = selects(info, "edges", "node")
+    page = await info.context.loaders.communication_page.load(
+        CommunicationsKey(contact_id, size, bound, wanted, nodes, selects(info, "totalCount"))
     )
+    items = page.items
     shown = items[:size]
-    nodes = await _nodes(info, shown) if selects(info, "edges", "node") else {}
     edges = [
         CommunicationEdge(
             cursor=encode_position(item.position),
@@ -186,7 +176,7 @@ async def resolve_communications(
             at=item.position.at,
             direction=_DIRECTIONS[item.direction] if item.direction else None,
             _item=item,
-            _node=nodes.get((item.position.kind, item.position.id)),
+            _node=_node_of(item) if nodes else None,
         )
         for item in shown
     ]
@@ -195,6 +185,7 @@ async def resolve_communications(
         page_info=forward_page(edges, more=len(items) > size, after=after),
         _contact_id=contact_id,
         _channels=wanted,
+        _total=NOT_READ if page.total is None else page.total,
     )
 
 
@@ -296,16 +287,14 @@ _INTERACTIONS = ("mostCommonChannel", "lastInteraction")
 
 
 async def prepare_insights(info: Info, contact_id: int) -> Insights:
-    """Contact.insights: the two insight loaders read once each, when the query asks for
-    their fields, instead of one awaited resolver per field."""
+    """Contact.insights: the insight loaders read once, when the query asks for their fields
+    (both kinds: one statement), instead of one awaited resolver per field."""
     insights = Insights(_contact_id=contact_id)
     loaders = info.context.loaders
     totals = any(selects(info, field) for field in _TOTALS)
     interactions = any(selects(info, field) for field in _INTERACTIONS)
     if totals and interactions:
-        found_totals, found_interactions = await asyncio.gather(
-            loaders.insight_totals.load(contact_id), loaders.interactions.load(contact_id)
-        )
+        found_totals, found_interactions = await loaders.insights.load(contact_id)
         insights._fill_totals(found_totals)
         insights._fill_interactions(found_interactions)
     elif totals:

@@ -7,6 +7,7 @@ updateInvoice, setInvoiceStatus, recordInvoicePayment. Each: parse input, one se
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,13 @@ from graph.resolvers.mutations import changed, joined_row, provided
 from graph.schema.billing import Invoice, InvoiceStatus, Job, JobStatus, Quote, QuoteStatus
 
 ITEMS_HELP = "1 to 100 lines; replaces every line (DRAFT only)."
+TITLE_HELP = "1-200 characters."
+NOTES_HELP = "Up to 5,000 characters; null clears."
+
+
+def _kept(description: str) -> Any:
+    """An update input's field: left out (UNSET), the value stays as it is."""
+    return strawberry.field(default=strawberry.UNSET, description=description)
 
 
 @strawberry.input(description="One line of a quote or invoice.")
@@ -61,6 +69,14 @@ def _optional_id(value: Any, type_name: str, field: str) -> int | None:
     return None if value is None else decode_id(value, type_name, field)
 
 
+def _with_items(input: Any, fields: dict[str, str]) -> dict[str, Any]:
+    """An update input's fields the client sent, its line items (when sent) as the service takes them."""
+    values = provided(input, fields)
+    if input.line_items is not strawberry.UNSET:
+        values["line_items"] = _items(input.line_items)
+    return values
+
+
 # -- inputs ----------------------------------------------------------------------------------
 
 
@@ -79,19 +95,11 @@ class CreateQuoteInput:
 @strawberry.input(description="Fields left out stay as they are.")
 class UpdateQuoteInput:
     id: strawberry.ID = strawberry.field(description="The quote's id.")
-    title: str | None = strawberry.field(default=strawberry.UNSET, description="1-200 characters.")
-    notes: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Up to 5,000 characters; null clears."
-    )
-    currency: str | None = strawberry.field(
-        default=strawberry.UNSET, description="ISO 4217 code (DRAFT only)."
-    )
-    line_items: list[LineItemInput] | None = strawberry.field(
-        default=strawberry.UNSET, description=ITEMS_HELP
-    )
-    valid_until: date | None = strawberry.field(
-        default=strawberry.UNSET, description="Today or later, null for none (DRAFT only)."
-    )
+    title: str | None = _kept(TITLE_HELP)
+    notes: str | None = _kept(NOTES_HELP)
+    currency: str | None = _kept("ISO 4217 code (DRAFT only).")
+    line_items: list[LineItemInput] | None = _kept(ITEMS_HELP)
+    valid_until: date | None = _kept("Today or later, null for none (DRAFT only).")
 
 
 @strawberry.input
@@ -120,22 +128,12 @@ class CreateJobInput:
 @strawberry.input(description="Fields left out stay as they are.")
 class UpdateJobInput:
     id: strawberry.ID = strawberry.field(description="The job's id.")
-    title: str | None = strawberry.field(default=strawberry.UNSET, description="1-200 characters.")
-    scheduled_start: datetime | None = strawberry.field(
-        default=strawberry.UNSET, description="Before scheduledEnd (the new one if given too)."
-    )
-    scheduled_end: datetime | None = strawberry.field(
-        default=strawberry.UNSET, description="After scheduledStart (the new one if given too)."
-    )
-    assignee_id: strawberry.ID | None = strawberry.field(
-        default=strawberry.UNSET, description="A user of the account; null unassigns."
-    )
-    quote_id: strawberry.ID | None = strawberry.field(
-        default=strawberry.UNSET, description="An ACCEPTED quote of the job's contact; null unlinks."
-    )
-    notes: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Up to 5,000 characters; null clears."
-    )
+    title: str | None = _kept(TITLE_HELP)
+    scheduled_start: datetime | None = _kept("Before scheduledEnd (the new one if given too).")
+    scheduled_end: datetime | None = _kept("After scheduledStart (the new one if given too).")
+    assignee_id: strawberry.ID | None = _kept("A user of the account; null unassigns.")
+    quote_id: strawberry.ID | None = _kept("An ACCEPTED quote of the job's contact; null unlinks.")
+    notes: str | None = _kept(NOTES_HELP)
 
 
 @strawberry.input
@@ -175,19 +173,11 @@ class CreateInvoiceInput:
 @strawberry.input(description="Fields left out stay as they are.")
 class UpdateInvoiceInput:
     id: strawberry.ID = strawberry.field(description="The invoice's id.")
-    title: str | None = strawberry.field(default=strawberry.UNSET, description="1-200 characters.")
-    notes: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Up to 5,000 characters; null clears."
-    )
-    due_date: date | None = strawberry.field(
-        default=strawberry.UNSET, description="Until PAID or VOID; null for none."
-    )
-    currency: str | None = strawberry.field(
-        default=strawberry.UNSET, description="ISO 4217 code (DRAFT only)."
-    )
-    line_items: list[LineItemInput] | None = strawberry.field(
-        default=strawberry.UNSET, description=ITEMS_HELP
-    )
+    title: str | None = _kept(TITLE_HELP)
+    notes: str | None = _kept(NOTES_HELP)
+    due_date: date | None = _kept("Until PAID or VOID; null for none.")
+    currency: str | None = _kept("ISO 4217 code (DRAFT only).")
+    line_items: list[LineItemInput] | None = _kept(ITEMS_HELP)
 
 
 @strawberry.input
@@ -212,19 +202,27 @@ class RecordInvoicePaymentInput:
 # -- results ---------------------------------------------------------------------------------
 
 
-async def _quote(info: Info, quote: QuoteModel) -> Quote:
+_RESULTS: dict[type, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {
+    QuoteModel: (Quote, QUOTE_COLUMNS, QUOTE_USERS),
+    JobModel: (Job, JOB_COLUMNS, JOB_USERS),
+    InvoiceModel: (Invoice, INVOICE_COLUMNS, INVOICE_USERS),
+}
+
+
+async def _result(info: Info, document: QuoteModel | JobModel | InvoiceModel) -> Any:
+    """The changed quote, job or invoice as its GraphQL type (loaders reset: it just changed)."""
     changed(info)
-    return Quote.from_row(await joined_row(info, quote, QUOTE_COLUMNS, QUOTE_USERS))
+    node_type, columns, users = _RESULTS[type(document)]
+    return node_type.from_row(await joined_row(info, document, columns, users))
 
 
-async def _job(info: Info, job: JobModel) -> Job:
-    changed(info)
-    return Job.from_row(await joined_row(info, job, JOB_COLUMNS, JOB_USERS))
-
-
-async def _invoice(info: Info, invoice: InvoiceModel) -> Invoice:
-    changed(info)
-    return Invoice.from_row(await joined_row(info, invoice, INVOICE_COLUMNS, INVOICE_USERS))
+async def _change(
+    info: Info, change: Callable[..., Awaitable[Any]], id: strawberry.ID, type_name: str, *args: Any
+) -> Any:
+    """Call the service on the document of global id `id` as the request's actor; the changed
+    document as its GraphQL type."""
+    document = await change(info.context.require_actor(), decode_id(id, type_name), *args)
+    return await _result(info, document)
 
 
 _QUOTE_FIELDS = {"title": "title", "notes": "notes", "currency": "currency", "valid_until": "valid_until"}
@@ -250,27 +248,21 @@ class BillingMutations:
                 "notes": input.notes,
             },
         )
-        return await _quote(info, quote)
+        return await _result(info, quote)
 
     @strawberry.mutation(
         description="Change a quote: title and notes any time; currency, line items and validUntil "
         "while DRAFT (CONFLICT otherwise)."
     )
     async def update_quote(self, info: Info, input: UpdateQuoteInput) -> Quote:
-        values = provided(input, _QUOTE_FIELDS)
-        if input.line_items is not strawberry.UNSET:
-            values["line_items"] = _items(input.line_items)
-        quote = await service.update_quote(info.context.require_actor(), decode_id(input.id, "Quote"), values)
-        return await _quote(info, quote)
+        values = _with_items(input, _QUOTE_FIELDS)
+        return await _change(info, service.update_quote, input.id, "Quote", values)
 
     @strawberry.mutation(
         description="Send, accept, decline or expire a quote; CONFLICT for a move not allowed."
     )
     async def set_quote_status(self, info: Info, input: SetQuoteStatusInput) -> Quote:
-        quote = await service.set_quote_status(
-            info.context.require_actor(), decode_id(input.id, "Quote"), input.status.value
-        )
-        return await _quote(info, quote)
+        return await _change(info, service.set_quote_status, input.id, "Quote", input.status.value)
 
     @strawberry.mutation(description="Schedule a job for the contact (not for an archived one).")
     async def create_job(self, info: Info, input: CreateJobInput) -> Job:
@@ -286,7 +278,7 @@ class BillingMutations:
                 "notes": input.notes,
             },
         )
-        return await _job(info, job)
+        return await _result(info, job)
 
     @strawberry.mutation(description="Change a job's title, window, assignee, quote or notes.")
     async def update_job(self, info: Info, input: UpdateJobInput) -> Job:
@@ -295,17 +287,13 @@ class BillingMutations:
             values["assignee_id"] = _optional_id(input.assignee_id, "User", "assigneeId")
         if input.quote_id is not strawberry.UNSET:
             values["quote_id"] = _optional_id(input.quote_id, "Quote", "quoteId")
-        job = await service.update_job(info.context.require_actor(), decode_id(input.id, "Job"), values)
-        return await _job(info, job)
+        return await _change(info, service.update_job, input.id, "Job", values)
 
     @strawberry.mutation(
         description="Start, finish, cancel or reopen a job; CONFLICT for a move not allowed."
     )
     async def set_job_status(self, info: Info, input: SetJobStatusInput) -> Job:
-        job = await service.set_job_status(
-            info.context.require_actor(), decode_id(input.id, "Job"), input.status.value
-        )
-        return await _job(info, job)
+        return await _change(info, service.set_job_status, input.id, "Job", input.status.value)
 
     @strawberry.mutation(description="Draft an invoice from a quote, a job, or line items given.")
     async def create_invoice(self, info: Info, input: CreateInvoiceInput) -> Invoice:
@@ -322,36 +310,27 @@ class BillingMutations:
                 "notes": input.notes,
             },
         )
-        return await _invoice(info, invoice)
+        return await _result(info, invoice)
 
     @strawberry.mutation(
         description="Change an invoice: title, notes and due date until PAID or VOID; currency and "
         "line items while DRAFT (CONFLICT otherwise)."
     )
     async def update_invoice(self, info: Info, input: UpdateInvoiceInput) -> Invoice:
-        values = provided(input, _INVOICE_FIELDS)
-        if input.line_items is not strawberry.UNSET:
-            values["line_items"] = _items(input.line_items)
-        invoice = await service.update_invoice(
-            info.context.require_actor(), decode_id(input.id, "Invoice"), values
-        )
-        return await _invoice(info, invoice)
+        values = _with_items(input, _INVOICE_FIELDS)
+        return await _change(info, service.update_invoice, input.id, "Invoice", values)
 
     @strawberry.mutation(
         description="Send or void an invoice (voiding: admins and managers, unpaid invoices)."
     )
     async def set_invoice_status(self, info: Info, input: SetInvoiceStatusInput) -> Invoice:
-        invoice = await service.set_invoice_status(
-            info.context.require_actor(), decode_id(input.id, "Invoice"), input.status.value
-        )
-        return await _invoice(info, invoice)
+        return await _change(info, service.set_invoice_status, input.id, "Invoice", input.status.value)
 
     @strawberry.mutation(
         description="Record a payment: PARTIALLY_PAID, or PAID once the balance is 0. Overpaying is refused "
         "(BAD_USER_INPUT)."
     )
     async def record_invoice_payment(self, info: Info, input: RecordInvoicePaymentInput) -> Invoice:
-        invoice = await service.record_invoice_payment(
-            info.context.require_actor(), decode_id(input.id, "Invoice"), input.amount, input.paid_at
+        return await _change(
+            info, service.record_invoice_payment, input.id, "Invoice", input.amount, input.paid_at
         )
-        return await _invoice(info, invoice)
