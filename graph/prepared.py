@@ -1,4 +1,4 @@
-"""Fields a connection resolver can fill in ahead (see graph/execution.py, Kind.PREPARED).
+"""Fields a connection resolver can fill in ahead, so each object need not load them itself.
 
 A resolver such as `Quote.lineItems` loads per object through a DataLoader: correct, but one
 awaited resolver per object. When the card's `quotes(first:)` already holds the page, it can
@@ -12,11 +12,10 @@ object; the field then only has to read them.
             return self._line_items
         ...  # load as before
 
-`@prepared(attribute)` marks the resolver: the compiled executor reads `attribute` and uses it
-as the field's value, unless it is `NOT_READ`, in which case it runs the resolver as
-graphql-core would. The resolver itself must answer the attribute's value when set (as above),
-so that both executors answer the same. Only for fields without arguments, field extensions or
-permission classes (otherwise the executor always runs the resolver).
+`@prepared(attribute)` marks the resolver and names the attribute; the resolver answers the
+attribute's value when set (as above), so both executors answer the same. (A compiled-path read
+of the attribute, skipping the resolver call, was tried in issue 12 and taken out after a CI run
+where the compiled path answered an aliased selection wrongly; see the issue's closing note.)
 """
 
 from __future__ import annotations
