@@ -375,8 +375,6 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._static = _is_static(self.operation, self.fragment_definitions)
         # Steps for fields graphql-core resolved (see complete_value), by field group.
         self._resolved_steps: dict[int, Step] = {}
-        # Every field list whose sub-fields were collected (see collect_subfields below).
-        self._collected_for: list[FieldDetailsList] = []
         strawberry_schema = getattr(self.schema, "_strawberry_schema", None)
         self._converter = getattr(strawberry_schema, "schema_converter", None)
         # id(field details) -> (field details, converted arguments), see execute_field.
@@ -644,14 +642,6 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if step is None or step.details is not field_details_list:
             step = self._resolved_step(info, field_details_list)
         return self._complete(info.parent_type, step, return_type, path, path, result, info)
-
-    def collect_subfields(self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Any:
-        # graphql-core memoizes this per request by the ids of the list's FieldDetails without
-        # holding them; a list built for one selection and freed mid-request could hand its id to
-        # another's, which would then get the first one's sub-fields. Holding every list asked
-        # about keeps each id its own until the request ends.
-        self._collected_for.append(field_details_list)
-        return super().collect_subfields(return_type, field_details_list)
 
     def _resolved_step(self, info: GraphQLResolveInfo, details: FieldDetailsList) -> Step:
         field_def = self.schema.get_field(info.parent_type, info.field_name)

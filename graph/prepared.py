@@ -13,9 +13,9 @@ object; the field then only has to read them.
         ...  # load as before
 
 `@prepared(attribute)` marks the resolver and names the attribute; the resolver answers the
-attribute's value when set (as above), so both executors answer the same. (A compiled-path read
-of the attribute, skipping the resolver call, was tried in issue 12 and taken out after a CI run
-where the compiled path answered an aliased selection wrongly; see the issue's closing note.)
+attribute's value when set (as above), so both executors answer the same. (Issue 12 also had the
+compiled path read the attribute without calling the resolver; it was taken out while chasing a
+graphql-core 3.3.0 bug it did not cause, and can come back: see the issue's closing note.)
 """
 
 from __future__ import annotations
