@@ -106,12 +106,71 @@ class AccountEvent:
         return cls(**values)
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A user a reminder is for: the task's assignee (else its owner), the call's booker (else
+    the contact's owners). `phone` is E.164 or None."""
+
+    user_id: int
+    name: str
+    email: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderEvent:
+    """A task fell due (`kind` "TASK_DUE", hook task_due) or a call starts soon ("CALL_REMINDER",
+    hook call_reminder); crm/services/reminders.py.
+
+    Written once per due time: `id` is derived from (kind, subject, version), so it is the same
+    on every retry of the hook -- use it to make a handler idempotent. `due_at` is the task's due
+    time or the call's start (UTC); `subject_type` is "Task" or "Call" and `subject_id` its id;
+    `notify_by_sms` is the account's setting (updateAccountSettings), for texting channels.
+    """
+
+    id: str
+    kind: str
+    account_id: int
+    contact_id: int
+    occurred_at: datetime
+    due_at: datetime
+    subject_type: str
+    subject_id: int
+    version: str
+    title: str
+    body: str
+    contact: ContactSnapshot
+    recipients: tuple[Recipient, ...] = ()
+    notify_by_sms: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["occurred_at"] = self.occurred_at.isoformat()
+        data["due_at"] = self.due_at.isoformat()
+        data["recipients"] = [asdict(r) for r in self.recipients]
+        data["scope"] = REMINDER_SCOPE
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReminderEvent:
+        values = {k: v for k, v in data.items() if k != "scope"}
+        values["occurred_at"] = datetime.fromisoformat(values["occurred_at"])
+        values["due_at"] = datetime.fromisoformat(values["due_at"])
+        values["contact"] = ContactSnapshot(**values["contact"])
+        values["recipients"] = tuple(Recipient(**r) for r in values.get("recipients") or ())
+        return cls(**values)
+
+
 # An outbox payload carrying this "scope" is an AccountEvent; every other one is a CardEvent.
 ACCOUNT_SCOPE = "account"
+REMINDER_SCOPE = "reminder"  # ... and this one a ReminderEvent
 
 
-def event_from_json(data: Mapping[str, Any]) -> CardEvent | AccountEvent:
+def event_from_json(data: Mapping[str, Any]) -> CardEvent | AccountEvent | ReminderEvent:
     """Rebuild whichever event an outbox row holds."""
-    if data.get("scope") == ACCOUNT_SCOPE:
+    scope = data.get("scope")
+    if scope == ACCOUNT_SCOPE:
         return AccountEvent.from_json(data)
+    if scope == REMINDER_SCOPE:
+        return ReminderEvent.from_json(data)
     return CardEvent.from_json(data)

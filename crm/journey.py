@@ -22,6 +22,9 @@ class JourneyKind(StrEnum):
     NOTE_ADDED = "NOTE_ADDED"
     NOTE_EDITED = "NOTE_EDITED"
     NOTE_DELETED = "NOTE_DELETED"
+    # Files on a card (crm/services/attachments.py): uploaded, deleted.
+    ATTACHMENT_ADDED = "ATTACHMENT_ADDED"
+    ATTACHMENT_DELETED = "ATTACHMENT_DELETED"
     SMS_QUEUED = "SMS_QUEUED"
     SMS_SENT = "SMS_SENT"
     SMS_DELIVERED = "SMS_DELIVERED"
@@ -74,8 +77,21 @@ class JourneyKind(StrEnum):
     INVOICE_UPDATED = "INVOICE_UPDATED"
     INVOICE_STATUS_CHANGED = "INVOICE_STATUS_CHANGED"
     INVOICE_PAYMENT_RECORDED = "INVOICE_PAYMENT_RECORDED"
+    # Tasks (crm/services/tasks.py).
+    TASK_CREATED = "TASK_CREATED"
+    TASK_UPDATED = "TASK_UPDATED"
+    TASK_COMPLETED = "TASK_COMPLETED"
+    TASK_REOPENED = "TASK_REOPENED"
+    TASK_CANCELLED = "TASK_CANCELLED"
+    # Call recordings (crm/services/recordings.py).
+    RECORDING_ATTACHED = "RECORDING_ATTACHED"
+    RECORDING_SHARED = "RECORDING_SHARED"
+    RECORDING_SHARE_REVOKED = "RECORDING_SHARE_REVOKED"
     # Written by the dispatcher, not by a mutation: a plugin failed to handle an event.
     PLUGIN_DELIVERY_FAILED = "PLUGIN_DELIVERY_FAILED"
+    # A task fell due or a call is coming: the users were notified (crm/services/reminders.py).
+    # Fires no hook of its own: the reminder fires task_due / call_reminder.
+    NOTIFICATION_SENT = "NOTIFICATION_SENT"
 
 
 # The hookspec (plugins/hookspecs.py) that each mutation's event fires. Kinds not listed
@@ -96,6 +112,8 @@ HOOK_FOR_KIND: dict[JourneyKind, str] = {
     JourneyKind.NOTE_ADDED: "note_added",
     JourneyKind.NOTE_EDITED: "note_edited",
     JourneyKind.NOTE_DELETED: "note_deleted",
+    JourneyKind.ATTACHMENT_ADDED: "attachment_added",
+    JourneyKind.ATTACHMENT_DELETED: "attachment_deleted",
     JourneyKind.SMS_QUEUED: "sms_queued",
     JourneyKind.SMS_SENT: "sms_status_changed",
     JourneyKind.SMS_DELIVERED: "sms_status_changed",
@@ -136,6 +154,14 @@ HOOK_FOR_KIND: dict[JourneyKind, str] = {
     JourneyKind.CHAT_RECEIVED: "chat_received",
     JourneyKind.CHAT_SENT: "chat_sent",
     JourneyKind.CUSTOM_FIELD_CHANGED: "custom_field_values_changed",
+    JourneyKind.RECORDING_ATTACHED: "recording_attached",
+    JourneyKind.RECORDING_SHARED: "recording_shared",
+    JourneyKind.RECORDING_SHARE_REVOKED: "recording_share_revoked",
+    JourneyKind.TASK_CREATED: "task_created",
+    JourneyKind.TASK_UPDATED: "task_updated",
+    JourneyKind.TASK_COMPLETED: "task_completed",
+    JourneyKind.TASK_REOPENED: "task_reopened",
+    JourneyKind.TASK_CANCELLED: "task_cancelled",
 }
 
 # Hooks whose events outgoing webhooks may subscribe to: every event hook above.

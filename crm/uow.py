@@ -137,6 +137,11 @@ class UnitOfWork:
             self._outbox_rows += len(plugins)
         return event
 
+    def outbox_written(self, rows: int) -> None:
+        """The service wrote `rows` outbox rows itself (not through `record`): wake the
+        dispatcher after commit, so a row due now (or sooner than its next poll) is not late."""
+        self._outbox_rows += rows
+
     def publish_after_commit(self, channel: str, message: dict[str, Any]) -> None:
         """Queue a live update that goes out only if the transaction commits."""
         self._published.append((channel, message))

@@ -25,7 +25,9 @@ from crm import jobs, wiring
 from crm.db import close_database, open_database
 from crm.live import Broker, make_broker
 from crm.services import leads as lead_service
+from crm.services import reminders
 from crm.services.accounts import authenticate
+from dossier import files, recording_links
 from dossier.http_guard import HttpGuard
 from dossier.intake import INTAKE_PATH, INTAKE_PREFIX, MAX_INTAKE_BYTES, Intake, make_rate_limiter
 from dossier.referral_links import REFERRAL_ROUTE, referral_redirect
@@ -93,6 +95,7 @@ async def start_plugins(
     """
     await all_results(pm, "startup", host=host)
     jobs.configure(batch_size=settings.job_batch_size)
+    reminders.configure(call_reminder_minutes=settings.call_reminder_minutes)
     audiences = {
         impl.plugin_name: audience
         for impl in implementations(pm, "event_audience")
@@ -165,6 +168,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await open_database(settings.database_url, sqlite_busy_timeout=settings.sqlite_busy_timeout)
         await start_plugins(settings, pm, host, publish=broker.publish, outbox_written=dispatcher.wake)
+        file_storage = files.configure_files(settings)  # attachments: storage, size limit, link signing
         lead_service.configure(
             duplicate_window=timedelta(seconds=settings.lead_duplicate_window), public_url=settings.public_url
         )
@@ -180,6 +184,7 @@ def create_app(
             await intake.limiter.close()
             await broker.close()
             await http.aclose()
+            await file_storage.close()
             await close_database()
 
     async def health(request: Request) -> JSONResponse:
@@ -200,6 +205,8 @@ def create_app(
             Route("/healthz", health),
             Route(INTAKE_PATH, intake.endpoint, methods=["POST", "OPTIONS"]),
             Route(REFERRAL_ROUTE, referral_redirect, methods=["GET", "HEAD"]),
+            *files.ROUTES,  # POST /attachments, GET /files/{token}
+            *recording_links.ROUTES,  # GET /shared/recordings/{token}
             *plugin_routes,
         ],
         lifespan=lifespan,
@@ -210,6 +217,9 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
         path_limits={INTAKE_PREFIX: MAX_INTAKE_BYTES},
+        # Uploads stream through (never buffered here) up to the attachment limit plus envelope.
+        upload_paths=(files.UPLOAD_PATH,),
+        max_upload_bytes=files.upload_limit(settings),
     )
     app.add_middleware(RequestIdMiddleware)
     app.state.dossier = runtime

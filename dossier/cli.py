@@ -59,7 +59,10 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     from crm.services.accounts import create_user
 
     issued = _run(
-        lambda: _with_db(settings, lambda: create_user(args.account, args.name, args.email, args.role))
+        lambda: _with_db(
+            settings,
+            lambda: create_user(args.account, args.name, args.email, args.role, phone=args.phone),
+        )
     )
     print(f"created {issued.user.role} {issued.user.name} <{issued.user.email}> in {issued.account_name!r}")
     print("API key (shown once, store it now):")
@@ -297,6 +300,43 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_storage_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete stored objects no attachment names (older than --older-than), report rows whose
+    object is missing. Safe beside a running server: young objects may be uploads in flight."""
+    from datetime import timedelta
+
+    from crm.services.attachments import sweep
+    from dossier.files import configure_files
+    from dossier.settings import duration
+
+    try:
+        grace = timedelta(seconds=duration(args.older_than, 3600.0))
+    except ValueError as exc:
+        print(f"error: --older-than: {exc}", file=sys.stderr)
+        return 2
+
+    async def work() -> Any:
+        store = configure_files(settings)
+        try:
+            return store.name, await sweep(grace=grace, dry_run=args.dry_run)
+        finally:
+            await store.close()
+
+    name, report = _run(lambda: _with_db(settings, work))
+    verb = "would delete" if args.dry_run else "deleted"
+    count = len(report.orphans) if args.dry_run else report.deleted
+    print(f"{name}: {verb} {count} orphaned object(s) older than {args.older_than or '1h'}")
+    for key in report.orphans:
+        print(f"  orphan {key}")
+    if report.young:
+        print(f"kept {report.young} younger orphan(s): uploads may still be in flight")
+    for key in report.failed:
+        print(f"  could not delete {key} (see the log)")
+    for attachment_id, key in report.missing:
+        print(f"missing object for attachment {attachment_id} (key {key}): its downloads answer 404")
+    return 1 if report.failed else 0
+
+
 def cmd_plugins(args: argparse.Namespace, settings: Settings) -> int:
     """List what a server started with these settings would load: built-ins and installed packages."""
     from pluggy import PluginValidationError
@@ -369,7 +409,21 @@ def build_parser() -> argparse.ArgumentParser:
     ucreate.add_argument("--name", required=True)
     ucreate.add_argument("--email", required=True)
     ucreate.add_argument("--role", required=True, choices=["admin", "manager", "rep"])
+    ucreate.add_argument("--phone", help="where reminders are texted when the account enables it (E.164)")
     ucreate.set_defaults(handler=cmd_user_create, uses_database=True)
+
+    store = sub.add_parser("storage", help="attachment storage").add_subparsers(dest="action", required=True)
+    sweep = store.add_parser(
+        "sweep", help="delete stored files no attachment names; report attachments whose file is missing"
+    )
+    sweep.add_argument("--dry-run", action="store_true", help="only report what would be deleted")
+    sweep.add_argument(
+        "--older-than",
+        default="1h",
+        help="only delete orphans older than this (seconds, or 30m, 24h, 2d; default 1h), so uploads"
+        " in flight are kept",
+    )
+    sweep.set_defaults(handler=cmd_storage_sweep, uses_database=True)
 
     key = sub.add_parser("key", help="manage API keys").add_subparsers(dest="action", required=True)
     klist = key.add_parser(

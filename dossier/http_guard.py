@@ -47,6 +47,10 @@ class BadRequest(Exception):
     """What is wrong with a request, in words the client can act on."""
 
 
+class _UploadTooLarge(Exception):
+    """Raised into the app's body reading when an upload passes the limit."""
+
+
 class HttpGuard:
     def __init__(
         self,
@@ -56,9 +60,15 @@ class HttpGuard:
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         graphql_path: str = "/graphql",
         path_limits: Mapping[str, int] | None = None,
+        upload_paths: tuple[str, ...] = (),
+        max_upload_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # File uploads (multipart/form-data to these paths or to the GraphQL path) are not read
+        # into memory here: they stream through to the app, counted against max_upload_bytes.
+        self.upload_paths = upload_paths
+        self.max_upload_bytes = max_upload_bytes
         # Smaller body limits for paths under these prefixes (the public intake: 64 KB).
         self.path_limits = dict(path_limits or {})
         self.max_header_bytes = max_header_bytes
@@ -89,7 +99,55 @@ class HttpGuard:
         limits = [limit for prefix, limit in self.path_limits.items() if path.startswith(prefix)]
         return min([self.max_body_bytes, *limits])
 
+    def _is_upload(self, scope: Scope) -> bool:
+        if scope["method"] != "POST" or scope["path"] not in (*self.upload_paths, self.graphql_path):
+            return False
+        media_type = (_header(scope, b"content-type") or "").partition(";")[0].strip().lower()
+        return media_type == "multipart/form-data"
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        """Pass a multipart body through as it arrives, refusing it (413) past the upload limit."""
+        limit = self.max_upload_bytes
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send, request_id, limit)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _UploadTooLarge
+            return message
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watch)
+        except _UploadTooLarge:
+            if started:
+                raise
+            await self._too_large(scope, receive, send, request_id, limit)
+        except Exception:
+            log.exception(
+                "unexpected error in request %s (%s %s)", request_id, scope["method"], scope["path"]
+            )
+            if started:
+                raise
+            message = f"Unexpected error. Quote request id {request_id} when reporting it."
+            await error_response(500, message, request_id)(scope, receive, send)
+
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        if self._is_upload(scope):
+            await self._upload(scope, receive, send, request_id)
+            return
         limit = self._body_limit(scope["path"])
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -89,6 +89,20 @@ class Settings:
     intake_limit_per_key: int = 120
     intake_limit_per_address: int = 10
     intake_rate_window: float = 60.0
+    # Reminders (crm/services/reminders.py): a scheduled call's reminder fires this many
+    # minutes before it starts; a task's when it falls due.
+    call_reminder_minutes: float = 15.0
+    # Attachments (crm/services/attachments.py, dossier/files.py): the largest file accepted, in
+    # bytes; where files live (a directory, default `dossier-files` beside the SQLite file or in
+    # the working directory on PostgreSQL; or an S3-compatible bucket when s3_bucket is set); the
+    # secret that signs download links (default: generated once into `dossier-secret.key` beside
+    # the SQLite file / in the working directory, dossier/secret.py).
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    storage_dir: str | None = None
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_prefix: str = ""
+    secret_key: str | None = None
     # Every DOSSIER_* variable, for plugins: each reads its own (see PluginHost.setting).
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -137,5 +151,12 @@ class Settings:
             intake_limit_per_key=int(num("INTAKE_LIMIT_PER_KEY", defaults.intake_limit_per_key)),
             intake_limit_per_address=int(num("INTAKE_LIMIT_PER_ADDRESS", defaults.intake_limit_per_address)),
             intake_rate_window=num("INTAKE_RATE_WINDOW", defaults.intake_rate_window),
+            call_reminder_minutes=num("CALL_REMINDER_MINUTES", defaults.call_reminder_minutes),
+            attachment_max_bytes=int(num("ATTACHMENT_MAX_BYTES", defaults.attachment_max_bytes)),
+            storage_dir=get("STORAGE_DIR") or None,
+            s3_bucket=get("S3_BUCKET") or None,
+            s3_endpoint_url=get("S3_ENDPOINT_URL") or None,
+            s3_prefix=get("S3_PREFIX") or "",
+            secret_key=get("SECRET_KEY") or None,
             env={k: v for k, v in env.items() if k.startswith("DOSSIER_")},
         )

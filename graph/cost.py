@@ -83,6 +83,7 @@ LIST_BOUNDS: dict[str, int] = {
     "Rewards.ledger": MAX_PAGE,
     "WebhookEndpoint.deliveries": MAX_PAGE,
     "Contact.conversions": MAX_PAGE,
+    "Contact.attachments": MAX_PAGE,  # graph/schema/attachments.py
     "Query.conversions": MAX_PAGE,
     # A card's own lists. They are getting `first` (default and maximum 100); until then 100
     # is the planning bound (a card showing more pages them), and the same number after.
@@ -144,6 +145,13 @@ LIST_BOUNDS: dict[str, int] = {
     "Contact.customFields": MAX_CUSTOM_FIELDS,
     "Query.customFields": MAX_CUSTOM_FIELDS,
     "CustomField.options": MAX_CUSTOM_OPTIONS,  # leaves
+    # Tasks and upcoming actions (graph/schema/tasks.py): paged, `first` 1..MAX_PAGE.
+    "Contact.tasks": MAX_PAGE,
+    "Contact.upcomingActions": MAX_PAGE,
+    "Query.myTasks": MAX_PAGE,
+    # The inbox (graph/schema/notifications.py): paged; markNotificationsRead takes 1..100 ids.
+    "Query.notifications": MAX_PAGE,
+    "MarkNotificationsReadPayload.notifications": 100,  # crm.services.notifications.MAX_IDS
 }
 
 # `__schema` and `__type` answer from the schema itself, whatever the data: each costs a

@@ -95,6 +95,10 @@ class DossierGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             allowed_origins=allowed_origins,
+            # The GraphQL multipart request spec (the Upload scalar: addAttachment). Cross-site
+            # forms cannot abuse it: every operation needs an Authorization header, which a
+            # browser never adds to a form post by itself (no cookies are accepted).
+            multipart_uploads_enabled=True,
         )
         self._authenticate = authenticate
         self._broker = broker

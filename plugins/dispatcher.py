@@ -26,6 +26,7 @@ import pluggy
 from crm import jobs, outbox
 from crm.clock import utcnow
 from crm.events import event_from_json
+from crm.services import reminders
 from crm.services.deliveries import record_delivery_failure
 from plugins.calls import await_result
 from plugins.manager import implementation
@@ -249,6 +250,9 @@ class Dispatcher:
     async def _call(self, delivery: outbox.Delivery) -> None:
         if delivery.plugin == jobs.JOB_PLUGIN:  # a background job's step, not a partner hook
             await jobs.run_step(delivery.payload)
+            return
+        if delivery.plugin == reminders.REMINDER_PLUGIN:  # a due task or call: notify (C9)
+            await reminders.deliver(delivery.payload)
             return
         function = implementation(self.pm, delivery.hook, delivery.plugin)
         if function is None:

@@ -26,7 +26,7 @@ from crm.contracts import (
     PropertyFacts,
     SmsReceipt,
 )
-from crm.events import AccountEvent, CardEvent
+from crm.events import AccountEvent, CardEvent, ReminderEvent
 from crm.wiring import EventAudience
 
 if TYPE_CHECKING:
@@ -207,6 +207,45 @@ def call_logged(event: CardEvent) -> None:
     occurredAt, durationSeconds, outcome, summary, recordingUrl."""
 
 
+@hookspec
+def recording_attached(event: CardEvent) -> None:
+    """A call's recording was stored (`attachRecording`, a provider's callback, or
+    `store_recording_from_url`), replacing any earlier one; `event.subject` has attachmentId,
+    filename, contentType, sizeBytes, durationSeconds, sha256, source and replacedAttachmentId."""
+
+
+@hookspec
+def recording_shared(event: CardEvent) -> None:
+    """A share link to a call's recording was made (`shareRecording`); `event.subject` has
+    shareId, attachmentId and expiresAt (never the link itself: it is a secret)."""
+
+
+@hookspec
+def recording_share_revoked(event: CardEvent) -> None:
+    """A recording's share link was revoked (`revokeRecordingShare`); `event.subject` has
+    shareId, attachmentId, expiresAt and revokedAt."""
+
+
+# ---------------------------------------------------------------------------------------
+# Reminders (a ReminderEvent; crm/services/reminders.py): fired when a due time arrives,
+# once per due time -- the in-app notification and NOTIFICATION_SENT exist once; the hook is
+# delivered at least once, with the same event.id on every retry
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def task_due(event: ReminderEvent) -> None:
+    """An open task fell due (its dueAt passed); `event.recipients` are the users to tell (the
+    assignee, else the task's owner). Never fires for a done or cancelled task, nor for a due
+    time moved since (the new one fires instead)."""
+
+
+@hookspec
+def call_reminder(event: ReminderEvent) -> None:
+    """A booked call starts in DOSSIER_CALL_REMINDER_MINUTES (default 15); `event.due_at` is its
+    start, `event.recipients` the user who booked it, else the contact's owners."""
+
+
 # ---------------------------------------------------------------------------------------
 # Deal events (event.subject_type == "Deal")
 # ---------------------------------------------------------------------------------------
@@ -286,6 +325,39 @@ def invoice_payment_recorded(event: CardEvent) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Task events (event.subject_type == "Task"; see crm/services/tasks.py). `event.subject` is the
+# task as of the commit: its global `id` and `contactId`, kind, title, body (sanitised HTML),
+# dueAt (ISO 8601 with the offset it was given in, or null), durationMinutes, assigneeId,
+# ownerId, status, completedAt, completedById, overdue.
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def task_created(event: CardEvent) -> None:
+    """A task was added to the card (`createTask`); a due time may already be past (overdue)."""
+
+
+@hookspec
+def task_updated(event: CardEvent) -> None:
+    """A task changed (`updateTask`); `event.changes` has [before, after] of each field changed."""
+
+
+@hookspec
+def task_completed(event: CardEvent) -> None:
+    """A task was marked DONE (`completeTask`); `event.subject` has completedAt and completedById."""
+
+
+@hookspec
+def task_reopened(event: CardEvent) -> None:
+    """A DONE or CANCELLED task was made OPEN again (`reopenTask`)."""
+
+
+@hookspec
+def task_cancelled(event: CardEvent) -> None:
+    """An OPEN task was cancelled (`cancelTask`): it will not fall due."""
+
+
+# ---------------------------------------------------------------------------------------
 # Note events (event.subject_type == "Note")
 # ---------------------------------------------------------------------------------------
 
@@ -303,6 +375,17 @@ def note_edited(event: CardEvent) -> None:
 @hookspec
 def note_deleted(event: CardEvent) -> None:
     """A note was deleted; `event.subject["body"]` is what it said."""
+
+
+@hookspec
+def attachment_added(event: CardEvent) -> None:
+    """A file was attached to a card (`addAttachment`, POST /attachments, a call's recording);
+    `event.subject` has kind, title, filename, contentType, size, sha256, callId, durationSeconds."""
+
+
+@hookspec
+def attachment_deleted(event: CardEvent) -> None:
+    """A file was deleted from a card (`deleteAttachment`); `event.subject` is the file as it was."""
 
 
 # ---------------------------------------------------------------------------------------

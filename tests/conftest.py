@@ -105,15 +105,18 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     # The dispatcher does not run by itself in tests: they call `drain()` and see its effects
     # at once; retries are due immediately so a drain walks a row through all its attempts.
+    # Attachments go to the test's own folder (on PostgreSQL the default is the working dir).
     return Settings(
         database_url=database_url,
         run_dispatcher=False,
         load_entry_points=False,
         outbox_backoff_base=0.0,
         outbox_max_attempts=3,
+        storage_dir=str(tmp_path / "files"),
+        secret_key="test-secret-key",
     )
 
 

@@ -800,6 +800,17 @@ def _background_job(api: Client, http: TestClient, tenant: Tenant, mark: str, ma
     return data["applyCustomFieldToAll"]["id"]
 
 
+def _notification(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # A task of the admin's, due an hour ago: delivering the outbox puts it in their inbox.
+    past = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
+    api.data(
+        "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+        {"i": {"contactId": made["Contact"], "kind": "TASK", "title": f"Due{mark}", "dueAt": past}},
+    )
+    http.portal.call(http.app.state.dossier.dispatcher.drain)  # type: ignore[attr-defined]
+    return api.data("{ notifications(first: 1) { nodes { id } } }")["notifications"]["nodes"][0]["id"]
+
+
 # In order: later recipes use what earlier ones made.
 RECIPES: dict[str, Recipe] = {
     "Contact": _contact,
@@ -822,6 +833,7 @@ RECIPES: dict[str, Recipe] = {
     "Conversion": _conversion,
     "CustomField": _custom_field,
     "BackgroundJob": _background_job,
+    "Notification": _notification,
 }
 
 

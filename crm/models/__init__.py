@@ -1,6 +1,7 @@
 """Tortoise models, one module per card section. Tortoise discovers them from this package."""
 
 from crm.models.accounts import Account, ApiKey, User
+from crm.models.attachments import Attachment
 from crm.models.billing import DocumentCounter, Invoice, Job, LineItem, Quote
 from crm.models.calls import Call
 from crm.models.contacts import Contact, ContactTag, FormAnswer, Tag, Utm
@@ -13,15 +14,19 @@ from crm.models.leads import Form, Lead
 from crm.models.merges import Merge
 from crm.models.messages import Message, MessageProviderId
 from crm.models.notes import Note
+from crm.models.notifications import Notification, ReminderReceipt
 from crm.models.outbox import OutboxRow
 from crm.models.profile import ContactProfile
+from crm.models.recordings import RecordingShare
 from crm.models.property import PropertyFacts
 from crm.models.referrals import RewardEntry
+from crm.models.tasks import Task
 from crm.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
     "ApiKey",
+    "Attachment",
     "BackgroundJob",
     "Call",
     "Contact",
@@ -43,11 +48,15 @@ __all__ = [
     "Message",
     "MessageProviderId",
     "Note",
+    "Notification",
     "OutboxRow",
     "PropertyFacts",
     "Quote",
+    "RecordingShare",
+    "ReminderReceipt",
     "RewardEntry",
     "Tag",
+    "Task",
     "User",
     "Utm",
     "WebhookDelivery",

@@ -41,6 +41,9 @@ class Account(Model):
     # Where GET /r/{code} sends a referred visitor (an https URL; `ref={code}` is added). Admins
     # set it (updateAccountSettings); None: referral links answer 404 until it is set.
     referral_landing_url = fields.CharField(max_length=1000, null=True)
+    # Due tasks and coming calls are also texted to users with a phone (C9; the SMS plugin).
+    # Admins switch it on (updateAccountSettings); off by default: texts cost money.
+    notify_by_sms = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -53,6 +56,8 @@ class User(Model):
     name = fields.CharField(max_length=120)
     email = fields.CharField(max_length=254)
     role = fields.CharField(max_length=16)  # admin | manager | rep
+    # E.164: where reminders are texted when the account has notify_by_sms (setUserPhone, the CLI).
+    phone = fields.CharField(max_length=20, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

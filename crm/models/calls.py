@@ -21,6 +21,11 @@ class Call(Model):
     cancel_reason = fields.CharField(max_length=500, null=True)
     cancelled_at = fields.DatetimeField(null=True)
     reschedule_count = fields.IntField(default=0)
+    # The telephony provider's id of the call (Twilio's CallSid), so the provider's recording
+    # callback finds it; and the provider's id of the recording stored from it, so a repeated
+    # callback stores nothing twice (crm/services/recordings.py).
+    provider_call_id = fields.CharField(max_length=64, null=True, unique=True)
+    provider_recording_id = fields.CharField(max_length=64, null=True)
     booked_by = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )

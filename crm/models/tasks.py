@@ -21,7 +21,9 @@ class Task(Model):
     # The creator owns the task: reps change tasks they own or are assigned.
     owner = fields.ForeignKeyField("models.User", related_name=False, null=True, on_delete=fields.SET_NULL)
     completed_at = fields.DatetimeField(null=True)
-    completed_by = fields.ForeignKeyField("models.User", related_name=False, null=True, on_delete=fields.SET_NULL)
+    completed_by = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
     # Bumped on every due-time change: the due notification's outbox row carries the version
     # it was written for, so a row for an old due time finds itself stale (crm/services/reminders).
     due_version = fields.IntField(default=0, db_default=0)

@@ -7,7 +7,7 @@ from typing import TypeVar
 from tortoise.models import Model
 
 from crm.errors import NotFound
-from crm.models import Call, Contact, Deal, Note, User
+from crm.models import Attachment, Call, Contact, Deal, Note, User
 from crm.uow import UnitOfWork
 
 M = TypeVar("M", bound=Model)
@@ -35,6 +35,10 @@ async def deal(uow: UnitOfWork, deal_id: int) -> Deal:
 
 async def note(uow: UnitOfWork, note_id: int) -> Note:
     return await _locked(uow, Note, "note", note_id, contact__account_id=uow.actor.account_id)
+
+
+async def attachment(uow: UnitOfWork, attachment_id: int) -> Attachment:
+    return await _locked(uow, Attachment, "attachment", attachment_id, account_id=uow.actor.account_id)
 
 
 async def user(uow: UnitOfWork, user_id: int) -> User:

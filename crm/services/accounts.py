@@ -16,6 +16,7 @@ from tortoise import Tortoise
 from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
+from crm import regions
 from crm import validation as v
 from crm.account_events import queue_account_event
 from crm.actor import Actor, ActorKind, Role
@@ -122,7 +123,10 @@ async def create_account(name: str, admin_email: str, admin_name: str | None = N
     return IssuedKey(user, key, account.name)
 
 
-async def create_user(account_name: str, name: str, email: str, role: str) -> IssuedKey:
+async def create_user(
+    account_name: str, name: str, email: str, role: str, *, phone: str | None = None
+) -> IssuedKey:
+    """`phone`: where reminders are texted (C9), E.164 or national in the account's region."""
     user_name = v.clean_text(name, "name", max_length=120, required=True)
     user_email = v.clean_email(email, "email")
     if user_email is None:
@@ -134,8 +138,14 @@ async def create_user(account_name: str, name: str, email: str, role: str) -> Is
             raise Conflict(f"{user_email} is already a user of {account.name}")
         if await User.filter(account=account).using_db(conn).count() >= MAX_USERS:
             raise Conflict(f"{account.name} already has {MAX_USERS} users, the most an account may have")
+        user_phone = v.clean_phone(phone, "phone", regions.effective(account.region))
         user = await User.create(
-            account=account, name=user_name, email=user_email, role=user_role.value, using_db=conn
+            account=account,
+            name=user_name,
+            email=user_email,
+            role=user_role.value,
+            phone=user_phone,
+            using_db=conn,
         )
         key = await _issue(user, "created with the user", conn)
     return IssuedKey(user, key, account.name)

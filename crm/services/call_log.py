@@ -14,11 +14,12 @@ from enum import StrEnum
 from typing import Any
 
 import phonenumbers
+from tortoise.exceptions import IntegrityError
 
 from crm import validation as v
 from crm.actor import Actor
 from crm.clock import as_utc, utcnow
-from crm.errors import BadInput
+from crm.errors import BadInput, Conflict
 from crm.journey import JourneyKind
 from crm.models import Call
 from crm.services import _scoped
@@ -34,6 +35,21 @@ class CallDirection(StrEnum):
 
 MAX_CALL_SECONDS = 24 * 3600
 SUMMARY_MAX = 5000
+PROVIDER_CALL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def clean_provider_call_id(raw: str | None) -> str | None:
+    """A provider's call id (Twilio's CallSid "CA" + 32 hex digits, or another provider's):
+    letters, digits and `_.:-`, at most 64 characters."""
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip()
+    if not PROVIDER_CALL_ID.fullmatch(value):
+        raise BadInput(
+            "providerCallId must be 1 to 64 letters, digits or _ . : - (e.g. Twilio's CallSid)",
+            field="providerCallId",
+        )
+    return value
 
 
 def logged_call_subject(call: Call) -> dict[str, Any]:
@@ -56,6 +72,8 @@ async def log_call(
     outcome: CallOutcome,
     summary: str | None = None,
     recording_url: str | None = None,
+    *,
+    provider_call_id: str | None = None,
 ) -> Call:
     when = as_utc(occurred_at, "occurredAt")
     now = utcnow()
@@ -72,10 +90,19 @@ async def log_call(
         )
     text = v.clean_text(summary, "summary", max_length=SUMMARY_MAX)
     recording = v.clean_url(recording_url, "recordingUrl")
+    provider_id = clean_provider_call_id(provider_call_id)
     label = "Inbound call" if direction is CallDirection.INBOUND else "Outbound call"
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
         refuse_archived(contact, "logging a call")
+        if (
+            provider_id is not None
+            and await Call.filter(provider_call_id=provider_id).using_db(uow.conn).exists()
+        ):
+            raise Conflict(
+                f"a call with providerCallId {provider_id!r} is already logged: log each provider call once",
+                field="providerCallId",
+            )
         call = Call(
             contact_id=contact.id,
             event_name=label,
@@ -87,9 +114,15 @@ async def log_call(
             outcome=outcome.value,
             outcome_at=now,
             recording_url=recording,
+            provider_call_id=provider_id,
             booked_by_id=actor.user_id,
         )
-        await call.save(using_db=uow.conn)
+        try:
+            await call.save(using_db=uow.conn)
+        except IntegrityError:  # the same provider call logged by a concurrent request
+            raise Conflict(
+                f"a call with providerCallId {provider_id!r} is already logged", field="providerCallId"
+            ) from None
         minutes, seconds = divmod(duration_seconds, 60)
         await uow.record(
             contact,

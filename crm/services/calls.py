@@ -13,6 +13,7 @@ from crm.errors import BadInput, Conflict
 from crm.journey import JourneyKind
 from crm.models import Call
 from crm.services import _scoped
+from crm.services.reminders import call_schedule_changed
 from crm.services.lifecycle import refuse_archived
 from crm.uow import unit_of_work
 
@@ -75,6 +76,7 @@ async def schedule_call(
             booked_by_id=actor.user_id,
         )
         await call.save(using_db=uow.conn)
+        await call_schedule_changed(uow, call)  # its reminder, in the same transaction
         await uow.record(
             contact,
             JourneyKind.CALL_SCHEDULED,
@@ -101,6 +103,7 @@ async def reschedule_call(actor: Actor, call_id: int, scheduled_at: datetime) ->
         call.scheduled_at = when
         call.reschedule_count += 1
         await call.save(using_db=uow.conn)
+        await call_schedule_changed(uow, call)  # the reminder moves with it
         contact = await _scoped.contact(uow, call.contact_id)  # type: ignore[attr-defined]
         await uow.record(
             contact,
@@ -126,6 +129,7 @@ async def cancel_call(actor: Actor, call_id: int, reason: str | None = None) -> 
         call.cancel_reason = why
         call.cancelled_at = utcnow()
         await call.save(using_db=uow.conn)
+        await call_schedule_changed(uow, call)  # a cancelled call is never reminded of
         contact = await _scoped.contact(uow, call.contact_id)  # type: ignore[attr-defined]
         await uow.record(
             contact,
@@ -164,6 +168,7 @@ async def set_call_outcome(
         if recording is not None:
             call.recording_url = recording
         await call.save(using_db=uow.conn)
+        await call_schedule_changed(uow, call)  # it happened: a reminder still pending is dropped
         contact = await _scoped.contact(uow, call.contact_id)  # type: ignore[attr-defined]
         await uow.record(
             contact,

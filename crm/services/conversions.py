@@ -358,7 +358,8 @@ async def update_account_settings(actor: Actor, values: Mapping[str, Any]) -> Ac
     """Change the account's settings given in `values`: `client_email` (where conversions are
     emailed), `region` (national phone numbers, crm/regions.py), `currency` (ISO 4217, the
     card's sums; cannot be cleared) and `referral_landing_url` (https; where GET /r/{code} sends
-    visitors, crm/services/referrals.py); None clears one, a key left out keeps it. Admins only; a bad
+    visitors, crm/services/referrals.py) and `notify_by_sms` (text reminders to users with a phone,
+C9); None clears one, a key left out keeps it. Admins only; a bad
     value changes nothing."""
     if actor.role is not Role.ADMIN:
         raise Forbidden("only admins change the account's settings")
@@ -375,6 +376,10 @@ async def update_account_settings(actor: Actor, values: Mapping[str, Any]) -> Ac
         from crm.services.referrals import clean_landing_url
 
         cleaned["referral_landing_url"] = clean_landing_url(values["referral_landing_url"])
+    if "notify_by_sms" in values:  # reminders texted to users with a phone (C9)
+        if not isinstance(values["notify_by_sms"], bool):
+            raise BadInput("notifyBySms must be true or false", field="notifyBySms")
+        cleaned["notify_by_sms"] = values["notify_by_sms"]
     if not cleaned:  # nothing to change: no write transaction (on SQLite it takes the write lock)
         return await Account.get(id=actor.account_id)
     async with unit_of_work(actor) as uow:

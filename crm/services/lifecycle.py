@@ -33,6 +33,7 @@ from crm.models import Contact, ContactTag, Deal, OutboxRow, User, WebhookDelive
 from crm.models.contacts import every_contact
 from crm.models.profile import PROFILE_COLUMNS, PROFILE_FIELDS, ContactProfile
 from crm.services import _scoped
+from crm.services.attachments import attachment_keys, discard_objects
 from crm.services.contacts import IDENTITY_FIELDS
 from crm.services.deals import DEAL_FIELDS, deal_subject
 from crm.services.header import HEADER_FIELDS
@@ -242,6 +243,8 @@ async def delete_contacts(actor: Actor, ids: Sequence[int]) -> list[int]:
                 field="ids",
             )
         snapshots = await _snapshots(uow, contacts)
+        # Their files' objects go after commit (rows cascade with the contacts); see attachments.
+        files = await attachment_keys(uow.conn, actor.account_id, [*wanted, *await _absorbed(uow, wanted)])
         await _erase_deliveries(uow, wanted)
         for contact in contacts:
             # Written before the card goes: its journey entry goes with it, the outbox rows stay.
@@ -255,6 +258,7 @@ async def delete_contacts(actor: Actor, ids: Sequence[int]) -> list[int]:
                 subject=snapshots[contact.id],
             )
         await Contact.filter(id__in=wanted, account_id=actor.account_id).using_db(uow.conn).delete()
+    await discard_objects(files)
     return wanted
 
 

@@ -26,7 +26,7 @@ from crm.contracts import (
     SmsReceipt,
 )
 from crm.errors import BadInput, Conflict, DomainError, Forbidden, NotConfigured, NotFound
-from crm.events import AccountEvent, ActorSnapshot, CardEvent, ContactSnapshot
+from crm.events import AccountEvent, ActorSnapshot, CardEvent, ContactSnapshot, Recipient, ReminderEvent
 from crm.services.calls import CallOutcome, cancel_call, reschedule_call, schedule_call, set_call_outcome
 from crm.services.chat import record_chat_message
 from crm.services.contacts import assign_owners, create_contact, set_status, update_contact
@@ -46,6 +46,7 @@ from crm.services.messages import (
     start_send,
 )
 from crm.services.notes import add_note, delete_note, edit_note
+from crm.services.recordings import RecordingUnavailable, store_recording_from_url
 from crm.services.tags import add_tag, remove_tag
 from crm.wiring import EventAudience
 from graph.ids import MAX_DB_ID, global_id_text, parse_global_id
@@ -70,8 +71,11 @@ NODE_TYPES: frozenset[str] = frozenset(
         "Lead",
         "Message",
         "Note",
+        "Notification",
         "Quote",
+        "RecordingShare",
         "Tag",
+        "Task",
         "User",
         "WebhookDelivery",
         "WebhookEndpoint",
@@ -135,6 +139,9 @@ __all__ = [
     "PhoneLine",
     "PluginHost",
     "PropertyFacts",
+    "Recipient",
+    "RecordingUnavailable",
+    "ReminderEvent",
     "SendProgress",
     "SendRejected",
     "SmsReceipt",
@@ -165,6 +172,7 @@ __all__ = [
     "set_sms_consent",
     "set_status",
     "start_send",
+    "store_recording_from_url",
     "update_contact",
     "update_deal",
 ]

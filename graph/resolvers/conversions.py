@@ -120,6 +120,11 @@ class UpdateAccountSettingsInput:
         "characters; `ref={code}` is added to its query. null clears it (links then answer 404); "
         "leaving it out keeps it.",
     )
+    notify_by_sms: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Text due tasks and call reminders to users who have a phone (setUserPhone), "
+        "through the SMS plugin; leaving it out keeps it.",
+    )
 
 
 @strawberry.type
@@ -159,7 +164,8 @@ class ConversionMutations:
 
     @strawberry.mutation(
         description="Change the account's settings (admins): the client address, the region "
-        "of national phone numbers and the currency."
+        "of national phone numbers, the currency, the referral landing page and whether reminders "
+        "are texted."
     )
     async def update_account_settings(self, info: Info, input: UpdateAccountSettingsInput) -> Account:
         values = {
@@ -169,6 +175,7 @@ class ConversionMutations:
                 ("region", input.region),
                 ("currency", input.currency),
                 ("referral_landing_url", input.referral_landing_url),
+                ("notify_by_sms", input.notify_by_sms),
             )
             if value is not strawberry.UNSET
         }

@@ -34,13 +34,17 @@ from crm.models import (
     WebhookDelivery,
 )
 from crm.services.messages import MESSAGE_COLUMNS
+from graph.resolvers.attachments_loaders import attach_attachments
 from graph.resolvers.billing_loaders import attach_billing
 from graph.resolvers.communications_loaders import CommunicationLoaders
 from graph.resolvers.custom_field_loaders import CustomFieldLoaders
 from graph.resolvers.merge_loaders import MergeLoaders
 from graph.resolvers.profile_loaders import ProfileLoaders
+from graph.resolvers.recordings_loaders import RecordingLoaders
 from graph.resolvers.reads import Params, Row, Shape, connection, dialect, fetch, fetch_tagged, shape
+from graph.resolvers.notifications_loaders import attach_notifications
 from graph.resolvers.referrals_loaders import ReferralLoaders
+from graph.resolvers.tasks_loaders import attach_tasks
 
 CONTACT_COLUMNS = (
     "id", "first_name", "last_name", "business_name", "title", "contact_type", "email",
@@ -409,12 +413,22 @@ class Loaders:
         )
         # The header's opportunity and the profile (graph/resolvers/profile_loaders.py).
         self.profile, self.opportunity = ProfileLoaders(account_id).loaders()
+        # Call recordings and their share links (graph/resolvers/recordings_loaders.py).
+        self.recording_by_call, self.active_shares_by_call, self.recording_share = RecordingLoaders(
+            account_id
+        ).loaders()
         self.conversion = self._by_id(Conversion, CONVERSION_READ, "account")
         self.conversion_page: DataLoader[PageKey, list[Row]] = DataLoader(
             lambda keys: self._load_pages(CONVERSIONS, keys)
         )
         # Quotes, jobs, invoices and their line items (graph/resolvers/billing_loaders.py).
         attach_billing(self)
+        # Files on cards (graph/resolvers/attachments_loaders.py).
+        attach_attachments(self)
+        # Tasks and upcoming actions (graph/resolvers/tasks_loaders.py).
+        attach_tasks(self)
+        # The inbox and users' phones (graph/resolvers/notifications_loaders.py).
+        attach_notifications(self)
 
     def release(self) -> None:
         """Empty every loader's cache. The loaders' batch functions close over this object, a

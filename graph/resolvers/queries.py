@@ -22,8 +22,11 @@ from graph.ids import NonCanonicalId, decode_cursor, decode_id, encode_cursor, p
 from graph.resolvers.api_keys_queries import api_key_node
 from graph.resolvers.leads_queries import form_node
 from graph.resolvers.loaders import CONTACT_READ, USER_COLUMNS
+from graph.resolvers.notifications import notification_node
 from graph.resolvers.reads import dialect
 from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
+from graph.schema.attachments import Attachment
+from graph.schema.recordings import RecordingShare
 from graph.schema.billing import Invoice, Job, Quote
 from graph.schema.calls import Call
 from graph.schema.common import forward_page
@@ -36,6 +39,7 @@ from graph.schema.leads import Lead
 from graph.schema.merges import ContactMerge
 from graph.schema.messages import Message
 from graph.schema.notes import Note
+from graph.schema.tasks import Task
 
 CONTACT_CURSOR = "contact"
 MAX_SEARCH_TERMS = 8
@@ -47,6 +51,7 @@ _NODE_TYPES = {
     "Call": ("call", Call),
     "Deal": ("deal", Deal),
     "Note": ("note", Note),
+    "Attachment": ("attachment", Attachment),
     "Tag": ("tag", Tag),
     "JourneyEvent": ("journey_event", JourneyEvent),
     "Message": ("message", Message),
@@ -56,6 +61,8 @@ _NODE_TYPES = {
     "Quote": ("quote", Quote),
     "Job": ("job", Job),
     "Invoice": ("invoice", Invoice),
+    "Task": ("task", Task),
+    "RecordingShare": ("recording_share", RecordingShare),
     "CustomField": ("custom_field", CustomField),
     "BackgroundJob": ("background_job", BackgroundJob),
 }
@@ -195,6 +202,11 @@ class CoreQueries:
             if form is None:
                 raise NotFound(f"no Form with id {node_id} in this account")
             return form
+        if type_name == "Notification":  # the caller's own only, like their inbox
+            notification = await notification_node(info, node_id)
+            if notification is None:
+                raise NotFound(f"no Notification with id {node_id} for you")
+            return notification
         if type_name not in _NODE_TYPES:
             raise BadInput(f"{type_name!r} objects cannot be fetched by id", field="id")
         loader_name, node_type = _NODE_TYPES[type_name]

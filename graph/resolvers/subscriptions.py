@@ -7,12 +7,14 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from crm.journey import journey_channel, messages_channel
+from crm.services.notifications import message_row, notifications_channel
 from graph.context import Info
 from graph.ids import decode_id
 from graph.resolvers.loaders import JOURNEY_USERS, MESSAGE_USERS, join_users
 from graph.schema.contacts import load_contact
 from graph.schema.journey import JourneyEvent
 from graph.schema.messages import Message
+from graph.schema.notifications import Notification
 
 
 @strawberry.type
@@ -36,3 +38,17 @@ class Subscription:
         async for message in info.context.broker.subscribe(messages_channel(actor.account_id, contact.id)):
             info.context.reset_loaders()  # fresh reads per event, as above
             yield Message.from_row(await join_users(info.context.loaders.user, dict(message), MESSAGE_USERS))
+
+    @strawberry.subscription(
+        description="The caller's inbox, live: each new notification of the API key's user, and each "
+        "one marked read (readAt set) -- what a top bar's bell needs."
+    )
+    async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
+        actor = info.context.require_actor()
+        if actor.user_id is None:
+            return
+        async for message in info.context.broker.subscribe(
+            notifications_channel(actor.account_id, actor.user_id)
+        ):
+            info.context.reset_loaders()  # fresh reads per event, as above
+            yield Notification.from_row(message_row(dict(message)))

@@ -29,6 +29,7 @@ from graph.resolvers.custom_fields_queries import CustomFieldQueries
 from graph.resolvers.leads_queries import LeadQueries
 from graph.resolvers.lifecycle_queries import LifecycleQueries
 from graph.resolvers.mutations.accounts import AccountMutations, ApiKeyMutations
+from graph.resolvers.mutations.attachments import AttachmentMutations
 from graph.resolvers.mutations.billing import BillingMutations
 from graph.resolvers.mutations.calls import CallMutations
 from graph.resolvers.mutations.contacts import ContactMutations
@@ -40,12 +41,17 @@ from graph.resolvers.mutations.lifecycle import LifecycleMutations
 from graph.resolvers.mutations.merges import MergeMutations
 from graph.resolvers.mutations.messages import MessageMutations
 from graph.resolvers.mutations.notes import NoteMutations
+from graph.resolvers.mutations.recordings import RecordingMutations
+from graph.resolvers.notifications import NotificationMutations, NotificationQueries
 from graph.resolvers.mutations.referrals import ReferralMutations
+from graph.resolvers.mutations.tasks import TaskMutations
 from graph.resolvers.mutations.webhooks import WebhookMutations
 from graph.resolvers.queries import CoreQueries
 from graph.resolvers.subscriptions import Subscription
+from graph.resolvers.tasks_queries import TaskQueries
 from graph.resolvers.webhooks_queries import WebhookQueries
 from graph.schema.accounts import ApiKey, Tag, User
+from graph.schema.attachments import Attachment
 from graph.schema.billing import Invoice, Job, Quote
 from graph.schema.calls import Call
 from graph.schema.contacts import Contact
@@ -57,6 +63,9 @@ from graph.schema.leads import Form, Lead
 from graph.schema.merges import ContactMerge
 from graph.schema.messages import Message
 from graph.schema.notes import Note
+from graph.schema.recordings import RecordingShare
+from graph.schema.notifications import Notification
+from graph.schema.tasks import Task
 from graph.validation import ValidatedDocuments
 
 # Each section adds its root fields here.
@@ -64,7 +73,7 @@ Query = merge_types(
     "Query",
     (
         CoreQueries, WebhookQueries, ApiKeyQueries, ConversionQueries, LifecycleQueries, LeadQueries,
-        CustomFieldQueries, BillingQueries,
+        CustomFieldQueries, BillingQueries, TaskQueries, NotificationQueries,
     ),
 )  # fmt: skip
 Mutation = merge_types(
@@ -77,6 +86,8 @@ Mutation = merge_types(
         DealMutations,
         LeadMutations,
         NoteMutations,
+        AttachmentMutations,
+        RecordingMutations,
         AccountMutations,
         ApiKeyMutations,
         MessageMutations,
@@ -86,6 +97,8 @@ Mutation = merge_types(
         CustomFieldMutations,
         BillingMutations,
         ReferralMutations,
+        TaskMutations,
+        NotificationMutations,
     ),
 )
 
@@ -145,6 +158,8 @@ def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None)
             Call,
             Deal,
             Note,
+            Attachment,
+            RecordingShare,
             Tag,
             JourneyEvent,
             Message,
@@ -158,6 +173,8 @@ def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None)
             Quote,
             Job,
             Invoice,
+            Task,
+            Notification,
         ],
         extensions=extensions,
         execution_context_class=executor,

@@ -33,6 +33,11 @@ class User(relay.Node):
             created_at=row["created_at"],
         )  # fmt: skip
 
+    @strawberry.field(description="Where reminders are texted (E.164; setUserPhone), if anywhere.")
+    async def phone(self, info: strawberry.Info) -> str | None:
+        # Not a column of the user rows the card joins everywhere: loaded only when asked for.
+        return await info.context.loaders.user_phone.load(self.id)  # type: ignore[no-any-return]
+
 
 _USER_KEYS: dict[str, tuple[str, str, str, str, str]] = {}
 # A card points at the same few users hundreds of times (every journey entry's actor): equal
@@ -159,6 +164,11 @@ class Account:
         default_factory=list,
         description="The values a contact's salesCycle may take (setSalesCycleList, admins).",
     )
+    notify_by_sms: bool = strawberry.field(
+        default=False,
+        description="Due tasks and call reminders are also texted to users with a phone "
+        "(updateAccountSettings, admins).",
+    )
     phone_region: str = strawberry.field(
         default="US",
         description="The region national phone numbers are read in: region, else the server's "
@@ -185,6 +195,7 @@ class Account:
             sales_cycles=header.values_of(account, header.HEADER_BY_COLUMN["sales_cycle"]),
             referral_landing_url=account.referral_landing_url,
             phone_region=regions.effective(account.region),
+            notify_by_sms=bool(account.notify_by_sms),
             _id=account.id,
         )  # fmt: skip
 

@@ -16,6 +16,7 @@ from graph.schema.enums import CallBadge, CallDirection, CallOutcome, CallStatus
 
 if TYPE_CHECKING:
     from graph.schema.contacts import Contact
+    from graph.schema.recordings import Recording
 
 # Enum members by value: a dict lookup per call instead of an Enum call.
 _STATUSES = {status.value: status for status in CallStatus}
@@ -33,7 +34,8 @@ class Call(relay.Node):
     outcome: CallOutcome | None
     outcome_at: datetime | None
     recording_url: str | None = strawberry.field(
-        description="Where to listen to, download or share the recording."
+        description="A link to the recording kept elsewhere (logCall, setCallOutcome). A recording "
+        "stored with the call is `recording`, which wins where both are set."
     )
     cancel_reason: str | None
     cancelled_at: datetime | None
@@ -102,6 +104,17 @@ class Call(relay.Node):
         return badges
 
     booked_by: User | None = strawberry.field(description="The user who booked the call, if still there.")
+
+    @strawberry.field(
+        description="The recording stored with the call (attachRecording, or a provider plugin): "
+        "listen, download, share. Null when none is stored (see recordingUrl for an external link)."
+    )
+    async def recording(
+        self, info: Info
+    ) -> Annotated[Recording, strawberry.lazy("graph.schema.recordings")] | None:
+        from graph.schema.recordings import load_recording
+
+        return await load_recording(info, self.id)
 
     @strawberry.field
     async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy("graph.schema.contacts")]:

@@ -16,6 +16,7 @@ from graph.ids import MAX_PAGE, decode_cursor, decode_id, encode_cursor, page_si
 from graph.resolvers.loaders import PageKey, SliceKey
 from graph.resolvers.reads import Row
 from graph.schema.accounts import Tag, User, joined_user
+from graph.schema.attachments import AttachmentConnection, resolve_attachments
 from graph.schema.billing import (
     InvoiceConnection,
     InvoiceStatus,
@@ -63,6 +64,7 @@ from graph.schema.referrals import (
 if TYPE_CHECKING:
     from graph.schema.communications import CommunicationChannel, CommunicationConnection, Insights
     from graph.schema.leads import Lead, Touch
+    from graph.schema.tasks import TaskConnection, TaskStatus, UpcomingAction
 
 JOURNEY_CURSOR = "journey"
 MESSAGE_CURSOR = "message"
@@ -344,6 +346,17 @@ class Contact(relay.Node):
         batch: dict[Any, Any] = {}
         return [Note.from_row(r, batch) for r in rows]
 
+    @strawberry.field(description="Files on the card (and its calls' recordings), newest first.")
+    async def attachments(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="The `cursor` of the last file the client has.")
+        ] = None,
+    ) -> AttachmentConnection:
+        return await resolve_attachments(info, self.id, first, after)
+
     @strawberry.field(description="Every change made to the card, newest first unless asked otherwise.")
     async def journey(
         self,
@@ -499,6 +512,39 @@ class Contact(relay.Node):
         status: InvoiceStatus | None = None,
     ) -> InvoiceConnection:
         return await resolve_invoices(info, self.id, first, after, status)
+
+    @strawberry.field(
+        description="Tasks: open ones with a due time soonest first, then open ones without one, then done "
+        "and cancelled ones, newest first; `status` filters them (README: Tasks and upcoming actions)."
+    )
+    async def tasks(
+        self,
+        info: Info,
+        status: Annotated[
+            list[Annotated[TaskStatus, strawberry.lazy("graph.schema.tasks")]] | None,
+            strawberry.argument(description="Only these statuses (at least one); all when left out."),
+        ] = None,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="The `cursor` of the last task the client has.")
+        ] = None,
+    ) -> Annotated[TaskConnection, strawberry.lazy("graph.schema.tasks")]:
+        from graph.schema.tasks import resolve_tasks
+
+        return await resolve_tasks(info, self.id, status, first, after)
+
+    @strawberry.field(
+        description="Open tasks with a due time (overdue ones first) and calls still to come, merged in "
+        "time order (README: Tasks and upcoming actions)."
+    )
+    async def upcoming_actions(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_HELP)] = 20,
+    ) -> list[Annotated[UpcomingAction, strawberry.lazy("graph.schema.tasks")]]:
+        from graph.schema.tasks import resolve_upcoming_actions
+
+        return await resolve_upcoming_actions(info, self.id, first)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Merges into this contact, newest first, undone ones included (unmergeContacts); "

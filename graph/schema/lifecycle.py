@@ -53,7 +53,18 @@ class LogCallInput:
         default=None, description=f"What was said; at most {SUMMARY_MAX:,} characters."
     )
     recording_url: str | None = strawberry.field(
-        default=None, description="http(s) link to the recording; at most 1,000 characters."
+        default=None,
+        description=(
+            "http(s) link to the recording kept elsewhere; at most 1,000 characters. A recording "
+            "stored with the call (attachRecording, a provider's callback) is Call.recording."
+        ),
+    )
+    provider_call_id: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The telephony provider's id of the call (Twilio's CallSid), so the provider's "
+            "recording callback stores the recording with this call; unique, at most 64 characters."
+        ),
     )
 
 

@@ -18,7 +18,8 @@ same Message-ID (chosen and stored before the first try), which lets receivers t
 deduplicate by Message-ID drop a second copy. Nothing in SMTP obliges them to, so an email
 whose worker died after the server accepted it may arrive twice.
 
-It also mails each conversion (`conversion_sent`, D11) to the account's client address, as
+It mails due tasks and call reminders (`task_due`, `call_reminder`, C9) to the users they are
+for (plugins/email/reminders.py). It also mails each conversion (`conversion_sent`, D11) to the account's client address, as
 plain text and HTML (plugins/email/conversions.py), and records the outcome on the conversion.
 """
 
@@ -27,13 +28,14 @@ from __future__ import annotations
 import logging
 
 from crm.contracts import OutboundEmail, SendRejected
-from crm.events import CardEvent
+from crm.events import CardEvent, ReminderEvent
 from crm.services import conversions as conversion_service
 from crm.services.messages import MessageStatus, set_message_status, start_send
 from crm.wiring import wiring
 from plugins import hookimpl
 from plugins.base import HostedPlugin
 from plugins.email.conversions import conversion_email
+from plugins.email.reminders import reminder_email
 
 log = logging.getLogger("dossier.plugins.email")
 
@@ -108,6 +110,32 @@ class EmailPlugin(HostedPlugin):
             await conversion_service.record_email(actor, conversion_id, to=to, error=NO_PROVIDER)
             return
         await conversion_service.record_email(actor, conversion_id, to=to)
+
+    @hookimpl
+    async def task_due(self, event: ReminderEvent) -> None:
+        await self._remind(event)
+
+    @hookimpl
+    async def call_reminder(self, event: ReminderEvent) -> None:
+        await self._remind(event)
+
+    async def _remind(self, event: ReminderEvent) -> None:
+        """Mail each recipient (C9). A refused address is logged and skipped (retrying cannot
+        help); anything else is raised, and the retry mails everyone again with the same
+        Message-IDs (at least once, like every hook)."""
+        if self.host is None:
+            raise RuntimeError("the email plugin was not started (its startup hook did not run)")
+        for person in event.recipients:
+            if not person.email:
+                continue
+            try:
+                receipt = await self.host.send_email(reminder_email(event, person, wiring.email_from))
+            except SendRejected as exc:
+                log.warning("reminder %s not mailed to %s: %s", event.id, person.email, exc)
+                continue
+            if receipt is None:
+                log.info("reminder %s not mailed: %s", event.id, NO_PROVIDER)
+                return
 
     @hookimpl
     async def event_dead_lettered(self, event: CardEvent, hook: str, error: str) -> None:

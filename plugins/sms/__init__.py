@@ -23,11 +23,12 @@ from __future__ import annotations
 import logging
 
 from crm.contracts import OutboundSms, SendRejected
-from crm.events import CardEvent
+from crm.events import CardEvent, ReminderEvent
 from crm.services import messages
 from crm.services.messages import MessageStatus
 from plugins import hookimpl
 from plugins.base import HostedPlugin
+from plugins.sms.reminders import reminder_texts
 
 log = logging.getLogger("dossier.plugins.sms")
 
@@ -101,6 +102,30 @@ class SmsPlugin(HostedPlugin):
         await messages.set_message_status(
             self._actor(event), message_id, MessageStatus.FAILED, error_message=f"gave up: {error}"
         )
+
+    # -- reminders (C9) -----------------------------------------------------------------
+
+    @hookimpl
+    async def task_due(self, event: ReminderEvent) -> None:
+        await self._remind(event)
+
+    @hookimpl
+    async def call_reminder(self, event: ReminderEvent) -> None:
+        await self._remind(event)
+
+    async def _remind(self, event: ReminderEvent) -> None:
+        """Text each recipient with a phone when the account enabled it (`notifyBySms`). A
+        refused number is logged and skipped; anything else is raised and retried (at least
+        once, like every hook: a retry may text a recipient again)."""
+        for text in reminder_texts(event):
+            try:
+                receipt = await self.host.send_sms(text) if self.host is not None else None
+            except SendRejected as refused:
+                log.warning("reminder %s not texted to %s: %s", event.id, text.to, refused)
+                continue
+            if receipt is None:
+                log.info("reminder %s not texted: %s", event.id, NO_SMS_PROVIDER)
+                return
 
     # -- line checks -------------------------------------------------------------------
 

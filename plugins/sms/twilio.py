@@ -26,6 +26,14 @@ debugger then shows the misrouted number, which an empty 200 would hide. A valid
 callback whose parameters are malformed (a sid that is not one, a `message` id that is not a
 database id, an error code that is not a number, a NUL character, an over-long value) is
 answered 400 with the reason and logged as a warning: Twilio does not retry a 4xx.
+
+Call recordings: POST /webhooks/twilio/recording is the RecordingStatusCallback to give Twilio
+when a call is recorded (`?call=<Dossier call id>` may ride in it; else the call logged with
+the CallSid as its providerCallId is found). A `completed` recording is fetched from its
+RecordingUrl + ".mp3" with the account SID and token (only from an https twilio.com URL) and
+stored as the call's recording (`store_recording_from_url`; a repeated callback stores nothing
+twice). Other statuses, and a call nobody logged, are acknowledged (200) and logged; a fetch
+that fails answers 502 so Twilio's debugger shows it.
 """
 
 from __future__ import annotations
@@ -52,7 +60,7 @@ from twilio.rest import Client
 from crm.actor import Actor
 from crm.contracts import OutboundSms, PhoneLine, SendRejected, SmsReceipt
 from crm.errors import DomainError
-from crm.services import messages
+from crm.services import messages, recordings
 from crm.services.messages import SMS_MAX, MessageStatus, SendProgress
 from plugins import hookimpl
 from plugins.host import PluginHost
@@ -61,6 +69,7 @@ log = logging.getLogger("dossier.plugins.twilio")
 
 INBOUND_PATH = "/webhooks/twilio/sms"
 STATUS_PATH = "/webhooks/twilio/status"
+RECORDING_PATH = "/webhooks/twilio/recording"
 UNSUBSCRIBED = 21610
 SETTINGS_HINT = "set DOSSIER_TWILIO_ACCOUNT_SID, DOSSIER_TWILIO_AUTH_TOKEN and DOSSIER_TWILIO_FROM"
 # HTTP statuses that say "not now" or "fix the configuration", not "never": retried.
@@ -117,6 +126,30 @@ def _param(
     if pattern is not None and not pattern.fullmatch(value):
         raise MalformedCallback(f"{name} is not well formed")
     return value
+
+
+_RECORDING_URL_MAX = 500
+
+
+def _our_call_id(raw: str | None) -> int | None:
+    """The `call` query parameter (our call id in the recording callback URL), checked."""
+    if raw is None or raw == "":
+        return None
+    if not _DIGITS.fullmatch(raw) or not 0 < int(raw) <= _MAX_ID:
+        raise MalformedCallback("call must be a call id (a positive 64-bit integer)")
+    return int(raw)
+
+
+def _twilio_media_url(url: str) -> str:
+    """A RecordingUrl on Twilio's API over https: the Account's credentials are only ever sent
+    there (the URL is rebased onto DOSSIER_TWILIO_BASE_URL afterwards, as every request is)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not (host == "twilio.com" or host.endswith(".twilio.com")):
+        raise MalformedCallback("RecordingUrl is not an https URL on twilio.com")
+    if parts.query or parts.fragment or "\x00" in url:
+        raise MalformedCallback("RecordingUrl is not well formed")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.removesuffix(".mp3"), "", ""))
 
 
 def _our_message_id(raw: str | None) -> int | None:
@@ -326,6 +359,7 @@ class TwilioProvider:
         return [
             Route(INBOUND_PATH, self.inbound_sms, methods=["POST"]),
             Route(STATUS_PATH, self.status_callback, methods=["POST"]),
+            Route(RECORDING_PATH, self.recording_callback, methods=["POST"]),
         ]
 
     def _signed(self, request: Request, form: FormData) -> bool:
@@ -416,3 +450,65 @@ class TwilioProvider:
             actor, message.id, status, provider_id=sid, error_code=code, error_message=error_message
         )
         return Response(status_code=200)
+
+    async def recording_callback(self, request: Request) -> Response:
+        """Twilio's RecordingStatusCallback: a finished recording is fetched (its RecordingUrl +
+        ".mp3", with the account's credentials) and stored as the call's recording."""
+        form = await self._verified_form(request)
+        if isinstance(form, Response):
+            return form
+        assert self.config is not None and self.host is not None
+        try:
+            status = (_param(form, "RecordingStatus", required=True, max_length=32) or "").lower()
+            if not _STATUS_WORD.fullmatch(status):
+                raise MalformedCallback("RecordingStatus is not well formed")
+            recording_sid = _param(form, "RecordingSid", required=True, max_length=64, pattern=_SID)
+            call_sid = _param(form, "CallSid", max_length=64, pattern=_SID)
+            url = _param(form, "RecordingUrl", required=status == "completed", max_length=_RECORDING_URL_MAX)
+            ours = _our_call_id(request.query_params.get("call"))
+            if url is not None:
+                url = _twilio_media_url(url)
+        except MalformedCallback as exc:
+            return self._malformed(request, exc)
+        assert recording_sid is not None
+        if status != "completed" or url is None:  # in-progress, absent, failed: nothing to store
+            log.info("recording %s of call %s: status %r, nothing stored", recording_sid, call_sid, status)
+            return Response(status_code=200)
+        target = await self._recording_call(ours, call_sid)
+        if target is None:
+            log.info("recording %s of unknown call %s (call=%s) ignored", recording_sid, call_sid, ours)
+            return Response(status_code=200)
+        call_id, account_id = target
+        actor = Actor.plugin(account_id, self.name)
+        try:
+            await recordings.store_recording_from_url(
+                actor,
+                call_id,
+                rebase(url + ".mp3", self.config.base_url),
+                http=self.host.http,
+                auth=(self.config.account_sid, self.config.auth_token),
+                filename=f"{recording_sid}.mp3",
+                provider_recording_id=recording_sid,
+            )
+        except recordings.RecordingUnavailable as exc:
+            # 502: Twilio's debugger shows the failure; the recording stays at Twilio.
+            log.warning(
+                "recording %s of call %s could not be fetched: %s", recording_sid, call_id, exc.message
+            )
+            return PlainTextResponse(exc.message, status_code=502)
+        except DomainError as exc:  # not audio, over the size limit, the call deleted meanwhile
+            log.warning("recording %s of call %s was not stored: %s", recording_sid, call_id, exc.message)
+            return PlainTextResponse(exc.message, status_code=400 if exc.code == "BAD_USER_INPUT" else 404)
+        return Response(status_code=200)
+
+    async def _recording_call(self, ours: int | None, call_sid: str | None) -> tuple[int, int] | None:
+        """(call id, account id): the call named in the signed callback URL (`?call=<id>`, which
+        whoever started the recording put there), else the call logged with this CallSid
+        (logCall's providerCallId)."""
+        if ours is not None:
+            account_id = await recordings.account_of_call(ours)
+            if account_id is not None:
+                return ours, account_id
+        if call_sid is not None:
+            return await recordings.call_for_provider(call_sid)
+        return None

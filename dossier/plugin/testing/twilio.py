@@ -9,7 +9,9 @@ request, and can be told, per test:
 - to answer after N seconds (`delay = 1.0`, for the benchmark);
 - to hold sends until the test releases them (`hold()` / `release()`; `wait_for_sends(n)`);
 - to leave accepted texts queued (`sends_stay_queued = True`: no date_sent yet, as Twilio shows
-  a text waiting in its queue).
+  a text waiting in its queue);
+- to serve call recordings (`recordings[sid] = mp3 bytes`, fetched by Dossier from
+  `recording_url(sid)` + ".mp3" with basic auth, as Twilio serves them; an unknown sid is 404).
 
 It keeps every text it accepted and lists them like Twilio's Messages list: `GET
 .../Messages.json` filtered by `To`, `From` and `DateSent` / `DateSent>` / `DateSent<` (by
@@ -39,7 +41,7 @@ from urllib.parse import parse_qsl, urlencode
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
@@ -84,6 +86,7 @@ class FakeTwilio:
     sids: list[str] = field(default_factory=list)  # the SM... sid of every message accepted
     accepted: list[dict[str, Any]] = field(default_factory=list)  # every text accepted, as Twilio shows it
     sends_stay_queued: bool = False
+    recordings: dict[str, bytes] = field(default_factory=dict)  # RE... sid -> the mp3's bytes
     _send_failure: Failure | None = None
     _lookup_failure: Failure | None = None
     _list_failure: Failure | None = None
@@ -100,6 +103,7 @@ class FakeTwilio:
         self.requests.clear()
         self.sids.clear()
         self.accepted.clear()
+        self.recordings.clear()
         self.sends_stay_queued = False
         self.line_types.clear()
         self.default_line_type = "mobile"
@@ -148,6 +152,16 @@ class FakeTwilio:
         """Texts accepted more than once (same To, From and body): copies beyond the first."""
         counts = collections.Counter((m["to"], m["from"], m["body"]) for m in self.accepted)
         return sum(n - 1 for n in counts.values())
+
+    @property
+    def recording_fetches(self) -> list[Recorded]:
+        """Requests for a recording's media (GET .../Recordings/{sid}.mp3)."""
+        return [r for r in self.requests if "/Recordings/" in r.path]
+
+    def recording_url(self, sid: str) -> str:
+        """A recording's RecordingUrl as Twilio's callback gives it (on api.twilio.com, no
+        extension); Dossier rebases it onto this fake."""
+        return f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}"
 
     @property
     def lookups(self) -> list[str]:
@@ -345,9 +359,26 @@ class FakeTwilio:
             }
         )
 
+    async def recording_media(self, request: Request) -> Response:
+        """GET .../Recordings/{sid}.mp3: the recording's audio, as Twilio serves it."""
+        _, refused = await self._record(request)
+        if refused is not None:
+            return refused
+        if request.path_params["sid"] != self.account_sid:
+            return _error(404, 20404, "The requested resource was not found")
+        audio = self.recordings.get(request.path_params["recording"])
+        if audio is None:
+            return _error(404, 20404, "The requested resource was not found")
+        return Response(audio, media_type="audio/mpeg")
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
+                Route(
+                    "/2010-04-01/Accounts/{sid}/Recordings/{recording}.mp3",
+                    self.recording_media,
+                    methods=["GET"],
+                ),
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self.messages, methods=["POST"]),
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages, methods=["GET"]),
                 Route("/v2/PhoneNumbers/{number}", self.phone_number, methods=["GET"]),

@@ -94,6 +94,7 @@ class LifecycleMutations:
             DomainOutcome(input.outcome.value),
             input.summary,
             input.recording_url,
+            provider_call_id=input.provider_call_id,
         )
         changed(info)
         return Call.from_row(await joined_row(info, call, CALL_COLUMNS, CALL_USERS))
