@@ -108,7 +108,8 @@ def _magic(head: bytes, ext: str) -> str:
         matches = puremagic.magic_string(head)
     except (puremagic.PureError, ValueError):
         return ""
-    named = [m for m in matches if m.mime_type]
+    # "application/octet-stream" names nothing (puremagic gives it to bare "MZ" matches).
+    named = [m for m in matches if m.mime_type and m.mime_type != "application/octet-stream"]
     if not named:
         return ""
     best = max(m.confidence for m in named)

@@ -51,6 +51,7 @@ from crm.richtext import clean_note, visible_text
 from crm.services.accounts import create_account, create_user, hash_key, issue_api_key
 from crm.services.contacts import IDENTITY_FIELDS
 from crm.uow import display_name
+from dossier.demo_attachments import seed_attachments
 from dossier.demo_billing import seed_billing
 from dossier.demo_communications import seed_communications
 from dossier.demo_conversions import seed_conversions
@@ -58,8 +59,11 @@ from dossier.demo_custom_fields import seed_custom_fields
 from dossier.demo_leads import seed_leads
 from dossier.demo_lifecycle import seed_lifecycle
 from dossier.demo_merges import seed_merges
+from dossier.demo_notifications import seed_notifications
 from dossier.demo_profile import seed_profiles
+from dossier.demo_recordings import seed_recordings
 from dossier.demo_referrals import seed_referrals
+from dossier.demo_tasks import seed_tasks
 
 log = logging.getLogger("dossier.demo")
 
@@ -1387,8 +1391,13 @@ async def _seed(contacts: int, rich: int, seed: int) -> None:
         await seed_profiles(conn, account.id, now)
         await seed_communications(conn, account.id, now)
         await seed_billing(conn, account.id, now)
+        await seed_attachments(conn, account.id, now)
+        await seed_recordings(conn, account.id, now)  # after the files: it shares their storage
         await seed_custom_fields(conn, account.id, now)
         await seed_referrals(conn, account.id, now)
+        await seed_tasks(conn, account.id, now)
+        # Last: the inbox points at the tasks and calls seeded above (dossier/demo_notifications.py).
+        await seed_notifications(conn, account.id, now)
 
 
 async def _seed_keys(

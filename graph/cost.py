@@ -152,6 +152,8 @@ LIST_BOUNDS: dict[str, int] = {
     # The inbox (graph/schema/notifications.py): paged; markNotificationsRead takes 1..100 ids.
     "Query.notifications": MAX_PAGE,
     "MarkNotificationsReadPayload.notifications": 100,  # crm.services.notifications.MAX_IDS
+    # A call recording's active share links (graph/schema/recordings.py).
+    "Recording.shares": 20,  # crm.services.recordings.MAX_ACTIVE_SHARES
 }
 
 # `__schema` and `__type` answer from the schema itself, whatever the data: each costs a

@@ -581,7 +581,8 @@ async def test_adding_and_deleting_fire_their_hooks(running_app: AppFactory, set
         await api.data(DELETE, {"i": {"id": made["id"]}})
         await api.runtime.dispatcher.drain()
 
-    (added_hook, added), (deleted_hook, deleted) = archive.events
+    # The dispatcher delivers the two events independently: in either order.
+    (added_hook, added), (deleted_hook, deleted) = sorted(archive.events, key=lambda e: e[0] != "attachment_added")
     assert (added_hook, deleted_hook) == ("attachment_added", "attachment_deleted")
     assert added.kind == "ATTACHMENT_ADDED" and deleted.kind == "ATTACHMENT_DELETED"
     assert added.subject_type == "Attachment"
@@ -608,3 +609,22 @@ def test_settings_read_the_storage_variables() -> None:
     assert Settings.from_env({}).attachment_max_bytes == 25 * 1024 * 1024
     assert replace(settings, s3_bucket=None).s3_bucket is None
     assert sys.version_info >= (3, 11)
+
+
+async def test_the_demo_has_files_on_a_few_cards(api: Api, settings: Settings) -> None:
+    from dossier.demo import ensure_demo
+
+    demo = await ensure_demo(contacts=60, rich=12)
+    as_demo = api.as_(demo.api_key)
+    everything = await rows()
+    files = [r for r in everything if r["kind"] == "FILE"]  # recordings are the calls' (B2)
+    cards = sorted({r["contact_id"] for r in files})
+    assert len(cards) == 3 and len(files) == 9
+    card = (await as_demo.data(CARD, {"id": global_id_text("Contact", cards[0])}))["contact"]
+    by_type = {n["contentType"]: n for n in card["attachments"]["nodes"] if n["kind"] == "FILE"}
+    assert set(by_type) == {"application/pdf", "image/png", "text/plain"}
+    assert "ATTACHMENT_ADDED" in [e["kind"] for e in card["journey"]["nodes"]]
+    got = await download(as_demo, by_type["image/png"]["downloadUrl"])
+    assert got.content.startswith(b"\x89PNG")
+    assert hashlib.sha256(got.content).hexdigest() == by_type["image/png"]["sha256"]
+    assert len(objects(settings)) == len(everything)  # every row has its object

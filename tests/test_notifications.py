@@ -69,7 +69,9 @@ query($id: ID!) { contact(id: $id) { journey(first: 100) { nodes { kind summary 
 """
 VIEWER = "{ viewer { user { id phone } account { notifyBySms } } }"
 SET_PHONE = "mutation($input: SetUserPhoneInput!) { setUserPhone(input: $input) { id phone } }"
-SETTINGS = "mutation($input: UpdateAccountSettingsInput!) { updateAccountSettings(input: $input) { notifyBySms } }"
+SETTINGS = (
+    "mutation($input: UpdateAccountSettingsInput!) { updateAccountSettings(input: $input) { notifyBySms } }"
+)
 PROBE = "reminder-probe"
 
 
@@ -240,7 +242,9 @@ async def test_a_due_time_moved_twice_fires_once_at_the_last_time(desk: Desk, li
 
 
 @pytest.mark.parametrize("mutation", [CANCEL_TASK, COMPLETE_TASK], ids=["cancelled", "completed"])
-async def test_a_cancelled_or_completed_task_never_fires(desk: Desk, listener: Listener, mutation: str) -> None:
+async def test_a_cancelled_or_completed_task_never_fires(
+    desk: Desk, listener: Listener, mutation: str
+) -> None:
     contact = await desk.contact()
     early = await desk.task(contact, utcnow() - timedelta(minutes=5), title="Due, then closed")
     # Its row was claimed by a worker when the task was closed: it stays, and finds itself stale.
@@ -296,7 +300,9 @@ async def test_a_rescheduled_call_is_reminded_of_at_its_new_time_only(desk: Desk
     contact = await desk.contact()
     # 15 minutes before: a call 10 minutes ahead is reminded of at once, one 3 hours ahead later.
     call = await desk.call(contact, utcnow() + timedelta(minutes=10))
-    await desk.api.data(RESCHEDULE_CALL, {"input": {"id": call, "scheduledAt": iso(utcnow() + timedelta(hours=3))}})
+    await desk.api.data(
+        RESCHEDULE_CALL, {"input": {"id": call, "scheduledAt": iso(utcnow() + timedelta(hours=3))}}
+    )
     [row] = await pending_reminders()
     assert row.payload["version"] == "1"
     await desk.drain()
@@ -362,7 +368,9 @@ async def test_a_row_delivered_again_after_its_worker_died_past_the_commit_notif
     assert await reminders.deliver(claimed.payload) is False  # and any later copy does nothing
 
 
-async def test_a_dispatcher_killed_before_the_commit_still_delivers_once(desk: Desk, listener: Listener) -> None:
+async def test_a_dispatcher_killed_before_the_commit_still_delivers_once(
+    desk: Desk, listener: Listener
+) -> None:
     """The worker claimed the due row and died before its transaction committed."""
     contact = await desk.contact()
     await desk.task(contact, utcnow() - timedelta(minutes=1))
@@ -456,7 +464,9 @@ def test_the_subscription_tells_the_user_of_new_and_read_notifications(settings:
         api_headers = {"Authorization": f"Bearer {acme.admin_key}"}
 
         def post(document: str, variables: dict[str, Any]) -> dict[str, Any]:
-            body = client.post("/graphql", json={"query": document, "variables": variables}, headers=api_headers).json()
+            body = client.post(
+                "/graphql", json={"query": document, "variables": variables}, headers=api_headers
+            ).json()
             assert not body.get("errors"), body
             return dict(body["data"])
 
@@ -482,7 +492,10 @@ def test_the_subscription_tells_the_user_of_new_and_read_notifications(settings:
 
             client.portal.call(listening)
             due = iso(utcnow() - timedelta(minutes=1))
-            post(CREATE_TASK, {"input": {"contactId": contact, "kind": "TASK", "title": "Ring Ada", "dueAt": due}})
+            post(
+                CREATE_TASK,
+                {"input": {"contactId": contact, "kind": "TASK", "title": "Ring Ada", "dueAt": due}},
+            )
             client.portal.call(client.app.state.dossier.dispatcher.drain)  # type: ignore[attr-defined]
 
             new = ws.receive_json()
@@ -506,7 +519,9 @@ async def test_the_assignee_gets_an_email(running_app: AppFactory) -> None:
     with FakeSmtpServer() as smtp:
         async with running_app(env=smtp.env()) as api:
             desk = Desk(api, await make_tenant("Acme"))
-            await desk.task(await desk.contact("Grace"), utcnow() - timedelta(minutes=1), title="Send contract")
+            await desk.task(
+                await desk.contact("Grace"), utcnow() - timedelta(minutes=1), title="Send contract"
+            )
             await desk.drain()
             [mail] = smtp.received
             assert mail.rcpt_tos == ["admin@acme.example.com"]
@@ -522,7 +537,7 @@ async def test_reminders_are_texted_when_the_account_enables_it_and_the_user_has
         viewer = (await api.data(VIEWER))["viewer"]
         assert viewer["user"]["phone"] is None and viewer["account"]["notifyBySms"] is False
         user_id = viewer["user"]["id"]
-        phone = (await api.data(SET_PHONE, {"input": {"userId": user_id, "phone": "(415) 555-0134"}}))
+        phone = await api.data(SET_PHONE, {"input": {"userId": user_id, "phone": "(415) 555-0134"}})
         assert phone["setUserPhone"] == {"id": user_id, "phone": "+14155550134"}
         contact = (await api.data(CREATE_CONTACT, {"input": {"firstName": "Lin"}}))["createContact"]["id"]
         due = iso(utcnow() - timedelta(minutes=1))
@@ -546,19 +561,26 @@ async def test_user_phones_and_the_sms_switch_refuse_bad_input(desk: Desk) -> No
     rep_id = gid("User", desk.tenant.user_ids["rep"])
     bad = await desk.api.error(SET_PHONE, {"input": {"userId": admin_id, "phone": "12"}})
     assert bad["extensions"]["code"] == "BAD_USER_INPUT" and "phone" in bad["message"]
-    denied = await desk.api.error(SET_PHONE, {"input": {"userId": admin_id, "phone": "+14155550100"}}, key=desk.tenant.rep_key)
+    denied = await desk.api.error(
+        SET_PHONE, {"input": {"userId": admin_id, "phone": "+14155550100"}}, key=desk.tenant.rep_key
+    )
     assert denied["extensions"]["code"] == "FORBIDDEN"
-    own = await desk.api.data(SET_PHONE, {"input": {"userId": rep_id, "phone": "+14155550100"}}, key=desk.tenant.rep_key)
+    own = await desk.api.data(
+        SET_PHONE, {"input": {"userId": rep_id, "phone": "+14155550100"}}, key=desk.tenant.rep_key
+    )
     assert own["setUserPhone"]["phone"] == "+14155550100"
     globex = await make_tenant("Globex")
-    elsewhere = await desk.api.error(SET_PHONE, {"input": {"userId": admin_id, "phone": None}}, key=globex.admin_key)
+    elsewhere = await desk.api.error(
+        SET_PHONE, {"input": {"userId": admin_id, "phone": None}}, key=globex.admin_key
+    )
     assert elsewhere["extensions"]["code"] == "NOT_FOUND"
     switch = await desk.api.error(SETTINGS, {"input": {"notifyBySms": True}}, key=desk.tenant.rep_key)
     assert switch["extensions"]["code"] == "FORBIDDEN"
     null = await desk.api.error(SETTINGS, {"input": {"notifyBySms": None}})
     assert null["extensions"]["code"] == "BAD_USER_INPUT"
     assert (await desk.api.data(VIEWER))["viewer"] == {
-        "user": {"id": admin_id, "phone": None}, "account": {"notifyBySms": False}
+        "user": {"id": admin_id, "phone": None},
+        "account": {"notifyBySms": False},
     }
 
 
@@ -592,7 +614,9 @@ def postgres_only(database_url: str) -> str:
 # The same probe, whose event_audience -- asked inside the notifying transaction, before its
 # commit -- SIGKILLs the first worker that gets that far: killed between claiming a due row and
 # finishing it.
-KILLER_MODULE = PROBE_MODULE.replace("import os\n", "import os\nimport signal\n") + """
+KILLER_MODULE = (
+    PROBE_MODULE.replace("import os\n", "import os\nimport signal\n")
+    + """
 
     @hookimpl
     def event_audience(self):
@@ -606,6 +630,7 @@ KILLER_MODULE = PROBE_MODULE.replace("import os\n", "import os\nimport signal\n"
 
         return audience
 """
+)
 
 
 class Workers:
@@ -666,7 +691,9 @@ def workers(postgres_only: str, tmp_path: Path) -> Iterator[Workers]:
     started.stop()
 
 
-async def test_two_worker_processes_notify_once_per_due_time(running_app: AppFactory, workers: Workers) -> None:
+async def test_two_worker_processes_notify_once_per_due_time(
+    running_app: AppFactory, workers: Workers
+) -> None:
     async with running_app(disabled_plugins=builtin_names()) as app:
         desk = Desk(app, await make_tenant("Acme"))
         contact = await desk.contact()
@@ -743,7 +770,22 @@ def test_reminder_events_survive_the_outbox_as_json() -> None:
     event = ReminderEvent(
         id="e1", kind="TASK_DUE", account_id=1, contact_id=2, occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
         due_at=datetime(2026, 1, 1, 9, tzinfo=UTC), subject_type="Task", subject_id=3, version="0",
-        title="Task due: x", body="x", contact=ContactSnapshot(2, 1, "Ada", "Ada", None, None, None, None, "lead", None),
+        title="Task due: x", body="x",
+        contact=ContactSnapshot(2, 1, "Ada", "Ada", None, None, None, None, "lead", None),
         recipients=(Recipient(4, "Rep", "rep@example.com", "+14155550100"),), notify_by_sms=True,
     )  # fmt: skip
     assert event_from_json(event.to_json()) == event
+
+
+async def test_the_readme_examples_run(desk: Desk) -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Notifications: due tasks and call reminders", 1)[1].split("\n### ", 1)[0]
+    bell, mark = re.findall(r"```graphql\n(.*?)```", section, flags=re.DOTALL)
+    [first] = await notifications_for(desk, 1)
+    assert first == "Tm90aWZpY2F0aW9uOjE="  # the id the example names: the first notification
+    [note] = (await desk.api.data(bell))["notifications"]["nodes"]
+    assert note["kind"] == "TASK_DUE" and note["contact"]["firstName"] == "Ada"
+    marked = (await desk.api.data(mark))["markNotificationsRead"]
+    assert marked["unreadCount"] == 0 and marked["notifications"][0]["readAt"] is not None

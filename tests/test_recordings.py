@@ -14,6 +14,7 @@ import pytest
 from crm.models import Attachment, JourneyEvent, RecordingShare
 from dossier import Settings
 from dossier.plugin import Actor, BadInput, local_id, store_recording_from_url
+from graph.ids import global_id_text
 from plugins import hookimpl
 from tests import audio_samples as audio
 from tests.conftest import Api, AppFactory, Tenant, make_tenant
@@ -729,3 +730,60 @@ async def test_call_recordings_are_batched_for_a_page_of_calls(as_admin: Api, co
     _, few = await card_with(3)
     _, many = await card_with(12)
     assert few == many, (few, many)
+
+
+# --------------------------------------------------------------------------------------
+# The demo
+# --------------------------------------------------------------------------------------
+
+
+async def test_the_demo_has_recordings_and_a_share_link_that_plays(api: Api) -> None:
+    from dossier.demo import ensure_demo
+    from tests.test_demo import SMALL
+
+    demo = await ensure_demo(**SMALL)
+    admin = api.as_(demo.api_key)
+    recorded = await Attachment.filter(kind="RECORDING").order_by("id").values("call_id", "content_type")
+    assert len(recorded) >= 2 and {r["content_type"] for r in recorded} == {"audio/wav"}
+    [share] = await RecordingShare.all().values("call_id")
+    call_id = global_id_text("Call", share["call_id"])
+    recording = (await admin.data(CALL, {"id": call_id}))["node"]["recording"]
+    assert recording["duration"] and recording["shareUrl"]
+    played = await api.client.get(path_of(recording["shareUrl"]))  # no key
+    assert played.status_code == 200 and played.content[:4] == b"RIFF"
+    kinds = await JourneyEvent.filter(kind__in=["RECORDING_ATTACHED", "RECORDING_SHARED"]).count()
+    assert kinds == len(recorded) + 1
+
+
+# --------------------------------------------------------------------------------------
+# The README's examples
+# --------------------------------------------------------------------------------------
+
+
+async def test_the_readme_examples_work(as_admin: Api) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Call recordings: listen, download, share\n", 1)[1].split("\n### ", 1)[0]
+    call_id = await new_call(as_admin)
+    # The curl upload: its `operations`, sent as curl sends them, with a real file.
+    operations = re.search(r"-F operations='(.*?)' \\", section)
+    assert operations is not None, "the README lost its attachRecording example"
+    response = await as_admin.client.post(
+        "/graphql",
+        data={
+            "operations": operations.group(1).replace("Q2FsbDox", call_id),
+            "map": orjson.dumps({"0": ["variables.i.file"]}).decode(),
+        },
+        files={"0": ("call.mp3", audio.mp3(3), "audio/mpeg")},
+        headers={"Authorization": f"Bearer {as_admin.key}"},
+    )
+    assert response.json()["data"]["attachRecording"]["recording"] == {
+        "duration": 3,
+        "contentType": "audio/mpeg",
+    }
+    share_example, query_example = re.findall(r"```graphql\n(.*?)```", section, re.S)
+    shared = (await as_admin.data(share_example.replace("Q2FsbDox", call_id)))["shareRecording"]
+    assert "/shared/recordings/" in shared["url"]
+    read = (await as_admin.data(query_example.replace("Q2FsbDox", call_id)))["node"]["recording"]
+    assert read["shareUrl"] == shared["url"] and [s["id"] for s in read["shares"]] == [shared["id"]]

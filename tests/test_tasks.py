@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -650,3 +652,18 @@ async def test_a_merge_moves_tasks_to_the_survivor_and_a_delete_takes_them_along
         {"i": {"ids": [primary]}},
     )
     assert await task_count() == 0
+
+
+async def test_the_readme_examples_run_as_written(as_admin: Api) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Tasks and upcoming actions", 1)[1].split("\n### ", 1)[0]
+    create_example, today_example = re.findall(r"```graphql\n(.*?)```", section, flags=re.DOTALL)
+    contact_id = await new_contact(as_admin)
+    made = (await as_admin.data(create_example.replace("Q29udGFjdDox", contact_id)))["createTask"]
+    assert (made["dueAt"], made["endsAt"], made["status"], made["overdue"]) == (
+        "2099-03-02T14:00:00-05:00",
+        "2099-03-02T15:00:00-05:00",
+        "OPEN",
+        False,
+    )
+    assert (await as_admin.data(today_example))["myTasks"]["nodes"] == []

@@ -146,6 +146,10 @@ def scalar_value(type_name: str, name: str) -> Any:
         return "12.50"
     if type_name == "JSON":
         return {}
+    if type_name == "Upload":
+        # JSON cannot carry a file: the resolvers check every id before reading it (and then
+        # answer BAD_USER_INPUT), so a foreign id still answers NOT_FOUND first.
+        return "probe"
     raise CannotFill(f"no value for scalar {type_name} ({name}): add one to scalar_value")
 
 
@@ -801,14 +805,80 @@ def _background_job(api: Client, http: TestClient, tenant: Tenant, mark: str, ma
 
 
 def _notification(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
-    # A task of the admin's, due an hour ago: delivering the outbox puts it in their inbox.
+    # A task of the admin's, due an hour ago: delivering its reminder puts it in their inbox.
     past = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
     api.data(
         "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
         {"i": {"contactId": made["Contact"], "kind": "TASK", "title": f"Due{mark}", "dueAt": past}},
     )
-    http.portal.call(http.app.state.dossier.dispatcher.drain)  # type: ignore[attr-defined]
+    http.portal.call(_deliver_reminders)
     return api.data("{ notifications(first: 1) { nodes { id } } }")["notifications"]["nodes"][0]["id"]
+
+
+async def _deliver_reminders() -> None:
+    """Deliver the due reminder rows only (what a worker does when they fall due), leaving every
+    other outbox row (the plugins' hooks) undelivered, as the rest of the seeding does."""
+    from crm.models import OutboxRow
+    from crm.services import reminders
+
+    for row in await OutboxRow.filter(plugin=reminders.REMINDER_PLUGIN, status="PENDING"):
+        await reminders.deliver(row.payload)
+        await OutboxRow.filter(id=row.id).update(status="DELIVERED")
+
+
+def _task(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # Open, due, assigned to the rep: on the victim's card's tasks, upcoming actions and myTasks.
+    data = api.data(
+        "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+        {
+            "i": {
+                "contactId": made["Contact"],
+                "kind": "MEETING",
+                "title": f"Visit{mark}",
+                "body": f"<b>plans{mark}</b>",
+                "dueAt": future(1),
+                "durationMinutes": 45,
+                "assigneeId": made["User"],
+            }
+        },
+    )
+    return data["createTask"]["id"]
+
+
+def _attachment(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # Through POST /attachments (the plain form upload); its title and name carry the token.
+    response = http.post(
+        "/attachments",
+        data={"contactId": made["Contact"], "title": f"Contract{mark}"},
+        files={"file": (f"contract{mark}.pdf", b"%PDF-1.4\n" + mark.encode() + b"\n%%EOF\n", "application/pdf")},
+        headers={"Authorization": f"Bearer {tenant.admin_key}"},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _recording_share(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # A recording on the victim's call (a WAV upload, the GraphQL multipart request spec), shared.
+    from tests.audio_samples import wav
+
+    upload = "mutation($i: AttachRecordingInput!) { attachRecording(input: $i) { id } }"
+    response = http.post(
+        "/graphql",
+        data={
+            "operations": json.dumps(
+                {"query": upload, "variables": {"i": {"callId": made["Call"], "file": None}}}
+            ),
+            "map": json.dumps({"0": ["variables.i.file"]}),
+        },
+        files={"0": (f"call{mark}.wav", wav(seconds=0.5), "audio/wav")},
+        headers={"Authorization": f"Bearer {api.key}"},
+    )
+    assert not response.json().get("errors"), response.text
+    data = api.data(
+        "mutation($i: ShareRecordingInput!) { shareRecording(input: $i) { id } }",
+        {"i": {"callId": made["Call"], "expiresIn": 3600}},
+    )
+    return data["shareRecording"]["id"]
 
 
 # In order: later recipes use what earlier ones made.
@@ -829,6 +899,9 @@ RECIPES: dict[str, Recipe] = {
     "Quote": _quote,
     "Job": _job,
     "Invoice": _invoice,
+    "Task": _task,
+    "Attachment": _attachment,
+    "RecordingShare": _recording_share,
     "ContactMerge": _contact_merge,
     "Conversion": _conversion,
     "CustomField": _custom_field,

@@ -13,8 +13,8 @@ from crm.errors import BadInput, Conflict
 from crm.journey import JourneyKind
 from crm.models import Call
 from crm.services import _scoped
-from crm.services.reminders import call_schedule_changed
 from crm.services.lifecycle import refuse_archived
+from crm.services.reminders import call_schedule_changed
 from crm.uow import unit_of_work
 
 

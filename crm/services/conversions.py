@@ -357,10 +357,10 @@ async def record_email(actor: Actor, conversion_id: int, *, to: str | None, erro
 async def update_account_settings(actor: Actor, values: Mapping[str, Any]) -> Account:
     """Change the account's settings given in `values`: `client_email` (where conversions are
     emailed), `region` (national phone numbers, crm/regions.py), `currency` (ISO 4217, the
-    card's sums; cannot be cleared) and `referral_landing_url` (https; where GET /r/{code} sends
-    visitors, crm/services/referrals.py) and `notify_by_sms` (text reminders to users with a phone,
-C9); None clears one, a key left out keeps it. Admins only; a bad
-    value changes nothing."""
+    card's sums; cannot be cleared), `referral_landing_url` (https; where GET /r/{code} sends
+    visitors, crm/services/referrals.py) and `notify_by_sms` (text reminders to users with a
+    phone, C9); None clears one, a key left out keeps it. Admins only; a bad value changes
+    nothing."""
     if actor.role is not Role.ADMIN:
         raise Forbidden("only admins change the account's settings")
     cleaned: dict[str, Any] = {}

@@ -104,19 +104,17 @@ async def mark_read(actor: Actor, ids: Sequence[int]) -> tuple[list[dict[str, An
         now = utcnow()
         fresh = [n for n in found if n.read_at is None]
         if fresh:
-            await (
-                Notification.filter(id__in=[n.id for n in fresh])
-                .using_db(uow.conn)
-                .update(read_at=now)
-            )
+            await Notification.filter(id__in=[n.id for n in fresh]).using_db(uow.conn).update(read_at=now)
             for n in fresh:
                 n.read_at = now
                 uow.publish_after_commit(
                     notifications_channel(actor.account_id, user_id), notification_message(n)
                 )
-        left = await Notification.filter(
-            user_id=user_id, account_id=actor.account_id, read_at__isnull=True
-        ).using_db(uow.conn).count()
+        left = (
+            await Notification.filter(user_id=user_id, account_id=actor.account_id, read_at__isnull=True)
+            .using_db(uow.conn)
+            .count()
+        )
     by_id = {n.id: notification_message(n) for n in found}
     return [message_row(by_id[i]) for i in wanted], left
 

@@ -294,7 +294,8 @@ def share_token(salt: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What a share row stores of its token."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -353,7 +354,7 @@ async def share_recording(actor: Actor, call_id: int, expires_in: int | None = N
             call_id=call.id,
             attachment_id=recording.id,
             salt=salt,
-            token_hash=_hash(share_token(salt)),
+            token_hash=token_hash(share_token(salt)),
             expires_at=expires_at,
             created_by_id=actor.user_id,
             created_by_name=actor.name[:120],
@@ -424,7 +425,7 @@ async def shared_recording(token: str, *, now: datetime | None = None) -> Shared
     the caller holds. A well-formed token that matches no share is "unknown"."""
     if not _TOKEN.fullmatch(token or ""):
         return SharedRecording(None, "unknown")
-    share = await RecordingShare.filter(token_hash=_hash(token)).first()
+    share = await RecordingShare.filter(token_hash=token_hash(token)).first()
     if share is None or not hmac.compare_digest(share_token(share.salt), token):
         return SharedRecording(None, "unknown")
     if share.revoked_at is not None:

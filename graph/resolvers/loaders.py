@@ -39,10 +39,10 @@ from graph.resolvers.billing_loaders import attach_billing
 from graph.resolvers.communications_loaders import CommunicationLoaders
 from graph.resolvers.custom_field_loaders import CustomFieldLoaders
 from graph.resolvers.merge_loaders import MergeLoaders
-from graph.resolvers.profile_loaders import ProfileLoaders
-from graph.resolvers.recordings_loaders import RecordingLoaders
-from graph.resolvers.reads import Params, Row, Shape, connection, dialect, fetch, fetch_tagged, shape
 from graph.resolvers.notifications_loaders import attach_notifications
+from graph.resolvers.profile_loaders import ProfileLoaders
+from graph.resolvers.reads import Params, Row, Shape, connection, dialect, fetch, fetch_tagged, shape
+from graph.resolvers.recordings_loaders import RecordingLoaders
 from graph.resolvers.referrals_loaders import ReferralLoaders
 from graph.resolvers.tasks_loaders import attach_tasks
 

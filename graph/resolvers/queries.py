@@ -26,7 +26,6 @@ from graph.resolvers.notifications import notification_node
 from graph.resolvers.reads import dialect
 from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
 from graph.schema.attachments import Attachment
-from graph.schema.recordings import RecordingShare
 from graph.schema.billing import Invoice, Job, Quote
 from graph.schema.calls import Call
 from graph.schema.common import forward_page
@@ -39,6 +38,7 @@ from graph.schema.leads import Lead
 from graph.schema.merges import ContactMerge
 from graph.schema.messages import Message
 from graph.schema.notes import Note
+from graph.schema.recordings import RecordingShare
 from graph.schema.tasks import Task
 
 CONTACT_CURSOR = "contact"

@@ -42,10 +42,10 @@ from graph.resolvers.mutations.merges import MergeMutations
 from graph.resolvers.mutations.messages import MessageMutations
 from graph.resolvers.mutations.notes import NoteMutations
 from graph.resolvers.mutations.recordings import RecordingMutations
-from graph.resolvers.notifications import NotificationMutations, NotificationQueries
 from graph.resolvers.mutations.referrals import ReferralMutations
 from graph.resolvers.mutations.tasks import TaskMutations
 from graph.resolvers.mutations.webhooks import WebhookMutations
+from graph.resolvers.notifications import NotificationMutations, NotificationQueries
 from graph.resolvers.queries import CoreQueries
 from graph.resolvers.subscriptions import Subscription
 from graph.resolvers.tasks_queries import TaskQueries
@@ -63,8 +63,8 @@ from graph.schema.leads import Form, Lead
 from graph.schema.merges import ContactMerge
 from graph.schema.messages import Message
 from graph.schema.notes import Note
-from graph.schema.recordings import RecordingShare
 from graph.schema.notifications import Notification
+from graph.schema.recordings import RecordingShare
 from graph.schema.tasks import Task
 from graph.validation import ValidatedDocuments
 

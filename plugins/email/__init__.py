@@ -19,8 +19,9 @@ deduplicate by Message-ID drop a second copy. Nothing in SMTP obliges them to, s
 whose worker died after the server accepted it may arrive twice.
 
 It mails due tasks and call reminders (`task_due`, `call_reminder`, C9) to the users they are
-for (plugins/email/reminders.py). It also mails each conversion (`conversion_sent`, D11) to the account's client address, as
-plain text and HTML (plugins/email/conversions.py), and records the outcome on the conversion.
+for (plugins/email/reminders.py). It also mails each conversion (`conversion_sent`, D11) to the
+account's client address, as plain text and HTML (plugins/email/conversions.py), and records the
+outcome on the conversion.
 """
 
 from __future__ import annotations
