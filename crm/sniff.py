@@ -53,10 +53,13 @@ _PROGRAM_TYPES = {
 # Extensions that run when opened. Their bytes are often an ordinary container (a .jar or .apk
 # is a zip, an .msi an OLE file, a .bat plain text), so the name alone refuses them.
 BLOCKED_EXTENSIONS = frozenset(
-    "exe dll com scr cpl msi msp msu sys drv ocx bat cmd ps1 psm1 psd1 vbs vbe js jse wsf wsh hta "
-    "jar apk appx msix sh bash zsh csh ksh command app appimage run elf deb rpm lnk pif reg "
-    "gadget msc scf inf ws wasm".split()
-)
+    (
+        "exe", "dll", "com", "scr", "cpl", "msi", "msp", "msu", "sys", "drv", "ocx", "bat", "cmd",
+        "ps1", "psm1", "psd1", "vbs", "vbe", "js", "jse", "wsf", "wsh", "hta", "jar", "apk", "appx",
+        "msix", "sh", "bash", "zsh", "csh", "ksh", "command", "app", "appimage", "run", "elf", "deb",
+        "rpm", "lnk", "pif", "reg", "gadget", "msc", "scf", "inf", "ws", "wasm",
+    )
+)  # fmt: skip
 # Text types a text file may keep from its name; any other text is text/plain.
 _TEXT_BY_EXTENSION = {
     "csv": "text/csv",
@@ -75,9 +78,7 @@ def extension(filename: str) -> str:
 
 
 def refuse(what: str) -> BadInput:
-    return BadInput(
-        f"the file is {what}; programs, installers and scripts cannot be attached", field="file"
-    )
+    return BadInput(f"the file is {what}; programs, installers and scripts cannot be attached", field="file")
 
 
 def sniff(head: bytes, filename: str) -> str:

@@ -29,7 +29,8 @@ CARDS = 3
 def _png(width: int = 48, height: int = 32) -> bytes:
     """A small real PNG: a blue-and-white floor-plan grid."""
     rows = b"".join(
-        b"\x00" + b"".join(b"\x1f\x4e\x9a" if x % 8 == 0 or y % 8 == 0 else b"\xff\xff\xff" for x in range(width))
+        b"\x00"
+        + b"".join(b"\x1f\x4e\x9a" if x % 8 == 0 or y % 8 == 0 else b"\xff\xff\xff" for x in range(width))
         for y in range(height)
     )
 
@@ -37,7 +38,12 @@ def _png(width: int = 48, height: int = 32) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _pdf(title: str) -> bytes:
@@ -100,7 +106,9 @@ async def seed_attachments(conn: BaseDBAsyncClient, account_id: int, now: dateti
         .limit(CARDS)
         .values("id", "first_name", "last_name")
     )
-    users = await User.filter(account_id=account_id).using_db(conn).order_by("id").values("id", "name", "role")
+    users = (
+        await User.filter(account_id=account_id).using_db(conn).order_by("id").values("id", "name", "role")
+    )
     rep = next((u for u in users if u["role"] == "rep"), users[-1])
     for card in live:
         name = " ".join(p for p in (card["first_name"], card["last_name"]) if p) or "the client"

@@ -89,8 +89,8 @@ def upload_limit(settings: Settings) -> int:
 
 def _error(request: Request, exc: DomainError) -> Response:
     extra = {"field": exc.field} if exc.field else {}
-    return error_response(_STATUS.get(exc.code, 400), exc.message, request_id_of(request.scope), code=exc.code,
-                          **extra)  # fmt: skip
+    status = _STATUS.get(exc.code, 400)
+    return error_response(status, exc.message, request_id_of(request.scope), code=exc.code, **extra)
 
 
 def _text(value: object, name: str) -> str | None:
@@ -109,7 +109,9 @@ async def upload_endpoint(request: Request) -> Response:
                               headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
     actor = await authenticate(token)
     if actor is None:
-        return error_response(401, "this API key is unknown or revoked", rid, headers={"WWW-Authenticate": "Bearer"})
+        return error_response(
+            401, "this API key is unknown or revoked", rid, headers={"WWW-Authenticate": "Bearer"}
+        )
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "multipart/form-data":
         return error_response(
@@ -119,7 +121,9 @@ async def upload_endpoint(request: Request) -> Response:
     try:
         form = await request.form(max_files=1, max_fields=10)
     except (MultiPartException, MultipartParseError, HTTPException) as exc:
-        return error_response(400, f"the multipart body could not be read: {getattr(exc, 'detail', exc)}", rid)
+        return error_response(
+            400, f"the multipart body could not be read: {getattr(exc, 'detail', exc)}", rid
+        )
     try:
         contact = _text(form.get("contactId"), "contactId")
         upload = form.get("file")
@@ -161,7 +165,7 @@ class _Span:
     end: int  # inclusive
 
 
-def _span(header: str | None, size: int) -> _Span | None | bool:
+def _span(header: str | None, size: int) -> _Span | bool | None:
     """The one byte range asked for; None: the whole file; False: unsatisfiable (416). Several
     ranges, or anything unparsable, get the whole file, as RFC 9110 allows."""
     if not header:
@@ -233,7 +237,9 @@ async def serve_object(
     try:
         body = await storage.current().open(row["storage_key"], start, end if size else None)
     except ObjectMissing:
-        log.error("attachment %s has no object %s (see `dossier storage sweep`)", attachment_id, row["storage_key"])
+        log.error(
+            "attachment %s has no object %s (see `dossier storage sweep`)", attachment_id, row["storage_key"]
+        )
         return gone(request)
     headers["Content-Length"] = str(end - start + 1)
     status = 200

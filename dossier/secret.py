@@ -8,6 +8,7 @@ all). Processes starting together agree on the first key written (see _create).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -55,9 +56,7 @@ def _create(path: Path, key: str) -> None:
             out.write(key + "\n")
             out.flush()
             os.fsync(out.fileno())
-        try:
+        with contextlib.suppress(FileExistsError):  # another process was first: its key is read
             os.link(temp, path)
-        except FileExistsError:
-            pass
     finally:
         temp.unlink(missing_ok=True)

@@ -46,7 +46,12 @@ LINK = "query($id: ID!, $s: Int!) { node(id: $id) { ... on Attachment { download
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"PE\x00\x00" + b"\x00" * 400
+EXE = (
+    b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+    + b"\x00" * 48
+    + b"PE\x00\x00"
+    + b"\x00" * 400
+)
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 200
 SVG = (
     b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
@@ -60,11 +65,19 @@ SVG = (
 
 
 async def new_contact(api: Api, name: str = "Ada") -> str:
-    return (await api.data(CREATE_CONTACT, {"i": {"firstName": name, "lastName": "Lovelace"}}))["createContact"]["id"]
+    return (await api.data(CREATE_CONTACT, {"i": {"firstName": name, "lastName": "Lovelace"}}))[
+        "createContact"
+    ]["id"]
 
 
 async def graphql_upload(
-    api: Api, contact_id: str, data: bytes, filename: str, *, title: str | None = None, key: str | None = None,
+    api: Api,
+    contact_id: str,
+    data: bytes,
+    filename: str,
+    *,
+    title: str | None = None,
+    key: str | None = None,
     content_type: str = "application/octet-stream",
 ) -> dict[str, Any]:
     """addAttachment over the GraphQL multipart request spec: the whole response body."""
@@ -88,7 +101,9 @@ async def upload(api: Api, contact_id: str, data: bytes, filename: str, **kwargs
     return body["data"]["addAttachment"]
 
 
-async def upload_error(api: Api, contact_id: str, data: bytes, filename: str, **kwargs: Any) -> dict[str, Any]:
+async def upload_error(
+    api: Api, contact_id: str, data: bytes, filename: str, **kwargs: Any
+) -> dict[str, Any]:
     body = await graphql_upload(api, contact_id, data, filename, **kwargs)
     assert body.get("data") is None and len(body["errors"]) == 1, body
     return body["errors"][0]
@@ -148,7 +163,10 @@ async def test_graphql_multipart_upload_records_the_file_and_serves_it_back(
     assert got.status_code == 200
     assert got.content == PDF
     assert got.headers["content-type"] == "application/pdf"
-    assert got.headers["content-disposition"] == "attachment; filename=\"proposal.pdf\"; filename*=UTF-8''proposal.pdf"
+    assert (
+        got.headers["content-disposition"]
+        == "attachment; filename=\"proposal.pdf\"; filename*=UTF-8''proposal.pdf"
+    )
     assert got.headers["x-content-type-options"] == "nosniff"
     assert got.headers["content-security-policy"].startswith("sandbox")
     assert got.headers["content-length"] == str(len(PDF))
@@ -170,7 +188,9 @@ async def test_the_plain_form_upload_takes_an_api_key_like_graphql(as_admin: Api
     contact_id = await new_contact(as_admin)
     name = "Café menu.png"
 
-    response = await form_upload(as_admin, {"contactId": contact_id, "title": "Menu"}, (name, PNG, "image/png"))
+    response = await form_upload(
+        as_admin, {"contactId": contact_id, "title": "Menu"}, (name, PNG, "image/png")
+    )
 
     assert response.status_code == 201, response.text
     made = response.json()
@@ -184,15 +204,21 @@ async def test_the_plain_form_upload_takes_an_api_key_like_graphql(as_admin: Api
     node = (await as_admin.data(NODE, {"id": made["id"]}))["node"]
     assert node["filename"] == name and node["uploadedBy"] == {"name": "Acme Admin"}
 
-    missing = await form_upload(as_admin, {"contactId": contact_id}, ("a.pdf", PDF, "application/pdf"), key=None)
+    missing = await form_upload(
+        as_admin, {"contactId": contact_id}, ("a.pdf", PDF, "application/pdf"), key=None
+    )
     assert missing.status_code == 401
     assert missing.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    wrong = await form_upload(as_admin, {"contactId": contact_id}, ("a.pdf", PDF, "application/pdf"), key="dsk_nope")
+    wrong = await form_upload(
+        as_admin, {"contactId": contact_id}, ("a.pdf", PDF, "application/pdf"), key="dsk_nope"
+    )
     assert wrong.status_code == 401
     no_file = await form_upload(as_admin, {"contactId": contact_id}, None)
     assert no_file.status_code == 400
     assert no_file.json()["errors"][0]["extensions"] == {
-        "code": "BAD_USER_INPUT", "field": "file", "requestId": no_file.headers["x-request-id"]
+        "code": "BAD_USER_INPUT",
+        "field": "file",
+        "requestId": no_file.headers["x-request-id"],
     }
     bad_id = await form_upload(as_admin, {"contactId": "nope"}, ("a.pdf", PDF, "application/pdf"))
     assert bad_id.status_code == 400
@@ -235,12 +261,16 @@ async def test_one_byte_over_the_limit_stores_nothing_and_exactly_at_it_is_fine(
         assert [p.read_bytes() for p in objects(settings)] == [exact]
 
 
-async def test_a_body_far_over_the_limit_is_refused_at_the_edge(running_app: AppFactory, settings: Settings) -> None:
+async def test_a_body_far_over_the_limit_is_refused_at_the_edge(
+    running_app: AppFactory, settings: Settings
+) -> None:
     async with running_app(attachment_max_bytes=1000) as app:
         acme = await make_tenant("Acme")
         api = app.as_(acme.admin_key)
         contact_id = await new_contact(api)
-        response = await form_upload(api, {"contactId": contact_id}, ("huge.bin", b"x" * 200_000, "text/plain"))
+        response = await form_upload(
+            api, {"contactId": contact_id}, ("huge.bin", b"x" * 200_000, "text/plain")
+        )
         assert response.status_code == 413
         assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
         assert objects(settings) == []
@@ -339,7 +369,16 @@ async def test_forged_expired_and_foreign_tokens_all_answer_the_same_404(
     foreign = file_links.make_token(int(attachment_id), globex_account, 300)
     theirs_as_ours = file_links.make_token(their_id, int(account_id), 300)
     answers = []
-    for bad in (forged_signature, other_file, later, expired, foreign, theirs_as_ours, "nonsense", "1.2.3.4.5"):
+    for bad in (
+        forged_signature,
+        other_file,
+        later,
+        expired,
+        foreign,
+        theirs_as_ours,
+        "nonsense",
+        "1.2.3.4.5",
+    ):
         got = await api.client.get(f"/files/{bad}")
         assert got.status_code == 404, bad
         answers.append(got.json()["errors"][0]["message"])
@@ -527,7 +566,9 @@ async def test_the_sweep_removes_old_orphans_keeps_young_ones_and_reports_missin
     assert (await download(as_admin, lost["downloadUrl"])).status_code == 404
 
 
-def test_the_sweep_command_reports_and_deletes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+def test_the_sweep_command_reports_and_deletes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
     from dossier.cli import main
 
     folder = tmp_path / "files"
@@ -577,12 +618,16 @@ async def test_adding_and_deleting_fire_their_hooks(running_app: AppFactory, set
         acme = await make_tenant("Acme")
         api = app.as_(acme.admin_key)
         contact_id = await new_contact(api)
-        made = await upload(api, contact_id, PDF, "deal.pdf", title="Deal", content_type="application/x-made-up")
+        made = await upload(
+            api, contact_id, PDF, "deal.pdf", title="Deal", content_type="application/x-made-up"
+        )
         await api.data(DELETE, {"i": {"id": made["id"]}})
         await api.runtime.dispatcher.drain()
 
     # The dispatcher delivers the two events independently: in either order.
-    (added_hook, added), (deleted_hook, deleted) = sorted(archive.events, key=lambda e: e[0] != "attachment_added")
+    (added_hook, added), (deleted_hook, deleted) = sorted(
+        archive.events, key=lambda e: e[0] != "attachment_added"
+    )
     assert (added_hook, deleted_hook) == ("attachment_added", "attachment_deleted")
     assert added.kind == "ATTACHMENT_ADDED" and deleted.kind == "ATTACHMENT_DELETED"
     assert added.subject_type == "Attachment"
@@ -604,7 +649,11 @@ def test_settings_read_the_storage_variables() -> None:
         "DOSSIER_SECRET_KEY": "k",
     }
     settings = Settings.from_env(env)
-    assert (settings.attachment_max_bytes, settings.storage_dir, settings.s3_bucket) == (1000, "/srv/files", "crm")
+    assert (settings.attachment_max_bytes, settings.storage_dir, settings.s3_bucket) == (
+        1000,
+        "/srv/files",
+        "crm",
+    )
     assert (settings.s3_endpoint_url, settings.secret_key) == ("http://127.0.0.1:9000", "k")
     assert Settings.from_env({}).attachment_max_bytes == 25 * 1024 * 1024
     assert replace(settings, s3_bucket=None).s3_bucket is None

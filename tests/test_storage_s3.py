@@ -6,6 +6,7 @@ ranged GETs, listings) to moto's server, as it would to S3, MinIO or R2.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -53,10 +54,8 @@ def s3_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> str:
 async def bucket(s3_env: str) -> AsyncIterator[S3Storage]:
     store = S3Storage(BUCKET, endpoint_url=s3_env, prefix="files", part_size=5 * 1024 * 1024)
     s3 = await store._s3()
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         await s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     for item in [i async for i in store.list()]:
         await store.delete(item.key)
     yield store
@@ -110,7 +109,9 @@ async def test_a_stream_that_fails_leaves_no_object_and_no_open_upload(bucket: S
     assert uploads.get("Uploads", []) == []
 
 
-async def test_the_app_stores_uploads_in_the_bucket(running_app: AppFactory, bucket: S3Storage, s3_env: str) -> None:
+async def test_the_app_stores_uploads_in_the_bucket(
+    running_app: AppFactory, bucket: S3Storage, s3_env: str
+) -> None:
     async with running_app(s3_bucket=BUCKET, s3_endpoint_url=s3_env, s3_prefix="files") as app:
         acme = await make_tenant("Acme")
         api = app.as_(acme.admin_key)

@@ -667,3 +667,19 @@ async def test_the_readme_examples_run_as_written(as_admin: Api) -> None:
         False,
     )
     assert (await as_admin.data(today_example))["myTasks"]["nodes"] == []
+
+
+async def test_the_demo_has_open_overdue_done_tasks_and_a_meeting_with_a_duration(api: Api) -> None:
+    from dossier.demo import ensure_demo
+
+    demo = await ensure_demo(contacts=60, rich=12)
+    tasks = await TaskModel.all().values("contact_id", "kind", "status", "due_at", "duration_minutes")
+    now = datetime.now(UTC)
+    assert len({t["contact_id"] for t in tasks}) >= 3  # on several cards
+    assert any(t["status"] == "OPEN" and t["due_at"] and t["due_at"] < now for t in tasks)  # overdue
+    assert any(t["status"] == "OPEN" and t["due_at"] and t["due_at"] > now for t in tasks)
+    assert any(t["status"] == "DONE" for t in tasks)
+    assert any(t["kind"] == "MEETING" and t["duration_minutes"] for t in tasks)
+    # The demo's admin has the reminders assigned to them.
+    mine = await api.as_(demo.api_key).data("{ myTasks(due: NEXT_7_DAYS) { nodes { title kind } } }")
+    assert mine["myTasks"]["nodes"] and all(n["kind"] == "REMINDER" for n in mine["myTasks"]["nodes"])

@@ -850,7 +850,9 @@ def _attachment(api: Client, http: TestClient, tenant: Tenant, mark: str, made: 
     response = http.post(
         "/attachments",
         data={"contactId": made["Contact"], "title": f"Contract{mark}"},
-        files={"file": (f"contract{mark}.pdf", b"%PDF-1.4\n" + mark.encode() + b"\n%%EOF\n", "application/pdf")},
+        files={
+            "file": (f"contract{mark}.pdf", b"%PDF-1.4\n" + mark.encode() + b"\n%%EOF\n", "application/pdf")
+        },
         headers={"Authorization": f"Bearer {tenant.admin_key}"},
     )
     assert response.status_code == 201, response.text

@@ -17,8 +17,8 @@ from crm.models.notes import Note
 from crm.models.notifications import Notification, ReminderReceipt
 from crm.models.outbox import OutboxRow
 from crm.models.profile import ContactProfile
-from crm.models.recordings import RecordingShare
 from crm.models.property import PropertyFacts
+from crm.models.recordings import RecordingShare
 from crm.models.referrals import RewardEntry
 from crm.models.tasks import Task
 from crm.models.webhooks import WebhookDelivery, WebhookEndpoint

@@ -68,7 +68,11 @@ def clean_filename(filename: str | None) -> str:
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
     if len(name) > MAX_FILENAME:  # keep the extension: it is part of what the file is
         stem, dot, ext = name.rpartition(".")
-        name = (stem[: MAX_FILENAME - len(ext) - 1] + dot + ext) if dot and len(ext) < 16 else name[:MAX_FILENAME]
+        name = (
+            (stem[: MAX_FILENAME - len(ext) - 1] + dot + ext)
+            if dot and len(ext) < 16
+            else name[:MAX_FILENAME]
+        )
     return name or "file"
 
 
@@ -127,7 +131,10 @@ async def _check_target(actor: Actor, contact_id: int, call_id: int | None) -> N
     """NOT_FOUND before a byte is read: a cheap read, repeated under lock when the row is written."""
     if not await Contact.filter(id=contact_id, account_id=actor.account_id).exists():
         raise NotFound(f"no contact with id {contact_id} in this account")
-    if call_id is not None and not await Call.filter(id=call_id, contact__account_id=actor.account_id).exists():
+    if (
+        call_id is not None
+        and not await Call.filter(id=call_id, contact__account_id=actor.account_id).exists()
+    ):
         raise NotFound(f"no call with id {call_id} in this account")
 
 
@@ -273,8 +280,12 @@ async def discard_objects(keys: Iterable[str]) -> None:
         try:
             await store.delete(key)
         except Exception:
-            log.warning("could not delete object %s from %s; `dossier storage sweep` will", key, store.name,
-                        exc_info=True)
+            log.warning(
+                "could not delete object %s from %s; `dossier storage sweep` will",
+                key,
+                store.name,
+                exc_info=True,
+            )
 
 
 # -- the sweep -------------------------------------------------------------------------------

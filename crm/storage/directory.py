@@ -121,7 +121,4 @@ def _sync_dir(folder: Path) -> None:
 
 
 def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+    path.unlink(missing_ok=True)

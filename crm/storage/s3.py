@@ -10,6 +10,7 @@ object. The client is opened on first use, in the running event loop, and closed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -95,7 +96,11 @@ class S3Storage:
                 if buffer or not parts:
                     number = len(parts) + 1
                     sent = await s3.upload_part(
-                        Bucket=self.bucket, Key=name, UploadId=upload_id, PartNumber=number, Body=bytes(buffer)
+                        Bucket=self.bucket,
+                        Key=name,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=bytes(buffer),
                     )
                     parts.append({"PartNumber": number, "ETag": sent["ETag"]})
                 await s3.complete_multipart_upload(
@@ -158,7 +163,6 @@ def _code(exc: ClientError) -> str:
 
 
 async def _quietly(call: Any) -> None:
-    try:
+    # The upload failed already; an upload left unaborted expires by the bucket's policy.
+    with contextlib.suppress(Exception):
         await call
-    except Exception:  # the upload failed already; an unaborted one expires by bucket policy
-        pass
