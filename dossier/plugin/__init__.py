@@ -57,6 +57,7 @@ from plugins.host import PluginHost
 NODE_TYPES: frozenset[str] = frozenset(
     {
         "ApiKey",
+        "Attachment",
         "BackgroundJob",
         "Call",
         "Contact",
