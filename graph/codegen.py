@@ -31,6 +31,7 @@ from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from graph.ids import node_global_id, node_id_text
+from graph.prepared import NOT_READ
 
 CompiledObject = Callable[[Any, list[dict[int, Any]]], dict[str, Any]]
 
@@ -150,6 +151,7 @@ class Writer:
             "_node_id_text": _node_id_text,
             "_datetime": datetime,
             "_JSON_PLAIN": _JSON_PLAIN,
+            "_NOT_READ": NOT_READ,
         }
         self._constants: dict[int, str] = {}
         self._fresh = count()
@@ -272,8 +274,33 @@ def _write_present(
         w.emit(indent, f"{result} = {items}")
     elif kind == "object":
         write_object(w, indent, type_, value, result, field, depth)  # type: ignore[arg-type]
+    elif kind == "abstract":
+        write_union(w, indent, type_, value, result, field, depth)
     else:
         raise Unsupported(kind)
+
+
+def write_union(
+    w: Writer, indent: int, union_type: GraphQLOutputType, value: str, result: str, field: Any, depth: int
+) -> None:
+    """A union value: the member type strawberry resolves an instance of a member's own
+    class to (graph.execution.union_members), completed like any object; anything else
+    (a cast, another class, an interface) bails."""
+    from graph.execution import union_members
+
+    members = union_members(union_type)
+    if not members:
+        raise Unsupported("graphql-core resolves this abstract type")
+    cls = w.var("k")
+    w.emit(indent, f"{cls} = {value}.__class__")
+    keyword = "if"
+    for exact, member in members.items():
+        w.emit(indent, f"{keyword} {cls} is {w.constant(exact, 'C')}:")
+        w.emit(indent + 1, f"if _CAST in {value}.__dict__: raise Bail")
+        write_object(w, indent + 1, member, value, result, field, depth)
+        keyword = "elif"
+    w.emit(indent, "else:")
+    w.emit(indent + 1, "raise Bail")
 
 
 def _write_leaf(
@@ -376,10 +403,15 @@ def write_fields(
         elif access.kind is Kind.METHOD:
             method = w.constant(access.method, "M")
             read = f"{method}({value})" if access.takes_self else f"{method}()"
+        elif access.kind is Kind.PREPARED:
+            # graph.prepared: the value a connection stored, or (NOT_READ) the resolver's to find.
+            read = f"getattr({value}, {access.attribute!r}, _NOT_READ)"
         else:
             raise Unsupported("a field graphql-core resolves")
         got, done = w.var("v"), w.var("c")
         w.emit(indent, f"{got} = {read}")
+        if access.kind is Kind.PREPARED:
+            w.emit(indent, f"if {got} is _NOT_READ: raise Bail")
         write_value(
             w,
             indent,

@@ -77,6 +77,7 @@ from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from graph.codegen import Unsupported, compile_object, new_memo
 from graph.ids import node_global_id, node_id_text, serialises_ids_as_text
+from graph.prepared import NOT_READ, PREPARED_MARK
 
 FAST_PATH_ENV = "DOSSIER_FAST_PATH"
 _OFF = {"0", "off", "false", "no"}
@@ -96,6 +97,7 @@ class Kind(Enum):
     METHOD = "method"  # a plain `def field(self)` resolver
     TYPENAME = "typename"
     NODE_ID = "node id"  # strawberry relay's `id`, when the type keeps relay's defaults
+    PREPARED = "prepared"  # a resolver marked @prepared: its attribute, unless NOT_READ (graph.prepared)
     GRAPHQL = "graphql"  # graphql-core's execute_field, untouched
 
 
@@ -132,6 +134,10 @@ class Step:
     sub: SubSelection | None = None
     # (object type, its generated function or None), decided once per request.
     compiled: tuple[GraphQLObjectType, Any] | None = None
+    # A union field's items are of several object types: the sub-selections and functions
+    # of the types other than the first one met, by type name.
+    other_subs: dict[str, SubSelection] | None = None
+    other_compiled: dict[str, tuple[GraphQLObjectType, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,23 +152,26 @@ _GRAPHQL_ACCESS = FieldAccess(Kind.GRAPHQL)
 _NODE_ID_ACCESS = FieldAccess(Kind.NODE_ID)
 
 
-def field_access(field_def: GraphQLField) -> FieldAccess:
+def field_access(field_def: GraphQLField, converter: Any = None) -> FieldAccess:
     cached = _ACCESS_CACHE.get(id(field_def))
     if cached is not None and cached[0] is field_def:
         return cached[1]
-    access = _classify(field_def)
+    access = _classify(field_def, converter)
     # The field definition is kept alive with its entry, so its id cannot be reused.
     _ACCESS_CACHE[id(field_def)] = (field_def, access)
     return access
 
 
-def _classify(field_def: GraphQLField) -> FieldAccess:
+def _classify(field_def: GraphQLField, converter: Any = None) -> FieldAccess:
     definition = (field_def.extensions or {}).get("strawberry-definition")
     resolve = field_def.resolve
     if definition is None or resolve is None or field_def.args:
         return _GRAPHQL_ACCESS
-    if isinstance(get_named_type(field_def.type), GraphQLUnionType):
-        # Unions may carry strawberry exception handlers around the resolver.
+    if isinstance(get_named_type(field_def.type), GraphQLUnionType) and (
+        converter is None or converter._get_field_exception_handlers(definition)
+    ):
+        # Unions may carry strawberry exception handlers around the resolver (when the
+        # schema has a handler whose error type is in the union).
         return _GRAPHQL_ACCESS
     if definition.origin is relay.Node and definition.python_name == "_id":
         return _NODE_ID_ACCESS
@@ -172,7 +181,14 @@ def _classify(field_def: GraphQLField) -> FieldAccess:
             return FieldAccess(Kind.ATTRIBUTE, attribute=definition.python_name)
         return _GRAPHQL_ACCESS
     resolver = definition.base_resolver
-    if resolver is None or definition.extensions or resolver.is_async:
+    if resolver is None or definition.extensions:
+        return _GRAPHQL_ACCESS
+    attribute = getattr(resolver.wrapped_func, PREPARED_MARK, None)
+    if isinstance(attribute, str):
+        # No arguments (checked above), no extensions or permission classes: the resolver
+        # answers the attribute when it is set (graph.prepared), and runs as is when not.
+        return FieldAccess(Kind.PREPARED, attribute=attribute)
+    if resolver.is_async:
         return _GRAPHQL_ACCESS
     if resolver.arguments or resolver.info_parameter or resolver.root_parameter or resolver.parent_parameter:
         return _GRAPHQL_ACCESS
@@ -355,6 +371,53 @@ def exact_class(object_type: GraphQLObjectType) -> type | None:
     return exact
 
 
+_UNION_CACHE: dict[int, tuple[GraphQLUnionType, dict[type, GraphQLObjectType] | None]] = {}
+# strawberry's union type resolver (StrawberryUnion.get_type_resolver's inner function).
+_STRAWBERRY_UNION_RESOLVER = "_resolve_union_type"
+
+
+def union_members(union_type: GraphQLOutputType) -> dict[type, GraphQLObjectType] | None:
+    """For a union strawberry resolves itself: Python class -> member object type, for the
+    classes whose instances (not `strawberry.cast`) strawberry's resolver answers with that
+    member without asking anything else (the member's definition is the class's own, and no
+    other member's class is a base or subclass of it). None for anything else (interfaces,
+    custom resolve_type, generics): graphql-core completes those."""
+    cached = _UNION_CACHE.get(id(union_type))
+    if cached is not None and cached[0] is union_type:
+        return cached[1]
+    table: dict[type, GraphQLObjectType] | None = None
+    resolve_type = getattr(union_type, "resolve_type", None)
+    if isinstance(union_type, GraphQLUnionType) and getattr(resolve_type, "__name__", "") == (
+        _STRAWBERRY_UNION_RESOLVER
+    ):
+        table = {}
+        origins: list[type] = []
+        for member in union_type.types:
+            definition = (member.extensions or {}).get("strawberry-definition")
+            exact = exact_class(member)
+            if (
+                exact is None
+                or definition is None
+                or getattr(definition, "concrete_of", None) is not None
+                or getattr(definition, "is_graphql_generic", False)
+                or exact.__dict__.get("__strawberry_definition__") is not definition
+            ):
+                table = None
+                break
+            table[exact] = member
+            origins.append(exact)
+        if table is not None:
+            for cls in origins:
+                if any(
+                    other is not cls and (issubclass(cls, other) or issubclass(other, cls))
+                    for other in origins
+                ):
+                    table = None
+                    break
+    _UNION_CACHE[id(union_type)] = (union_type, table)  # type: ignore[assignment]
+    return table
+
+
 def _unwrap_leaf(return_type: GraphQLOutputType) -> tuple[GraphQLLeafType | None, bool]:
     non_null = is_non_null_type(return_type)
     inner = return_type.of_type if non_null else return_type  # type: ignore[union-attr]
@@ -391,6 +454,47 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return steps
 
     def _compile(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step] | None:
+        """The steps of a grouped field set. What a step knows of its field depends on the
+        document alone when `_static`: then that part is kept across requests (keyed by the
+        field nodes, held so that their ids cannot be reused) and only the steps are new."""
+        if not self._static:
+            return self._compile_new(parent_type, grouped)
+        nodes = tuple(fd.node for details in grouped.values() for fd in details)
+        shape = tuple(len(details) for details in grouped.values())
+        key = (id(self.schema), parent_type.name, shape, *map(id, nodes))
+        cached = _STEP_PARTS.get(key)
+        if cached is not None and cached[0] is self.schema and cached[1] == nodes:
+            parts = cached[2]
+            if parts is None:
+                return None
+            return [
+                Step(name, details, *part)
+                for (name, details), part in zip(grouped.items(), parts, strict=True)
+            ]
+        steps = self._compile_new(parent_type, grouped)
+        parts = (
+            None
+            if steps is None
+            else [
+                (
+                    step.field_def,
+                    step.access,
+                    step.return_type,
+                    step.leaf,
+                    step.non_null,
+                    step.passthrough,
+                    step.enum_names,
+                    step.id_as_text,
+                )
+                for step in steps
+            ]
+        )
+        if len(_STEP_PARTS) >= _MAX_FUNCTIONS:
+            _STEP_PARTS.pop(next(iter(_STEP_PARTS)))
+        _STEP_PARTS[key] = (self.schema, nodes, parts)
+        return steps
+
+    def _compile_new(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step] | None:
         steps: list[Step] = []
         fast = 0
         for response_name, details in grouped.items():
@@ -408,7 +512,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             elif field_def is None or not plain or node.arguments:
                 access = _GRAPHQL_ACCESS
             else:
-                access = field_access(field_def)
+                access = field_access(field_def, self._converter)
             if access.kind is not Kind.GRAPHQL:
                 fast += 1
             return_type = field_def.type if field_def is not None else None
@@ -525,8 +629,12 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 access = step.access
                 kind = access.kind
                 if kind is Kind.NODE_ID:
-                    global_id = (node_id_text if step.id_as_text else node_global_id)(source, parent_name)
-                    if global_id is None:
+                    ready = (node_id_text if step.id_as_text else node_global_id)(source, parent_name)
+                    if ready is None:
+                        kind = Kind.GRAPHQL
+                elif kind is Kind.PREPARED:
+                    ready = getattr(source, access.attribute, NOT_READ)  # the prepared value
+                    if ready is NOT_READ:
                         kind = Kind.GRAPHQL
                 if kind is Kind.GRAPHQL:
                     result = self.execute_field(
@@ -543,8 +651,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 try:
                     if kind is Kind.ATTRIBUTE:
                         value = getattr(source, access.attribute)
-                    elif kind is Kind.NODE_ID:
-                        value = global_id
+                    elif kind is Kind.NODE_ID or kind is Kind.PREPARED:
+                        value = ready
                     else:
                         method = access.method
                         value = method(source) if access.takes_self else method()  # type: ignore[misc]
@@ -701,6 +809,13 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if kind is _LEAF:
             return self.complete_leaf_value(return_type, value)  # type: ignore[arg-type]
         if kind is _ABSTRACT:
+            members = union_members(return_type)
+            if members is not None:
+                member = members.get(value.__class__)
+                if member is not None and TYPE_CAST_ATTRIBUTE not in value.__dict__:
+                    # What strawberry's resolver answers for an instance of a member's own
+                    # class; the member's is_type_of agrees (see exact_class).
+                    return self._complete_object(parent_type, step, member, field_path, path, value, info)
             info = info or self._info(parent_type, step, field_path)
             return self.complete_abstract_value(return_type, step.details, info, path, value, None)  # type: ignore[arg-type]
         info = info or self._info(parent_type, step, field_path)
@@ -761,8 +876,15 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         the (cached) document alone: the function is kept across requests, keyed by the field
         nodes it was written for, and found without collecting the sub-selection again."""
         compiled = step.compiled
-        if compiled is None or compiled[0] is not object_type:
+        if compiled is None:
             compiled = step.compiled = (object_type, self._generated(object_type, step))
+        elif compiled[0] is not object_type:  # a union's other member types
+            others = step.other_compiled
+            if others is None:
+                others = step.other_compiled = {}
+            compiled = others.get(object_type.name)  # type: ignore[assignment]
+            if compiled is None or compiled[0] is not object_type:
+                compiled = others[object_type.name] = (object_type, self._generated(object_type, step))
         return compiled[1]
 
     def _generated(self, object_type: GraphQLObjectType, step: Step) -> Any:
@@ -786,12 +908,24 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _sub_of(self, step: Step, object_type: GraphQLObjectType) -> SubSelection | None:
         """The object's collected and compiled sub-selection; None when @defer is under it."""
         sub = step.sub
-        if sub is None or sub.object_type is not object_type:
-            grouped, new_defer_usages, _ = self.collect_subfields(object_type, step.details)
-            if new_defer_usages:
-                return None
-            sub = step.sub = SubSelection(object_type, grouped, self._steps(object_type, grouped))
-        return sub
+        if sub is not None and sub.object_type is object_type:
+            return sub
+        others = step.other_subs
+        if sub is not None and others is not None:  # a union's other member types
+            found = others.get(object_type.name)
+            if found is not None and found.object_type is object_type:
+                return found
+        grouped, new_defer_usages, _ = self.collect_subfields(object_type, step.details)
+        if new_defer_usages:
+            return None
+        made = SubSelection(object_type, grouped, self._steps(object_type, grouped))
+        if sub is None:
+            step.sub = made
+        else:
+            if others is None:
+                others = step.other_subs = {}
+            others[object_type.name] = made
+        return made
 
     def _fields_of(self, object_type: GraphQLObjectType, step: Step) -> list[Step]:
         sub = self._sub_of(step, object_type)
@@ -889,6 +1023,9 @@ _MAX_FUNCTIONS = 1024
 # The schema and the nodes are held so that their ids cannot be reused while cached.
 _FUNCTIONS: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...], Any]] = {}
 _STATIC: dict[int, tuple[Any, bool]] = {}
+# (schema id, type name, group sizes, field node ids) -> (schema, field nodes, each step's
+# document-bound part, or None: graphql-core runs the set). See FastExecutionContext._compile.
+_STEP_PARTS: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...], list[tuple[Any, ...]] | None]] = {}
 
 
 def _is_static(operation: Any, fragments: dict[str, Any]) -> bool:

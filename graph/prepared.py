@@ -1,4 +1,4 @@
-"""Fields a connection resolver can fill in ahead, so each object need not load them itself.
+"""Fields a connection resolver can fill in ahead (see graph/execution.py, Kind.PREPARED).
 
 A resolver such as `Quote.lineItems` loads per object through a DataLoader: correct, but one
 awaited resolver per object. When the card's `quotes(first:)` already holds the page, it can
@@ -12,10 +12,11 @@ object; the field then only has to read them.
             return self._line_items
         ...  # load as before
 
-`@prepared(attribute)` marks the resolver and names the attribute; the resolver answers the
-attribute's value when set (as above), so both executors answer the same. (Issue 12 also had the
-compiled path read the attribute without calling the resolver; it was taken out while chasing a
-graphql-core 3.3.0 bug it did not cause, and can come back: see the issue's closing note.)
+`@prepared(attribute)` marks the resolver: the compiled executor reads `attribute` and uses it
+as the field's value, unless it is `NOT_READ`, in which case it runs the resolver as
+graphql-core would. The resolver itself must answer the attribute's value when set (as above),
+so that both executors answer the same. Only for fields without arguments, field extensions or
+permission classes (otherwise the executor always runs the resolver).
 """
 
 from __future__ import annotations
