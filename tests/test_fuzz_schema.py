@@ -117,6 +117,9 @@ def scalars(ids: list[str]) -> dict[str, st.SearchStrategy[Any]]:
         "ID": global_ids.map(nodes.String),
         "JSON": json_values,
         "String": texts.map(nodes.String),
+        # A file travels only in a multipart request: JSON can bring a string or null where one
+        # is expected, and the resolvers must refuse it as bad input, not crash.
+        "Upload": st.one_of(st.just(nodes.Null), texts.map(nodes.String)),
     }
 
 

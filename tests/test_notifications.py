@@ -790,3 +790,22 @@ async def test_the_readme_examples_run(desk: Desk) -> None:
     assert note["kind"] == "TASK_DUE" and note["contact"]["firstName"] == "Ada"
     marked = (await desk.api.data(mark))["markNotificationsRead"]
     assert marked["unreadCount"] == 0 and marked["notifications"][0]["readAt"] is not None
+
+
+async def test_deleting_a_card_deletes_its_notifications_and_its_reminders_fire_nothing(desk: Desk) -> None:
+    contact = await desk.contact()
+    await desk.task(contact, utcnow() - timedelta(minutes=1))
+    await desk.drain()
+    await desk.task(contact, utcnow() - timedelta(minutes=1), title="Still pending")  # not yet delivered
+    await desk.api.data(
+        "mutation($i: ArchiveContactsInput!) { archiveContacts(input: $i) { archivedIds } }",
+        {"i": {"ids": [contact]}},
+    )
+    await desk.api.data(
+        "mutation($i: DeleteContactsInput!) { deleteContacts(input: $i) { deletedIds } }",
+        {"i": {"ids": [contact]}},
+    )
+    await desk.drain()
+    assert await Notification.all().count() == 0
+    assert (await desk.inbox())["totalCount"] == 0
+    assert await pending_reminders() == []

@@ -18,6 +18,7 @@ import pytest
 from bench.seed import add_custom_fields, ids_by_contact
 from crm.clock import utcnow
 from crm.models import (
+    Attachment,
     Call,
     Contact,
     ContactProfile,
@@ -35,8 +36,10 @@ from crm.models import (
     Message,
     Note,
     Quote,
+    RecordingShare,
     RewardEntry,
     Tag,
+    Task,
     User,
     Utm,
 )
@@ -180,6 +183,32 @@ fragment Card on Contact {
   }
   privacyOptIn { optedIn at source }
   communicationOptIn { optedIn at source }
+  # Issue 13: tasks, upcoming actions (open dated tasks and calls to come, one union) and files.
+  tasks(first: 20) {
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { ...TaskFields } }
+  }
+  upcomingActions(first: 20) {
+    __typename
+    # Aliased where a Call field of the same name has another type.
+    ... on Task {
+      id kind title dueAt overdue taskStatus: status taskMinutes: durationMinutes taskEndsAt: endsAt
+      assignee { name } owner { name }
+    }
+    ... on Call { ...CallFields }
+  }
+  attachments(first: 20) {
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges {
+      cursor
+      node { id kind title filename contentType size sha256 createdAt uploadedBy { name } downloadUrl }
+    }
+  }
+}
+
+fragment TaskFields on Task {
+  id kind title body dueAt durationMinutes endsAt status overdue completedAt createdAt updatedAt
+  completedBy { name } assignee { name } owner { name }
 }
 
 fragment QuoteFields on Quote {
@@ -200,6 +229,7 @@ fragment CallFields on Call {
   id eventName scheduledAt durationMinutes status outcome outcomeAt recordingUrl cancelReason
   cancelledAt rescheduleCount createdAt updatedAt endsAt isUpcoming badges direction durationSeconds summary
   bookedBy { name }
+  recording { duration contentType filename size sha256 createdAt attachmentId downloadUrl shareUrl(expiresIn: 60) }
 }
 """
 
@@ -250,6 +280,11 @@ class Sizes:
     # a flow link and (with invited contacts) an inviter of its own; see add_referrals.
     invited: int = 0
     ledger: int = 0
+    # Issue 13: tasks (overdue, due later, undated, done, cancelled in turn; see add_tasks),
+    # files on the card, and recordings of its past calls (each with a share link).
+    tasks: int = 0
+    attachments: int = 0
+    recordings: int = 0
 
 
 ONE_EACH = Sizes(journey=1, calls=1, deals=1, notes=1, tags=1, utms=1, answers=1, conversions=1, leads=1)
@@ -266,6 +301,12 @@ ONE_EACH, BIG, A_FEW = (
     replace(ONE_EACH, invited=1, ledger=1),
     replace(BIG, invited=200, ledger=200),
     replace(A_FEW, invited=2, ledger=3),
+)
+ONE_EACH, BIG, A_FEW = (
+    replace(ONE_EACH, tasks=1, attachments=1, recordings=1),
+    # Every past call of the big card (the even ones of 200) has its recording.
+    replace(BIG, tasks=200, attachments=200, recordings=100),
+    replace(A_FEW, tasks=4, attachments=2, recordings=2),
 )
 
 JOURNEY_KINDS = ("CONTACT_UPDATED", "STATUS_CHANGED", "NOTE_ADDED", "CALL_SCHEDULED", "DEAL_ADDED")
@@ -555,6 +596,8 @@ async def fill_sections(
     await add_billing(account_id, contact_ids, sizes, users)
     await add_referrals(account_id, contact_ids, sizes, users)
     await add_custom_fields(account_id, contact_ids, CUSTOM_FIELDS)
+    await add_tasks(account_id, contact_ids, sizes, users)
+    await add_files(account_id, contact_ids, sizes, users)
 
 
 # One custom field of every type, a value for each on every card, and one field no card has a
@@ -678,6 +721,101 @@ async def add_referrals(account_id: int, contact_ids: list[int], sizes: Sizes, u
         await Contact.filter(id__in=invited).update(inviter_id=contact_id)
         await add_leads(account_id, invited[: max(1, sizes.invited // 2)], 1)
         await Contact.filter(id=contact_id).update(inviter_id=inviter)
+
+
+def task_due(i: int, now: datetime) -> datetime | None:
+    """Task i's due time (see add_tasks): the first two dated ones (i = 0, 4) are overdue, the
+    rest fall between the upcoming calls (days ahead), so a card's upcoming actions mix both."""
+    if i % 4 == 1:
+        return None
+    if i % 4 == 0 and i < 8:
+        return now - timedelta(days=1, minutes=i)
+    return now + timedelta(days=i + 1, hours=6)
+
+
+async def add_tasks(account_id: int, contact_ids: list[int], sizes: Sizes, users: list[int]) -> None:
+    """`sizes.tasks` tasks per card, i taking turns: open and dated (0: overdue while i < 8,
+    then due later), open and undated (1), done (2), open and dated or, every eighth, cancelled
+    (3). Assignee, owner and completer point at `users` in turn."""
+    now = utcnow()
+
+    def user(i: int) -> int:
+        return users[i % len(users)]
+
+    tasks = []
+    for contact_id in contact_ids:
+        for i in range(sizes.tasks):
+            status = "DONE" if i % 4 == 2 else "CANCELLED" if i % 8 == 7 else "OPEN"
+            tasks.append(
+                Task(
+                    account_id=account_id,
+                    contact_id=contact_id,
+                    kind=("TASK", "MEETING", "EMAIL", "REMINDER", "CALL", "COMMENT")[i % 6],
+                    title=f"Follow up {i}",
+                    body=f"<p>Bring the <b>quote {i}</b></p>",
+                    text_length=18,
+                    due_at=task_due(i, now),
+                    # Every third dated one was given in New York time (-05:00) and reads back so.
+                    due_offset_minutes=-300 if i % 3 == 0 and task_due(i, now) else None,
+                    duration_minutes=30 if i % 4 == 3 else None,
+                    status=status,
+                    assignee_id=user(i),
+                    owner_id=user(i + 1),
+                    completed_at=now - timedelta(hours=i) if status == "DONE" else None,
+                    completed_by_id=user(i + 2) if status == "DONE" else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    if tasks:
+        await Task.bulk_create(tasks, batch_size=500)
+
+
+async def add_files(account_id: int, contact_ids: list[int], sizes: Sizes, users: list[int]) -> None:
+    """`sizes.recordings` recordings (one on each of the card's first past calls, each with an
+    active share link), then `sizes.attachments` files: the newest files lead a card's
+    attachments, recordings follow. Rows only: the card never reads the object store."""
+    calls = await ids_by_contact(Call, contact_ids)
+    recordings, files = [], []
+    for contact_id in contact_ids:
+        # fill_sections makes the even calls (by id) the past ones.
+        for n, call_id in enumerate(calls[contact_id][::2][: sizes.recordings]):
+            recordings.append(
+                Attachment(
+                    account_id=account_id, contact_id=contact_id, call_id=call_id, kind="RECORDING",
+                    title=f"Recording {n}", filename=f"call-{call_id}.mp3", content_type="audio/mpeg",
+                    size=48_000 + n, sha256=f"{n:064x}", storage_key=f"rec/{secrets.token_hex(12)}",
+                    duration_seconds=60 + n, uploaded_by_id=users[n % len(users)],
+                )  # fmt: skip
+            )
+        for i in range(sizes.attachments):
+            files.append(
+                Attachment(
+                    account_id=account_id, contact_id=contact_id, kind="FILE", title=f"Site plan {i}",
+                    filename=f"plan-{i}.pdf" if i % 2 else f"photo-{i}.png",
+                    content_type="application/pdf" if i % 2 else "image/png", size=1_024 * (i + 1),
+                    sha256=f"{i:064x}", storage_key=f"file/{secrets.token_hex(12)}",
+                    uploaded_by_id=users[i % len(users)] if i % 5 else None,
+                )  # fmt: skip
+            )
+    for rows in (recordings, files):
+        if rows:
+            await Attachment.bulk_create(rows, batch_size=500)
+    if not recordings:
+        return
+    shared = await Attachment.filter(contact_id__in=contact_ids, kind="RECORDING").values("id", "call_id")
+    later = utcnow() + timedelta(days=3)
+    await RecordingShare.bulk_create(
+        [
+            RecordingShare(
+                account_id=account_id, call_id=row["call_id"], attachment_id=row["id"],
+                salt=secrets.token_hex(16), token_hash=secrets.token_hex(32), expires_at=later,
+                created_by_id=users[0], created_by_name="Share Maker",
+            )  # fmt: skip
+            for row in shared
+        ],
+        batch_size=500,
+    )
 
 
 async def add_billing(account_id: int, contact_ids: list[int], sizes: Sizes, users: list[int]) -> None:
@@ -967,6 +1105,7 @@ async def test_full_card_costs_the_same_with_1_or_200_rows_per_section(
     assert card["privacyOptIn"]["source"] == "FORM" and card["communicationOptIn"]["optedIn"] is True
     assert custom_values(card) == CUSTOM_VALUES_SHOWN
 
+    print("COUNTS", small.count, big.count, "\n" + big.listing())
     assert small.count == big.count, same_cost("a card with 1 row per section", small, "200 rows", big)
     # A constant, and a small one: one statement per section loader, not per row. Issue 12's
     # sections add 17 (22 before the history's items and totalCount came with its page and
@@ -1055,6 +1194,7 @@ async def test_a_page_of_50_full_cards_costs_the_same_as_a_page_of_1(
         assert len(card["rewards"]["ledger"]["edges"]) == 3 and card["privacyOptIn"]["optedIn"] is True
         assert custom_values(card) == CUSTOM_VALUES_SHOWN
 
+    print("PAGECOUNTS", one.count, fifty.count, "\n" + fifty.listing())
     assert one.count == fifty.count, same_cost("contacts(first: 1)", one, "contacts(first: 50)", fifty)
     # One per section loader: merges and duplicate candidates are one statement each. Issue
     # 12's sections add the same 17 as on one card (ceiling 18 before, 32 with the billing and
