@@ -288,12 +288,17 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             host = PluginHost(env=settings.env, http=http, pm=pm, public_url=settings.public_url)
             # The same start-up as the API: plugins get their settings, services their capabilities.
             await start_plugins(settings, pm, host, outbox_written=dispatcher.wake)
+            # Hooks may store files too (a partner's `store_recording_from_url`), as in the API.
+            from dossier.files import configure_files
+
+            file_storage = configure_files(settings)
             dispatcher.start()
             print("worker: delivering outbox rows; Ctrl-C to stop", flush=True)
             try:
                 await stop.wait()
             finally:
                 await dispatcher.stop()
+                await file_storage.close()
                 await close_database()
 
     _run(work)
