@@ -14,6 +14,7 @@ with orjson. Two routes, added to the benchmark's app next to /graphql:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 from collections import defaultdict
@@ -36,8 +37,10 @@ from crm.services import leads as lead_service
 from crm.services.accounts import hash_key
 from crm.services.billing import line_totals
 from crm.services.profile import effective_age
+from crm.services.recordings import share_url
 from crm.services.referrals import referral_link
 from crm.services.rewards import from_units, totals_of
+from crm.services.tasks import due_time
 from crm.uow import display_name
 from graph.ids import encode_cursor
 from graph.view import bearer
@@ -47,6 +50,8 @@ HISTORY_PAGE = 30  # communications(first: 30): the 20 upcoming calls, then what
 DOCUMENTS_PAGE = 5  # quotes, jobs, invoices (first: 5)
 INVITED_PAGE = 5  # referral { invited(first: 5) }
 LEDGER_PAGE = 10  # rewards { ledger(first: 10) }
+TASKS_PAGE = ACTIONS_PAGE = FILES_PAGE = 10  # tasks, upcomingActions, attachments (first: 10)
+DATED, UNDATED, CLOSED = 0, 1, 2  # the task order's ranks (graph/resolvers/tasks_loaders.py)
 CALL, MESSAGE, LEAD = 1, 2, 3  # the history's kinds, its tie-break at one time
 SUMMARY_CHARS = 140
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -304,6 +309,22 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row], base_ur
             f"SELECT * FROM custom_field_value WHERE contact_id IN ({marks(1, len(ids))})", *ids
         )
     }
+    # Issue 13: every task of the cards (put in the task order, cut and merged with the calls to
+    # come here), every file and recording, newest first (a call's recording is its newest), and
+    # the recorded calls' share links that are not revoked (the expired ones left out here).
+    tasks = await _children(db, "task", "ORDER BY id", ids)
+    files = await _children(db, "attachment", "ORDER BY id DESC", ids)
+    recorded = sorted({r["call_id"] for rows in files.values() for r in rows if r["kind"] == "RECORDING"})
+    shares = (
+        await db.fetch(
+            "SELECT call_id, salt, expires_at FROM recording_share WHERE account_id = $1"
+            f" AND revoked_at IS NULL AND call_id IN ({marks(2, len(recorded))}) ORDER BY id DESC",
+            account_id,
+            *recorded,
+        )
+        if recorded
+        else []
+    )
     user_ids = {c[k] for c in contacts for k in ("setter_owner_id", "closer_owner_id", "assigned_to_id")}
     for rows, column in (
         (calls, "booked_by_id"),
@@ -315,6 +336,10 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row], base_ur
         (quotes, "created_by_id"),
         (jobs, "assignee_id"),
         (ledger, "created_by_id"),
+        (tasks, "assignee_id"),
+        (tasks, "owner_id"),
+        (tasks, "completed_by_id"),
+        (files, "uploaded_by_id"),
     ):
         user_ids.update(r[column] for section in rows.values() for r in section)
     wanted = sorted(user_ids - {None})
@@ -327,6 +352,7 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row], base_ur
         )
     }
     sections = _Sections(users, tags, utms, answers, calls, deals, notes, newest, oldest, totals)
+    work = _Work(sections, tasks, files, shares, base_url)
     billing = _Billing(sections, quotes, jobs, invoices, items, account["currency"])
     referrals = _Referrals(
         sections, account["currency"], base_url, profiles, related, first_leads, form_keys, ledger
@@ -336,6 +362,7 @@ async def build_cards(db: FloorDB, account_id: int, contacts: list[Row], base_ur
         | billing.card(c, messages.get(c["id"], []), leads.get(c["id"], []))
         | referrals.card(c)
         | {"customFields": _custom_fields(c["id"], definitions, values)}
+        | work.card(c)
         for c in contacts
     ]
 
@@ -387,6 +414,7 @@ class _Sections:
         self.calls, self.deals, self.notes = calls, deals, notes
         self.newest, self.oldest, self.totals = newest, oldest, totals
         self.now = datetime.now(UTC)
+        self.recordings: dict[int, Row] = {}  # by call id, shaped (set by _Work)
 
     def owner(self, user_id: int | None) -> Row | None:
         return (
@@ -443,6 +471,7 @@ class _Sections:
             "rescheduleCount": r["reschedule_count"],
             "badges": _badges(r, scheduled > self.now),
             "bookedBy": self.named(r["booked_by_id"]),
+            "recording": self.recordings.get(r["id"]),
         }
 
     def card(self, c: Row) -> Row:
@@ -920,6 +949,149 @@ class _Referrals:
             "rewards": self.rewards(c),
             "privacyOptIn": self.opt_in(c, "privacy"),
             "communicationOptIn": self.opt_in(c, "communication"),
+        }
+
+
+class _Work:
+    """Issue 13's sections of a card: tasks, upcoming actions (open dated tasks and calls to
+    come, merged by time; at a tie tasks first, then by id), files and the calls' recordings,
+    shaped from the rows read in build_cards."""
+
+    def __init__(
+        self,
+        sections: _Sections,
+        tasks: dict[int, list[Row]],
+        files: dict[int, list[Row]],
+        shares: list[Row],
+        base_url: str,
+    ) -> None:
+        self.s, self.tasks, self.files = sections, tasks, files
+        salts: dict[int, str] = {}
+        for r in shares:  # newest first: the first active one of a call is its shareUrl
+            expires = _dt(r["expires_at"])
+            if expires is not None and expires > sections.now:
+                salts.setdefault(r["call_id"], r["salt"])
+        for rows in files.values():
+            for r in rows:
+                if r["kind"] == "RECORDING" and r["call_id"] not in sections.recordings:
+                    salt = salts.get(r["call_id"])
+                    sections.recordings[r["call_id"]] = {
+                        "duration": r["duration_seconds"],
+                        "filename": r["filename"],
+                        "contentType": r["content_type"],
+                        "size": r["size"],
+                        "attachmentId": to_base64("Attachment", r["id"]),
+                        "shareUrl": share_url(salt, base_url) if salt else None,
+                    }
+
+    @staticmethod
+    def position(r: Row) -> tuple[int, datetime | None, int]:
+        """(rank, due time in UTC for an open dated task, id): the task order, and the cursor."""
+        if r["status"] != "OPEN":
+            return CLOSED, None, r["id"]
+        due = due_time(_dt(r["due_at"]), None)
+        return (UNDATED, None, r["id"]) if due is None else (DATED, due, r["id"])
+
+    @staticmethod
+    def order(r: Row) -> tuple[int, datetime, int]:
+        rank, due, task_id = _Work.position(r)
+        return rank, due or _EPOCH, -task_id if rank == CLOSED else task_id
+
+    @staticmethod
+    def cursor(r: Row) -> str:
+        rank, due, task_id = _Work.position(r)
+        at = "" if due is None else str((due - _EPOCH) // timedelta(microseconds=1))
+        return base64.urlsafe_b64encode(f"task:{rank}.{at}.{task_id}".encode()).decode()
+
+    def task(self, r: Row) -> Row:
+        due = due_time(_dt(r["due_at"]), r["due_offset_minutes"])
+        minutes = r["duration_minutes"]
+        return {
+            "id": to_base64("Task", r["id"]),
+            "kind": r["kind"],
+            "title": r["title"],
+            "body": r["body"],
+            "dueAt": due.isoformat() if due else None,
+            "durationMinutes": minutes,
+            "endsAt": (due + timedelta(minutes=minutes)).isoformat() if due and minutes is not None else None,
+            "status": r["status"],
+            "completedAt": _iso(r["completed_at"]),
+            "createdAt": _iso(r["created_at"]),
+            "assignee": self.s.named(r["assignee_id"]),
+            "owner": self.s.named(r["owner_id"]),
+            "completedBy": self.s.named(r["completed_by_id"]),
+        }
+
+    def upcoming(self, tasks: list[Row], calls: list[Row]) -> list[Row]:
+        found: list[tuple[datetime, int, int, Row]] = [
+            (due, 1, r["id"], r)
+            for r in tasks
+            if r["status"] == "OPEN" and (due := due_time(_dt(r["due_at"]), None)) is not None
+        ]
+        found += [
+            (at, 2, r["id"], r)
+            for r in calls
+            if r["status"] == "SCHEDULED" and (at := _dt(r["scheduled_at"])) is not None and at >= self.s.now
+        ]
+        found.sort(key=lambda item: item[:3])
+        shaped = []
+        for at, kind, _, r in found[:ACTIONS_PAGE]:
+            if kind == 1:
+                task = self.task(r)
+                shaped.append(
+                    {"__typename": "Task"} | {k: task[k] for k in ("id", "title", "dueAt", "assignee")}
+                )
+            else:
+                shaped.append(
+                    {
+                        "__typename": "Call",
+                        "id": to_base64("Call", r["id"]),
+                        "eventName": r["event_name"],
+                        "scheduledAt": at.isoformat(),
+                        "bookedBy": self.s.named(r["booked_by_id"]),
+                    }
+                )
+        return shaped
+
+    def attachment(self, r: Row) -> Row:
+        return {
+            "id": to_base64("Attachment", r["id"]),
+            "kind": r["kind"],
+            "title": r["title"],
+            "filename": r["filename"],
+            "contentType": r["content_type"],
+            "size": r["size"],
+            "sha256": r["sha256"],
+            "createdAt": _iso(r["created_at"]),
+            "uploadedBy": self.s.named(r["uploaded_by_id"]),
+        }
+
+    def card(self, c: Row) -> Row:
+        cid = c["id"]
+        tasks = sorted(self.tasks.get(cid, []), key=self.order)
+        shown = tasks[:TASKS_PAGE]
+        task_edges = [{"cursor": self.cursor(r), "node": self.task(r)} for r in shown]
+        files = self.files.get(cid, [])
+        file_edges = [
+            {"cursor": encode_cursor("attachment", r["id"]), "node": self.attachment(r)}
+            for r in files[:FILES_PAGE]
+        ]
+        return {
+            "tasks": {
+                "pageInfo": {
+                    "hasNextPage": len(tasks) > TASKS_PAGE,
+                    "endCursor": task_edges[-1]["cursor"] if task_edges else None,
+                },
+                "edges": task_edges,
+            },
+            "upcomingActions": self.upcoming(tasks, self.s.calls.get(cid, [])),
+            "attachments": {
+                "pageInfo": {
+                    "hasNextPage": len(files) > FILES_PAGE,
+                    "endCursor": file_edges[-1]["cursor"] if file_edges else None,
+                },
+                "edges": file_edges,
+            },
         }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from crm.clock import utcnow
 from crm.models import (
+    Attachment,
     Call,
     Contact,
     ContactProfile,
@@ -34,8 +35,10 @@ from crm.models import (
     Message,
     Note,
     Quote,
+    RecordingShare,
     RewardEntry,
     Tag,
+    Task,
     User,
     Utm,
 )
@@ -65,6 +68,11 @@ class CardSizes:
     # opt-ins, a full profile and a first lead sent through a live form (its flow link).
     invited: int = 8
     ledger: int = 12
+    # Issue 13: tasks (overdue, due later, undated, done, cancelled in turn), files on the card
+    # and recordings of its first past calls, each recording with a share link.
+    tasks: int = 24
+    attachments: int = 12
+    recordings: int = 10
 
 
 # The cards of the list scenario: every section present, a few rows each.
@@ -84,6 +92,9 @@ LIST_SIZES = CardSizes(
     items=2,
     invited=1,
     ledger=3,
+    tasks=4,
+    attachments=2,
+    recordings=1,
 )
 
 
@@ -333,6 +344,8 @@ async def _add_sections(
     await _add_billing(cids, sizes, people, account_id, now)
     await _add_referrals(cids, sizes, people, account_id, now)
     await add_custom_fields(account_id, cids)
+    await _add_tasks(cids, sizes, people, account_id, now)
+    await _add_files(cids, sizes, people, account_id, now)
 
 
 # An account's custom fields, one of most types, and the values every card holds (a field
@@ -677,3 +690,118 @@ async def _add_referrals(
                 for friend in invited[::2]
             ]
         )
+
+
+TASK_TITLES = ("Send the revised quote", "Site visit", "Confirm the crew", "Call about the invoice")
+
+
+def task_due(i: int, now: datetime) -> datetime | None:
+    """Task i's due time: every fourth has none; the first two dated ones are overdue, the rest
+    fall hours after the calls to come (a day or more apart), so upcoming actions mix both."""
+    if i % 4 == 1:
+        return None
+    if i < 3:
+        return now - timedelta(days=2 - i, hours=3)
+    return now + timedelta(days=i // 2 + 1, hours=5)
+
+
+async def _add_tasks(
+    cids: list[int], sizes: CardSizes, people: _People, account_id: int, now: datetime
+) -> None:
+    """Open tasks (dated or not), done ones and, every seventh, a cancelled one; every third
+    dated one kept with New York's offset, as a client in that zone would write it."""
+    users = people.ids
+    rows = []
+    for cid in cids:
+        for i in range(sizes.tasks):
+            status = "DONE" if i % 4 == 2 else "CANCELLED" if i % 7 == 6 else "OPEN"
+            due = task_due(i, now)
+            rows.append(
+                Task(
+                    account_id=account_id,
+                    contact_id=cid,
+                    kind=("TASK", "MEETING", "EMAIL", "REMINDER", "CALL", "COMMENT")[i % 6],
+                    title=f"{TASK_TITLES[i % len(TASK_TITLES)]} ({i + 1})",
+                    body="<p>Bring the <b>irrigation</b> brochure</p>" if i % 2 else "",
+                    text_length=30 if i % 2 else 0,
+                    due_at=due,
+                    due_offset_minutes=-300 if due is not None and i % 3 == 0 else None,
+                    duration_minutes=45 if i % 4 == 3 else None,
+                    status=status,
+                    assignee_id=users[i % 3],
+                    owner_id=users[(i + 1) % 3],
+                    completed_at=now - timedelta(hours=i) if status == "DONE" else None,
+                    completed_by_id=users[(i + 2) % 3] if status == "DONE" else None,
+                    created_at=now - timedelta(days=10, minutes=i),
+                    updated_at=now,
+                )
+            )
+    await Task.bulk_create(rows, batch_size=500)
+
+
+async def _add_files(
+    cids: list[int], sizes: CardSizes, people: _People, account_id: int, now: datetime
+) -> None:
+    """Recordings of each card's first past calls (each with an active share link), then its
+    files. Rows only: the card reads them, never the objects (bench/attachments.py measures
+    storage)."""
+    users = people.ids
+    calls = await ids_by_contact(Call, cids)
+    # _add_sections' even calls are the past ones (odd ones are days ahead).
+    recorded = {cid: calls[cid][::2][: sizes.recordings] for cid in cids}
+    await Attachment.bulk_create(
+        [
+            Attachment(
+                account_id=account_id,
+                contact_id=cid,
+                call_id=call_id,
+                kind="RECORDING",
+                title=f"Call recording {n + 1}",
+                filename=f"call-{call_id}.mp3",
+                content_type="audio/mpeg",
+                size=480_000 + 1_000 * n,
+                sha256=f"{call_id:064x}",
+                storage_key=f"bench/recordings/{call_id}",
+                duration_seconds=240 + 15 * n,
+                uploaded_by_id=users[n % 3],
+            )
+            for cid in cids
+            for n, call_id in enumerate(recorded[cid])
+        ]
+        + [
+            Attachment(
+                account_id=account_id,
+                contact_id=cid,
+                kind="FILE",
+                title=("Site photo", "Signed estimate", "Property survey")[i % 3] + f" {i + 1}",
+                filename=(f"site-{i + 1}.jpg", f"estimate-{i + 1}.pdf", f"survey-{i + 1}.pdf")[i % 3],
+                content_type=("image/jpeg", "application/pdf", "application/pdf")[i % 3],
+                size=250_000 + 5_000 * i,
+                sha256=f"{cid:032x}{i:032x}",
+                storage_key=f"bench/files/{cid}/{i}",
+                uploaded_by_id=users[i % 3] if i % 4 else None,
+            )
+            for cid in cids
+            for i in range(sizes.attachments)
+        ],
+        batch_size=500,
+    )
+    shared = (
+        await Attachment.filter(contact_id__in=cids, kind="RECORDING").order_by("id").values("id", "call_id")
+    )
+    await RecordingShare.bulk_create(
+        [
+            RecordingShare(
+                account_id=account_id,
+                call_id=row["call_id"],
+                attachment_id=row["id"],
+                salt=secrets.token_hex(16),
+                token_hash=secrets.token_hex(32),
+                expires_at=now + timedelta(days=7),
+                created_by_id=users[0],
+                created_by_name="Avery Admin",
+            )
+            for row in shared
+        ],
+        batch_size=500,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -200,6 +200,39 @@ async def test_the_example_card_query_shows_a_full_card(api: Api, demo: Demo) ->
         assert card["displayName"]
         assert card["past"], "a rich card has had calls"
         assert card["createdAt"] < card["updatedAt"]
+
+
+async def test_the_example_card_query_shows_tasks_files_and_recordings(api: Api, demo: Demo) -> None:
+    """Issue 13's sections in GraphiQL's example: a card with the demo's tasks, one with files,
+    one with a recorded call (dossier/demo_tasks.py, demo_attachments.py, demo_recordings.py)."""
+    from crm.models import Attachment, Task
+
+    account_id = await demo_account_id()
+    tasked = await Task.filter(account_id=account_id).order_by("id").first()
+    filed = await Attachment.filter(account_id=account_id, kind="FILE").order_by("id").first()
+    recorded = await Attachment.filter(account_id=account_id, kind="RECORDING").order_by("id").first()
+    assert tasked and filed and recorded, "the demo has tasks, files and recordings"
+
+    async def card(contact_id: int) -> dict[str, Any]:
+        variables = {"id": global_id_text("Contact", contact_id)}
+        return (await api.data(EXAMPLE_QUERY, variables, key=demo.api_key))["contact"]
+
+    tasks = await card(tasked.contact_id)  # type: ignore[attr-defined]
+    assert {t["status"] for t in tasks["tasks"]["nodes"]} == {"OPEN", "DONE"}
+    assert any(t["overdue"] for t in tasks["tasks"]["nodes"])
+    actions = tasks["upcomingActions"]
+    assert (
+        actions
+        and {a["__typename"] for a in actions} <= {"Task", "Call"}
+        and actions[0]["__typename"] == "Task"
+    )
+    times = [a.get("dueAt") or a.get("scheduledAt") for a in actions]
+    assert times == sorted(times, key=datetime.fromisoformat)
+    files = (await card(filed.contact_id))["attachments"]["nodes"]  # type: ignore[attr-defined]
+    assert files and all("/files/" in f["downloadUrl"] and f["size"] > 0 for f in files)
+    calls = (await card(recorded.contact_id))["past"]  # type: ignore[attr-defined]
+    listened = [c["recording"] for c in calls if c["recording"]]
+    assert listened and listened[0]["duration"] > 0 and "/files/" in listened[0]["downloadUrl"]
 
 
 async def test_a_rich_card_reads_back_oldest_first_from_its_creation(api: Api, demo: Demo) -> None:

@@ -427,6 +427,88 @@ async def referral_ids(contact_id: int, bare_id: int) -> dict[str, str]:
     }
 
 
+# Issue 13's card sections: tasks filtered by status, the page after a cursor, upcoming actions
+# (both members of the union, with aliases and __typename), files and the page after one, the
+# past calls' recordings and their share links, node() of a task and a file, the caller's own
+# tasks, and bad input beside good data (bad cursors, no statuses, a bound out of range, a link
+# that would expire at once).
+TASKS_AND_FILES = """
+query TasksAndFiles($id: ID!, $after: String!, $file: String!, $task: ID!, $attachment: ID!) {
+  contact(id: $id) {
+    open: tasks(status: [OPEN], first: 2) {
+      edges { cursor node { id title dueAt overdue kind assignee { name } } }
+      pageInfo { hasNextPage hasPreviousPage endCursor }
+    }
+    rest: tasks(first: 2, after: $after) {
+      nodes { id title taskStatus: status completedAt completedBy { name } contact { id } }
+      pageInfo { hasNextPage hasPreviousPage }
+    }
+    closed: tasks(status: [DONE, CANCELLED]) { nodes { t: title s: status } }
+    soon: upcomingActions(first: 3) {
+      __typename
+      ... on Task { id title due: dueAt kind owner { name } endsAt }
+      ... on Call { id eventName at: scheduledAt isUpcoming bookedBy { name } recording { duration } }
+    }
+    first: upcomingActions(first: 1) { kind: __typename ... on Task { id } ... on Call { id } }
+    attachments(first: 2) {
+      edges {
+        cursor
+        node {
+          id kind title filename contentType size sha256 uploadedBy { name } contact { id }
+          link: downloadUrl(expiresIn: 60)
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+    older: attachments(first: 2, after: $file) { nodes { id kind title } }
+    past: calls(when: PAST) {
+      id
+      recording {
+        duration filename attachmentId downloadUrl shareUrl
+        shares { createdByName active url call { id } }
+      }
+    }
+  }
+  node(id: $task) { __typename id ... on Task { title status contact { id } } }
+  file: node(id: $attachment) { __typename ... on Attachment { title kind } }
+  myTasks(due: ANY, first: 3) { nodes { id } }
+  badTask: contact(id: $id) { firstName tasks(after: "nope") { nodes { id } } }
+  badFile: contact(id: $id) { firstName attachments(after: "nope") { nodes { id } } }
+  tooMany: contact(id: $id) { firstName upcomingActions(first: 101) { __typename } }
+  noStatus: contact(id: $id) { firstName tasks(status: []) { nodes { id } } }
+  badLink: contact(id: $id) { firstName attachments(first: 1) { nodes { id downloadUrl(expiresIn: 0) } } }
+}
+"""
+
+
+async def task_and_file_ids(admin: Api, contact_id: int) -> dict[str, str]:
+    """The cursors of the first page's last task and last file, and the first of each by id."""
+    query = """query($id: ID!) { contact(id: $id) {
+      tasks(first: 2) { pageInfo { endCursor } nodes { id } }
+      attachments(first: 2) { pageInfo { endCursor } nodes { id } }
+    } }"""
+    card = (await admin.data(query, {"id": contact_gid(contact_id)}))["contact"]
+    return {
+        "id": contact_gid(contact_id),
+        "after": card["tasks"]["pageInfo"]["endCursor"],
+        "file": card["attachments"]["pageInfo"]["endCursor"],
+        "task": card["tasks"]["nodes"][0]["id"],
+        "attachment": card["attachments"]["nodes"][0]["id"],
+    }
+
+
+@pytest.fixture
+def frozen_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Download links carry their expiry in whole seconds: both paths must sign at one time."""
+    import time
+    from types import SimpleNamespace
+
+    from crm import file_links
+
+    at = time.time()
+    monkeypatch.setattr(file_links, "time", SimpleNamespace(time=lambda: at))
+
+
 async def merged(admin: Api, contact_id: int) -> dict[str, str]:
     """Two merges into the card (the latest undone) and a contact that shares its phone."""
     create = "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }"
@@ -448,7 +530,7 @@ def contact_gid(contact_id: int) -> str:
 
 
 async def test_the_card_corpus_answers_the_same_on_both_paths(
-    api: Api, acme: Tenant, seeded: list[int]
+    api: Api, acme: Tenant, seeded: list[int], frozen_links: None
 ) -> None:
     rep = api.as_(acme.rep_key)
     admin = api.as_(acme.admin_key)
@@ -486,6 +568,7 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
     cases.append((rep, COMMUNICATIONS, communicated := await communication_ids(admin, first)))
     cases.append((rep, MERGES, merge_ids := await merged(admin, first)))
     cases.append((rep, REFERRALS, referred := await referral_ids(first, seeded[2])))
+    cases.append((rep, TASKS_AND_FILES, tasked := await task_and_file_ids(admin, first)))
     for client, query, variables in cases:
         graphql_core, compiled = await both_over_http(client, query, variables)
         assert in_any_error_order(compiled) == in_any_error_order(graphql_core), (
@@ -576,6 +659,34 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
     assert sorted(
         (e["path"][0], e["extensions"]["code"], e["extensions"].get("field")) for e in referrals["errors"]
     ) == [("bad", "BAD_USER_INPUT", "after"), ("noLines", "BAD_USER_INPUT", "first")]
+    # A_FEW's tasks in the task order: 0 (overdue), 3 (due later), 1 (undated), 2 (done).
+    worked = (await both_over_http(rep, TASKS_AND_FILES, tasked))[1]
+    card = worked["data"]["contact"]
+    assert [e["node"]["title"] for e in card["open"]["edges"]] == ["Follow up 0", "Follow up 3"]
+    assert card["open"]["edges"][0]["node"]["overdue"] is True and card["open"]["pageInfo"]["hasNextPage"]
+    assert [(t["title"], t["taskStatus"]) for t in card["rest"]["nodes"]] == [
+        ("Follow up 1", "OPEN"),
+        ("Follow up 2", "DONE"),
+    ]
+    assert card["rest"]["nodes"][1]["completedBy"] and card["closed"]["nodes"] == [
+        {"t": "Follow up 2", "s": "DONE"}
+    ]
+    assert [a["__typename"] for a in card["soon"]] == ["Task", "Call", "Call"]
+    assert card["first"] == [{"kind": "Task", "id": card["soon"][0]["id"]}]
+    assert [e["node"]["kind"] for e in card["attachments"]["edges"]] == ["FILE", "FILE"]
+    assert [n["kind"] for n in card["older"]["nodes"]] == ["RECORDING", "RECORDING"]
+    recorded = [c["recording"] for c in card["past"] if c["recording"]]
+    assert len(recorded) == 2 and all(r["shareUrl"] and r["shares"][0]["active"] for r in recorded)
+    assert worked["data"]["node"]["title"] == "Follow up 0" and worked["data"]["file"]["kind"] == "FILE"
+    assert sorted(
+        (e["path"][0], e["extensions"]["code"], e["extensions"].get("field")) for e in worked["errors"]
+    ) == [
+        ("badFile", "BAD_USER_INPUT", "after"),
+        ("badLink", "BAD_USER_INPUT", "expiresIn"),
+        ("badTask", "BAD_USER_INPUT", "after"),
+        ("noStatus", "BAD_USER_INPUT", "status"),
+        ("tooMany", "BAD_USER_INPUT", "first"),
+    ]
 
 
 async def last_lead(contact_id: int) -> str:
