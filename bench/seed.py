@@ -696,8 +696,9 @@ TASK_TITLES = ("Send the revised quote", "Site visit", "Confirm the crew", "Call
 
 
 def task_due(i: int, now: datetime) -> datetime | None:
-    """Task i's due time: every fourth has none; the first two dated ones are overdue, the rest
-    fall hours after the calls to come (a day or more apart), so upcoming actions mix both."""
+    """Task i's due time: every fourth has none; the first dated ones (i < 3) are past (task 0 is
+    overdue, task 2 done), the rest fall hours after the calls to come (a day or more apart), so
+    upcoming actions mix both."""
     if i % 4 == 1:
         return None
     if i < 3:
