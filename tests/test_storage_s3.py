@@ -31,11 +31,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    port = _free_port()  # (ThreadedMotoServer.get_host_and_port is newer than moto 5.0, the floor)
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    host, port = server.get_host_and_port()
     try:
-        yield f"http://{host}:{port}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
 
