@@ -7,13 +7,14 @@ from typing import TypeVar
 from tortoise.models import Model
 
 from crm.errors import NotFound
-from crm.models import Attachment, Call, Contact, Deal, Note, User
+from crm.models import Attachment, Call, Contact, Deal, Note, Task, User
 from crm.uow import UnitOfWork
 
 M = TypeVar("M", bound=Model)
 
 
-async def _locked(uow: UnitOfWork, model: type[M], label: str, object_id: int, **scope: int) -> M:
+async def locked(uow: UnitOfWork, model: type[M], label: str, object_id: int, **scope: int) -> M:
+    """`model` row `object_id`, locked for the transaction; NOT_FOUND outside `scope` (the account)."""
     query = model.filter(id=object_id, **scope).using_db(uow.conn).select_for_update()
     found = await query.first()
     if found is None:
@@ -21,24 +22,29 @@ async def _locked(uow: UnitOfWork, model: type[M], label: str, object_id: int, *
     return found
 
 
+async def in_account(uow: UnitOfWork, model: type[M], label: str, object_id: int) -> M:
+    """A row of a model with its own `account_id` column, locked; NOT_FOUND in other accounts."""
+    return await locked(uow, model, label, object_id, account_id=uow.actor.account_id)
+
+
 async def contact(uow: UnitOfWork, contact_id: int) -> Contact:
-    return await _locked(uow, Contact, "contact", contact_id, account_id=uow.actor.account_id)
+    return await locked(uow, Contact, "contact", contact_id, account_id=uow.actor.account_id)
 
 
 async def call(uow: UnitOfWork, call_id: int) -> Call:
-    return await _locked(uow, Call, "call", call_id, contact__account_id=uow.actor.account_id)
+    return await locked(uow, Call, "call", call_id, contact__account_id=uow.actor.account_id)
 
 
 async def deal(uow: UnitOfWork, deal_id: int) -> Deal:
-    return await _locked(uow, Deal, "deal", deal_id, contact__account_id=uow.actor.account_id)
+    return await locked(uow, Deal, "deal", deal_id, contact__account_id=uow.actor.account_id)
 
 
 async def note(uow: UnitOfWork, note_id: int) -> Note:
-    return await _locked(uow, Note, "note", note_id, contact__account_id=uow.actor.account_id)
+    return await locked(uow, Note, "note", note_id, contact__account_id=uow.actor.account_id)
 
 
 async def attachment(uow: UnitOfWork, attachment_id: int) -> Attachment:
-    return await _locked(uow, Attachment, "attachment", attachment_id, account_id=uow.actor.account_id)
+    return await locked(uow, Attachment, "attachment", attachment_id, account_id=uow.actor.account_id)
 
 
 async def user(uow: UnitOfWork, user_id: int) -> User:
@@ -46,3 +52,7 @@ async def user(uow: UnitOfWork, user_id: int) -> User:
     if found is None:
         raise NotFound(f"no user with id {user_id} in this account")
     return found
+
+
+async def task(uow: UnitOfWork, task_id: int) -> Task:
+    return await in_account(uow, Task, "task", task_id)

@@ -41,8 +41,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from tortoise.models import Model
-
 from crm import money
 from crm import validation as v
 from crm.actor import Actor
@@ -324,20 +322,6 @@ def created_changes(after: Mapping[str, Any]) -> dict[str, list[Any]]:
 
 # -- shared steps --------------------------------------------------------------------------
 
-M = Any
-
-
-async def _locked(uow: UnitOfWork, model: type[Model], label: str, object_id: int) -> M:
-    found = (
-        await model.filter(id=object_id, account_id=uow.actor.account_id)
-        .using_db(uow.conn)
-        .select_for_update()
-        .first()
-    )
-    if found is None:
-        raise NotFound(f"no {label} with id {object_id} in this account")
-    return found
-
 
 async def _next_number(uow: UnitOfWork, kind: str, prefix: str) -> str:
     """The account's next number of this kind. The account row is locked first, so two
@@ -485,7 +469,7 @@ async def _locked_document(
     uow: UnitOfWork, model: type[Quote] | type[Invoice], document_id: int
 ) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
     """A quote or invoice locked for update, its current line items and its snapshot."""
-    document = await _locked(uow, model, model.__name__.lower(), document_id)
+    document = await _scoped.in_account(uow, model, model.__name__.lower(), document_id)
     current = await _items_of(uow, **_owner(document))
     return document, current, _snapshot(document, current)
 
@@ -600,7 +584,7 @@ async def update_quote(actor: Actor, quote_id: int, values: Mapping[str, Any]) -
 async def set_quote_status(actor: Actor, quote_id: int, status: Any) -> Quote:
     wanted = _status(status, QuoteStatus)
     async with unit_of_work(actor) as uow:
-        quote: Quote = await _locked(uow, Quote, "quote", quote_id)
+        quote: Quote = await _scoped.in_account(uow, Quote, "quote", quote_id)
         if quote.status == wanted:
             return quote
         _refuse_transition("quote", quote.number, quote.status, wanted, QUOTE_TRANSITIONS[quote.status])
@@ -702,7 +686,7 @@ async def update_job(actor: Actor, job_id: int, values: Mapping[str, Any]) -> Jo
                 raise BadInput(f"{field} cannot be null", field=field)
             cleaned[key] = as_utc(values[key], field)
     async with unit_of_work(actor) as uow:
-        job: Job = await _locked(uow, Job, "job", job_id)
+        job: Job = await _scoped.in_account(uow, Job, "job", job_id)
         before = job_subject(job)
         if "assignee_id" in values:
             cleaned["assignee_id"] = await _assignee(uow, values["assignee_id"])
@@ -720,7 +704,7 @@ async def update_job(actor: Actor, job_id: int, values: Mapping[str, Any]) -> Jo
 async def set_job_status(actor: Actor, job_id: int, status: Any) -> Job:
     wanted = _status(status, JobStatus)
     async with unit_of_work(actor) as uow:
-        job: Job = await _locked(uow, Job, "job", job_id)
+        job: Job = await _scoped.in_account(uow, Job, "job", job_id)
         if job.status == wanted:
             return job
         _refuse_transition("job", job.title, job.status, wanted, JOB_TRANSITIONS[job.status])
@@ -848,7 +832,7 @@ async def set_invoice_status(actor: Actor, invoice_id: int, status: Any) -> Invo
     """SENT or VOID; payments set PARTIALLY_PAID and PAID (recordInvoicePayment)."""
     wanted = _status(status, InvoiceStatus)
     async with unit_of_work(actor) as uow:
-        invoice: Invoice = await _locked(uow, Invoice, "invoice", invoice_id)
+        invoice: Invoice = await _scoped.in_account(uow, Invoice, "invoice", invoice_id)
         if invoice.status == wanted:
             return invoice
         if wanted in (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID):
@@ -891,7 +875,7 @@ async def record_invoice_payment(
     if when > utcnow():
         raise BadInput("paidAt cannot be in the future", field="paidAt")
     async with unit_of_work(actor) as uow:
-        invoice: Invoice = await _locked(uow, Invoice, "invoice", invoice_id)
+        invoice: Invoice = await _scoped.in_account(uow, Invoice, "invoice", invoice_id)
         if invoice.status not in PAYABLE:
             hint = (
                 "send it first (setInvoiceStatus SENT)"

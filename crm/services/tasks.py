@@ -233,18 +233,6 @@ def _refuse_unless_allowed(actor: Actor, task: Task) -> None:
         )
 
 
-async def _locked(uow: UnitOfWork, task_id: int) -> Task:
-    found = (
-        await Task.filter(id=task_id, account_id=uow.actor.account_id)
-        .using_db(uow.conn)
-        .select_for_update()
-        .first()
-    )
-    if found is None:
-        raise NotFound(f"no task with id {task_id} in this account")
-    return found
-
-
 async def _due_changed(uow: UnitOfWork, task: Task) -> None:
     """The one place told that when, or whether, `task` falls due has changed: a due time set,
     moved or cleared, or its status changed (the row is saved, `due_version` already bumped).
@@ -318,7 +306,7 @@ async def update_task(actor: Actor, task_id: int, values: Mapping[str, Any]) -> 
     duration_minutes, assignee_id (and body). No change: no write, no journey entry."""
     cleaned = await _clean(values)
     async with unit_of_work(actor) as uow:
-        task = await _locked(uow, task_id)
+        task = await _scoped.task(uow, task_id)
         _refuse_unless_allowed(actor, task)
         if "assignee_id" in values:
             cleaned["assignee_id"] = await _assignee(uow, values["assignee_id"])
@@ -356,7 +344,7 @@ async def _set_status(
     allowed_from: tuple[TaskStatus, ...],
 ) -> Task:
     async with unit_of_work(actor) as uow:
-        task = await _locked(uow, task_id)
+        task = await _scoped.task(uow, task_id)
         _refuse_unless_allowed(actor, task)
         if task.status not in allowed_from:
             raise Conflict(_refusal(task, wanted))

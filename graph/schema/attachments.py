@@ -33,6 +33,17 @@ EXPIRES_HELP = (
 )
 
 
+def signed_download_url(info: Info, attachment_id: int, account_id: int, expires_in: int) -> str:
+    """The `downloadUrl` of a file or a call's recording (both are attachments)."""
+    if not 1 <= expires_in <= file_links.MAX_EXPIRES_IN:
+        raise BadInput(
+            f"expiresIn must be between 1 and {file_links.MAX_EXPIRES_IN} seconds, got {expires_in}",
+            field="expiresIn",
+        )
+    token = file_links.make_token(attachment_id, account_id, expires_in)
+    return file_links.download_url(str(info.context.request.base_url), token)
+
+
 @strawberry.type(description="A file on a card: its bytes are downloaded through `downloadUrl`.")
 class Attachment(relay.Node):
     id: relay.NodeID[int]
@@ -76,13 +87,7 @@ class Attachment(relay.Node):
             int, strawberry.argument(description=EXPIRES_HELP)
         ] = file_links.DEFAULT_EXPIRES_IN,
     ) -> str:
-        if not 1 <= expires_in <= file_links.MAX_EXPIRES_IN:
-            raise BadInput(
-                f"expiresIn must be between 1 and {file_links.MAX_EXPIRES_IN} seconds, got {expires_in}",
-                field="expiresIn",
-            )
-        token = file_links.make_token(self.id, self._account_id, expires_in)
-        return file_links.download_url(str(info.context.request.base_url), token)
+        return signed_download_url(info, self.id, self._account_id, expires_in)
 
     @strawberry.field
     async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy("graph.schema.contacts")]:

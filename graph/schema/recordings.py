@@ -15,6 +15,7 @@ from crm.services import recordings as service
 from graph.context import Info
 from graph.resolvers.reads import Row
 from graph.schema.accounts import User
+from graph.schema.attachments import signed_download_url
 
 if TYPE_CHECKING:
     from graph.schema.calls import Call
@@ -131,13 +132,7 @@ class Recording:
             int, strawberry.argument(description=DOWNLOAD_EXPIRES_HELP)
         ] = file_links.DEFAULT_EXPIRES_IN,
     ) -> str:
-        if not 1 <= expires_in <= file_links.MAX_EXPIRES_IN:
-            raise BadInput(
-                f"expiresIn must be between 1 and {file_links.MAX_EXPIRES_IN} seconds, got {expires_in}",
-                field="expiresIn",
-            )
-        token = file_links.make_token(self._id, self._account_id, expires_in)
-        return file_links.download_url(_base_url(info), token)
+        return signed_download_url(info, self._id, self._account_id, expires_in)
 
     @strawberry.field(
         description="The URL of the call's newest active share link (shareRecording makes one), "
