@@ -56,3 +56,13 @@ async def user(uow: UnitOfWork, user_id: int) -> User:
 
 async def task(uow: UnitOfWork, task_id: int) -> Task:
     return await in_account(uow, Task, "task", task_id)
+
+
+async def assignee_id(uow: UnitOfWork, user_id: int | None) -> int | None:
+    """An `assigneeId` input (tasks, billing jobs): None, or a user of the account."""
+    if user_id is None:
+        return None
+    try:
+        return (await user(uow, user_id)).id
+    except NotFound:
+        raise NotFound(f"no user with id {user_id} in this account", field="assigneeId") from None

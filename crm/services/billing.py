@@ -616,15 +616,6 @@ def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-async def _assignee(uow: UnitOfWork, user_id: int | None) -> int | None:
-    if user_id is None:
-        return None
-    try:
-        return (await _scoped.user(uow, user_id)).id
-    except NotFound:
-        raise NotFound(f"no user with id {user_id} in this account", field="assigneeId") from None
-
-
 async def _linkable_quote(uow: UnitOfWork, quote_id: int | None, contact_id: int) -> int | None:
     """A job's quote: one of the same contact, ACCEPTED."""
     if quote_id is None:
@@ -653,7 +644,7 @@ async def create_job(actor: Actor, contact_id: int, values: Mapping[str, Any]) -
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
         refuse_archived(contact, "scheduling a job")
-        assignee_id = await _assignee(uow, values.get("assignee_id"))
+        assignee_id = await _scoped.assignee_id(uow, values.get("assignee_id"))
         quote_id = await _linkable_quote(uow, values.get("quote_id"), contact.id)
         # After the ids: another account's contact, user or quote is NOT_FOUND whatever the window.
         start, end = _window(values["scheduled_start"], values["scheduled_end"])
@@ -689,7 +680,7 @@ async def update_job(actor: Actor, job_id: int, values: Mapping[str, Any]) -> Jo
         job: Job = await _scoped.in_account(uow, Job, "job", job_id)
         before = job_subject(job)
         if "assignee_id" in values:
-            cleaned["assignee_id"] = await _assignee(uow, values["assignee_id"])
+            cleaned["assignee_id"] = await _scoped.assignee_id(uow, values["assignee_id"])
         if "quote_id" in values and values["quote_id"] != job.quote_id:  # type: ignore[attr-defined]
             cleaned["quote_id"] = await _linkable_quote(uow, values["quote_id"], job.contact_id)  # type: ignore[attr-defined]
         if "scheduled_start" in cleaned or "scheduled_end" in cleaned:

@@ -31,7 +31,7 @@ from typing import Any
 from crm import validation as v
 from crm.actor import Actor
 from crm.clock import as_utc, utcnow
-from crm.errors import BadInput, Conflict, Forbidden, NotFound
+from crm.errors import BadInput, Conflict, Forbidden
 from crm.journey import JourneyKind
 from crm.models import Task
 from crm.richtext import clean_note_in_thread
@@ -191,15 +191,6 @@ def _duration(raw: int | None) -> int | None:
     return raw
 
 
-async def _assignee(uow: UnitOfWork, user_id: int | None) -> int | None:
-    if user_id is None:
-        return None
-    try:
-        return (await _scoped.user(uow, user_id)).id
-    except NotFound:
-        raise NotFound(f"no user with id {user_id} in this account", field="assigneeId") from None
-
-
 async def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
     """The given fields (TASK_FIELDS' keys; due_at as a datetime), cleaned as stored; the
     assignee is checked in the transaction."""
@@ -276,7 +267,7 @@ async def create_task(actor: Actor, contact_id: int, values: Mapping[str, Any]) 
         if wanted_assignee is _UNSET:
             assignee_id = actor.user_id
         else:
-            assignee_id = await _assignee(uow, wanted_assignee)
+            assignee_id = await _scoped.assignee_id(uow, wanted_assignee)
         task = Task(
             account_id=actor.account_id,
             contact_id=contact.id,
@@ -309,7 +300,7 @@ async def update_task(actor: Actor, task_id: int, values: Mapping[str, Any]) -> 
         task = await _scoped.task(uow, task_id)
         _refuse_unless_allowed(actor, task)
         if "assignee_id" in values:
-            cleaned["assignee_id"] = await _assignee(uow, values["assignee_id"])
+            cleaned["assignee_id"] = await _scoped.assignee_id(uow, values["assignee_id"])
         before = task_subject(task)
         due_before = task.due_at
         for key, value in cleaned.items():
