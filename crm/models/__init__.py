@@ -8,6 +8,7 @@ from crm.models.contacts import Contact, ContactTag, FormAnswer, Tag, Utm
 from crm.models.conversions import Conversion
 from crm.models.custom_fields import CustomField, CustomFieldValue
 from crm.models.deals import Deal
+from crm.models.job_errors import JobError
 from crm.models.jobs import BackgroundJob
 from crm.models.journey import JourneyEvent
 from crm.models.leads import Form, Lead
@@ -20,6 +21,7 @@ from crm.models.profile import ContactProfile
 from crm.models.property import PropertyFacts
 from crm.models.recordings import RecordingShare
 from crm.models.referrals import RewardEntry
+from crm.models.segments import SavedView, Segment, SegmentMember
 from crm.models.tasks import Task
 from crm.models.webhooks import WebhookDelivery, WebhookEndpoint
 
@@ -41,6 +43,7 @@ __all__ = [
     "FormAnswer",
     "Invoice",
     "Job",
+    "JobError",
     "JourneyEvent",
     "Lead",
     "LineItem",
@@ -55,6 +58,9 @@ __all__ = [
     "RecordingShare",
     "ReminderReceipt",
     "RewardEntry",
+    "SavedView",
+    "Segment",
+    "SegmentMember",
     "Tag",
     "Task",
     "User",

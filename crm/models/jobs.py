@@ -20,6 +20,16 @@ class BackgroundJob(Model):
     skipped = fields.IntField(default=0)
     failed = fields.IntField(default=0)
     error = fields.TextField(null=True)
+    # Kind-specific outcome, e.g. skipped counts by reason, an import's created/merged/duplicate
+    # counts (issue 14). Written by the kind's steps; shown through BulkJob.
+    result = fields.JSONField(null=True)
+    # The object in the attachments storage (crm/storage) the job produced: an export's file, an
+    # import's report. Null until there is one.
+    file_key = fields.CharField(max_length=300, null=True)
+    file_name = fields.CharField(max_length=200, null=True)
+    file_content_type = fields.CharField(max_length=100, null=True)
+    file_size = fields.BigIntField(null=True)
+    dry_run = fields.BooleanField(default=False, db_default=False)
     started_by = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
