@@ -27,7 +27,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -95,7 +95,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "email", "secondary_email", "phone", "secondary_phone", "street", "city", "state", "zip",
         "country", "ip_address", "status", "sub_status", "converted_at", "ok_to_sms",
         "sms_blocked_reason", "phone_line_type", "phone_checked_at", "setter_owner_id",
-        "closer_owner_id", "assigned_to_id", "created_at", "updated_at",
+        "closer_owner_id", "assigned_to_id", "lead_source", "action_plan", "sales_cycle",
+        "privacy_opt_in", "communication_opt_in", "archived_at", "created_at", "updated_at",
     ),
     "call": (
         "id", "contact_id", "event_name", "scheduled_at", "duration_minutes", "status", "outcome",
@@ -152,6 +153,12 @@ EMAIL_SUBJECTS = (
     "Invoice for {product}", "Checking in", "Welcome aboard!",
 )  # fmt: skip
 FORM_NAMES = tuple(FORMS)
+# The header lists' defaults (crm/services/header.py) and the share of archived cards.
+LEAD_SOURCES = ("Website", "Referral", "Phone", "Walk-in", "Social", "Advertising", "Other")
+ACTION_PLANS = ("New lead follow-up", "Nurture", "Appointment reminder", "Post-sale follow-up", "Win back")
+SALES_CYCLES = ("Prospecting", "Qualification", "Proposal", "Negotiation", "Closing", "Follow-up")
+ARCHIVED_SHARE = 0.03
+ARCHIVED_AT = COLUMNS["contact"].index("archived_at")
 
 
 def _excerpt(text: str, limit: int) -> str:
@@ -235,6 +242,7 @@ class Generator:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.rng = random.Random(plan.seed)
+        self.extra = random.Random(plan.seed + 1)  # columns added for the filters (issue 14)
         self.ids = dict(plan.first_ids)
         self.people = plan.people
         self.system = ("SYSTEM", None, "Dossier")
@@ -357,7 +365,7 @@ class Generator:
             f"203.0.113.{rng.randint(1, 254)}" if rng.random() < 0.5 else None,
             "lead", "new", None, False, None, None, None,
             setter.user_id if owned else None, None, rep.user_id if owned else None,
-            created, created,
+            *self._header(), created, created,
         ]  # fmt: skip
         card = _Card(cid, row, first, phone, email)
         chunk.rows["contact"].append(row)
@@ -388,7 +396,22 @@ class Generator:
                 break
             budget -= self._activity(chunk, card, at, budget)
         row[-1] = max(row[-1], times[-1] if times else created)
+        if self.extra.random() < ARCHIVED_SHARE:  # archived a while after its last change
+            row[ARCHIVED_AT] = min(plan.now, row[-1] + timedelta(days=self.extra.uniform(1, 60)))
         chunk.rows["contact_tag"].extend(card.tags.values())  # tags still on the card at the end
+
+    def _header(self) -> tuple[Any, ...]:
+        """lead_source, action_plan, sales_cycle, the two opt-ins and archived_at (set later), from a
+        generator of their own so the rest of the data stays what earlier seeds drew."""
+        rng = self.extra
+        return (
+            rng.choice(LEAD_SOURCES) if rng.random() < 0.8 else None,
+            rng.choice(ACTION_PLANS) if rng.random() < 0.4 else None,
+            rng.choice(SALES_CYCLES) if rng.random() < 0.5 else None,
+            rng.random() < 0.6,
+            rng.random() < 0.4,
+            None,
+        )
 
     def _user_actor(self, person: Person | None = None) -> tuple[str, int | None, str]:
         person = person or self._person()
@@ -801,6 +824,184 @@ async def _orm_setup() -> tuple[str, int, int, tuple[Person, ...], tuple[tuple[i
     return seeded.api_key, seeded.account_id, seeded.contact_id, people, tags
 
 
+# --------------------------------------------------------------------------------------
+# What the contacts table's filters hit (issue 14): set-based SQL after the COPY
+# --------------------------------------------------------------------------------------
+
+# Tables the filter data fills: their secondary indexes are dropped and rebuilt like COLUMNS'.
+FILTER_TABLES = ("custom_field_value", "task", "lead", "segment_member")
+# Custom fields added next to bench/seed.py's (which the rich card fills): a DATETIME, a DATE
+# in the future and past, an EMAIL and a PHONE, so every type has a field at scale.
+EXTRA_FIELDS = (
+    ("next_inspection", "Next inspection", "DATE"),
+    ("first_meeting", "First meeting", "DATETIME"),
+    ("assistant_email", "Assistant's email", "EMAIL"),
+    ("assistant_phone", "Assistant's phone", "PHONE"),
+)
+# Per custom field key: (share of contacts with a value, the value columns as SQL over c (the
+# contact) and h (a uniform draw in [0, 1) for that contact and field)).
+FIELD_VALUES: dict[str, tuple[float, dict[str, str]]] = {
+    "nickname": (0.10, {"value_text": "(ARRAY['Jo','Sam','Max','Bea','Kit','Lou'])[1 + floor(h * 6)::int]"}),
+    "roof_area": (0.35, {"value_number": "round((50 + h * 350)::numeric, 1)"}),
+    "budget": (0.25, {"value_number": "(500 * (5 + floor(h * 150)))::numeric",
+                      "value_currency": "CASE WHEN h < 0.9 THEN 'USD' ELSE 'EUR' END"}),
+    "moved_in": (0.30, {"value_date": "DATE '1990-01-01' + floor(h * 12400)::int"}),
+    "gate_code_set": (0.40, {"value_bool": "h < 0.3"}),
+    "tier": (0.50, {"value_text": "(ARRAY['gold','silver','bronze','bronze'])[1 + floor(h * 4)::int]"}),
+    "interests": (0.30, {"value_json": "(ARRAY['[\"solar\"]','[\"roofing\"]','[\"gutters\"]',"
+                                       "'[\"solar\", \"roofing\"]','[\"roofing\", \"gutters\"]',"
+                                       "'[\"solar\", \"roofing\", \"gutters\"]'])[1 + floor(h * 6)::int]::jsonb"}),
+    "site": (0.05, {"value_text": "'https://example.com/homes/' || c.id"}),
+    "visits": (0.20, {"value_number": "floor(h * 30)::numeric"}),
+    "next_inspection": (0.15, {"value_date": "$2::date - 100 + floor(h * 400)::int"}),
+    "first_meeting": (0.20, {"value_ts": "c.created_at + h * interval '200 days'"}),
+    "assistant_email": (0.05, {"value_text": "'assistant' || c.id || '@example.com'"}),
+    "assistant_phone": (0.05, {"value_text": "'+1415555' || lpad((c.id % 10000)::text, 4, '0')"}),
+}  # fmt: skip
+TASK_KINDS = ("TASK", "TASK", "MEETING", "CALL", "EMAIL", "REMINDER")
+TASK_TITLES = ("Send the proposal", "Follow up on the quote", "Site visit", "Call back",
+               "Collect documents", "Renewal check-in")  # fmt: skip
+STATIC_SEGMENTS = (("Spring mailing list", 0.05), ("Trade show 2026", 0.002))
+# Dynamic segments hold a filter in its domain form (crm/contact_filters.py).
+DYNAMIC_SEGMENTS = (
+    ("Hot qualified leads", {"status": {"in": ["qualified"]}, "subStatus": {"in": ["hot"]}}),
+    ("VIP customers", {"and": [{"status": {"in": ["customer"]}}, {"tags": {"any": ["VIP"]}}]}),
+)
+# A uniform draw in [0, 1) from (row id, salt): the same data on every run, whatever the plan.
+UNIFORM = (
+    "CREATE FUNCTION pg_temp.u(bigint, int) RETURNS float8 LANGUAGE sql IMMUTABLE AS"
+    " $$ SELECT (hashint8($1 * 1000003 + $2) & 2147483647)::float8 / 2147483648 $$"
+)
+
+
+async def seed_filter_data(
+    conn: asyncpg.Connection, account_id: int, users: list[int], tag_ids: list[int], now: datetime
+) -> None:
+    """Custom field values of every type, tasks (some overdue), leads from forms with UTMs, more
+    tags and segments -- what the filter corpus (bench/filters.py) asks about. Set-based SQL in
+    the server (one INSERT … SELECT per table over the loaded contacts) is faster than drawing
+    these rows in Python and copying them; rows are drawn from a hash of ids, so reproducible.
+    They have no journey entries: no filter reads the journey."""
+    await conn.execute(UNIFORM)
+    for table in ("utm", "contact_tag"):  # COPY wrote their ids: move the sequences past them
+        await conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"
+        )
+    a, users_sql = "c.account_id = $1", "$3::int[]"
+    pick_user = f"({users_sql})[1 + floor(pg_temp.u(c.id, {{salt}}) * cardinality({users_sql}))::int]"
+    for key, label, type_ in EXTRA_FIELDS:
+        await conn.execute(
+            "INSERT INTO custom_field (account_id, key, label, type, options, required, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, '[]', false, $5, $5) ON CONFLICT DO NOTHING",
+            account_id, key, label, type_, now,
+        )  # fmt: skip
+    fields = {
+        r["key"]: r["id"]
+        for r in await conn.fetch("SELECT id, key FROM custom_field WHERE account_id = $1", account_id)
+    }
+    for key, (share, columns) in FIELD_VALUES.items():
+        field_id = fields[key]
+        names = ", ".join(columns)
+        values = ", ".join(columns.values())
+        await conn.execute(
+            f"INSERT INTO custom_field_value (field_id, contact_id, {names}, updated_at)"
+            f" SELECT $3, c.id, {values}, $2"
+            f" FROM (SELECT c.*, pg_temp.u(c.id, $3 + 7000) AS h FROM contact c WHERE {a}) c"
+            f" WHERE pg_temp.u(c.id, $3) < {share}"
+            " ON CONFLICT DO NOTHING",
+            account_id, now, field_id,
+        )  # fmt: skip
+    # Tasks: a third of the cards have one, some two; due from two months back to a month ahead.
+    # Those due in the past are mostly done; the rest are overdue.
+    await conn.execute(
+        f"""
+        INSERT INTO task (account_id, contact_id, kind, title, body, text_length, due_at, status,
+                          assignee_id, owner_id, completed_at, completed_by_id, due_version, created_at, updated_at)
+        SELECT $1, id, kind, title, '', 0, due, status, assignee, owner,
+               CASE WHEN status = 'DONE' THEN due END, CASE WHEN status = 'DONE' THEN assignee END,
+               0, created, created
+        FROM (
+            SELECT c.id,
+                   ($4::text[])[1 + floor(pg_temp.u(c.id, 110 + n) * cardinality($4::text[]))::int] AS kind,
+                   ($5::text[])[1 + floor(pg_temp.u(c.id, 120 + n) * cardinality($5::text[]))::int] AS title,
+                   date_trunc('minute', $2::timestamptz - interval '60 days'
+                                        + pg_temp.u(c.id, 130 + n) * interval '90 days') AS due,
+                   CASE WHEN pg_temp.u(c.id, 130 + n) >= 2.0 / 3 THEN 'OPEN'
+                        WHEN pg_temp.u(c.id, 140 + n) < 0.7 THEN 'DONE'
+                        WHEN pg_temp.u(c.id, 140 + n) < 0.75 THEN 'CANCELLED' ELSE 'OPEN' END AS status,
+                   {pick_user.format(salt=150)} AS assignee, {pick_user.format(salt=160)} AS owner,
+                   $2::timestamptz - interval '61 days' AS created
+            FROM contact c CROSS JOIN generate_series(1, 2) AS n
+            WHERE {a} AND pg_temp.u(c.id, 100 + n) < CASE n WHEN 1 THEN 0.35 ELSE 0.1 END
+        ) t
+        """,
+        account_id, now, users, list(TASK_KINDS), list(TASK_TITLES),
+    )  # fmt: skip
+    # Leads: four forms; two cards in five came in through one (one in ten of those twice), at
+    # their creation. Most leads carry the UTMs they arrived with (utm.lead_id).
+    form_ids = []
+    for i, name in enumerate(FORM_NAMES):
+        form_ids.append(
+            await conn.fetchval(
+                "INSERT INTO lead_form (account_id, name, key, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                account_id, name, f"bench-form-{account_id}-{i}", now - HISTORY,
+            )
+        )  # fmt: skip
+    await conn.execute(
+        f"""
+        INSERT INTO lead (account_id, contact_id, form_id, form_name, submitted_at, status,
+                          match_reason, fingerprint, identity, created_at)
+        SELECT $1, c.id, f.id, f.name, at, CASE n WHEN 1 THEN 'NEW' ELSE 'DUPLICATE' END,
+               CASE n WHEN 1 THEN 'NEW' ELSE 'EMAIL' END, md5(c.id || '-' || n), '{{}}', at
+        FROM contact c CROSS JOIN generate_series(1, 2) AS n
+        CROSS JOIN LATERAL (SELECT c.created_at + (n - 1) * pg_temp.u(c.id, 210) * interval '30 days' AS at) t
+        JOIN lead_form f ON f.id = ($2::int[])[1 + floor(pg_temp.u(c.id, 220 + n) * cardinality($2::int[]))::int]
+        WHERE {a} AND pg_temp.u(c.id, 200) < 0.4 AND (n = 1 OR pg_temp.u(c.id, 201) < 0.1)
+        """,
+        account_id, form_ids,
+    )  # fmt: skip
+    sources = [(s, m, c) for s, m, campaigns, _ in UTM_SOURCES for c in campaigns]
+    await conn.execute(
+        """
+        INSERT INTO utm (contact_id, lead_id, source, medium, campaign, captured_at)
+        SELECT l.contact_id, l.id, ($2::text[])[k], ($3::text[])[k], ($4::text[])[k], l.submitted_at
+        FROM lead l CROSS JOIN LATERAL (SELECT 1 + floor(pg_temp.u(l.id, 230) * cardinality($2::text[]))::int AS k) t
+        WHERE l.account_id = $1 AND pg_temp.u(l.id, 231) < 0.75 AND l.form_id IS NOT NULL
+        """,
+        account_id, [s for s, _, _ in sources], [m for _, m, _ in sources], [c for _, _, c in sources],
+    )  # fmt: skip
+    # More tags: the history above tags a card now and then; a quarter of the cards get one to
+    # three more of the account's tags.
+    await conn.execute(
+        f"""
+        INSERT INTO contact_tag (contact_id, tag_id, created_at)
+        SELECT c.id, ($2::int[])[1 + floor(pg_temp.u(c.id, 310 + n) * cardinality($2::int[]))::int], c.created_at
+        FROM contact c CROSS JOIN generate_series(1, 3) AS n
+        WHERE {a} AND pg_temp.u(c.id, 300) < 0.25 AND (n = 1 OR pg_temp.u(c.id, 300 + n) < 0.4)
+        ON CONFLICT DO NOTHING
+        """,
+        account_id, tag_ids,
+    )  # fmt: skip
+    creator = users[0]
+    for salt, (name, share) in enumerate(STATIC_SEGMENTS):
+        segment_id = await conn.fetchval(
+            "INSERT INTO segment (account_id, name, kind, created_by_id, created_at, updated_at)"
+            " VALUES ($1, $2, 'STATIC', $3, $4, $4) RETURNING id",
+            account_id, name, creator, now,
+        )  # fmt: skip
+        await conn.execute(
+            f"INSERT INTO segment_member (segment_id, contact_id, added_at) SELECT $2, c.id, $3"
+            f" FROM contact c WHERE {a} AND pg_temp.u(c.id, 400 + $4) < $5",
+            account_id, segment_id, now, salt, share,
+        )  # fmt: skip
+    for name, spec in DYNAMIC_SEGMENTS:
+        await conn.execute(
+            "INSERT INTO segment (account_id, name, kind, filter_spec, created_by_id, created_at, updated_at)"
+            " VALUES ($1, $2, 'DYNAMIC', $3::jsonb, $4, $5, $5)",
+            account_id, name, _json(spec), creator, now,
+        )  # fmt: skip
+
+
 async def _secondary_indexes(conn: asyncpg.Connection) -> list[tuple[str, str]]:
     """(name, CREATE INDEX …) of the loaded tables' indexes that back no constraint."""
     rows = await conn.fetch(
@@ -808,7 +1009,7 @@ async def _secondary_indexes(conn: asyncpg.Connection) -> list[tuple[str, str]]:
         " FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid"
         " WHERE t.relname = ANY($1::text[]) AND t.relnamespace = 'public'::regnamespace"
         " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
-        list(COLUMNS),
+        [*COLUMNS, *FILTER_TABLES],
     )
     return [(r["name"], r["definition"]) for r in rows]
 
@@ -893,6 +1094,9 @@ async def seed_database(name: str, contacts: int, events: int, *, reuse: bool) -
         if plan.contacts:
             await _copy_chunks(conn, plan)
         phase("COPY")
+        users = [p.user_id for p in people]
+        await seed_filter_data(conn, account_id, users, [t for t, _ in tags], plan.now)
+        phase("filter data (custom fields, tasks, leads, tags, segments)")
         for index_name, definition in indexes:
             print(f"{name}: building {index_name}", file=sys.stderr, flush=True)
             await conn.execute(definition)
@@ -994,6 +1198,8 @@ class Timing:
     p50_ms: float
     p99_ms: float
     rows: int  # edges returned (for searches), to show what was found
+    p95_ms: float = 0.0
+    edges: int = 0  # contacts on the page (rows is totalCount when the query asks for it)
 
 
 class Sender:
@@ -1017,15 +1223,26 @@ class Sender:
             self.rows = contacts["totalCount"]
         else:
             self.rows = len(contacts["edges"]) if contacts else 1
+        self.edges = len(contacts.get("edges") or []) if contacts else 1
         if record:
             self.samples.append(elapsed)
 
     def timing(self) -> Timing:
-        return Timing(percentile(self.samples, 0.5) * 1000, percentile(self.samples, 0.99) * 1000, self.rows)
+        return Timing(
+            percentile(self.samples, 0.5) * 1000,
+            percentile(self.samples, 0.99) * 1000,
+            self.rows,
+            percentile(self.samples, 0.95) * 1000,
+            self.edges,
+        )
 
 
 async def measure(
-    small: ScaleDB, large: ScaleDB, requests: int, warmup: int
+    small: ScaleDB,
+    large: ScaleDB,
+    requests: int,
+    warmup: int,
+    make_probes: Callable[[ScaleDB], list[Probe]] | None = None,
 ) -> list[tuple[str, Timing, Timing]]:
     """Both databases served at once (one process each). Requests alternate between the two, one
     at a time, so whatever else the machine is doing weighs on both sides alike."""
@@ -1039,7 +1256,8 @@ async def measure(
         ):
             for server in servers:
                 await server.ready()
-            for small_probe, large_probe in zip(probes(small), probes(large), strict=True):
+            make = make_probes or probes
+            for small_probe, large_probe in zip(make(small), make(large), strict=True):
                 print(f"measuring {small_probe.label} ...", file=sys.stderr, flush=True)
                 a = Sender(small_client, small.api_key, small_probe)
                 b = Sender(large_client, large.api_key, large_probe)
@@ -1073,7 +1291,9 @@ class StatementLog(logging.Handler):
             self.statements.append((sql, values))
 
 
-async def explain(db: ScaleDB, path: Path) -> None:
+async def explain(
+    db: ScaleDB, path: Path, make_probes: Callable[[ScaleDB], list[Probe]] | None = None
+) -> None:
     app = create_app(
         Settings(database_url=db.url, run_dispatcher=False, load_entry_points=False, graphiql=False)
     )
@@ -1083,7 +1303,7 @@ async def explain(db: ScaleDB, path: Path) -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             headers = {"Authorization": f"Bearer {db.api_key}"}
-            for probe in probes(db):
+            for probe in (make_probes or probes)(db):
                 await client.post("/graphql", json=probe.payload, headers=headers)  # warm the cache
                 log, old_level = StatementLog(), logger.level
                 logger.addHandler(log)

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 DEFAULT_EXPIRES_IN = 300
 MAX_EXPIRES_IN = 7 * 24 * 3600
 _PURPOSE = b"dossier-file-download:"
+# A job's file (an export, an import's report: BulkJob.file) is served by GET /job-files/{token}
+# and signed under its own purpose, so a job's id never passes for an attachment's or back.
+JOB_FILE_PURPOSE = b"dossier-job-file:"
+JOB_FILES_PATH = "/job-files"
 
 
 @dataclass
@@ -62,24 +66,32 @@ def _key() -> bytes:
     return _config.secret
 
 
-def _signature(message: str) -> str:
-    mac = hmac.new(_key(), _PURPOSE + message.encode(), hashlib.sha256).digest()
+def _signature(message: str, purpose: bytes = _PURPOSE) -> str:
+    mac = hmac.new(_key(), purpose + message.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-def make_token(attachment_id: int, account_id: int, expires_in: int, *, now: float | None = None) -> str:
+def make_token(
+    attachment_id: int,
+    account_id: int,
+    expires_in: int,
+    *,
+    now: float | None = None,
+    purpose: bytes = _PURPOSE,
+) -> str:
+    """`purpose`: what the id names (an attachment by default; JOB_FILE_PURPOSE: a job's file)."""
     expires = int((time.time() if now is None else now) + expires_in)
     message = f"{attachment_id}.{account_id}.{expires}"
-    return f"{message}.{_signature(message)}"
+    return f"{message}.{_signature(message, purpose)}"
 
 
-def read_token(token: str, *, now: float | None = None) -> tuple[int, int] | None:
+def read_token(token: str, *, now: float | None = None, purpose: bytes = _PURPOSE) -> tuple[int, int] | None:
     """(attachment id, account id) of a valid, unexpired token; None for anything else."""
     parts = token.split(".")
     if len(parts) != 4 or not all(p.isdigit() and len(p) <= 12 for p in parts[:3]):
         return None
     message = ".".join(parts[:3])
-    if not hmac.compare_digest(parts[3], _signature(message)):
+    if not hmac.compare_digest(parts[3], _signature(message, purpose)):
         return None
     attachment_id, account_id, expires = (int(p) for p in parts[:3])
     if expires < (time.time() if now is None else now):

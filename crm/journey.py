@@ -83,6 +83,10 @@ class JourneyKind(StrEnum):
     TASK_COMPLETED = "TASK_COMPLETED"
     TASK_REOPENED = "TASK_REOPENED"
     TASK_CANCELLED = "TASK_CANCELLED"
+    # Static segments' members (crm/services/segments.py): addToSegment, removeFromSegment,
+    # createSegment with contactIds, the bulk action ADD_TO_SEGMENT.
+    ADDED_TO_SEGMENT = "ADDED_TO_SEGMENT"
+    REMOVED_FROM_SEGMENT = "REMOVED_FROM_SEGMENT"
     # Call recordings (crm/services/recordings.py).
     RECORDING_ATTACHED = "RECORDING_ATTACHED"
     RECORDING_SHARED = "RECORDING_SHARED"
@@ -92,6 +96,11 @@ class JourneyKind(StrEnum):
     # A task fell due or a call is coming: the users were notified (crm/services/reminders.py).
     # Fires no hook of its own: the reminder fires task_due / call_reminder.
     NOTIFICATION_SENT = "NOTIFICATION_SENT"
+    # A row of an import file created this contact or merged into it (crm/imports). Fires no
+    # hook per contact: the import job fires contacts_imported once when it ends.
+    CONTACT_IMPORTED = "CONTACT_IMPORTED"
+    # exportContact: the contact's data was exported (a GDPR access request, crm/services/exports.py).
+    CONTACT_EXPORTED = "CONTACT_EXPORTED"
 
 
 # The hookspec (plugins/hookspecs.py) that each mutation's event fires. Kinds not listed
@@ -162,6 +171,9 @@ HOOK_FOR_KIND: dict[JourneyKind, str] = {
     JourneyKind.TASK_COMPLETED: "task_completed",
     JourneyKind.TASK_REOPENED: "task_reopened",
     JourneyKind.TASK_CANCELLED: "task_cancelled",
+    JourneyKind.ADDED_TO_SEGMENT: "contact_added_to_segment",
+    JourneyKind.REMOVED_FROM_SEGMENT: "contact_removed_from_segment",
+    JourneyKind.CONTACT_EXPORTED: "contact_exported",
 }
 
 # Hooks whose events outgoing webhooks may subscribe to: every event hook above.

@@ -58,6 +58,9 @@ def contact_snapshot(contact: Contact) -> ContactSnapshot:
 class UnitOfWork:
     actor: Actor
     conn: BaseDBAsyncClient
+    # Appended to every journey summary: where a change came from when not from the actor's own
+    # request (a bulk action's job: " (bulk action, job 12)").
+    origin: str = ""
     _published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _outbox_rows: int = 0
 
@@ -86,7 +89,7 @@ class UnitOfWork:
             actor_kind=self.actor.kind.value,
             actor_user_id=self.actor.user_id,
             actor_name=self.actor.name[:120],
-            summary=summary[:500],
+            summary=summary[: 500 - len(self.origin)] + self.origin,
             changes=dict(changes or {}),
             subject_type=subject_type,
             subject_id=subject_id,

@@ -27,7 +27,7 @@ from crm.live import Broker, make_broker
 from crm.services import leads as lead_service
 from crm.services import reminders
 from crm.services.accounts import authenticate
-from dossier import files, recording_links
+from dossier import files, import_template, job_files, recording_links
 from dossier.http_guard import HttpGuard
 from dossier.intake import INTAKE_PATH, INTAKE_PREFIX, MAX_INTAKE_BYTES, Intake, make_rate_limiter
 from dossier.referral_links import REFERRAL_ROUTE, referral_redirect
@@ -207,6 +207,8 @@ def create_app(
             Route(REFERRAL_ROUTE, referral_redirect, methods=["GET", "HEAD"]),
             *files.ROUTES,  # POST /attachments, GET /files/{token}
             *recording_links.ROUTES,  # GET /shared/recordings/{token}
+            *job_files.ROUTES,  # GET /job-files/{token}
+            *import_template.ROUTES,  # GET /import-template/{token}
             *plugin_routes,
         ],
         lifespan=lifespan,

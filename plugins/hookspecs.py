@@ -358,6 +358,28 @@ def task_cancelled(event: CardEvent) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Segment membership (event.subject_type == "Segment"; see crm/services/segments.py)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def contact_added_to_segment(event: CardEvent) -> None:
+    """The contact joined a STATIC segment (`addToSegment`, `createSegment` with contactIds, the
+    bulk action ADD_TO_SEGMENT); `event.subject` has the segment's id, name and kind."""
+
+
+@hookspec
+def contact_removed_from_segment(event: CardEvent) -> None:
+    """The contact left a STATIC segment (`removeFromSegment`); `event.subject` as when added."""
+
+
+@hookspec
+def contact_exported(event: CardEvent) -> None:
+    """The contact's data was exported whole (`exportContact`: a GDPR access request);
+    `event.subject` has jobId, fileName, size and files (how many files the ZIP holds)."""
+
+
+# ---------------------------------------------------------------------------------------
 # Note events (event.subject_type == "Note")
 # ---------------------------------------------------------------------------------------
 
@@ -558,3 +580,55 @@ def form_revoked(event: AccountEvent) -> None:
 def custom_field_applied(event: AccountEvent) -> None:
     """An `applyCustomFieldToAll` job finished: once for all the contacts it filled;
     `event.subject` has jobId, key, label, value, filled and skipped."""
+
+
+@hookspec
+def contacts_imported(event: AccountEvent) -> None:
+    """An `importContacts` job (or `dossier import`) finished: once for the whole file, not per
+    contact; `event.subject` has jobId, filename, mode, created, merged, duplicates, invalid."""
+
+
+@hookspec
+def view_saved(event: AccountEvent) -> None:
+    """A saved view of the contacts table was created or changed (`createView`, `updateView`);
+    `event.subject` has id, name, shared, ownerId, columns and filterCount."""
+
+
+@hookspec
+def view_deleted(event: AccountEvent) -> None:
+    """A saved view was deleted (`deleteView`); `event.subject` as for view_saved."""
+
+
+@hookspec
+def segment_saved(event: AccountEvent) -> None:
+    """A segment was created, renamed or given a new filter (`createSegment`, `updateSegment`);
+    `event.subject` has id, name and kind (DYNAMIC or STATIC)."""
+
+
+@hookspec
+def segment_deleted(event: AccountEvent) -> None:
+    """A segment was deleted (`deleteSegment`); `event.subject` as for segment_saved, with members
+    (how many contacts a STATIC one held)."""
+
+
+@hookspec
+def contacts_exported(event: AccountEvent) -> None:
+    """An export of the contacts table finished (`exportContacts`, bulkAction EXPORT, `dossier
+    export`): once per export; `event.subject` has jobId (null from the CLI), format, rows,
+    columns, fileName and size. The file itself is the job's (`BulkJob.file`)."""
+
+
+@hookspec
+def bulk_action_finished(event: AccountEvent) -> None:
+    """A `bulkAction` job is DONE (not cancelled or failed): once per job, after the per-contact
+    hooks of its changes; `event.subject` has jobId, action, total, done, skipped, failed and
+    skippedByReason."""
+
+
+@hookspec
+def marketing_export(event: AccountEvent) -> None:
+    """The bulk action MARKETING_EXPORT handed you a batch of contacts for your email-marketing
+    tool (implementing this hook is what makes the action available): once per batch of up to
+    200; `event.subject` has jobId, contacts (id, displayName, firstName, lastName,
+    businessName, email, phone, status, communicationOptInAt: only contacts with an email who
+    opted in to communication) and options (the caller's JSON, e.g. a list id)."""

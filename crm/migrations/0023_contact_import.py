@@ -1,6 +1,8 @@
-"""Imports (issue 14, D7) -- filled by the import work."""
+"""Imports (issue 14, D7): a contact's "new data" flag, set when an imported row merged into it
+(article 001: "a new icon will appear next to it") and cleared by clearNewData."""
 
-from tortoise import migrations
+from tortoise import fields, migrations
+from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
@@ -8,4 +10,10 @@ class Migration(migrations.Migration):
 
     initial = False
 
-    operations: list = []
+    operations = [
+        ops.AddField(
+            model_name="Contact",
+            name="new_data_at",
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+    ]

@@ -83,6 +83,9 @@ class Contact(Model):
     communication_opt_in = fields.BooleanField(default=False, db_default=False)
     communication_opt_in_at = fields.DatetimeField(null=True)
     communication_opt_in_source = fields.CharField(max_length=16, null=True)
+    # Set when an imported row merged into this contact (crm/imports, CONTACTS mode): the table
+    # shows a "new data" mark until someone clears it (clearNewData).
+    new_data_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -27,7 +27,7 @@ from crm.actor import Actor
 from crm.clock import utcnow
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.journey import JourneyKind
-from crm.models import Attachment, Call, Contact
+from crm.models import Attachment, BackgroundJob, Call, Contact
 from crm.models.attachments import AttachmentKind
 from crm.services import _scoped
 from crm.sniff import HEAD_BYTES, sniff
@@ -300,10 +300,21 @@ class SweepReport:
     failed: list[str]  # orphans whose deletion failed
 
 
+async def _job_objects() -> set[str]:
+    """Objects jobs name: the files they produced (exports, import reports), and the parts an
+    active job has written so far (an export's batches, listed in its cursor as `parts`)."""
+    files = await BackgroundJob.filter(file_key__isnull=False).values_list("file_key", flat=True)
+    parts: set[str] = set()
+    for cursor in await BackgroundJob.filter(status__in=("QUEUED", "RUNNING")).values_list("cursor", flat=True):
+        if isinstance(cursor, dict):
+            parts.update(key for key in cursor.get("parts") or () if isinstance(key, str))
+    return set(files) | parts
+
+
 async def sweep(
     *, grace: timedelta = DEFAULT_SWEEP_GRACE, dry_run: bool = False, now: datetime | None = None
 ) -> SweepReport:
-    """Delete objects no attachment row names (older than `grace`), and report rows whose
+    """Delete objects no attachment row or job names (older than `grace`), and report rows whose
     object is missing. The keys are read after the listing, so an upload whose row lands
     meanwhile is known; one still in flight is younger than the grace period."""
     store = storage.current()
@@ -311,7 +322,7 @@ async def sweep(
     cutoff = (now or listed_at) - grace
     listed = [info async for info in store.list()]
     rows = await Attachment.all().values_list("id", "storage_key", "created_at")
-    known = {key for _, key, _ in rows}
+    known = {key for _, key, _ in rows} | await _job_objects()
     present = {info.key for info in listed}
     orphans = sorted(info.key for info in listed if info.key not in known and info.modified <= cutoff)
     young = sum(1 for info in listed if info.key not in known and info.modified > cutoff)

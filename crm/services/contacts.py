@@ -13,7 +13,7 @@ from crm.errors import BadInput, Forbidden, NotFound
 from crm.journey import JourneyKind
 from crm.models import Account, Contact, FormAnswer, User, Utm
 from crm.services import _scoped, conversions, custom_fields, header, profile
-from crm.uow import display_name, unit_of_work
+from crm.uow import UnitOfWork, display_name, unit_of_work
 
 # Identity columns a client may set, with the name the API (and the journey) uses for each.
 IDENTITY_FIELDS: dict[str, str] = {
@@ -213,40 +213,54 @@ def _find_status(statuses: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
     raise BadInput(f"{v.quoted(wanted)} is not one of this account's statuses: {names}", field="status")
 
 
+def status_choice(account: Account, status: str, sub_status: str | None) -> tuple[dict[str, Any], str | None]:
+    """The account's status entry named `status` and the sub-status spelt as listed; BAD_USER_INPUT
+    for one the account does not have (setContactStatus, the bulk action SET_STATUS)."""
+    entry = _find_status(account.statuses, status)
+    allowed_subs: list[str] = entry.get("subStatuses") or []
+    sub = v.clean_text(sub_status, "subStatus", max_length=50)
+    if sub is not None:
+        match = next((s for s in allowed_subs if s.casefold() == sub.casefold()), None)
+        if match is None:
+            options = ", ".join(allowed_subs) if allowed_subs else "none"
+            raise BadInput(
+                f"{v.quoted(sub)} is not a sub-status of {entry['name']!r} (options: {options})",
+                field="subStatus",
+            )
+        sub = match
+    return entry, sub
+
+
+async def apply_status(uow: UnitOfWork, contact: Contact, entry: dict[str, Any], sub: str | None) -> bool:
+    """Give the locked `contact` this status (a `status_choice`), journaled; False when it already
+    had it (no entry)."""
+    changes: dict[str, list[Any]] = {}
+    if contact.status != entry["name"]:
+        changes["status"] = [contact.status, entry["name"]]
+    if contact.sub_status != sub:
+        changes["subStatus"] = [contact.sub_status, sub]
+    if not changes:
+        return False
+    contact.status, contact.sub_status = entry["name"], sub
+    if entry.get("converts") and contact.converted_at is None:
+        contact.converted_at = utcnow()
+        changes["convertedAt"] = [None, contact.converted_at.isoformat()]
+    await contact.save(using_db=uow.conn)
+    label = entry["name"] + (f" ({sub})" if sub else "")
+    await uow.record(
+        contact, JourneyKind.STATUS_CHANGED, f"{uow.actor.name} set the status to {label}", changes
+    )
+    if "status" in changes:
+        await conversions.status_reached(uow, contact, entry)
+    return True
+
+
 async def set_status(actor: Actor, contact_id: int, status: str, sub_status: str | None = None) -> Contact:
     async with unit_of_work(actor) as uow:
         account = await Account.get(id=actor.account_id).using_db(uow.conn)
-        entry = _find_status(account.statuses, status)
-        allowed_subs: list[str] = entry.get("subStatuses") or []
-        sub = v.clean_text(sub_status, "subStatus", max_length=50)
-        if sub is not None:
-            match = next((s for s in allowed_subs if s.casefold() == sub.casefold()), None)
-            if match is None:
-                options = ", ".join(allowed_subs) if allowed_subs else "none"
-                raise BadInput(
-                    f"{v.quoted(sub)} is not a sub-status of {entry['name']!r} (options: {options})",
-                    field="subStatus",
-                )
-            sub = match
+        entry, sub = status_choice(account, status, sub_status)
         contact = await _scoped.contact(uow, contact_id)
-        changes: dict[str, list[Any]] = {}
-        if contact.status != entry["name"]:
-            changes["status"] = [contact.status, entry["name"]]
-        if contact.sub_status != sub:
-            changes["subStatus"] = [contact.sub_status, sub]
-        if not changes:
-            return contact
-        contact.status, contact.sub_status = entry["name"], sub
-        if entry.get("converts") and contact.converted_at is None:
-            contact.converted_at = utcnow()
-            changes["convertedAt"] = [None, contact.converted_at.isoformat()]
-        await contact.save(using_db=uow.conn)
-        label = entry["name"] + (f" ({sub})" if sub else "")
-        await uow.record(
-            contact, JourneyKind.STATUS_CHANGED, f"{actor.name} set the status to {label}", changes
-        )
-        if "status" in changes:
-            await conversions.status_reached(uow, contact, entry)
+        await apply_status(uow, contact, entry, sub)
     return contact
 
 
@@ -257,6 +271,44 @@ OWNER_FIELDS = {
 }
 
 
+async def owner_users(uow: UnitOfWork, user_ids: Iterable[int | None]) -> dict[int, User]:
+    """The account's users among `user_ids`, by id."""
+    ids = {i for i in user_ids if i is not None}
+    return {
+        u.id: u for u in await User.filter(id__in=ids, account_id=uow.actor.account_id).using_db(uow.conn)
+    }
+
+
+def refuse_unknown_owners(wanted: Mapping[str, int | None], users: Mapping[int, User]) -> None:
+    for key, user_id in wanted.items():
+        if user_id is not None and user_id not in users:
+            raise NotFound(f"no user with id {user_id} in this account", field=OWNER_FIELDS[key] + "Id")
+
+
+async def apply_owners(
+    uow: UnitOfWork, contact: Contact, wanted: Mapping[str, int | None], users: Mapping[int, User]
+) -> bool:
+    """Set the locked `contact`'s owners (`wanted`: OWNER_FIELDS keys, checked users), journaled;
+    False when it already had them. `users` must hold the current owners too, for the names."""
+    changes: dict[str, list[Any]] = {}
+    for key, user_id in wanted.items():
+        before = getattr(contact, key)
+        if before != user_id:
+            changes[OWNER_FIELDS[key]] = [
+                users[before].name if before in users else None,
+                users[user_id].name if user_id is not None else None,
+            ]
+            setattr(contact, key, user_id)
+    if not changes:
+        return False
+    await contact.save(using_db=uow.conn)
+    summary = "; ".join(f"{field} → {after or 'nobody'}" for field, (_, after) in changes.items())
+    await uow.record(
+        contact, JourneyKind.OWNER_CHANGED, f"{uow.actor.name} changed owners: {summary}", changes
+    )
+    return True
+
+
 async def assign_owners(actor: Actor, contact_id: int, owners: Mapping[str, int | None]) -> Contact:
     """Set any of setter owner, closer owner and assigned rep; None clears one."""
     if not actor.is_manager:
@@ -264,27 +316,7 @@ async def assign_owners(actor: Actor, contact_id: int, owners: Mapping[str, int 
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
         wanted = {k: owners[k] for k in OWNER_FIELDS if k in owners}
-        ids = {i for i in (*wanted.values(), *(getattr(contact, k) for k in wanted)) if i is not None}
-        users = {
-            u.id: u for u in await User.filter(id__in=ids, account_id=actor.account_id).using_db(uow.conn)
-        }
-        for key, user_id in wanted.items():
-            if user_id is not None and user_id not in users:
-                raise NotFound(f"no user with id {user_id} in this account", field=OWNER_FIELDS[key] + "Id")
-        changes: dict[str, list[Any]] = {}
-        for key, user_id in wanted.items():
-            before = getattr(contact, key)
-            if before != user_id:
-                changes[OWNER_FIELDS[key]] = [
-                    users[before].name if before in users else None,
-                    users[user_id].name if user_id is not None else None,
-                ]
-                setattr(contact, key, user_id)
-        if not changes:
-            return contact
-        await contact.save(using_db=uow.conn)
-        summary = "; ".join(f"{field} → {after or 'nobody'}" for field, (_, after) in changes.items())
-        await uow.record(
-            contact, JourneyKind.OWNER_CHANGED, f"{actor.name} changed owners: {summary}", changes
-        )
+        users = await owner_users(uow, (*wanted.values(), *(getattr(contact, k) for k in wanted)))
+        refuse_unknown_owners(wanted, users)
+        await apply_owners(uow, contact, wanted, users)
     return contact

@@ -107,24 +107,47 @@ async def _contacts(uow: UnitOfWork, ids: list[int]) -> list[Contact]:
 # -- archive and restore --------------------------------------------------------------------
 
 
+async def archive_in(uow: UnitOfWork, contacts: Sequence[Contact]) -> list[Contact]:
+    """Archive the live ones of these locked contacts, journaled; returns those archived."""
+    now = utcnow()
+    changed = [c for c in contacts if c.archived_at is None]
+    if changed:
+        await Contact.filter(id__in=[c.id for c in changed]).using_db(uow.conn).update(archived_at=now)
+    for contact in changed:
+        contact.archived_at = now
+        await uow.record(
+            contact,
+            JourneyKind.CONTACT_ARCHIVED,
+            f"{uow.actor.name} archived {_name(contact)}",
+            {"archivedAt": [None, now.isoformat()]},
+        )
+    return changed
+
+
+async def restore_in(uow: UnitOfWork, contacts: Sequence[Contact]) -> list[Contact]:
+    """Bring the archived ones of these locked contacts back, journaled; returns those restored."""
+    changed = [c for c in contacts if c.archived_at is not None]
+    if changed:
+        await Contact.filter(id__in=[c.id for c in changed]).using_db(uow.conn).update(archived_at=None)
+    for contact in changed:
+        since = contact.archived_at
+        contact.archived_at = None
+        await uow.record(
+            contact,
+            JourneyKind.CONTACT_RESTORED,
+            f"{uow.actor.name} restored {_name(contact)} from the archive",
+            {"archivedAt": [_json(since), None]},
+        )
+    return changed
+
+
 async def archive_contacts(actor: Actor, ids: Sequence[int]) -> tuple[list[Contact], list[int]]:
     """Archive the contacts; returns them all and the ids this call archived (the others
     already were)."""
     wanted = _clean_ids(ids)
     async with unit_of_work(actor) as uow:
         contacts = await _contacts(uow, wanted)
-        now = utcnow()
-        changed = [c for c in contacts if c.archived_at is None]
-        if changed:
-            await Contact.filter(id__in=[c.id for c in changed]).using_db(uow.conn).update(archived_at=now)
-        for contact in changed:
-            contact.archived_at = now
-            await uow.record(
-                contact,
-                JourneyKind.CONTACT_ARCHIVED,
-                f"{actor.name} archived {_name(contact)}",
-                {"archivedAt": [None, now.isoformat()]},
-            )
+        changed = await archive_in(uow, contacts)
     return contacts, [c.id for c in changed]
 
 
@@ -133,18 +156,7 @@ async def restore_contacts(actor: Actor, ids: Sequence[int]) -> tuple[list[Conta
     wanted = _clean_ids(ids)
     async with unit_of_work(actor) as uow:
         contacts = await _contacts(uow, wanted)
-        changed = [c for c in contacts if c.archived_at is not None]
-        if changed:
-            await Contact.filter(id__in=[c.id for c in changed]).using_db(uow.conn).update(archived_at=None)
-        for contact in changed:
-            since = contact.archived_at
-            contact.archived_at = None
-            await uow.record(
-                contact,
-                JourneyKind.CONTACT_RESTORED,
-                f"{actor.name} restored {_name(contact)} from the archive",
-                {"archivedAt": [_json(since), None]},
-            )
+        changed = await restore_in(uow, contacts)
     return contacts, [c.id for c in changed]
 
 
@@ -227,6 +239,32 @@ async def _erase_deliveries(uow: UnitOfWork, ids: list[int]) -> None:
     await outbox.delete()
 
 
+async def delete_in(uow: UnitOfWork, contacts: Sequence[Contact]) -> list[str]:
+    """Erase these locked, archived contacts with everything tied to them, each journaled (its
+    hook carries the last snapshot). Returns the storage keys of their files: discard them
+    (`discard_objects`) once the transaction has committed."""
+    ids = [c.id for c in contacts]
+    if not ids:
+        return []
+    snapshots = await _snapshots(uow, list(contacts))
+    # Their files' objects go after commit (rows cascade with the contacts); see attachments.
+    files = await attachment_keys(uow.conn, uow.actor.account_id, [*ids, *await _absorbed(uow, ids)])
+    await _erase_deliveries(uow, ids)
+    for contact in contacts:
+        # Written before the card goes: its journey entry goes with it, the outbox rows stay.
+        await uow.record(
+            contact,
+            JourneyKind.CONTACT_DELETED,
+            f"{uow.actor.name} deleted {_name(contact)} for good",
+            {"archivedAt": [_json(contact.archived_at), None]},
+            subject_type="Contact",
+            subject_id=contact.id,
+            subject=snapshots[contact.id],
+        )
+    await Contact.filter(id__in=ids, account_id=uow.actor.account_id).using_db(uow.conn).delete()
+    return files
+
+
 async def delete_contacts(actor: Actor, ids: Sequence[int]) -> list[int]:
     """Erase archived contacts for good; returns their ids. A live one refuses the whole call."""
     if not actor.is_manager:
@@ -242,22 +280,7 @@ async def delete_contacts(actor: Actor, ids: Sequence[int]) -> list[int]:
                 " Nothing was deleted",
                 field="ids",
             )
-        snapshots = await _snapshots(uow, contacts)
-        # Their files' objects go after commit (rows cascade with the contacts); see attachments.
-        files = await attachment_keys(uow.conn, actor.account_id, [*wanted, *await _absorbed(uow, wanted)])
-        await _erase_deliveries(uow, wanted)
-        for contact in contacts:
-            # Written before the card goes: its journey entry goes with it, the outbox rows stay.
-            await uow.record(
-                contact,
-                JourneyKind.CONTACT_DELETED,
-                f"{actor.name} deleted {_name(contact)} for good",
-                {"archivedAt": [_json(contact.archived_at), None]},
-                subject_type="Contact",
-                subject_id=contact.id,
-                subject=snapshots[contact.id],
-            )
-        await Contact.filter(id__in=wanted, account_id=actor.account_id).using_db(uow.conn).delete()
+        files = await delete_in(uow, contacts)
     await discard_objects(files)
     return wanted
 

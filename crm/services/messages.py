@@ -118,15 +118,39 @@ def _excerpt(text: str, limit: int = 60) -> str:
 # -- SMS ------------------------------------------------------------------------------------
 
 
-def sms_refusal(contact: Contact) -> str | None:
-    """Why this contact may not be texted now, or None. Consent rules live here and only here."""
+def sms_refusal_code(contact: Contact) -> tuple[str, str] | None:
+    """(code, why) this contact may not be texted now, or None; code is NO_PHONE, LANDLINE or
+    NO_SMS_CONSENT (bulk SMS counts skips by it). Consent rules live here and only here."""
     if not contact.phone:
-        return "the contact has no phone number"
+        return "NO_PHONE", "the contact has no phone number"
     if contact.phone_line_type in NON_TEXTABLE_LINES:
-        return LANDLINE_REASON
+        return "LANDLINE", LANDLINE_REASON
     if not contact.ok_to_sms:
-        return contact.sms_blocked_reason or "the contact has not agreed to receive SMS (okToSms is off)"
+        return "NO_SMS_CONSENT", (
+            contact.sms_blocked_reason or "the contact has not agreed to receive SMS (okToSms is off)"
+        )
     return None
+
+
+def sms_refusal(contact: Contact) -> str | None:
+    """Why this contact may not be texted now, or None."""
+    refusal = sms_refusal_code(contact)
+    return refusal[1] if refusal else None
+
+
+def require_sms() -> None:
+    if "sms" not in wiring.capabilities:
+        raise NotConfigured(
+            "SMS is not configured on this server: set DOSSIER_TWILIO_ACCOUNT_SID, "
+            "DOSSIER_TWILIO_AUTH_TOKEN and DOSSIER_TWILIO_FROM"
+        )
+
+
+def require_email() -> None:
+    if "email" not in wiring.capabilities:
+        raise NotConfigured(
+            "email is not configured on this server: set DOSSIER_SMTP_HOST (and port, TLS, credentials, From)"
+        )
 
 
 async def _sender_number(uow: UnitOfWork, account_id: int) -> str | None:
@@ -134,34 +158,47 @@ async def _sender_number(uow: UnitOfWork, account_id: int) -> str | None:
     return account.sms_number or wiring.sms_from
 
 
-async def queue_sms(actor: Actor, contact_id: int, body: str) -> Message:
+def clean_sms_body(body: str) -> str:
     text = v.clean_text(body, "body", max_length=SMS_MAX, required=True)
     assert text is not None
-    if "sms" not in wiring.capabilities:
-        raise NotConfigured(
-            "SMS is not configured on this server: set DOSSIER_TWILIO_ACCOUNT_SID, "
-            "DOSSIER_TWILIO_AUTH_TOKEN and DOSSIER_TWILIO_FROM"
-        )
+    return text
+
+
+async def queue_sms_in(uow: UnitOfWork, contact: Contact, text: str, sender: str | None) -> Message:
+    """Queue a text (a `clean_sms_body`) to the locked `contact`, journaled: the caller has checked
+    it is live and `sms_refusal` has nothing against it. `sender`: `sender_number`."""
+    message = Message(
+        contact_id=contact.id,
+        channel=Channel.SMS.value,
+        direction=Direction.OUTBOUND.value,
+        status=MessageStatus.QUEUED.value,
+        to_address=contact.phone,
+        from_address=sender,
+        body=text,
+        author_id=uow.actor.user_id,
+    )
+    await message.save(using_db=uow.conn)
+    await _record(
+        uow, contact, message, JourneyKind.SMS_QUEUED, f"{uow.actor.name} queued an SMS: {_excerpt(text)}"
+    )
+    return message
+
+
+async def sender_number(uow: UnitOfWork) -> str | None:
+    """The account's own SMS number, else the server's default sender."""
+    return await _sender_number(uow, uow.actor.account_id)
+
+
+async def queue_sms(actor: Actor, contact_id: int, body: str) -> Message:
+    text = clean_sms_body(body)
+    require_sms()
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
         refuse_archived(contact, "texting it")
         refusal = sms_refusal(contact)
         if refusal:
             raise BadInput(f"cannot text this contact: {refusal}", field="contactId")
-        message = Message(
-            contact_id=contact.id,
-            channel=Channel.SMS.value,
-            direction=Direction.OUTBOUND.value,
-            status=MessageStatus.QUEUED.value,
-            to_address=contact.phone,
-            from_address=await _sender_number(uow, actor.account_id),
-            body=text,
-            author_id=actor.user_id,
-        )
-        await message.save(using_db=uow.conn)
-        await _record(
-            uow, contact, message, JourneyKind.SMS_QUEUED, f"{actor.name} queued an SMS: {_excerpt(text)}"
-        )
+        message = await queue_sms_in(uow, contact, text, await sender_number(uow))
     return message
 
 
@@ -558,19 +595,43 @@ async def record_phone_check_skipped(actor: Actor, contact_id: int, phone: str, 
 # -- email ----------------------------------------------------------------------------------
 
 
+def clean_email(subject: str, body: str) -> tuple[str, str]:
+    """The subject (one line) and body of an email, checked."""
+    title = v.clean_text(subject, "subject", max_length=EMAIL_SUBJECT_MAX, required=True)
+    if title and ("\n" in title or "\r" in title):
+        raise BadInput("subject must be a single line", field="subject")
+    text = v.clean_text(body, "body", max_length=EMAIL_BODY_MAX, required=True)
+    return title or "", text or ""
+
+
+async def queue_email_in(uow: UnitOfWork, contact: Contact, title: str, text: str) -> Message:
+    """Queue an email (`clean_email`) to the locked `contact`, journaled: the caller has checked
+    it is live, has an email address and (marketing) `marketing_refusal` has nothing against it."""
+    message = Message(
+        contact_id=contact.id,
+        channel=Channel.EMAIL.value,
+        direction=Direction.OUTBOUND.value,
+        status=MessageStatus.QUEUED.value,
+        to_address=contact.email,
+        from_address=wiring.email_from,
+        subject=title,
+        body=text,
+        author_id=uow.actor.user_id,
+    )
+    await message.save(using_db=uow.conn)
+    await _record(
+        uow, contact, message, JourneyKind.EMAIL_QUEUED, f"{uow.actor.name} queued an email: {title}"
+    )
+    return message
+
+
 async def queue_email(
     actor: Actor, contact_id: int, subject: str, body: str, *, marketing: bool = False
 ) -> Message:
     """Queue an email. `marketing=True` (newsletters, offers) needs the contact's communication
     opt-in (crm/services/optins.py), as texts need SMS consent; personal email does not."""
-    title = v.clean_text(subject, "subject", max_length=EMAIL_SUBJECT_MAX, required=True)
-    if title and ("\n" in title or "\r" in title):
-        raise BadInput("subject must be a single line", field="subject")
-    text = v.clean_text(body, "body", max_length=EMAIL_BODY_MAX, required=True)
-    if "email" not in wiring.capabilities:
-        raise NotConfigured(
-            "email is not configured on this server: set DOSSIER_SMTP_HOST (and port, TLS, credentials, From)"
-        )
+    title, text = clean_email(subject, body)
+    require_email()
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
         refuse_archived(contact, "emailing it")
@@ -578,21 +639,7 @@ async def queue_email(
             raise BadInput("the contact has no email address", field="contactId")
         if marketing and (refusal := marketing_refusal(contact)):
             raise BadInput(f"cannot send marketing email to this contact: {refusal}", field="marketing")
-        message = Message(
-            contact_id=contact.id,
-            channel=Channel.EMAIL.value,
-            direction=Direction.OUTBOUND.value,
-            status=MessageStatus.QUEUED.value,
-            to_address=contact.email,
-            from_address=wiring.email_from,
-            subject=title,
-            body=text or "",
-            author_id=actor.user_id,
-        )
-        await message.save(using_db=uow.conn)
-        await _record(
-            uow, contact, message, JourneyKind.EMAIL_QUEUED, f"{actor.name} queued an email: {title}"
-        )
+        message = await queue_email_in(uow, contact, title, text)
     return message
 
 

@@ -59,6 +59,7 @@ NODE_TYPES: frozenset[str] = frozenset(
         "ApiKey",
         "Attachment",
         "BackgroundJob",
+        "BulkJob",
         "Call",
         "Contact",
         "ContactMerge",

@@ -20,9 +20,11 @@ FIELD_COLUMNS = (
     "updated_at",
 )  # fmt: skip
 VALUE_READ = ("contact_id", "field_id", *VALUE_COLUMNS)
+# Both job types' columns (graph/schema/jobs.py): a BulkJob adds its outcome and file.
 JOB_COLUMNS = (
-    "id", "kind", "status", "total", "done", "skipped", "failed", "error", "started_by_id", "created_at",
-    "started_at", "finished_at",
+    "id", "account_id", "kind", "status", "total", "done", "skipped", "failed", "error", "started_by_id",
+    "created_at", "started_at", "finished_at", "dry_run", "result", "file_key", "file_name",
+    "file_content_type", "file_size",
 )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Root fields: the account's custom field definitions, and a background job by id."""
+"""Root fields: the account's custom field definitions."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Annotated
 import strawberry
 
 from graph.context import Info
-from graph.ids import decode_id
-from graph.schema.custom_fields import BackgroundJob, CustomField, load_job
+from graph.schema.custom_fields import CustomField
 
 
 @strawberry.type
@@ -23,7 +22,3 @@ class CustomFieldQueries:
     ) -> list[CustomField]:
         rows = await info.context.loaders.custom_fields.load(include_archived)
         return [CustomField.from_row(row) for row in rows]
-
-    @strawberry.field(description="A background job of the account: its status and progress.")
-    async def job(self, info: Info, id: strawberry.ID) -> BackgroundJob:
-        return await load_job(info, decode_id(id, "BackgroundJob"))

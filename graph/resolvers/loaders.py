@@ -38,12 +38,14 @@ from graph.resolvers.attachments_loaders import attach_attachments
 from graph.resolvers.billing_loaders import attach_billing
 from graph.resolvers.communications_loaders import CommunicationLoaders
 from graph.resolvers.custom_field_loaders import CustomFieldLoaders
+from graph.resolvers.jobs_loaders import attach_jobs
 from graph.resolvers.merge_loaders import MergeLoaders
 from graph.resolvers.notifications_loaders import attach_notifications
 from graph.resolvers.profile_loaders import ProfileLoaders
 from graph.resolvers.reads import Params, Row, Shape, connection, dialect, fetch, fetch_tagged, shape
 from graph.resolvers.recordings_loaders import RecordingLoaders
 from graph.resolvers.referrals_loaders import ReferralLoaders
+from graph.resolvers.segments_loaders import attach_segments
 from graph.resolvers.tasks_loaders import attach_tasks
 
 CONTACT_COLUMNS = (
@@ -54,6 +56,7 @@ CONTACT_COLUMNS = (
     "phone_checked_at", "archived_at", "lead_source", "action_plan", "sales_cycle",
     "inviter_id", "referral_code", "preferred_reward", "privacy_opt_in", "privacy_opt_in_at",
     "privacy_opt_in_source", "communication_opt_in", "communication_opt_in_at", "communication_opt_in_source",
+    "new_data_at",
 )  # fmt: skip
 USER_COLUMNS = ("id", "name", "email", "role", "created_at")
 CALL_COLUMNS = (
@@ -429,6 +432,10 @@ class Loaders:
         attach_tasks(self)
         # The inbox and users' phones (graph/resolvers/notifications_loaders.py).
         attach_notifications(self)
+        # Saved views and segments, a card's segments (graph/resolvers/segments_loaders.py).
+        attach_segments(self)
+        # A bulk job's errors (graph/resolvers/jobs_loaders.py).
+        attach_jobs(self)
 
     def release(self) -> None:
         """Empty every loader's cache. The loaders' batch functions close over this object, a

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import re
-from functools import reduce
-from operator import or_
 from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
-from tortoise.expressions import Q, RawSQL
+from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 
 from crm.actor import Role
+from crm.contact_filters import matching_contacts
+from crm.contact_order import ordered_page
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.models import Account as AccountModel
 from crm.models import Contact as ContactModel
 from crm.models import User as UserModel
+from crm.search import MAX_SEARCH_LENGTH, search_condition
 from graph.context import Info
 from graph.ids import NonCanonicalId, decode_cursor, decode_id, encode_cursor, page_size, parse_global_id
 from graph.resolvers.api_keys_queries import api_key_node
@@ -29,20 +29,30 @@ from graph.schema.attachments import Attachment
 from graph.schema.billing import Invoice, Job, Quote
 from graph.schema.calls import Call
 from graph.schema.common import forward_page
+from graph.schema.contact_filter import (
+    ContactFilter,
+    ContactOrder,
+    decode_order_cursor,
+    encode_order_cursor,
+    filter_to_domain,
+    order_to_domain,
+)
 from graph.schema.contacts import Contact, ContactConnection, ContactEdge, load_contact
 from graph.schema.conversions import Conversion
-from graph.schema.custom_fields import BackgroundJob, CustomField
+from graph.schema.custom_fields import CustomField
 from graph.schema.deals import Deal
+from graph.schema.jobs import BackgroundJob, BulkJob, load_typed_job
 from graph.schema.journey import JourneyEvent
 from graph.schema.leads import Lead
 from graph.schema.merges import ContactMerge
 from graph.schema.messages import Message
 from graph.schema.notes import Note
 from graph.schema.recordings import RecordingShare
+from graph.schema.segments import Segment
 from graph.schema.tasks import Task
+from graph.schema.views import view_node
 
 CONTACT_CURSOR = "contact"
-MAX_SEARCH_TERMS = 8
 
 # node(id:) resolves these types through their by-id loaders.
 _NODE_TYPES = {
@@ -65,31 +75,13 @@ _NODE_TYPES = {
     "RecordingShare": ("recording_share", RecordingShare),
     "CustomField": ("custom_field", CustomField),
     "BackgroundJob": ("background_job", BackgroundJob),
+    "BulkJob": ("background_job", BulkJob),
+    "Segment": ("segment", Segment),
 }
 
 
-def _search_filter(search: str) -> Q | None:
-    """Every word must match a name, business name, email or phone (digits compared alone).
-
-    On PostgreSQL, trigram indexes on the exact SQL expressions these lookups render serve it
-    (crm/migrations/0003_scale_indexes.py): change a lookup here and the index there with it.
-    """
-    terms = search.split()[:MAX_SEARCH_TERMS]
-    if not terms:
-        return None
-    clauses = []
-    for term in terms:
-        options = [
-            Q(first_name__icontains=term),
-            Q(last_name__icontains=term),
-            Q(business_name__icontains=term),
-            Q(email__icontains=term),
-        ]
-        digits = re.sub(r"\D", "", term)
-        if len(digits) >= 3:
-            options.append(Q(phone__contains=digits))
-        clauses.append(reduce(or_, options))
-    return reduce(lambda a, b: a & b, clauses)
+# The search condition lives in crm (filters, bulk actions and exports search alike).
+_search_filter = search_condition
 
 
 # How many of the account's newest contacts a PostgreSQL search reads in order before it turns
@@ -140,7 +132,8 @@ class CoreQueries:
         return await load_contact(info, decode_id(id, "Contact"))
 
     @strawberry.field(
-        description="Contacts of the account, newest first; `search` matches names, emails and phones."
+        description="Contacts of the account, newest first unless `orderBy` says otherwise; "
+        "`search` matches names, emails and phones; `filter` narrows them (README: Filtering and sorting)."
     )
     async def contacts(
         self,
@@ -154,33 +147,52 @@ class CoreQueries:
                 description="true lists the archive (archived contacts only) instead of the live contacts."
             ),
         ] = False,
+        filter: ContactFilter | None = None,
+        order_by: Annotated[
+            list[ContactOrder] | None,
+            strawberry.argument(
+                description="Sort keys, at most 5; the id breaks ties. Cursors hold the order."
+            ),
+        ] = None,
     ) -> ContactConnection:
         size = page_size(first)
         account_id = info.context.require_actor().account_id
-        base = ContactModel.filter(account_id=account_id, archived_at__isnull=not archived)
-        condition = None
-        if search is not None:
-            if len(search) > 200:
-                raise BadInput("search is limited to 200 characters", field="search")
-            condition = _search_filter(search)
-            if condition is not None:
-                base = base.filter(condition)
-        before = decode_cursor(after, CONTACT_CURSOR) if after else None
-        if condition is not None and dialect() == "postgres":
-            rows = await _searched_rows(base, account_id, before, size)
+        if search is not None and len(search) > MAX_SEARCH_LENGTH:
+            raise BadInput(f"search is limited to {MAX_SEARCH_LENGTH} characters", field="search")
+        spec = filter_to_domain(filter)
+        base = await matching_contacts(account_id, spec, archived=archived, search=search)
+        if order_by:
+            position = decode_order_cursor(after) if after else None
+            page = await ordered_page(
+                account_id, base, order_to_domain(order_by), size, position, CONTACT_READ
+            )
+            rows, more = page.rows, page.more
+            cursors = [encode_order_cursor(p) for p in page.positions]
         else:
-            page = base.filter(id__lt=before) if before is not None else base
-            rows = await page.order_by("-id").limit(size + 1).values(*CONTACT_READ)
+            before = decode_cursor(after, CONTACT_CURSOR) if after else None
+            if (
+                search is not None
+                and search_condition(search) is not None
+                and not spec
+                and dialect() == "postgres"
+            ):
+                rows = await _searched_rows(base, account_id, before, size)
+            else:
+                page_rows = base.filter(id__lt=before) if before is not None else base
+                rows = await page_rows.order_by("-id").limit(size + 1).values(*CONTACT_READ)
+            more = len(rows) > size
+            rows = rows[:size]
+            cursors = [encode_cursor(CONTACT_CURSOR, r["id"]) for r in rows]
         edges = [
-            ContactEdge(cursor=encode_cursor(CONTACT_CURSOR, r["id"]), node=Contact.from_row(r))
-            for r in rows[:size]
+            ContactEdge(cursor=cursor, node=Contact.from_row(r))
+            for cursor, r in zip(cursors, rows, strict=True)
         ]
         # Prime the contact loader: nested fields that point back at these contacts cost nothing.
-        for row in rows[:size]:
+        for row in rows:
             info.context.loaders.contact.prime(row["id"], row)
         return ContactConnection(
             edges=edges,
-            page_info=forward_page(edges, more=len(rows) > size, after=after),
+            page_info=forward_page(edges, more=more, after=after),
             _count=base.count,
         )
 
@@ -207,6 +219,13 @@ class CoreQueries:
             if notification is None:
                 raise NotFound(f"no Notification with id {node_id} for you")
             return notification
+        if type_name == "View":  # the caller's own and shared ones (admins: any), like `views`
+            view = await view_node(info, node_id)
+            if view is None:
+                raise NotFound(f"no View with id {node_id} in this account")
+            return view
+        if type_name in ("BackgroundJob", "BulkJob"):  # one table: the kind decides the type
+            return await load_typed_job(info, type_name, node_id)
         if type_name not in _NODE_TYPES:
             raise BadInput(f"{type_name!r} objects cannot be fetched by id", field="id")
         loader_name, node_type = _NODE_TYPES[type_name]

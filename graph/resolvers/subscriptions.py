@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 
@@ -10,8 +11,10 @@ from crm.journey import journey_channel, messages_channel
 from crm.services.notifications import message_row, notifications_channel
 from graph.context import Info
 from graph.ids import decode_id
+from graph.resolvers.jobs_queries import JOB_ID_HELP, follow_job
 from graph.resolvers.loaders import JOURNEY_USERS, MESSAGE_USERS, join_users
 from graph.schema.contacts import load_contact
+from graph.schema.jobs import JobProgress
 from graph.schema.journey import JourneyEvent
 from graph.schema.messages import Message
 from graph.schema.notifications import Notification
@@ -52,3 +55,13 @@ class Subscription:
         ):
             info.context.reset_loaders()  # fresh reads per event, as above
             yield Notification.from_row(message_row(dict(message)))
+
+    @strawberry.subscription(
+        description="A job's progress (bulk action, import, export, apply to all): the job now, then after "
+        "each batch the worker commits, a cancel or a failure; it ends once the job has ended."
+    )
+    async def job(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=JOB_ID_HELP)]
+    ) -> AsyncGenerator[JobProgress, None]:
+        async for job in follow_job(info, id):
+            yield job

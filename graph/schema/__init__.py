@@ -26,16 +26,20 @@ from graph.resolvers.api_keys_queries import ApiKeyQueries
 from graph.resolvers.billing_queries import BillingQueries
 from graph.resolvers.conversions import ConversionMutations, ConversionQueries
 from graph.resolvers.custom_fields_queries import CustomFieldQueries
+from graph.resolvers.jobs_queries import JobQueries
 from graph.resolvers.leads_queries import LeadQueries
 from graph.resolvers.lifecycle_queries import LifecycleQueries
 from graph.resolvers.mutations.accounts import AccountMutations, ApiKeyMutations
 from graph.resolvers.mutations.attachments import AttachmentMutations
 from graph.resolvers.mutations.billing import BillingMutations
+from graph.resolvers.mutations.bulk import BulkMutations
 from graph.resolvers.mutations.calls import CallMutations
 from graph.resolvers.mutations.contacts import ContactMutations
 from graph.resolvers.mutations.custom_fields import CustomFieldMutations
 from graph.resolvers.mutations.deals import DealMutations
+from graph.resolvers.mutations.exports import ExportMutations
 from graph.resolvers.mutations.header import HeaderMutations
+from graph.resolvers.mutations.imports import ImportMutations, ImportQueries
 from graph.resolvers.mutations.leads import LeadMutations
 from graph.resolvers.mutations.lifecycle import LifecycleMutations
 from graph.resolvers.mutations.merges import MergeMutations
@@ -43,10 +47,13 @@ from graph.resolvers.mutations.messages import MessageMutations
 from graph.resolvers.mutations.notes import NoteMutations
 from graph.resolvers.mutations.recordings import RecordingMutations
 from graph.resolvers.mutations.referrals import ReferralMutations
+from graph.resolvers.mutations.segments import SegmentMutations
 from graph.resolvers.mutations.tasks import TaskMutations
+from graph.resolvers.mutations.views import ViewMutations
 from graph.resolvers.mutations.webhooks import WebhookMutations
 from graph.resolvers.notifications import NotificationMutations, NotificationQueries
 from graph.resolvers.queries import CoreQueries
+from graph.resolvers.segments_queries import SegmentQueries
 from graph.resolvers.subscriptions import Subscription
 from graph.resolvers.tasks_queries import TaskQueries
 from graph.resolvers.webhooks_queries import WebhookQueries
@@ -56,8 +63,9 @@ from graph.schema.billing import Invoice, Job, Quote
 from graph.schema.calls import Call
 from graph.schema.contacts import Contact
 from graph.schema.conversions import Conversion
-from graph.schema.custom_fields import BackgroundJob, CustomField
+from graph.schema.custom_fields import CustomField
 from graph.schema.deals import Deal
+from graph.schema.jobs import BackgroundJob, BulkJob
 from graph.schema.journey import JourneyEvent
 from graph.schema.leads import Form, Lead
 from graph.schema.merges import ContactMerge
@@ -65,7 +73,9 @@ from graph.schema.messages import Message
 from graph.schema.notes import Note
 from graph.schema.notifications import Notification
 from graph.schema.recordings import RecordingShare
+from graph.schema.segments import Segment
 from graph.schema.tasks import Task
+from graph.schema.views import View
 from graph.validation import ValidatedDocuments
 
 # Each section adds its root fields here.
@@ -73,7 +83,8 @@ Query = merge_types(
     "Query",
     (
         CoreQueries, WebhookQueries, ApiKeyQueries, ConversionQueries, LifecycleQueries, LeadQueries,
-        CustomFieldQueries, BillingQueries, TaskQueries, NotificationQueries,
+        CustomFieldQueries, BillingQueries, TaskQueries, NotificationQueries, JobQueries,
+        SegmentQueries, ImportQueries,
     ),
 )  # fmt: skip
 Mutation = merge_types(
@@ -99,6 +110,11 @@ Mutation = merge_types(
         ReferralMutations,
         TaskMutations,
         NotificationMutations,
+        ViewMutations,
+        SegmentMutations,
+        BulkMutations,
+        ImportMutations,
+        ExportMutations,
     ),
 )
 
@@ -170,11 +186,14 @@ def build_schema(limits: Limits | None = None, *, fast_path: bool | None = None)
             Form,
             CustomField,
             BackgroundJob,
+            BulkJob,
             Quote,
             Job,
             Invoice,
             Task,
             Notification,
+            View,
+            Segment,
         ],
         extensions=extensions,
         execution_context_class=executor,

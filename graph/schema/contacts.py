@@ -64,6 +64,7 @@ from graph.schema.referrals import (
 if TYPE_CHECKING:
     from graph.schema.communications import CommunicationChannel, CommunicationConnection, Insights
     from graph.schema.leads import Lead, Touch
+    from graph.schema.segments import Segment
     from graph.schema.tasks import TaskConnection, TaskStatus, UpcomingAction
 
 JOURNEY_CURSOR = "journey"
@@ -174,6 +175,14 @@ class Contact(relay.Node):
     sales_cycle: str | None = strawberry.field(
         default=None, description="One of viewer.account.salesCycles (updateContact); null: not set."
     )
+    new_data_at: datetime | None = strawberry.field(
+        default=None,
+        description="When an imported row last merged into this contact (importContacts, CONTACTS mode); "
+        "null once clearNewData was called.",
+    )
+    has_new_data: bool = strawberry.field(
+        default=False, description='An import merged new data into the contact: the table\'s "new" mark.'
+    )
     created_at: datetime
     updated_at: datetime
     _row: strawberry.Private[dict[str, Any]]
@@ -203,6 +212,8 @@ class Contact(relay.Node):
             lead_source=row["lead_source"],
             action_plan=row["action_plan"],
             sales_cycle=row["sales_cycle"],
+            new_data_at=row.get("new_data_at"),
+            has_new_data=row.get("new_data_at") is not None,
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             setter_owner=joined_user(row, "setter_owner"),
@@ -572,6 +583,15 @@ class Contact(relay.Node):
         ] = 10,
     ) -> list[DuplicateCandidate]:
         return await resolve_duplicate_candidates(self, info, first)
+
+    @strawberry.field(
+        description="The segments the contact is in, by name: STATIC ones it was put in, DYNAMIC ones whose "
+        "filter matches it now (live contacts only) (README: Saved views and segments)."
+    )
+    async def segments(self, info: Info) -> list[Annotated[Segment, strawberry.lazy("graph.schema.segments")]]:
+        from graph.schema.segments import resolve_contact_segments
+
+        return await resolve_contact_segments(info, self.id)
 
     @strawberry.field(
         description="The account's custom fields (not archived) in the order they were defined, each with "

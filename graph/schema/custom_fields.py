@@ -1,36 +1,24 @@
-"""Custom fields on the card (A6) and background jobs."""
+"""Custom fields on the card (A6). Their "apply to all" job is a BackgroundJob (graph/schema/jobs.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from crm import jobs
 from crm.custom_values import FieldType, shown
 from crm.errors import NotFound
 from crm.services.custom_fields import default_of
 from graph.context import Info
-from graph.schema.accounts import User, joined_user
 
 CustomFieldType = strawberry.enum(
     FieldType,
     name="CustomFieldType",
     description='How a custom field\'s value is checked and shown (README, "Custom fields").',
 )
-
-
-@strawberry.enum(description="Where a background job is.")
-class BackgroundJobStatus(Enum):
-    QUEUED = strawberry.enum_value("QUEUED", description="Waiting for a worker.")
-    RUNNING = strawberry.enum_value("RUNNING", description="Batches under way.")
-    DONE = strawberry.enum_value("DONE", description="Every item handled.")
-    FAILED = strawberry.enum_value("FAILED", description="Stopped by an error (see error).")
-    CANCELLED = strawberry.enum_value("CANCELLED", description="Stopped by cancelJob before its next batch.")
 
 
 @strawberry.type(description="A field the account's admins defined for every contact.")
@@ -99,53 +87,8 @@ async def resolve_custom_fields(contact_id: int, info: Info) -> list[CustomField
     return result
 
 
-@strawberry.type(
-    description="Long work (applyCustomFieldToAll, bulk actions, imports, exports) run in batches by the "
-    "worker; query it with job(id:) to follow its progress."
-)
-class BackgroundJob(relay.Node):
-    id: relay.NodeID[int]
-    kind: str = strawberry.field(description='What it does, e.g. "custom_field.apply_to_all".')
-    status: BackgroundJobStatus
-    total: int = strawberry.field(description="Items it will go through (counted when queued).")
-    done: int = strawberry.field(description="Items changed.")
-    skipped: int = strawberry.field(description="Items left as they were (e.g. already had a value).")
-    failed: int = strawberry.field(description="Items that could not be handled.")
-    progress: float = strawberry.field(description="0 to 1: (done + skipped + failed) / total; 1 once DONE.")
-    started_by: User | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    error: str | None = strawberry.field(description="Why it FAILED.")
-
-    @classmethod
-    def from_row(cls, row: Any) -> BackgroundJob:
-        return cls(
-            id=row["id"],
-            kind=row["kind"],
-            status=BackgroundJobStatus(row["status"]),
-            total=row["total"],
-            done=row["done"],
-            skipped=row["skipped"],
-            failed=row["failed"],
-            progress=jobs.progress(dict(row)),
-            started_by=joined_user(row, "started_by"),
-            created_at=row["created_at"],
-            started_at=row["started_at"],
-            finished_at=row["finished_at"],
-            error=row["error"],
-        )
-
-
 async def load_custom_field(info: Info, field_id: int) -> CustomField:
     row = await info.context.loaders.custom_field.load(field_id)
     if row is None:
         raise NotFound(f"no CustomField with id {field_id} in this account")
     return CustomField.from_row(row)
-
-
-async def load_job(info: Info, job_id: int) -> BackgroundJob:
-    row = await info.context.loaders.background_job.load(job_id)
-    if row is None:
-        raise NotFound(f"no BackgroundJob with id {job_id} in this account")
-    return BackgroundJob.from_row(row)

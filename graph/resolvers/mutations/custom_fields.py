@@ -1,25 +1,19 @@
 """createCustomField, updateCustomField, archiveCustomField, restoreCustomField,
-setCustomFieldValues, applyCustomFieldToAll, cancelJob."""
+setCustomFieldValues, applyCustomFieldToAll (cancelJob: graph/resolvers/mutations/bulk.py)."""
 
 from __future__ import annotations
 
 import strawberry
 from strawberry.scalars import JSON
 
-from crm import jobs
 from crm.services import custom_fields as service
 from crm.services.custom_fields import MAX_FIELDS, MAX_OPTIONS, MAX_VALUES
 from graph.context import Info
 from graph.ids import decode_id
 from graph.resolvers.mutations import changed, provided
 from graph.schema.contacts import Contact, load_contact
-from graph.schema.custom_fields import (
-    BackgroundJob,
-    CustomField,
-    CustomFieldType,
-    load_custom_field,
-    load_job,
-)
+from graph.schema.custom_fields import CustomField, CustomFieldType, load_custom_field
+from graph.schema.jobs import BackgroundJob, load_job
 
 _KEY_HELP = "The field's key: a lowercase letter, then up to 62 lowercase letters, digits or underscores."
 
@@ -86,11 +80,6 @@ class SetCustomFieldValuesInput:
 class ApplyCustomFieldToAllInput:
     key: str = strawberry.field(description="The field's key.")
     value: JSON = strawberry.field(description="The value, checked by the field's type.")
-
-
-@strawberry.input(description="The job to stop.")
-class CancelJobInput:
-    id: strawberry.ID = strawberry.field(description="A BackgroundJob id.")
 
 
 @strawberry.type
@@ -168,15 +157,6 @@ class CustomFieldMutations:
     )
     async def apply_custom_field_to_all(self, info: Info, input: ApplyCustomFieldToAllInput) -> BackgroundJob:
         job = await service.apply_to_all(info.context.require_actor(), input.key, input.value)
-        changed(info)
-        return await load_job(info, job.id)
-
-    @strawberry.mutation(
-        description="Stop a background job before its next batch (admins, or who started it); what its "
-        "batches did stays done. CONFLICT once it has ended."
-    )
-    async def cancel_job(self, info: Info, input: CancelJobInput) -> BackgroundJob:
-        job = await jobs.cancel(info.context.require_actor(), decode_id(input.id, "BackgroundJob"))
         changed(info)
         return await load_job(info, job.id)
 

@@ -1,0 +1,292 @@
+"""Sorting the contacts table (issue 14, D6) and paging it with keyset positions.
+
+An order is a list of keys (`{field, customField?, direction}`); the contact id always ends it
+as the tie-breaker (in the first key's direction), so the order is total. NULLs sort last in
+both directions. A page starts after a *position*: the previous row's sort values and id, so
+a cursor stays valid whatever is inserted or deleted meanwhile, and costs an index range, not
+an OFFSET. A position carries its order's signature: a cursor from another order is refused.
+
+Derived keys (as their GraphQL descriptions say):
+- LAST_INTERACTION: the time of the card's insights.lastInteraction (crm/contact_filters.py).
+- DEAL_TOTAL: the sum of the contact's OPEN and WON deal amounts, any currency; null without.
+- CUSTOM_FIELD: the field's typed value (MULTI_SELECT cannot be sorted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tortoise.expressions import Q, RawSQL
+from tortoise.queryset import QuerySet
+
+from crm.contact_sql import is_postgres
+from crm.custom_values import FieldType
+from crm.errors import BadInput
+from crm.models import Contact, CustomField
+
+MAX_KEYS = 5
+
+# Scalar columns: (column, kind, nullable).
+COLUMNS: dict[str, tuple[str, str, bool]] = {
+    "CREATED_AT": ("created_at", "time", False),
+    "UPDATED_AT": ("updated_at", "time", False),
+    "FIRST_NAME": ("first_name", "text", True),
+    "LAST_NAME": ("last_name", "text", True),
+    "BUSINESS_NAME": ("business_name", "text", True),
+    "TITLE": ("title", "text", True),
+    "CONTACT_TYPE": ("contact_type", "text", True),
+    "EMAIL": ("email", "text", True),
+    "PHONE": ("phone", "text", True),
+    "CITY": ("city", "text", True),
+    "STATE": ("state", "text", True),
+    "ZIP": ("zip", "text", True),
+    "COUNTRY": ("country", "text", True),
+    "STATUS": ("status", "text", False),
+    "SUB_STATUS": ("sub_status", "text", True),
+    "LEAD_SOURCE": ("lead_source", "text", True),
+    "ACTION_PLAN": ("action_plan", "text", True),
+    "SALES_CYCLE": ("sales_cycle", "text", True),
+    "PHONE_LINE_TYPE": ("phone_line_type", "text", True),
+    "CONVERTED_AT": ("converted_at", "time", True),
+    "ARCHIVED_AT": ("archived_at", "time", True),
+    "OK_TO_SMS": ("ok_to_sms", "bool", False),
+}
+DERIVED = ("LAST_INTERACTION", "DEAL_TOTAL", "CUSTOM_FIELD")
+ORDER_FIELDS = (*COLUMNS, *DERIVED)
+
+_LAST_INTERACTION = (
+    "(SELECT MAX(x.t) FROM ("
+    'SELECT c."scheduled_at" AS t FROM "call" c WHERE c."contact_id" = "contact"."id"'
+    ' AND (c."direction" IS NOT NULL OR c."outcome" IS NOT NULL)'
+    ' UNION ALL SELECT m."created_at" FROM "message" m WHERE m."contact_id" = "contact"."id"'
+    ' UNION ALL SELECT l."submitted_at" FROM "lead" l WHERE l."contact_id" = "contact"."id") x)'
+)
+_DEAL_TOTAL = (
+    '(SELECT SUM({amount}) FROM "deal" d WHERE d."contact_id" = "contact"."id"'
+    " AND d.\"status\" IN ('OPEN', 'WON'))"
+)
+_CUSTOM_KIND = {
+    FieldType.TEXT: ("value_text", "text"),
+    FieldType.URL: ("value_text", "text"),
+    FieldType.EMAIL: ("value_text", "text"),
+    FieldType.PHONE: ("value_text", "text"),
+    FieldType.SELECT: ("value_text", "text"),
+    FieldType.NUMBER: ("value_number", "number"),
+    FieldType.MONEY: ("value_number", "number"),
+    FieldType.DATE: ("value_date", "date"),
+    FieldType.DATETIME: ("value_ts", "time"),
+    FieldType.BOOLEAN: ("value_bool", "bool"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    name: str  # the column, or the annotation holding the derived value
+    kind: str  # text | time | date | number | bool
+    descending: bool
+    nullable: bool
+    sql: str | None = None  # derived keys: the expression
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a page starts: after this row of the order named `signature`."""
+
+    signature: str
+    values: tuple[Any, ...]
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[dict[str, Any]]
+    positions: list[Position]  # one per row: a cursor after it
+    more: bool
+
+
+def signature(order: Sequence[Mapping[str, Any]]) -> str:
+    parts = []
+    for item in order:
+        name = item["field"] + (f"({item['customField']})" if item.get("customField") else "")
+        parts.append(f"{name}:{item.get('direction', 'ASC')}")
+    return ",".join(parts)
+
+
+async def sort_keys(account_id: int, order: Sequence[Mapping[str, Any]]) -> list[SortKey]:
+    """The order's keys, checked: BadInput for unknown fields or custom keys."""
+    if len(order) > MAX_KEYS:
+        raise BadInput(f"orderBy has {len(order)} keys; at most {MAX_KEYS}", field="orderBy")
+    postgres = is_postgres()
+    keys = []
+    for index, item in enumerate(order):
+        field, descending = item.get("field"), item.get("direction", "ASC") == "DESC"
+        path = f"orderBy[{index}]"
+        if item.get("direction", "ASC") not in ("ASC", "DESC"):
+            raise BadInput(f"{path}.direction must be ASC or DESC", field=f"{path}.direction")
+        if field != "CUSTOM_FIELD" and item.get("customField"):
+            raise BadInput(
+                f"{path}.customField goes with field CUSTOM_FIELD only", field=f"{path}.customField"
+            )
+        if field in COLUMNS:
+            column, kind, nullable = COLUMNS[field]
+            keys.append(SortKey(column, kind, descending, nullable))
+        elif field == "LAST_INTERACTION":
+            keys.append(SortKey(f"sort_{index}", "time", descending, True, _LAST_INTERACTION))
+        elif field == "DEAL_TOTAL":
+            amount = 'd."amount"' if postgres else 'CAST(d."amount" AS REAL)'
+            keys.append(
+                SortKey(f"sort_{index}", "number", descending, True, _DEAL_TOTAL.format(amount=amount))
+            )
+        elif field == "CUSTOM_FIELD":
+            keys.append(await _custom_key(account_id, item.get("customField"), index, descending, postgres))
+        else:
+            raise BadInput(f"{path}.field {field!r} is not a sortable field", field=f"{path}.field")
+    return keys
+
+
+async def _custom_key(account_id: int, key: Any, index: int, descending: bool, postgres: bool) -> SortKey:
+    path = f"orderBy[{index}].customField"
+    if not key:
+        raise BadInput(f"{path} is required with field CUSTOM_FIELD", field=path)
+    found = await CustomField.get_or_none(account_id=account_id, key=key)
+    if found is None:
+        raise BadInput(f"{path}: no custom field with key {key!r} in this account", field=path)
+    kind = FieldType(found.type)
+    if kind not in _CUSTOM_KIND:
+        raise BadInput(f"{path}: custom field {key!r} is {kind.value}, which cannot be sorted", field=path)
+    column, value_kind = _CUSTOM_KIND[kind]
+    value = f'v."{column}"'
+    if value_kind == "number" and not postgres:  # SQLite keeps decimals as text
+        value = f"CAST({value} AS REAL)"
+    sql = (
+        f'(SELECT {value} FROM "custom_field_value" v WHERE v."field_id" = {int(found.id)}'
+        ' AND v."contact_id" = "contact"."id")'
+    )
+    return SortKey(f"sort_{index}", value_kind, descending, True, sql)
+
+
+def _null_flag(key: SortKey) -> str:
+    return f"{key.name}_null"
+
+
+def ordered(contacts: QuerySet[Contact], keys: Sequence[SortKey]) -> QuerySet[Contact]:
+    """The contacts annotated and ordered by `keys`, nulls last, then by id."""
+    annotations: dict[str, Any] = {}
+    order: list[str] = []
+    for key in keys:
+        expression = key.sql or f'"contact"."{key.name}"'
+        if key.sql is not None:
+            annotations[key.name] = RawSQL(key.sql)
+        if key.nullable:
+            annotations[_null_flag(key)] = RawSQL(f"CASE WHEN {expression} IS NULL THEN 1 ELSE 0 END")
+            order.append(_null_flag(key))
+        order.append(f"-{key.name}" if key.descending else key.name)
+    id_descending = keys[0].descending if keys else True
+    order.append("-id" if id_descending else "id")
+    if annotations:
+        contacts = contacts.annotate(**annotations)
+    return contacts.order_by(*order)
+
+
+def _after(keys: Sequence[SortKey], position: Position, postgres: bool) -> Q:
+    """Rows after `position`: (k1..kn, id) compared key by key, nulls last."""
+    terms: list[Q] = []
+    equal: list[Q] = []
+    for key, raw in zip(keys, position.values, strict=True):
+        value = _param(key, raw, postgres)
+        if value is None:
+            equal.append(Q(**{f"{key.name}__isnull": True}))
+            continue  # nothing sorts after a null within this key
+        later = Q(**{f"{key.name}__{'lt' if key.descending else 'gt'}": value})
+        if key.nullable:
+            later = later | Q(**{f"{key.name}__isnull": True})
+        terms.append(_and([*equal, later]))
+        equal.append(Q(**{key.name: value}))
+    id_descending = keys[0].descending if keys else True
+    terms.append(_and([*equal, Q(**{f"id__{'lt' if id_descending else 'gt'}": position.id})]))
+    found = terms[0]
+    for term in terms[1:]:
+        found = found | term
+    return found
+
+
+def _and(parts: list[Q]) -> Q:
+    found = parts[0]
+    for part in parts[1:]:
+        found = found & part
+    return found
+
+
+def _param(key: SortKey, raw: Any, postgres: bool) -> Any:
+    """A cursor's value as the comparison needs it (SQLite compares derived numbers as REAL)."""
+    if raw is None:
+        return None
+    try:
+        if key.kind == "time":
+            value = datetime.fromisoformat(raw)
+            return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        if key.kind == "date":
+            return date.fromisoformat(raw)
+        if key.kind == "number":
+            number = Decimal(raw)
+            return float(number) if key.sql is not None and not postgres else number
+        if key.kind == "bool":
+            if not isinstance(raw, bool):
+                raise ValueError(raw)
+            return raw
+        if not isinstance(raw, str):
+            raise ValueError(raw)
+        return raw
+    except (ValueError, TypeError, InvalidOperation):
+        raise BadInput("after is not a cursor from this list", field="after") from None
+
+
+def _cursor_value(key: SortKey, value: Any) -> Any:
+    """A row's sort value as a cursor keeps it (JSON)."""
+    if value is None:
+        return None
+    if key.kind == "time":
+        if isinstance(value, str):  # SQLite returns derived times as their text
+            value = datetime.fromisoformat(value)
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.isoformat()
+    if key.kind == "date":
+        return value.isoformat() if isinstance(value, date) else str(value)
+    if key.kind == "number":
+        return str(Decimal(str(value)))
+    if key.kind == "bool":
+        return bool(value)
+    return value
+
+
+async def ordered_page(
+    account_id: int,
+    contacts: QuerySet[Contact],
+    order: Sequence[Mapping[str, Any]],
+    size: int,
+    after: Position | None,
+    columns: Sequence[str],
+) -> Page:
+    """One page of `contacts` in `order` (default: newest first), `size` rows after `after`."""
+    keys = await sort_keys(account_id, order)
+    name = signature(order)
+    if after is not None and after.signature != name:
+        raise BadInput(
+            "after is a cursor from another orderBy; page with the order it was made for, or start again",
+            field="after",
+        )
+    if after is not None and len(after.values) != len(keys):
+        raise BadInput("after is not a cursor from this list", field="after")
+    query = ordered(contacts, keys)
+    if after is not None:
+        query = query.filter(_after(keys, after, is_postgres()))
+    wanted = list(dict.fromkeys([*columns, "id", *(k.name for k in keys)]))
+    rows = await query.limit(size + 1).values(*wanted)
+    positions = [
+        Position(name, tuple(_cursor_value(k, row[k.name]) for k in keys), row["id"]) for row in rows[:size]
+    ]
+    return Page(rows=rows[:size], positions=positions, more=len(rows) > size)

@@ -1,0 +1,142 @@
+"""The request's loaders for saved views and segments (graph/schema/views.py, segments.py).
+
+A page of cards' `segments` costs, whatever the number of cards: one statement for the account's
+segments, one for the static memberships of every card of the page, and one per DYNAMIC segment
+of the account (its filter, compiled by crm/contact_filters.py, run on the page's contact ids):
+at most 2 + MAX_DYNAMIC (crm/services/segments.py) statements. A segment whose stored filter no
+longer compiles (a custom field deleted since, say) is left off the cards rather than failing
+them; `Segment.count` and `Segment.contacts` say why.
+
+`Segment.count` for a page of segments: one GROUP BY for the static ones, one COUNT per dynamic
+one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from crm.contact_filters import matching_contacts
+from crm.errors import BadInput
+from crm.models import SavedView, Segment, SegmentMember
+from crm.models.segments import DYNAMIC
+from graph.resolvers.reads import Row
+
+log = logging.getLogger("dossier.segments")
+
+VIEW_COLUMNS = ("id", "user_id", "name", "filter_spec", "order_by", "columns", "shared", "created_at", "updated_at")
+SEGMENT_COLUMNS = ("id", "name", "kind", "filter_spec", "created_by_id", "created_at", "updated_at")
+
+
+def _with_user(columns: tuple[str, ...], relation: str) -> tuple[str, ...]:
+    from graph.resolvers.loaders import with_users
+
+    return with_users(columns, (relation,))
+
+
+def view_read() -> tuple[str, ...]:
+    return _with_user(VIEW_COLUMNS, "user")
+
+
+def segment_read() -> tuple[str, ...]:
+    return _with_user(SEGMENT_COLUMNS, "created_by")
+
+
+class SegmentLoaders:
+    def __init__(self, account_id: int) -> None:
+        self.account_id = account_id
+        self.view: DataLoader[int, Row | None] = DataLoader(self._views)
+        self.segment: DataLoader[int, Row | None] = DataLoader(self._segments)
+        self.segment_count: DataLoader[int, int | None] = DataLoader(self._counts)
+        self.segments_by_contact: DataLoader[int, list[Row]] = DataLoader(self._by_contact)
+        # The account's segments, by name (one key per request: None).
+        self.account_segments: DataLoader[None, list[Row]] = DataLoader(self._account_segments)
+
+    async def _views(self, ids: list[int]) -> list[Row | None]:
+        rows = await SavedView.filter(id__in=set(ids), account_id=self.account_id).values(*view_read())
+        found = {row["id"]: row for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def _segments(self, ids: list[int]) -> list[Row | None]:
+        rows = await Segment.filter(id__in=set(ids), account_id=self.account_id).values(*segment_read())
+        found = {row["id"]: row for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def _account_segments(self, keys: list[None]) -> list[list[Row]]:
+        rows = await Segment.filter(account_id=self.account_id).order_by("name", "id").values(*segment_read())
+        return [rows for _ in keys]
+
+    async def _counts(self, ids: list[int]) -> list[int | None]:
+        """Live members: a static segment's rows (one GROUP BY), a dynamic one's matches (a COUNT
+        each); None for a dynamic segment whose filter no longer compiles."""
+        segments = {row["id"]: row for row in await self.segment.load_many(list(dict.fromkeys(ids))) if row}
+        counts: dict[int, int | None] = {}
+        static = [i for i, row in segments.items() if row["kind"] != DYNAMIC]
+        if static:
+            counts.update(await _static_counts(static))
+        for segment_id, row in segments.items():
+            if row["kind"] == DYNAMIC:
+                try:
+                    counts[segment_id] = await (await dynamic_members(self.account_id, row)).count()
+                except BadInput:  # Segment.count says why, for this segment only
+                    counts[segment_id] = None
+        return [counts.get(i, 0) for i in ids]
+
+    async def _by_contact(self, contact_ids: list[int]) -> list[list[Row]]:
+        segments = await self.account_segments.load(None)
+        if not segments:
+            return [[] for _ in contact_ids]
+        wanted = list(dict.fromkeys(contact_ids))
+        member_of: dict[int, set[int]] = defaultdict(set)
+        static = [row["id"] for row in segments if row["kind"] != DYNAMIC]
+        if static:
+            pairs = await SegmentMember.filter(segment_id__in=static, contact_id__in=wanted).values_list(
+                "contact_id", "segment_id"
+            )
+            for contact_id, segment_id in pairs:
+                member_of[contact_id].add(segment_id)
+        for row in segments:
+            if row["kind"] != DYNAMIC:
+                continue
+            try:
+                matches = await (await dynamic_members(self.account_id, row)).filter(id__in=wanted).values_list(
+                    "id", flat=True
+                )
+            except BadInput as problem:
+                log.info("segment %s's filter no longer compiles: %s", row["id"], problem.message)
+                continue
+            for contact_id in matches:
+                member_of[contact_id].add(row["id"])
+        return [[row for row in segments if row["id"] in member_of.get(i, ())] for i in contact_ids]
+
+
+async def _static_counts(segment_ids: list[int]) -> dict[int, int]:
+    from graph.resolvers.reads import Params, connection, dialect
+
+    params = Params(dialect())
+    sql = (
+        'SELECT m."segment_id", COUNT(*) FROM "segment_member" m JOIN "contact" c ON c."id" = m."contact_id"'
+        f' WHERE m."segment_id" IN ({params.many(segment_ids)})'
+        ' AND c."archived_at" IS NULL AND c."merged_into_id" IS NULL GROUP BY m."segment_id"'
+    )
+    _, rows = await connection().execute_query(sql, params.values)
+    return {row[0]: row[1] for row in rows}
+
+
+async def dynamic_members(account_id: int, segment: Row) -> Any:
+    """A dynamic segment's live members now (a QuerySet of Contact)."""
+    return await matching_contacts(account_id, segment["filter_spec"] or {}, archived=False)
+
+
+def attach_segments(loaders: Any) -> None:
+    """Give the request's Loaders the view and segment loaders as attributes, so `release()` clears
+    them with the rest."""
+    found = SegmentLoaders(loaders.account_id)
+    loaders.view = found.view
+    loaders.segment = found.segment
+    loaders.segment_count = found.segment_count
+    loaders.segments_by_contact = found.segments_by_contact
+    loaders.account_segments = found.account_segments
