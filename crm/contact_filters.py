@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from crm.clock import utcnow
+from crm.clock import RANGE_TEXT, out_of_range, utcnow
 from crm.contact_sql import json_array_holds_any
 from crm.custom_values import FieldType
 from crm.errors import BadInput
@@ -66,6 +66,7 @@ MAX_CONDITIONS = 50  # leaf conditions in one filter
 MAX_VALUES = 100  # values of one `in` / `any` / ...
 MAX_SEGMENT_HOPS = 3  # a segment's filter naming a segment naming a segment...
 MAX_TEXT = 200
+MAX_NUMBER = 10**15  # above any amount or number a contact can hold (crm/custom_values.py)
 
 # Contact columns by their ContactFilter key (the Contact type's own field names).
 TEXT_FIELDS = {
@@ -434,6 +435,8 @@ def parse_time(value: Any, path: str) -> datetime:
             raise _bad(path, f"{value!r} is not an ISO 8601 time") from None
     if found.tzinfo is None:
         raise _bad(path, "needs a UTC offset (2026-12-06T09:30:00Z)")
+    if out_of_range(found):
+        raise _bad(path, f"must lie {RANGE_TEXT}")
     return found.astimezone(UTC)
 
 
@@ -453,8 +456,8 @@ def _decimal(value: Any, path: str) -> Decimal:
         found = Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise _bad(path, f"{value!r} is not a number") from None
-    if not found.is_finite():
-        raise _bad(path, "must be a finite number")
+    if not found.is_finite() or abs(found) >= MAX_NUMBER:
+        raise _bad(path, f"must be a number below {MAX_NUMBER:,}")
     return found
 
 

@@ -29,6 +29,7 @@ from crm.errors import BadInput
 from crm.models import Contact, CustomField
 
 MAX_KEYS = 5
+MAX_NUMBER = Decimal(10) ** 18  # above any sum of deals (18 digits) or custom number
 
 # Scalar columns: (column, kind, nullable).
 COLUMNS: dict[str, tuple[str, str, bool]] = {
@@ -233,6 +234,8 @@ def _param(key: SortKey, raw: Any, postgres: bool) -> Any:
             return date.fromisoformat(raw)
         if key.kind == "number":
             number = Decimal(raw)
+            if not number.is_finite() or abs(number) >= MAX_NUMBER:
+                raise ValueError(raw)
             return float(number) if key.sql is not None and not postgres else number
         if key.kind == "bool":
             if not isinstance(raw, bool):
@@ -241,7 +244,7 @@ def _param(key: SortKey, raw: Any, postgres: bool) -> Any:
         if not isinstance(raw, str):
             raise ValueError(raw)
         return raw
-    except (ValueError, TypeError, InvalidOperation):
+    except (ValueError, TypeError, InvalidOperation, OverflowError):
         raise BadInput("after is not a cursor from this list", field="after") from None
 
 
@@ -279,7 +282,7 @@ async def ordered_page(
             "after is a cursor from another orderBy; page with the order it was made for, or start again",
             field="after",
         )
-    if after is not None and len(after.values) != len(keys):
+    if after is not None and (len(after.values) != len(keys) or not 0 < after.id < 2**31):
         raise BadInput("after is not a cursor from this list", field="after")
     query = ordered(contacts, keys)
     if after is not None:
@@ -289,4 +292,6 @@ async def ordered_page(
     positions = [
         Position(name, tuple(_cursor_value(k, row[k.name]) for k in keys), row["id"]) for row in rows[:size]
     ]
-    return Page(rows=rows[:size], positions=positions, more=len(rows) > size)
+    # The rows as asked for: sort values only served the positions.
+    read = [{column: row[column] for column in columns} for row in rows[:size]]
+    return Page(rows=read, positions=positions, more=len(rows) > size)

@@ -15,6 +15,7 @@ from tortoise.exceptions import DBConnectionError
 
 from crm.db import close_database, database_problem, is_postgres, migrate_database, open_database, redacted
 from crm.errors import DomainError
+from dossier import cli_export, cli_import
 from dossier.settings import Settings
 
 
@@ -444,6 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
     krevoke = key.add_parser("revoke", help="revoke an API key; open WebSockets using it are closed")
     krevoke.add_argument("id", help="the key's id: the number `key list` shows, or its global id")
     krevoke.set_defaults(handler=cmd_key_revoke, uses_database=True)
+    cli_export.add_parser(sub)
+    cli_import.add_parser(sub)
     return parser
 
 

@@ -56,6 +56,8 @@ from dossier.demo_billing import seed_billing
 from dossier.demo_communications import seed_communications
 from dossier.demo_conversions import seed_conversions
 from dossier.demo_custom_fields import seed_custom_fields
+from dossier.demo_exports import seed_exports
+from dossier.demo_imports import seed_imports
 from dossier.demo_leads import seed_leads
 from dossier.demo_lifecycle import seed_lifecycle
 from dossier.demo_merges import seed_merges
@@ -1396,8 +1398,12 @@ async def _seed(contacts: int, rich: int, seed: int) -> None:
         await seed_custom_fields(conn, account.id, now)
         await seed_referrals(conn, account.id, now)
         await seed_tasks(conn, account.id, now)
+        # After the cards: the import fills one of them (dossier/demo_imports.py).
+        await seed_imports(conn, account.id, now)
         # Last: the inbox points at the tasks and calls seeded above (dossier/demo_notifications.py).
         await seed_notifications(conn, account.id, now)
+        # After every section: the exports read them all (dossier/demo_exports.py).
+        await seed_exports(conn, account.id, now)
 
 
 async def _seed_keys(

@@ -54,7 +54,11 @@ from crm.services.custom_fields import MAX_FIELDS as MAX_CUSTOM_FIELDS
 from crm.services.custom_fields import MAX_OPTIONS as MAX_CUSTOM_OPTIONS
 from crm.services.header import MAX_VALUES as HEADER_MAX_VALUES
 from crm.services.lifecycle import MAX_IDS
+from crm.services.segments import MAX_SEGMENTS
 from crm.services.tags import MAX_TAGS
+from crm.services.views import MAX_COLUMNS as MAX_VIEW_COLUMNS
+from crm.services.views import MAX_LISTED_VIEWS
+from crm.services.views import MAX_ORDER as MAX_VIEW_ORDER
 from crm.services.webhooks import MAX_ENDPOINTS
 from graph.ids import MAX_PAGE
 from graph.resolvers.merge_loaders import MAX_ABSORBED, MAX_CANDIDATES, MAX_FILLED, MAX_MOVED_KINDS
@@ -154,6 +158,13 @@ LIST_BOUNDS: dict[str, int] = {
     "MarkNotificationsReadPayload.notifications": 100,  # crm.services.notifications.MAX_IDS
     # A call recording's active share links (graph/schema/recordings.py).
     "Recording.shares": 20,  # crm.services.recordings.MAX_ACTIVE_SHARES
+    # Saved views and segments (graph/schema/views.py, segments.py; crm/services/views.py, segments.py).
+    "Query.views": MAX_LISTED_VIEWS,  # the caller's own and the account's shared ones
+    "View.orderBy": MAX_VIEW_ORDER,  # leaves (JSON)
+    "View.columns": MAX_VIEW_COLUMNS,  # leaves
+    "Query.segments": MAX_PAGE,
+    "Segment.contacts": MAX_PAGE,
+    "Contact.segments": MAX_SEGMENTS,  # at most every segment of the account
 }
 
 # `__schema` and `__type` answer from the schema itself, whatever the data: each costs a

@@ -28,7 +28,7 @@ from crm.models import (
 )
 
 
-def _t(value: Any) -> datetime | None:
+def as_utc(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -74,18 +74,18 @@ async def load_world(account_id: int) -> World:
     for row in await Call.filter(contact_id__in=ids).values():
         world.calls[row["contact_id"]].append(row)
         if row["direction"] is not None or row["outcome"] is not None:
-            world.interactions[row["contact_id"]].append(_t(row["scheduled_at"]))
+            world.interactions[row["contact_id"]].append(as_utc(row["scheduled_at"]))
     for row in await Deal.filter(contact_id__in=ids).values():
         world.deals[row["contact_id"]].append(row)
     for row in await Lead.filter(contact_id__in=ids).values():
         world.leads[row["contact_id"]].append(row)
-        world.interactions[row["contact_id"]].append(_t(row["submitted_at"]))
+        world.interactions[row["contact_id"]].append(as_utc(row["submitted_at"]))
     for row in await Utm.filter(contact_id__in=ids).values():
         world.utms[row["lead_id"]].append(row)
     for row in await Task.filter(contact_id__in=ids).values():
         world.tasks[row["contact_id"]].append(row)
     for row in await Message.filter(contact_id__in=ids).values("contact_id", "created_at"):
-        world.interactions[row["contact_id"]].append(_t(row["created_at"]))
+        world.interactions[row["contact_id"]].append(as_utc(row["created_at"]))
     for segment in await Segment.filter(account_id=account_id).values():
         world.segments[segment["id"]] = segment
     for row in await SegmentMember.all().values("segment_id", "contact_id"):
@@ -142,8 +142,8 @@ def text_ok(value: str | None, clause: Mapping[str, Any], phone: bool = False) -
 
 
 def time_range(clause: Mapping[str, Any], now: datetime) -> tuple[datetime | None, datetime | None, bool]:
-    low = _t(clause["gte"]) if "gte" in clause else None
-    high = _t(clause["lte"]) if "lte" in clause else None
+    low = as_utc(clause["gte"]) if "gte" in clause else None
+    high = as_utc(clause["lte"]) if "lte" in clause else None
     inclusive = True
     if "within" in clause:
         start, end = relative_range(clause["within"], ZoneInfo(clause.get("timeZone", "UTC")), now)
@@ -154,7 +154,7 @@ def time_range(clause: Mapping[str, Any], now: datetime) -> tuple[datetime | Non
 
 
 def time_ok(value: Any, clause: Mapping[str, Any], now: datetime) -> bool:
-    value = _t(value)
+    value = as_utc(value)
     if "isNull" in clause and (value is None) != clause["isNull"]:
         return False
     low, high, inclusive = time_range(clause, now)
@@ -230,7 +230,7 @@ def related(clause: Mapping[str, Any], found: list[Any]) -> bool:
 
 
 def call_ok(world: World, call: dict[str, Any], clause: Mapping[str, Any]) -> bool:
-    at = _t(call["scheduled_at"])
+    at = as_utc(call["scheduled_at"])
     if "upcoming" in clause and (at > world.now) != clause["upcoming"]:
         return False
     if "outcome" in clause and call["outcome"] not in clause["outcome"]["in"]:
@@ -263,7 +263,7 @@ def task_ok(world: World, task: dict[str, Any], clause: Mapping[str, Any]) -> bo
     if "status" in clause and task["status"] not in clause["status"]["in"]:
         return False
     if "overdue" in clause:
-        due = _t(task["due_at"])
+        due = as_utc(task["due_at"])
         overdue = task["status"] == "OPEN" and due is not None and due < world.now
         if overdue != clause["overdue"]:
             return False

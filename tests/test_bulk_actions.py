@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from strawberry import relay
 from tortoise import Tortoise
 
 from crm import jobs, outbox
@@ -22,11 +25,15 @@ from crm.models import (
     SegmentMember,
     Tag,
 )
+from crm.services import messages
 from dossier import Settings
 from graph.ids import global_id_text
 from plugins import hookimpl
 from plugins.manager import builtin_names
-from tests.conftest import Api, AppFactory, Tenant, make_tenant
+from tests.conftest import Api, AppFactory, Tenant, make_tenant, twilio_app
+from tests.fakes.twilio_api import FakeTwilio
+from tests.test_crash_safe_delivery import ROOT, Spawner, wait_until
+from tests.test_crash_safe_delivery import postgres_only as postgres_only  # a fixture
 from tests.test_statement_counts import account_of
 
 BULK = """mutation($i: BulkActionInput!) { bulkAction(input: $i) {
@@ -147,10 +154,14 @@ async def journal(contact_ids: list[int], kind: str) -> dict[int, list[str]]:
 
 
 async def snapshot() -> dict[str, list[Any]]:
-    """Every row of every table but the jobs': what a dry run must leave as it was."""
+    """Every row of every table but the jobs' (and when an API key was last used): what a dry run
+    must leave as it was."""
     models = Tortoise.apps["models"]
     return {
-        name: sorted(repr(sorted(row.items())) for row in await model.all().values())
+        name: sorted(
+            repr(sorted((k, v) for k, v in row.items() if k != "last_used_at"))
+            for row in await model.all().values()
+        )
         for name, model in models.items()
         if name != "BackgroundJob"
     }
@@ -266,7 +277,7 @@ async def test_tags_and_segments_by_segment_target(as_admin: Api, acme: Tenant) 
     )
     assert (job["done"], reasons(job)) == (3, {"ALREADY_SET": 1})
     assert await SegmentMember.filter(segment_id=into.id).count() == 4
-    assert sorted(await journal(ids, "ADDED_TO_SEGMENT")) == ids  # 3 now, ids[0] not (added directly)
+    assert sorted(await journal(ids, "ADDED_TO_SEGMENT")) == ids[1:]  # ids[0] was added directly
 
     job = await finished(as_admin, await bulk(as_admin, "REMOVE_TAG", {"filter": {}}, {"tag": "FAIR 2027"}))
     assert (job["total"], job["done"], reasons(job)) == (4, 3, {"ALREADY_SET": 1})
@@ -274,8 +285,10 @@ async def test_tags_and_segments_by_segment_target(as_admin: Api, acme: Tenant) 
     assert sorted(await journal(ids, "TAG_REMOVED")) == ids[:3]
 
     dynamic = await Segment.create(account_id=account_id, name="Leads", kind="DYNAMIC", filter_spec={})
-    error = await as_admin.error(BULK, {"i": {"action": "ADD_TO_SEGMENT", "target": target,
-                                              "params": {"segmentId": global_id_text("Segment", dynamic.id)}}})  # fmt: skip
+    params = {"segmentId": global_id_text("Segment", dynamic.id)}
+    error = await as_admin.error(
+        BULK, {"i": {"action": "ADD_TO_SEGMENT", "target": target, "params": params}}
+    )
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "params.segmentId"}
     assert "dynamic" in error["message"]
 
@@ -396,21 +409,21 @@ async def test_bad_targets_and_params_change_nothing(as_admin: Api, acme: Tenant
             {"userId": global_id_text("User", acme.user_ids["rep"])},
             "BAD_USER_INPUT",
             "params.ownerRole",
-        ),  # fmt: skip
+        ),
         (
             "ASSIGN_OWNER",
             one,
             {"ownerRole": "SETTER", "userId": global_id_text("User", globex.user_ids["rep"])},
             "NOT_FOUND",
             "params.userId",
-        ),  # fmt: skip
+        ),
         (
             "ADD_TO_SEGMENT",
             one,
             {"segmentId": global_id_text("Segment", their_segment.id)},
             "NOT_FOUND",
             "params.segmentId",
-        ),  # fmt: skip
+        ),
         ("SEND_EMAIL", one, {"subject": "a\nb", "body": "x"}, "BAD_USER_INPUT", "subject"),
         ("SEND_SMS", one, {"body": "hi"}, "NOT_CONFIGURED", None),
         ("ARCHIVE", {"filter": {"customField": {"key": "nope", "eq": "x"}}}, None, "BAD_USER_INPUT", None),
@@ -487,7 +500,8 @@ async def test_errors_page_and_either_id_names_the_job(as_admin: Api, acme: Tena
         [JobError(job_id=row.id, contact_id=ids[0], code="INVALID", message=f"problem {n}") for n in range(3)]
     )
     page = """query($id: ID!, $after: String) { job(id: $id) { ... on BulkJob {
-      errors(first: 2, after: $after) { pageInfo { hasNextPage endCursor } nodes { code message contact { id } } }
+      errors(first: 2, after: $after) {
+        pageInfo { hasNextPage endCursor } nodes { code message contact { id } } }
     } } }"""
     first = (await as_admin.data(page, {"id": job["id"]}))["job"]["errors"]
     assert [n["message"] for n in first["nodes"]] == ["problem 0", "problem 1"]
@@ -511,3 +525,133 @@ async def test_errors_page_and_either_id_names_the_job(as_admin: Api, acme: Tena
     ]
     error = await as_admin.error(JOB, {"id": gid(ids[0])})
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
+
+
+# --------------------------------------------------------------------------------------
+# Consent-aware SMS, through the SMS plugin and a fake Twilio
+# --------------------------------------------------------------------------------------
+
+
+async def test_bulk_sms_reaches_only_contacts_a_single_send_sms_would_text(
+    running_app: AppFactory, twilio: FakeTwilio
+) -> None:
+    async with twilio_app(running_app, twilio, disabled_plugins=()) as api:
+        acme = await make_tenant("Smsco")
+        ids = await people(
+            acme,
+            {"phone": "+14155550101"},
+            {"phone": "+14155550102", "ok_to_sms": False, "sms_blocked_reason": "Replied STOP"},
+            {"phone": "+14155550103", "phone_line_type": "landline", "ok_to_sms": False},
+            {"phone": None},
+            {"phone": "+14155550105", "archived_at": utcnow()},
+            {"phone": "+14155550106"},
+        )
+        target = {"ids": [gid(i) for i in ids]}
+        dry = await bulk(api, "SEND_SMS", target, {"body": "Spring sale!"}, dry_run=True, key=acme.admin_key)
+        job = await bulk(api, "SEND_SMS", target, {"body": "Spring sale!"}, key=acme.admin_key)
+        job = await finished(api.as_(acme.admin_key), job)
+        expected = {"NO_SMS_CONSENT": 1, "LANDLINE": 1, "NO_PHONE": 1, "ARCHIVED": 1}
+        assert (dry["done"], reasons(dry)) == (job["done"], reasons(job)) == (2, expected)
+        # Only the two who agreed got a text; nobody got one twice.
+        assert sorted(request.form["To"] for request in twilio.sends) == ["+14155550101", "+14155550106"]
+        for contact_id in ids:
+            refusal = messages.sms_refusal(await Contact.get(id=contact_id))
+            sent = await Message.filter(contact_id=contact_id, channel="SMS").count()
+            assert sent == (1 if refusal is None and contact_id != ids[4] else 0)
+        entries = await journal(ids, "SMS_QUEUED")
+        assert sorted(entries) == [ids[0], ids[5]]
+        assert entries[ids[0]][0].endswith(f"(bulk action, job {db_job(job)})")
+
+
+def db_job(job: dict[str, Any]) -> int:
+    return int(relay.GlobalID.from_id(job["id"]).node_id)
+
+
+# --------------------------------------------------------------------------------------
+# A real `dossier worker` SIGKILLed mid-job; another one finishes it
+# --------------------------------------------------------------------------------------
+
+KILL_CONTACTS = 100
+
+
+@pytest.mark.timeout(180)
+async def test_a_worker_killed_mid_job_is_resumed_by_another_changing_no_contact_twice(
+    postgres_only: str, running_app: AppFactory, tmp_path: Path
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")},
+        "DOSSIER_DATABASE_URL": postgres_only,
+        "DOSSIER_DISABLED_PLUGINS": ",".join(builtin_names()),
+        "DOSSIER_JOB_BATCH_SIZE": "1",  # one contact per step: many steps to be killed among
+        "DOSSIER_OUTBOX_LEASE_SECONDS": "0.5",
+        "DOSSIER_OUTBOX_POLL_INTERVAL": "0.1",
+        "DOSSIER_OUTBOX_BACKOFF_BASE": "0.1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    spawner = Spawner(tmp_path, env)
+    try:
+        async with running_app(disabled_plugins=builtin_names()) as api:
+            acme = await make_tenant("Killco")
+            ids = await people(acme, *({} for _ in range(KILL_CONTACTS)))
+            job = await bulk(api, "ADD_TAG", {"filter": {}}, {"tag": "Survivor"}, key=acme.admin_key)
+            row_id = db_job(job)
+
+            async def progressed() -> bool:
+                return (await BackgroundJob.get(id=row_id)).done >= 10
+
+            first = spawner.start()
+            await wait_until(progressed, "the first worker to run some batches", check=spawner.check_alive)
+            spawner.kill(first)
+            killed_at = await BackgroundJob.get(id=row_id)
+            assert killed_at.status == "RUNNING" and killed_at.done < KILL_CONTACTS, "killed too late"
+
+            async def done() -> bool:
+                return (await BackgroundJob.get(id=row_id)).status == "DONE"
+
+            spawner.start()
+            await wait_until(done, "another worker to finish the job", timeout=120, check=spawner.check_alive)
+            shown = (await api.data(JOB, {"id": job["id"]}, key=acme.admin_key))["job"]
+            assert (shown["total"], shown["done"], shown["failed"]) == (KILL_CONTACTS, KILL_CONTACTS, 0)
+            # Every contact tagged once, journaled once: none skipped, none twice.
+            tag = await Tag.get(key="survivor")
+            assert sorted(await ContactTag.filter(tag_id=tag.id).values_list("contact_id", flat=True)) == ids
+            entries = await journal(ids, "TAG_ADDED")
+            assert sorted(entries) == ids and all(len(e) == 1 for e in entries.values())
+    finally:
+        spawner.stop()
+
+
+async def test_a_jobs_file_downloads_through_its_own_signed_link(as_admin: Api, acme: Tenant) -> None:
+    from tortoise.transactions import in_transaction
+
+    from crm import file_links, storage
+
+    ids = await people(acme, {})
+    job = await bulk(as_admin, "ARCHIVE", {"ids": [gid(ids[0])]}, dry_run=True)
+    row = await BackgroundJob.get(id=db_job(job))
+
+    async def body() -> Any:
+        yield b"name,email\nPat,pat@example.com\n"
+
+    key = f"{row.account_id}/jobs/test.csv"  # type: ignore[attr-defined]
+    stored = await storage.current().put(key, body())
+    async with in_transaction() as conn:
+        await jobs.set_file(conn, row, key, "contacts.csv", "text/csv", stored.size)
+    query = """query($id: ID!) { job(id: $id) { ... on BulkJob {
+      file { name contentType size downloadUrl(expiresIn: 60) } } } }"""
+    file = (await as_admin.data(query, {"id": job["id"]}))["job"]["file"]
+    assert (file["name"], file["contentType"], file["size"]) == ("contacts.csv", "text/csv", stored.size)
+    assert file["downloadUrl"].startswith("http://dossier.test/job-files/")
+    response = await as_admin.client.get(file["downloadUrl"])
+    assert response.status_code == 200 and response.content == b"name,email\nPat,pat@example.com\n"
+    assert response.headers["content-disposition"].startswith('attachment; filename="contacts.csv"')
+    # The token is for this job's file only: as an attachment's link it names nothing.
+    token = file["downloadUrl"].rsplit("/", 1)[1]
+    assert (await as_admin.client.get(f"/files/{token}")).status_code == 404
+    forged = file_links.make_token(row.id, row.account_id, 60)  # type: ignore[attr-defined]
+    assert (await as_admin.client.get(f"/job-files/{forged}")).status_code == 404
+    error = await as_admin.error(
+        "query($id: ID!) { job(id: $id) { ... on BulkJob { file { downloadUrl(expiresIn: 0) } } } }",
+        {"id": job["id"]},
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "expiresIn"}

@@ -83,7 +83,13 @@ async def api(running_app: AppFactory, recorder: Recorder) -> Any:
 
 
 async def post_file(
-    api: Api, query: str, data: bytes, filename: str, extra: dict[str, Any] | None = None, *, key: str | None = None
+    api: Api,
+    query: str,
+    data: bytes,
+    filename: str,
+    extra: dict[str, Any] | None = None,
+    *,
+    key: str | None = None,
 ) -> dict[str, Any]:
     variables = {"i": {"file": None, **(extra or {})}}
     operations = orjson.dumps({"query": query, "variables": variables}).decode()
@@ -138,7 +144,9 @@ async def download(api: Api, url: str) -> bytes:
 
 async def define(api: Api, key: str, type_: str, **extra: Any) -> None:
     query = "mutation($i: CreateCustomFieldInput!) { createCustomField(input: $i) { key } }"
-    await api.data(query, {"i": {"key": key, "label": extra.pop("label", key.title()), "type": type_, **extra}})
+    await api.data(
+        query, {"i": {"key": key, "label": extra.pop("label", key.title()), "type": type_, **extra}}
+    )
 
 
 # -- the fixtures, each format ----------------------------------------------------------------------
@@ -149,7 +157,9 @@ async def test_bad_rows_are_reported_and_skipped_good_rows_imported(
     as_admin: Api, acme: Tenant, recorder: Recorder, name: str
 ) -> None:
     """The fixtures' .xlsx and legacy .xls were written by LibreOffice Calc from contacts.csv."""
-    await define(as_admin, "favourite_colour", "SELECT", options=["blue", "red", "green"], label="Favourite colour")
+    await define(
+        as_admin, "favourite_colour", "SELECT", options=["blue", "red", "green"], label="Favourite colour"
+    )
     job = await run(as_admin, fixture(name), name)
     assert (job["kind"], job["status"], job["total"], job["progress"]) == ("import.contacts", "DONE", 6, 1.0)
     assert (job["done"], job["skipped"], job["failed"]) == (2, 4, 0)
@@ -169,10 +179,26 @@ async def test_bad_rows_are_reported_and_skipped_good_rows_imported(
     assert "not one of its options" in messages[(7, "Favourite colour")]
     assert messages[(6, None)] == "a contact needs at least a name, business name, email or phone"
 
-    rows = await Contact.filter(account__name="Acme").order_by("id").values("first_name", "email", "phone", "zip", "country")
+    rows = (
+        await Contact.filter(account__name="Acme")
+        .order_by("id")
+        .values("first_name", "email", "phone", "zip", "country")
+    )
     assert rows == [
-        {"first_name": "Ada", "email": "ada@example.com", "phone": "+14155550101", "zip": "NW1", "country": "GB"},
-        {"first_name": "Grace", "email": "grace@example.com", "phone": "+14155550102", "zip": "22201", "country": "US"},
+        {
+            "first_name": "Ada",
+            "email": "ada@example.com",
+            "phone": "+14155550101",
+            "zip": "NW1",
+            "country": "GB",
+        },
+        {
+            "first_name": "Grace",
+            "email": "grace@example.com",
+            "phone": "+14155550102",
+            "zip": "22201",
+            "country": "US",
+        },
     ]
     assert await CustomFieldValue.filter(value_text__in=["blue", "red"]).count() == 2
     kinds = await JourneyEvent.filter(kind="CONTACT_IMPORTED").values_list("summary", flat=True)
@@ -208,8 +234,10 @@ async def test_encodings_and_delimiters_are_sniffed(as_admin: Api) -> None:
     ]
     job = await run(as_admin, fixture("bom_semicolon.csv"), "bom_semicolon.csv", mapping=mapping)
     assert (job["status"], job["done"], job["skipped"]) == ("DONE", 2, 0)
-    found = await Contact.filter(email__in=["jose@example.com", "renee@example.com"]).order_by("id").values_list(
-        "first_name", "last_name", "phone", "city"
+    found = (
+        await Contact.filter(email__in=["jose@example.com", "renee@example.com"])
+        .order_by("id")
+        .values_list("first_name", "last_name", "phone", "city")
     )
     assert found == [("José", "García", "+34912345678", "Madrid"), ("Renée", "Dupont", None, "Lyon")]
 
@@ -219,7 +247,12 @@ async def test_encodings_and_delimiters_are_sniffed(as_admin: Api) -> None:
 
 async def test_preview_matches_headers_and_suggests_fields(as_admin: Api) -> None:
     await define(as_admin, "favourite_colour", "TEXT", label="Favourite colour")
-    data = csv_bytes([["E-mail", "Mobile", "Zip code", "Favourite colour", "Frist name", "Notes"], ["a@example.com", "", "", "", "", ""]])
+    data = csv_bytes(
+        [
+            ["E-mail", "Mobile", "Zip code", "Favourite colour", "Frist name", "Notes"],
+            ["a@example.com", "", "", "", "", ""],
+        ]
+    )
     body = await post_file(as_admin, PREVIEW, data, "people.csv")
     preview = body["data"]["previewImport"]
     assert (preview["filename"], preview["format"], preview["rows"]) == ("people.csv", "CSV", 1)
@@ -243,8 +276,14 @@ async def test_preview_matches_headers_and_suggests_fields(as_admin: Api) -> Non
         ([{"column": "Email", "field": "emial"}], "'emial' is not an importable field (did you mean email"),
         ([{"column": "Email", "field": "customField:nope"}], "is not an importable field"),
         ([{"column": "Nope", "field": "email"}], "the file does not have"),
-        ([{"column": "Email", "field": "email"}, {"column": "Name", "field": "email"}], "given to two columns"),
-        ([{"column": "Email", "field": None}, {"column": "Name", "field": None}], "no column of the file matches"),
+        (
+            [{"column": "Email", "field": "email"}, {"column": "Name", "field": "email"}],
+            "given to two columns",
+        ),
+        (
+            [{"column": "Email", "field": None}, {"column": "Name", "field": None}],
+            "no column of the file matches",
+        ),
     ],
 )
 async def test_mapping_errors_change_nothing(as_admin: Api, mapping: list[dict[str, Any]], says: str) -> None:
@@ -280,16 +319,27 @@ async def test_a_required_custom_field_without_a_column_is_refused_up_front(as_a
 # -- CONTACTS mode: merging ------------------------------------------------------------------------
 
 
-async def test_contacts_mode_merges_filling_empty_fields_never_overwriting(as_admin: Api, acme: Tenant) -> None:
+async def test_contacts_mode_merges_filling_empty_fields_never_overwriting(
+    as_admin: Api, acme: Tenant
+) -> None:
     create = "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }"
-    first = (await as_admin.data(create, {"i": {"firstName": "Ada", "email": "Ada@Example.com"}}))["createContact"]["id"]
-    second = (await as_admin.data(create, {"i": {"firstName": "Bob", "phone": "+14155550199", "address": {"city": "Oslo"}}}))[
+    first = (await as_admin.data(create, {"i": {"firstName": "Ada", "email": "Ada@Example.com"}}))[
         "createContact"
     ]["id"]
+    second = (
+        await as_admin.data(
+            create, {"i": {"firstName": "Bob", "phone": "+14155550199", "address": {"city": "Oslo"}}}
+        )
+    )["createContact"]["id"]
     data = csv_bytes(
         [
             ["First name", "Email", "Phone", "City"],
-            ["Augusta", "ada@example.com", "+14155550101", "London"],  # email, case aside: fills phone and city
+            [
+                "Augusta",
+                "ada@example.com",
+                "+14155550101",
+                "London",
+            ],  # email, case aside: fills phone and city
             ["Robert", "", "+14155550199", "Bergen"],  # phone: city already set, kept
             ["Carl", "carl@example.com", "", "Rome"],  # new
             ["", "CARL@example.com", "+14155550177", ""],  # the new one again, in the same file
@@ -300,7 +350,12 @@ async def test_contacts_mode_merges_filling_empty_fields_never_overwriting(as_ad
     assert (job["done"], job["skipped"]) == (4, 0)
 
     ada = (await as_admin.data(CARD, {"id": first}))["contact"]
-    assert (ada["email"], ada["phone"], ada["address"]["city"], ada["hasNewData"]) == ("Ada@example.com", "+14155550101", "London", True)
+    assert (ada["email"], ada["phone"], ada["address"]["city"], ada["hasNewData"]) == (
+        "Ada@example.com",
+        "+14155550101",
+        "London",
+        True,
+    )
     bob = (await as_admin.data(CARD, {"id": second}))["contact"]
     assert (bob["address"]["city"], bob["hasNewData"]) == ("Oslo", True)
     names = await Contact.all().order_by("id").values_list("first_name", "email", "phone")
@@ -322,7 +377,9 @@ async def test_contacts_mode_merges_filling_empty_fields_never_overwriting(as_ad
 async def test_clear_new_data_refuses_other_accounts(as_admin: Api, globex: Tenant) -> None:
     other = await make_tenant("Initech")
     create = "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }"
-    theirs = (await as_admin.as_(other.admin_key).data(create, {"i": {"firstName": "X"}}))["createContact"]["id"]
+    theirs = (await as_admin.as_(other.admin_key).data(create, {"i": {"firstName": "X"}}))["createContact"][
+        "id"
+    ]
     error = await as_admin.error(CLEAR, {"i": {"contactId": theirs}})
     assert error["extensions"]["code"] == "NOT_FOUND"
 
@@ -355,7 +412,10 @@ async def test_leads_mode_marks_same_email_and_phone_as_duplicate(as_admin: Api)
     [error] = job["errors"]["nodes"]
     assert (error["row"], error["code"]) == (2, "DUPLICATE") and error["contact"] is not None
     leads = await Lead.all().order_by("id").values_list("status", "match_reason", "form_name")
-    assert leads[2:] == [("DUPLICATE", "EMAIL_AND_PHONE", "Import leads2.csv"), ("NEW", "EMAIL", "Import leads2.csv")]
+    assert leads[2:] == [
+        ("DUPLICATE", "EMAIL_AND_PHONE", "Import leads2.csv"),
+        ("NEW", "EMAIL", "Import leads2.csv"),
+    ]
     assert await Contact.all().count() == 2
     bob = await Contact.get(email="bob@example.com")
     assert bob.phone == "+14155550102"  # filled, it was empty
@@ -403,7 +463,9 @@ async def test_cancel_stops_the_import_before_its_next_batch(as_admin: Api) -> N
 
 async def test_imports_stay_in_their_account(as_admin: Api, acme: Tenant, globex: Tenant) -> None:
     create = "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }"
-    await as_admin.as_(globex.admin_key).data(create, {"i": {"firstName": "G", "email": "shared@example.com"}})
+    await as_admin.as_(globex.admin_key).data(
+        create, {"i": {"firstName": "G", "email": "shared@example.com"}}
+    )
     job = await run(as_admin, csv_bytes([["Email", "City"], ["shared@example.com", "Oslo"]]), "x.csv")
     assert job["result"]["created"] == 1  # Globex's contact with that email is not Acme's to merge into
     theirs = await Contact.get(email="shared@example.com", account__name="Globex")

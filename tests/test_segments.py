@@ -102,7 +102,7 @@ async def test_a_dynamic_segment_is_its_filter_now(as_admin: Api, acme: Tenant) 
     assert await journey(as_admin, cy) == []  # matching a filter is no change to the card
     await as_admin.data(ARCHIVE, {"i": {"ids": [cy]}})
     assert await members(as_admin, made["id"]) == ["Ada"]  # live contacts only
-    changed = (await as_admin.data(UPDATE, {"i": {"id": made["id"], "filter": {"title": {"eq": "lead"}}}}))
+    changed = await as_admin.data(UPDATE, {"i": {"id": made["id"], "filter": {"title": {"eq": "lead"}}}})
     assert changed["updateSegment"]["count"] == 1
     assert await members(as_admin, made["id"]) == ["Bob"]
 
@@ -131,13 +131,15 @@ async def test_static_membership_is_journaled_on_each_contact(as_admin: Api) -> 
     (entry,) = await journey(as_admin, ada)
     assert entry["kind"] == "ADDED_TO_SEGMENT" and entry["subjectType"] == "Segment"
     assert entry["changes"] == [{"field": "segments", "before": None, "after": "Picked"}]
-    added = (await as_admin.data(ADD, {"i": {"segmentId": made["id"], "contactIds": [bob, cy]}}))["addToSegment"]
+    added = (await as_admin.data(ADD, {"i": {"segmentId": made["id"], "contactIds": [bob, cy]}}))[
+        "addToSegment"
+    ]
     assert added["count"] == 3
     assert len(await journey(as_admin, bob)) == 1  # a member already: nothing new
-    removed = (await as_admin.data(REMOVE, {"i": {"segmentId": made["id"], "contactIds": [ada, ada]}}))
+    removed = await as_admin.data(REMOVE, {"i": {"segmentId": made["id"], "contactIds": [ada, ada]}})
     assert removed["removeFromSegment"]["count"] == 2
     assert [e["kind"] for e in await journey(as_admin, ada)] == ["REMOVED_FROM_SEGMENT", "ADDED_TO_SEGMENT"]
-    again = (await as_admin.data(REMOVE, {"i": {"segmentId": made["id"], "contactIds": [ada]}}))
+    again = await as_admin.data(REMOVE, {"i": {"segmentId": made["id"], "contactIds": [ada]}})
     assert again["removeFromSegment"]["count"] == 2 and len(await journey(as_admin, ada)) == 2
     assert (await as_admin.data(CARD_SEGMENTS, {"id": cy}))["contact"]["segments"] == [
         {"name": "Picked", "kind": "STATIC"}
@@ -152,7 +154,9 @@ async def test_segment_contacts_are_paged_newest_first(as_admin: Api) -> None:
     names = [e["node"]["firstName"] for e in page["edges"]]
     while page["pageInfo"]["hasNextPage"]:
         page = (
-            await as_admin.data(MEMBERS, {"id": made["id"], "first": 2, "after": page["pageInfo"]["endCursor"]})
+            await as_admin.data(
+                MEMBERS, {"id": made["id"], "first": 2, "after": page["pageInfo"]["endCursor"]}
+            )
         )["node"]["contacts"]
         names += [e["node"]["firstName"] for e in page["edges"]]
     assert names == ["C4", "C3", "C2", "C1", "C0"]
@@ -169,7 +173,9 @@ async def test_archived_members_stay_members_but_are_not_counted(as_admin: Api) 
     assert await SegmentMember.all().count() == 1  # deleting the contact drops its membership
 
 
-async def test_a_merge_moves_memberships_to_the_survivor_and_an_unmerge_gives_them_back(as_admin: Api) -> None:
+async def test_a_merge_moves_memberships_to_the_survivor_and_an_unmerge_gives_them_back(
+    as_admin: Api,
+) -> None:
     ada, dup, bob = [await contact(as_admin, n) for n in ("Ada", "Ada2", "Bob")]
     picked = await create(as_admin, "Picked", contactIds=[dup])
     both = await create(as_admin, "Both", contactIds=[ada, dup])
@@ -195,7 +201,9 @@ async def test_a_segment_is_usable_as_a_filter(as_admin: Api) -> None:
     await contact(as_admin, "Cy", "lead")
     dynamic = await create(as_admin, "Qualified", filter={"title": {"eq": "qualified"}})
     static = await create(as_admin, "Bob only", contactIds=[bob])
-    found = (await as_admin.data(FILTERED, {"f": {"segment": {"in": [dynamic["id"], static["id"]]}}}))["contacts"]
+    found = (await as_admin.data(FILTERED, {"f": {"segment": {"in": [dynamic["id"], static["id"]]}}}))[
+        "contacts"
+    ]
     assert found["totalCount"] == 2 and sorted(n["firstName"] for n in found["nodes"]) == ["Ada", "Bob"]
     found = (await as_admin.data(FILTERED, {"f": {"not": {"segment": {"in": [static["id"]]}}}}))["contacts"]
     assert sorted(n["firstName"] for n in found["nodes"]) == ["Ada", "Cy"]
@@ -222,7 +230,9 @@ async def test_a_page_of_cards_shows_each_cards_segments(as_admin: Api) -> None:
     }
 
 
-async def test_a_cards_segments_cost_a_bounded_number_of_statements(as_admin: Api, count_statements: Any) -> None:
+async def test_a_cards_segments_cost_a_bounded_number_of_statements(
+    as_admin: Api, count_statements: Any
+) -> None:
     for i in range(12):
         await contact(as_admin, f"C{i}", "lead" if i % 2 else "qualified")
     await create(as_admin, "Qualified", filter={"title": {"eq": "qualified"}})
@@ -317,14 +327,18 @@ async def test_only_the_creator_a_manager_or_an_admin_changes_a_segment(api: Api
         error = await rep.error(document, {"i": {"id": made["id"], **extra}})
         assert error["extensions"]["code"] == "FORBIDDEN", error
     # Anyone in the account puts contacts in it.
-    assert (await rep.data(ADD, {"i": {"segmentId": made["id"], "contactIds": [ada]}}))["addToSegment"]["count"] == 1
+    assert (await rep.data(ADD, {"i": {"segmentId": made["id"], "contactIds": [ada]}}))["addToSegment"][
+        "count"
+    ] == 1
     renamed = (await manager.data(UPDATE, {"i": {"id": made["id"], "name": "Team"}}))["updateSegment"]
     assert renamed["name"] == "Team"
     reps = await create(rep, "Rep's", contactIds=[])
     assert (await rep.data(UPDATE, {"i": {"id": reps["id"], "name": "Rep's own"}}))["updateSegment"]["name"]
 
 
-async def test_other_accounts_segments_and_contacts_are_not_found(as_admin: Api, api: Api, globex: Tenant) -> None:
+async def test_other_accounts_segments_and_contacts_are_not_found(
+    as_admin: Api, api: Api, globex: Tenant
+) -> None:
     them = api.as_(globex.admin_key)
     their_contact = await contact(them, "Grace")
     theirs = await create(them, "Theirs", contactIds=[their_contact])
@@ -344,10 +358,14 @@ async def test_other_accounts_segments_and_contacts_are_not_found(as_admin: Api,
         assert error["extensions"]["code"] == "NOT_FOUND", (values, error)
     assert await segment_rows() == before
     assert await journey(as_admin, ada) == []
-    assert (await as_admin.error(MEMBERS, {"id": theirs["id"], "first": 5}))["extensions"]["code"] == "NOT_FOUND"
+    assert (await as_admin.error(MEMBERS, {"id": theirs["id"], "first": 5}))["extensions"][
+        "code"
+    ] == "NOT_FOUND"
     error = await as_admin.error(FILTERED, {"f": {"segment": {"in": [theirs["id"]]}}})
     assert error["extensions"]["code"] in ("NOT_FOUND", "BAD_USER_INPUT"), error
-    error = await as_admin.error(CREATE, {"i": {"name": "Nested", "filter": {"segment": {"in": [theirs["id"]]}}}})
+    error = await as_admin.error(
+        CREATE, {"i": {"name": "Nested", "filter": {"segment": {"in": [theirs["id"]]}}}}
+    )
     assert error["extensions"]["code"] in ("NOT_FOUND", "BAD_USER_INPUT"), error
 
 

@@ -38,6 +38,8 @@ from crm.models import (
     Quote,
     RecordingShare,
     RewardEntry,
+    Segment,
+    SegmentMember,
     Tag,
     Task,
     User,
@@ -183,6 +185,8 @@ fragment Card on Contact {
   }
   privacyOptIn { optedIn at source }
   communicationOptIn { optedIn at source }
+  # Issue 14: the segments the card is in (static by membership, dynamic by their filter, now).
+  segments { id name kind }
   # Issue 13: tasks, upcoming actions (open dated tasks and calls to come, one union) and files,
   # five a page like the documents, and the recordings of past calls (above): with them a page
   # of 50 cards stays inside the query-cost budget (graph/cost.py).
@@ -603,6 +607,20 @@ async def fill_sections(
     await add_custom_fields(account_id, contact_ids, CUSTOM_FIELDS)
     await add_tasks(account_id, contact_ids, sizes, users)
     await add_files(account_id, contact_ids, sizes, users)
+    await add_segments(account_id, contact_ids)
+
+
+async def add_segments(account_id: int, contact_ids: list[int]) -> None:
+    """The account's segments, once: a static one every card is put in and a dynamic one whose
+    filter matches every card (a card's `segments` reads the memberships of the page's cards
+    and runs each dynamic segment's filter on them: one statement each, whatever the page)."""
+    static, _ = await Segment.get_or_create(account_id=account_id, name="Picked", defaults={"kind": "STATIC"})
+    await Segment.get_or_create(
+        account_id=account_id,
+        name="Named",
+        defaults={"kind": "DYNAMIC", "filter_spec": {"lastName": {"isNull": False}}},
+    )
+    await SegmentMember.bulk_create([SegmentMember(segment_id=static.id, contact_id=i) for i in contact_ids])
 
 
 # One custom field of every type, a value for each on every card, and one field no card has a
@@ -1157,6 +1175,7 @@ async def test_full_card_costs_the_same_with_1_or_200_rows_per_section(
     assert [e["node"]["kind"] for e in small.data["attachments"]["edges"]] == ["FILE", "RECORDING"]
     assert [a["__typename"] for a in small.data["upcomingActions"]] == ["Task"]
     assert small.data["past"][0]["recording"]["duration"] == 60
+    assert [(g["name"], g["kind"]) for g in card["segments"]] == [("Named", "DYNAMIC"), ("Picked", "STATIC")]
 
     assert small.count == big.count, same_cost("a card with 1 row per section", small, "200 rows", big)
     # A constant, and a small one: one statement per section loader, not per row. Issue 12's
@@ -1255,6 +1274,7 @@ async def test_a_page_of_50_full_cards_costs_the_same_as_a_page_of_1(
         kinds = [e["node"]["kind"] for e in card["attachments"]["edges"]]
         assert kinds == ["FILE", "FILE", "RECORDING", "RECORDING"]
         assert all(c["recording"]["shareUrl"] for c in card["past"]) and len(card["past"]) == 2
+        assert [g["name"] for g in card["segments"]] == ["Named", "Picked"]
 
     assert one.count == fifty.count, same_cost("contacts(first: 1)", one, "contacts(first: 50)", fifty)
     # One per section loader: merges and duplicate candidates are one statement each. Issue

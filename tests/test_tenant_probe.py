@@ -83,6 +83,8 @@ ROOT_ID_TYPES: dict[str, str] = {
     # Background jobs (job, cancelJob), not the field-service Job their names would point at.
     "job": "BackgroundJob",
     "cancelJob": "BackgroundJob",
+    # bulkAction(input: {target: {ids}}): the contacts it acts on.
+    "bulkAction": "Contact",
 }
 CURSORS = ("after", "before")
 # Root fields the probe handles itself: node(id:) takes an id of any type (see the node test).
@@ -815,6 +817,40 @@ def _notification(api: Client, http: TestClient, tenant: Tenant, mark: str, made
     return api.data("{ notifications(first: 1) { nodes { id } } }")["notifications"]["nodes"][0]["id"]
 
 
+def _segment(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # A static segment holding the contact (its card's segments show it).
+    data = api.data(
+        "mutation($i: CreateSegmentInput!) { createSegment(input: $i) { id } }",
+        {"i": {"name": f"Picked{mark}", "contactIds": [made["Contact"]]}},
+    )
+    return data["createSegment"]["id"]
+
+
+def _view(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # Shared: every user of its own account lists it, nobody else.
+    data = api.data(
+        "mutation($i: CreateViewInput!) { createView(input: $i) { id } }",
+        {
+            "i": {
+                "name": f"Hot{mark}",
+                "filter": {"firstName": {"contains": f"ada{mark}"}},
+                "columns": ["displayName", "email"],
+                "shared": True,
+            }
+        },
+    )
+    return data["createView"]["id"]
+
+
+def _bulk_job(api: Client, http: TestClient, tenant: Tenant, mark: str, made: dict[str, str]) -> str:
+    # Queued (the seeding runs no worker): tagging the victim's contact, when it runs.
+    data = api.data(
+        "mutation($i: BulkActionInput!) { bulkAction(input: $i) { id } }",
+        {"i": {"action": "ADD_TAG", "target": {"ids": [made["Contact"]]}, "params": {"tag": f"Bulk{mark}"}}},
+    )
+    return data["bulkAction"]["id"]
+
+
 async def _deliver_reminders() -> None:
     """Deliver the due reminder rows only (what a worker does when they fall due), leaving every
     other outbox row (the plugins' hooks) undelivered, as the rest of the seeding does."""
@@ -908,7 +944,10 @@ RECIPES: dict[str, Recipe] = {
     "Conversion": _conversion,
     "CustomField": _custom_field,
     "BackgroundJob": _background_job,
+    "BulkJob": _bulk_job,
     "Notification": _notification,
+    "Segment": _segment,
+    "View": _view,
 }
 
 

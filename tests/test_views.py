@@ -69,7 +69,11 @@ async def test_a_view_reads_back_as_a_client_can_send_it_again(as_admin: Api, ac
         shared=True,
     )
     assert made["name"] == "Hot leads" and made["shared"] is True
-    assert made["filter"] == {"firstName": {"startsWith": "Ad"}, "owner": {"in": [rep]}, "tags": {"any": ["VIP"]}}
+    assert made["filter"] == {
+        "firstName": {"startsWith": "Ad"},
+        "owner": {"in": [rep]},
+        "tags": {"any": ["VIP"]},
+    }
     assert made["orderBy"] == [{"field": "LAST_NAME", "direction": "DESC"}]
     assert made["columns"] == ["displayName", "email", "status", "tags"]
     assert made["filterCount"] == 3
@@ -186,7 +190,9 @@ async def test_names_are_unique_per_user(api: Api, acme: Tenant) -> None:
     admin, rep = api.as_(acme.admin_key), api.as_(acme.rep_key)
     first = await create(admin, name="Mine")
     error = await admin.error(CREATE, {"i": {"name": "Mine"}})
-    assert error["extensions"]["code"] == "CONFLICT" and "already have a view named 'Mine'" in error["message"]
+    assert (
+        error["extensions"]["code"] == "CONFLICT" and "already have a view named 'Mine'" in error["message"]
+    )
     await create(rep, name="Mine")  # another user's name space
     other = await create(admin, name="Other")
     error = await admin.error(UPDATE, {"i": {"id": other["id"], "name": "Mine"}})

@@ -90,7 +90,9 @@ CATALOGUE["id"] = Column("id", "Id", Source.CONTACT, "id")
 CATALOGUE["zip"] = Column("zip", "ZIP", Source.CONTACT, "zip")
 CATALOGUE["ipAddress"] = Column("ipAddress", "IP address", Source.CONTACT, "ip_address")
 CATALOGUE["okToSms"] = Column("okToSms", "OK to SMS", Source.CONTACT, "ok_to_sms")
-CATALOGUE["smsBlockedReason"] = Column("smsBlockedReason", "SMS blocked reason", Source.CONTACT, "sms_blocked_reason")
+CATALOGUE["smsBlockedReason"] = Column(
+    "smsBlockedReason", "SMS blocked reason", Source.CONTACT, "sms_blocked_reason"
+)
 
 DEFAULT_COLUMNS = (
     "firstName", "lastName", "businessName", "email", "phone", "status", "subStatus",

@@ -23,17 +23,28 @@ from decimal import Decimal
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.fields.relational import ForeignKeyFieldInstance, OneToOneFieldInstance
 from tortoise.models import Model
 
 from crm import file_links, storage
-from crm.storage import ObjectMissing
 from crm.clock import utcnow
+from crm.custom_values import VALUE_COLUMNS, shown
 from crm.exports.batches import as_time
 from crm.exports.xlsx import ZipSink
-from crm.custom_values import VALUE_COLUMNS, shown
-from crm.models import Attachment, Contact, ContactTag, CustomFieldValue, LineItem, RecordingShare, Segment, SegmentMember, User
+from crm.models import (
+    Attachment,
+    Contact,
+    ContactTag,
+    CustomFieldValue,
+    LineItem,
+    RecordingShare,
+    Segment,
+    SegmentMember,
+    User,
+)
+from crm.storage import ObjectMissing
 
 ZIP_TYPE = "application/zip"
 DOCUMENT_NAME = "contact.json"
@@ -45,7 +56,9 @@ EXCLUDED: dict[str, str] = {
     "are absorbed into this one",
 }
 # Columns that say nothing about the person: internal keys and dedupe machinery.
-HIDDEN_COLUMNS = frozenset({"account_id", "storage_key", "send_key", "fingerprint", "key_hash", "due_version"})
+HIDDEN_COLUMNS = frozenset(
+    {"account_id", "storage_key", "send_key", "fingerprint", "key_hash", "due_version"}
+)
 
 
 @dataclass
@@ -92,32 +105,65 @@ def contact_keys() -> list[tuple[type[Model], str]]:
     return found
 
 
-async def _indirect(account_id: int, contact_id: int) -> dict[str, list[dict[str, Any]]]:
+def sections() -> list[tuple[str, type[Model], str]]:
+    """(section name, model, key column) of the direct sections, by name: a model's table in
+    camelCase and plural (`journey_event` -> journeyEvents), `...As<Key>` for a key other
+    than contact_id (a merge's `primary`)."""
+    found = []
+    for model, key in contact_keys():
+        if model.__name__ in EXCLUDED:
+            continue
+        name = _section_name(model)
+        found.append((name if key == "contact_id" else f"{name}As{key[:-3].title()}", model, key))
+    return sorted(found, key=lambda section: section[0])
+
+
+async def _indirect(
+    account_id: int, contact_id: int, conn: BaseDBAsyncClient | None
+) -> dict[str, list[dict[str, Any]]]:
     from crm.contact_filters import matching_contacts  # the filters compile with the model registry
 
-    lines = await LineItem.filter(Q(quote__contact_id=contact_id) | Q(invoice__contact_id=contact_id)).order_by(
-        "id"
-    ).values()
-    shares = await RecordingShare.filter(attachment__contact_id=contact_id).order_by("id").values()
-    invited = await Contact.filter(inviter_id=contact_id).order_by("id").values(
-        "id", "first_name", "last_name", "business_name", "created_at"
+    lines = (
+        await LineItem.filter(Q(quote__contact_id=contact_id) | Q(invoice__contact_id=contact_id))
+        .using_db(conn)
+        .order_by("id")
+        .values()
+    )
+    shares = (
+        await RecordingShare.filter(attachment__contact_id=contact_id).using_db(conn).order_by("id").values()
+    )
+    invited = (
+        await Contact.filter(inviter_id=contact_id)
+        .using_db(conn)
+        .order_by("id")
+        .values("id", "first_name", "last_name", "business_name", "created_at")
     )
     segments = []
-    members = set(await SegmentMember.filter(contact_id=contact_id).values_list("segment_id", flat=True))
-    for segment in await Segment.filter(account_id=account_id).order_by("id"):
+    members = set(
+        await SegmentMember.filter(contact_id=contact_id).using_db(conn).values_list("segment_id", flat=True)
+    )
+    for segment in await Segment.filter(account_id=account_id).using_db(conn).order_by("id"):
         member = segment.id in members
         if segment.kind == "DYNAMIC" and segment.filter_spec is not None:
             try:
                 matched = await matching_contacts(account_id, segment.filter_spec, archived=None)
-                member = await matched.filter(id=contact_id).exists()
+                member = await matched.filter(id=contact_id).using_db(conn).exists()
             except Exception:  # a segment whose filter no longer compiles names nobody
                 member = False
         if member:
             segments.append({"id": segment.id, "name": segment.name, "kind": segment.kind})
-    tags = await ContactTag.filter(contact_id=contact_id).order_by("id").values("tag__name", "created_at")
+    tags = (
+        await ContactTag.filter(contact_id=contact_id)
+        .using_db(conn)
+        .order_by("id")
+        .values("tag__name", "created_at")
+    )
     custom = []
-    for value in await CustomFieldValue.filter(contact_id=contact_id).order_by("id").values(
-        "field__key", "field__label", "field__type", *VALUE_COLUMNS
+    for value in (
+        await CustomFieldValue.filter(contact_id=contact_id)
+        .using_db(conn)
+        .order_by("id")
+        .values("field__key", "field__label", "field__type", *VALUE_COLUMNS)
     ):
         shown_value = shown(value["field__type"], value)
         custom.append({"key": value["field__key"], "label": value["field__label"], "value": shown_value})
@@ -131,33 +177,37 @@ async def _indirect(account_id: int, contact_id: int) -> dict[str, list[dict[str
     }
 
 
-async def read(account_id: int, contact_id: int) -> ContactData:
-    """Every section of the contact (it must be in `account_id`: the caller checked)."""
-    contact = await Contact.filter(id=contact_id, account_id=account_id).first().values()
-    users = dict(await User.filter(account_id=account_id).values_list("id", "name"))
+async def read(account_id: int, contact_id: int, conn: BaseDBAsyncClient | None = None) -> ContactData:
+    """Every section of the contact (it must be in `account_id`: the caller checked); `conn`: a
+    transaction to read in (the demo's seed)."""
+    contact = await Contact.filter(id=contact_id, account_id=account_id).using_db(conn).first().values()
+    users = dict(await User.filter(account_id=account_id).using_db(conn).values_list("id", "name"))
     for owner in ("setter_owner", "closer_owner", "assigned_to"):
         contact[f"{owner}_name"] = users.get(contact.get(f"{owner}_id"))
     inviter = None
     if contact.get("inviter_id"):
-        inviter = await Contact.filter(id=contact["inviter_id"], account_id=account_id).first().values(
-            "id", "first_name", "last_name", "business_name"
+        inviter = (
+            await Contact.filter(id=contact["inviter_id"], account_id=account_id)
+            .using_db(conn)
+            .first()
+            .values("id", "first_name", "last_name", "business_name")
         )
     document: dict[str, Any] = {
         "exportedAt": utcnow().isoformat(),
         "contact": _row(contact),
         "inviter": _row(inviter) if inviter else None,
     }
-    for model, key in sorted(contact_keys(), key=lambda pair: (_section_name(pair[0]), pair[1])):
-        if model.__name__ in EXCLUDED:
-            continue
-        rows = await model.filter(**{key: contact_id}).order_by("id").values()
-        name = _section_name(model) if key == "contact_id" else f"{_section_name(model)}As{key[:-3].title()}"
+    for name, model, key in sections():
+        rows = await model.filter(**{key: contact_id}).using_db(conn).order_by("id").values()
         document[name] = [_row(r) for r in rows]
-    for name, rows in (await _indirect(account_id, contact_id)).items():
+    for name, rows in (await _indirect(account_id, contact_id, conn)).items():
         document[name] = [_row(r) if isinstance(r, dict) else r for r in rows]
     files = []
-    for attachment in await Attachment.filter(contact_id=contact_id, account_id=account_id).order_by("id").values(
-        "id", "filename", "storage_key", "size", "content_type"
+    for attachment in (
+        await Attachment.filter(contact_id=contact_id, account_id=account_id)
+        .using_db(conn)
+        .order_by("id")
+        .values("id", "filename", "storage_key", "size", "content_type")
     ):
         safe = attachment["filename"].replace("/", "_").replace("\\", "_") or "file"
         files.append({**attachment, "path": f"files/{attachment['id']}-{safe}"})
@@ -195,9 +245,12 @@ async def zip_stream(data: ContactData) -> AsyncIterator[bytes]:
     """The ZIP: contact.json, README.txt and the files, streamed from storage (memory holds a
     chunk, whatever the files' sizes)."""
     contact = data.document["contact"]
-    name = " ".join(p for p in (contact.get("first_name"), contact.get("last_name")) if p) or contact.get(
-        "business_name"
-    ) or contact.get("email") or "Guest"
+    name = (
+        " ".join(p for p in (contact.get("first_name"), contact.get("last_name")) if p)
+        or contact.get("business_name")
+        or contact.get("email")
+        or "Guest"
+    )
     sink = ZipSink()
     store = storage.current()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
+from tortoise.functions import Lower
 from tortoise.models import Model
 
 from crm.custom_values import shown, stored
@@ -90,7 +91,8 @@ async def insert_rows(
 
 
 def _fold(email: str | None) -> str | None:
-    return email.casefold() if email else None
+    # lower(), not casefold(): what SQL's LOWER() does, so Python and the index agree.
+    return email.lower() if email else None
 
 
 def _empty(value: Any) -> bool:
@@ -123,16 +125,19 @@ class _Pending:
 async def _existing(
     conn: BaseDBAsyncClient, account_id: int, rows: Sequence[CleanRow]
 ) -> list[dict[str, Any]]:
-    emails = {e for r in rows if (e := r.columns.get("email"))}
-    spellings = sorted(emails | {e.casefold() for e in emails})
+    """The account's contacts with a row's email (case aside: migration 0023's index on
+    account and lower(email)) or phone, oldest first."""
+    emails = sorted({e.lower() for r in rows if (e := r.columns.get("email"))})
     phones = sorted({p for r in rows if (p := r.columns.get("phone"))})
-    if not spellings and not phones:
+    if not emails and not phones:
         return []
-    match = Q(email__in=spellings) if spellings else Q(phone__in=phones)
-    if spellings and phones:
-        match = Q(email__in=spellings) | Q(phone__in=phones)
+    match = Q(lower_email__in=emails) if emails else Q(phone__in=phones)
+    if emails and phones:
+        match = Q(lower_email__in=emails) | Q(phone__in=phones)
     return await (
-        Contact.filter(match, account_id=account_id)
+        Contact.filter(account_id=account_id)
+        .annotate(lower_email=Lower("email"))
+        .filter(match)
         .using_db(conn)
         .order_by("id")
         .values("id", "archived_at", *CONTACT_FIELDS.values())
@@ -178,23 +183,19 @@ def _index(found: list[dict[str, Any]]) -> _Index:
 async def _duplicate_pairs(
     conn: BaseDBAsyncClient, account_id: int, rows: Sequence[CleanRow]
 ) -> set[tuple[str, str]]:
-    """(folded email, phone) of the account's leads whose contact has both, among the rows' pairs."""
-    pairs = {
-        (r.columns["email"], r.columns["phone"])
-        for r in rows
-        if r.columns.get("email") and r.columns.get("phone")
-    }
+    """(lower email, phone) of the account's leads whose contact has both, among the rows' pairs."""
+    pairs = {(e.lower(), p) for r in rows if (e := r.columns.get("email")) and (p := r.columns.get("phone"))}
     if not pairs:
         return set()
-    emails = sorted({e for e, _ in pairs} | {e.casefold() for e, _ in pairs})
     found = await (
-        Lead.filter(
-            account_id=account_id, contact__email__in=emails, contact__phone__in=sorted({p for _, p in pairs})
-        )
+        Contact.filter(account_id=account_id, phone__in=sorted({p for _, p in pairs}))
+        .annotate(lower_email=Lower("email"))
+        .filter(lower_email__in=sorted({e for e, _ in pairs}), leads__id__isnull=False)
         .using_db(conn)
-        .values_list("contact__email", "contact__phone")
+        .distinct()
+        .values_list("email", "phone")
     )
-    return {(e.casefold(), p) for e, p in found}
+    return {(e.lower(), p) for e, p in found}
 
 
 def _name(columns: dict[str, Any]) -> str:

@@ -35,4 +35,10 @@ class Call(Model):
     class Meta:
         table = "call"
         # The card's calls: loaded by contact; the communication history walks them by time.
-        indexes = (("contact_id",), ("contact_id", "scheduled_at"))
+        # (scheduled_at | outcome, ..., contact_id): the contacts table's call filters (migration 0022).
+        indexes = (
+            ("contact_id",),
+            ("contact_id", "scheduled_at"),
+            ("scheduled_at", "contact_id"),
+            ("outcome", "scheduled_at", "contact_id"),
+        )

@@ -128,6 +128,7 @@ class ContactTag(Model):
     class Meta:
         table = "contact_tag"
         unique_together = (("contact", "tag"),)
+        indexes = (("tag_id", "contact_id"),)  # the contacts table's tag filters (migration 0022)
 
 
 class Utm(Model):
@@ -146,7 +147,8 @@ class Utm(Model):
 
     class Meta:
         table = "utm"
-        indexes = (("contact_id",), ("lead_id",))
+        # (source | campaign, lead_id): the contacts table's lead UTM filters (migration 0022).
+        indexes = (("contact_id",), ("lead_id",), ("source", "lead_id"), ("campaign", "lead_id"))
 
 
 class FormAnswer(Model):

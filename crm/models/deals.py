@@ -26,4 +26,5 @@ class Deal(Model):
 
     class Meta:
         table = "deal"
-        indexes = (("contact_id",),)
+        # (status, amount, contact_id): the contacts table's deal filters (migration 0022).
+        indexes = (("contact_id",), ("status", "amount", "contact_id"))

@@ -36,7 +36,12 @@ class Message(Model):
     class Meta:
         table = "message"
         # The thread by channel; the communication history by time.
-        indexes = (("contact_id", "channel", "id"), ("contact_id", "created_at"))
+        # (created_at, contact_id): the contacts table's lastInteraction filter (migration 0022).
+        indexes = (
+            ("contact_id", "channel", "id"),
+            ("contact_id", "created_at"),
+            ("created_at", "contact_id"),
+        )
 
 
 # One provider id an outbound message got. Usually one per message; two when a provider that

@@ -35,4 +35,5 @@ class Task(Model):
         indexes = (
             ("contact_id", "status", "due_at"),  # a card's tasks and its upcoming actions
             ("assignee_id", "status", "due_at"),  # myTasks
+            ("status", "due_at", "contact_id"),  # the contacts table's overdue-task filter (migration 0022)
         )

@@ -305,7 +305,8 @@ async def _job_objects() -> set[str]:
     active job has written so far (an export's batches, listed in its cursor as `parts`)."""
     files = await BackgroundJob.filter(file_key__isnull=False).values_list("file_key", flat=True)
     parts: set[str] = set()
-    for cursor in await BackgroundJob.filter(status__in=("QUEUED", "RUNNING")).values_list("cursor", flat=True):
+    active = BackgroundJob.filter(status__in=("QUEUED", "RUNNING"))
+    for cursor in await active.values_list("cursor", flat=True):
         if isinstance(cursor, dict):
             parts.update(key for key in cursor.get("parts") or () if isinstance(key, str))
     return set(files) | parts

@@ -334,6 +334,26 @@ async def count_skips(
 # --------------------------------------------------------------------------------------
 
 
+async def refuse_foreign_ids(actor: Actor, target: Target, params: Mapping[str, Any]) -> None:
+    """NOT_FOUND for any id that is not the account's, before anything else is looked at: another
+    account's objects are answered as missing ones, whatever else is wrong with the request."""
+    if target.ids:
+        await target_contacts(actor, Target(ids=target.ids))
+    segment_ids = {i for i in (target.segment_id, params.get("segmentId")) if i is not None}
+    found = set(
+        await Segment.filter(id__in=segment_ids, account_id=actor.account_id).values_list("id", flat=True)
+    )
+    for segment_id, field_name in (
+        (target.segment_id, "segmentId"),
+        (params.get("segmentId"), "params.segmentId"),
+    ):
+        if segment_id is not None and segment_id not in found:
+            raise NotFound(f"no segment with id {segment_id} in this account", field=field_name)
+    user_id = params.get("userId")
+    if user_id is not None and not await User.filter(id=user_id, account_id=actor.account_id).exists():
+        raise NotFound(f"no user with id {user_id} in this account", field="params.userId")
+
+
 def _actor_json(actor: Actor) -> dict[str, Any]:
     return {"kind": actor.kind.value, "name": actor.name, "user_id": actor.user_id,
             "role": actor.role.value if actor.role else None}  # fmt: skip
@@ -351,6 +371,7 @@ async def bulk_action(
     """Queue the action as a job, or (dry_run) count what it would do and keep that as a DONE job.
     EXPORT is the export service's own job (crm/services/exports.py)."""
     action = BulkAction(action)
+    await refuse_foreign_ids(actor, target, params)
     allowed = may_act(actor, action)
     if not allowed and not dry_run:
         raise Forbidden(

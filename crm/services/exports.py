@@ -43,7 +43,7 @@ from crm.clock import utcnow
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.exports import document as contact_document
 from crm.exports.batches import read_batch
-from crm.exports.columns import Column, resolve
+from crm.exports.columns import resolve
 from crm.exports.formats import ENCODINGS, FileFormat, body, file_format, head, wrap
 from crm.journey import JourneyKind
 from crm.models import BackgroundJob, Contact
@@ -243,8 +243,14 @@ async def export_to_file(
             f"{actor.name} exported {written} contacts ({fmt.value}) with the CLI",
             subject_type="Account",
             subject_id=actor.account_id,
-            subject={"jobId": None, "format": fmt.value, "rows": written, "columns": [c.name for c in chosen],
-                     "fileName": out.name, "size": out.stat().st_size},  # fmt: skip
+            subject={  # the job's subject, without a job
+                "jobId": None,
+                "format": fmt.value,
+                "rows": written,
+                "columns": [c.name for c in chosen],
+                "fileName": out.name,
+                "size": out.stat().st_size,
+            },
         )
         uow.outbox_written(sent)
     return written

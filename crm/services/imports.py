@@ -34,7 +34,7 @@ import os
 import secrets
 import tempfile
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from crm.imports.mapping import CUSTOM_PREFIX, ColumnGuess, CustomColumn, guess,
 from crm.imports.rows import CleanRow, Problem, Rules, as_cells, check_row, required_missing
 from crm.imports.writing import CONTACTS, LEADS, Who, write_batch
 from crm.journey import JourneyKind
-from crm.models import Account, BackgroundJob, Contact, CustomField, JobError
+from crm.models import Account, BackgroundJob, Contact, CustomField, JobError, OutboxRow
 from crm.services import _scoped, custom_fields
 from crm.services.attachments import clean_filename
 from crm.uow import unit_of_work
@@ -202,7 +202,7 @@ async def start_import(
     try:
         async with unit_of_work(actor) as uow:
             job = await jobs.enqueue(
-                uow.conn, actor, IMPORT_KIND, params, total=found.rows, cursor={"offset": first, "row": 1}
+                uow.conn, actor, IMPORT_KIND, params, total=found.rows, cursor=_cursor(key, first, 1)
             )
             if dry_run:
                 job.dry_run = True
@@ -212,6 +212,12 @@ async def start_import(
         raise
     jobs.queued()
     return job
+
+
+def _cursor(key: str, offset: int, row: int) -> dict[str, Any]:
+    """Where the next batch starts: a byte offset in the stored file, and the last row read.
+    `parts` names the stored file so `dossier storage sweep` keeps it while the job runs."""
+    return {"offset": offset, "row": row, "parts": [key]}
 
 
 async def _rules(conn: BaseDBAsyncClient, job: BackgroundJob) -> Rules:
@@ -291,7 +297,7 @@ async def _step(job: BackgroundJob, conn: BaseDBAsyncClient, size: int) -> jobs.
     jobs.add_counts(job, "skipped", {"INVALID": invalid})
     last = batch.rows[-1][0] if batch.rows else int(cursor.get("row", 1))
     return jobs.StepOutcome(
-        cursor={"offset": batch.next_offset, "row": last},
+        cursor=_cursor(params["key"], batch.next_offset, last),
         done=len(good),
         skipped=invalid,
         finished=batch.at_end,
@@ -427,3 +433,33 @@ async def template_file(account_id: int, format_: str) -> tuple[bytes, str, str]
     """The template itself: (bytes, file name, content type)."""
     custom, _ = await _custom_columns(account_id)
     return await template.build(_format(format_), custom)
+
+
+# -- running a job in this process (`dossier import`, bench/imports.py) ------------------------
+
+
+async def run_here(job_id: int, progress: Callable[[BackgroundJob], None] | None = None) -> BackgroundJob:
+    """Run the job's steps in this process, one after the other, as a worker would (the same
+    `crm.jobs.run_step`: one transaction per batch, the same cursor). Each step also queues its
+    successor's outbox row for the worker; those are marked delivered at the end. A worker that
+    takes one meanwhile finds its step already run and does nothing, so both may run at once."""
+    while True:
+        job = await BackgroundJob.get(id=job_id)
+        if progress is not None:
+            progress(job)
+        if job.status not in jobs.ACTIVE:
+            break
+        await jobs.run_step({"job_id": job.id, "step": job.step})
+    stale = [
+        row["id"]
+        for row in await OutboxRow.filter(
+            account_id=job.account_id,  # type: ignore[attr-defined]
+            plugin=jobs.JOB_PLUGIN,
+            hook=jobs.JOB_HOOK,
+            status="PENDING",
+        ).values("id", "payload")
+        if row["payload"].get("job_id") == job.id
+    ]
+    if stale:
+        await OutboxRow.filter(id__in=stale).update(status="DELIVERED", delivered_at=utcnow())
+    return job

@@ -290,9 +290,9 @@ async def create_segment(
     spec = await _check_filter(actor, filter_spec) if has_filter else None
     ids = _ids(contact_ids or [])
     async with unit_of_work(actor) as uow:
+        contacts = await _contacts(uow, ids)  # other accounts' ids first: NOT_FOUND, like missing ones
         await _refuse_taken_name(uow, clean_name, None)
         await _check_room(uow, kind)
-        contacts = await _contacts(uow, ids)
         segment = Segment(
             account_id=actor.account_id, name=clean_name, kind=kind, filter_spec=spec, created_by_id=actor.user_id
         )

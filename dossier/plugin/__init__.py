@@ -76,9 +76,11 @@ NODE_TYPES: frozenset[str] = frozenset(
         "Notification",
         "Quote",
         "RecordingShare",
+        "Segment",
         "Tag",
         "Task",
         "User",
+        "View",
         "WebhookDelivery",
         "WebhookEndpoint",
     }

@@ -47,7 +47,9 @@ class ExportContactsInput:
     format: ExportFormat = strawberry.field(default=FileFormat.CSV, description="The file's format.")  # type: ignore[valid-type]
 
 
-EXPIRES_HELP = f"Seconds the document's file links (attachments[].downloadUrl) work, 1 to {file_links.MAX_EXPIRES_IN}."
+EXPIRES_HELP = (
+    f"Seconds the document's file links (attachments[].downloadUrl) work, 1 to {file_links.MAX_EXPIRES_IN}."
+)
 
 
 @strawberry.type(description="Everything tied to one contact: a GDPR access request's answer.")

@@ -14,7 +14,6 @@ from crm.errors import BadInput, NotFound
 from graph.context import Info
 from graph.ids import decode_cursor, encode_cursor, page_size
 from graph.resolvers.loaders import CONTACT_READ
-from graph.resolvers.segments_loaders import dynamic_members
 from graph.schema.accounts import User, joined_user
 from graph.schema.common import PageInfo, built, forward_page
 from graph.schema.contact_filter import filter_to_client
@@ -102,13 +101,8 @@ class Segment(relay.Node):
         )
 
     async def _members(self, info: Info) -> Any:
-        from crm.contact_filters import matching_contacts
-
-        account_id = info.context.require_actor().account_id
         try:
-            if self.kind is SegmentKind.DYNAMIC:
-                return await dynamic_members(account_id, self._row)
-            return await matching_contacts(account_id, {"segment": {"in": [self.id]}})
+            return await info.context.loaders.segment_members(self._row)  # type: ignore[attr-defined]
         except BadInput as problem:
             raise BadInput(
                 f"segment {self.name!r}'s filter no longer works ({problem.message}): change it with "

@@ -46,7 +46,9 @@ class ExportMutations:
         self,
         info: Info,
         id: strawberry.ID,
-        expires_in: Annotated[int, strawberry.argument(description=EXPIRES_HELP)] = file_links.DEFAULT_EXPIRES_IN,
+        expires_in: Annotated[
+            int, strawberry.argument(description=EXPIRES_HELP)
+        ] = file_links.DEFAULT_EXPIRES_IN,
     ) -> ContactExport:
         done = await service.export_contact(
             info.context.require_actor(),
