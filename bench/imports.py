@@ -38,7 +38,18 @@ if str(ROOT) not in sys.path:  # `python bench/imports.py` puts bench/, not the 
     sys.path.insert(0, str(ROOT))
 
 PG_DATABASE = "dossier_bench_imports"
-HEADER = ["First name", "Last name", "Business name", "Title", "Email", "Phone", "City", "Zip", "Country", "Segment code"]
+HEADER = [
+    "First name",
+    "Last name",
+    "Business name",
+    "Title",
+    "Email",
+    "Phone",
+    "City",
+    "Zip",
+    "Country",
+    "Segment code",
+]
 
 
 def rows(count: int) -> Iterator[list[str]]:
@@ -93,12 +104,14 @@ def rss_mb() -> float:
     return 0.0
 
 
-async def one_run(backend: str, fmt: str, count: int, mode: str, existing: int, folder: Path) -> dict[str, object]:
+async def one_run(
+    backend: str, fmt: str, count: int, mode: str, existing: int, folder: Path
+) -> dict[str, object]:
     from bench.server import fresh_database
     from crm import storage
+    from crm.custom_values import FieldType
     from crm.db import close_database, migrate_database, open_database
     from crm.models import Contact
-    from crm.custom_values import FieldType
     from crm.services import accounts, custom_fields, imports
     from crm.storage.directory import DirectoryStorage
 
@@ -115,7 +128,12 @@ async def one_run(backend: str, fmt: str, count: int, mode: str, existing: int, 
         if existing:
             await Contact.bulk_create(
                 [
-                    Contact(account_id=actor.account_id, status="New", first_name=f"Old{n}", email=f"person{n}@example.com")
+                    Contact(
+                        account_id=actor.account_id,
+                        status="New",
+                        first_name=f"Old{n}",
+                        email=f"person{n}@example.com",
+                    )
                     for n in range(0, existing * 2, 2)
                 ],
                 batch_size=1000,
@@ -158,17 +176,23 @@ async def one_run(backend: str, fmt: str, count: int, mode: str, existing: int, 
 
 def child(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="dossier-bench-import-") as folder:
-        outcome = asyncio.run(one_run(args.child_backend, args.child_format, args.rows, args.mode, args.existing, Path(folder)))
+        outcome = asyncio.run(
+            one_run(args.child_backend, args.child_format, args.rows, args.mode, args.existing, Path(folder))
+        )
     print(json.dumps(outcome))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--formats", default="csv,xlsx")
     parser.add_argument("--mode", default="CONTACTS", choices=["CONTACTS", "LEADS"])
-    parser.add_argument("--existing", type=int, default=10_000, help="contacts already there whose emails rows repeat")
+    parser.add_argument(
+        "--existing", type=int, default=10_000, help="contacts already there whose emails rows repeat"
+    )
     parser.add_argument("--child-backend", help=argparse.SUPPRESS)
     parser.add_argument("--child-format", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -177,13 +201,29 @@ def main() -> None:
         return
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
-    print(f"import of {args.rows:,} rows x {len(HEADER)} columns, mode {args.mode}, {args.existing:,} existing contacts")
-    print(f"{'backend':9} {'format':6} {'MB':>5} {'seconds':>8} {'(read)':>7} {'rows/s':>7} {'created':>8} {'merged':>7} {'skipped':>8} {'RSS before':>11} {'peak RSS':>9}")
+    print(
+        f"import of {args.rows:,} rows x {len(HEADER)} columns, mode {args.mode}, {args.existing:,} existing"
+    )
+    print(
+        f"{'backend':9} {'format':6} {'MB':>5} {'seconds':>8} {'(read)':>7} {'rows/s':>7} {'created':>8} "
+        f"{'merged':>7} {'skipped':>8} {'RSS before':>11} {'peak RSS':>9}"
+    )
     for backend in backends:
         for fmt in formats:
-            command = [sys.executable, __file__, "--rows", str(args.rows), "--mode", args.mode, "--existing", str(args.existing)]
+            command = [
+                sys.executable,
+                __file__,
+                "--rows",
+                str(args.rows),
+                "--mode",
+                args.mode,
+                "--existing",
+                str(args.existing),
+            ]
             command += ["--child-backend", backend, "--child-format", fmt]
-            done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            done = subprocess.run(
+                command, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            )
             if done.returncode != 0:
                 print(f"{backend:9} {fmt:6} failed:\n{done.stderr[-3000:]}")
                 continue
@@ -192,8 +232,9 @@ def main() -> None:
                 print(f"{backend:9} {fmt:6} skipped (no PostgreSQL)")
                 continue
             print(
-                f"{backend:9} {fmt:6} {r['file_mb']:>5} {r['seconds']:>8} {r['read_seconds']:>7} {r['rows_per_s']:>7} "
-                f"{r['created']:>8} {r['merged']:>7} {r['skipped']:>8} {r['rss_before_mb']:>9} MB {r['peak_rss_mb']:>6} MB"
+                f"{backend:9} {fmt:6} {r['file_mb']:>5} {r['seconds']:>8} {r['read_seconds']:>7} "
+                f"{r['rows_per_s']:>7} {r['created']:>8} {r['merged']:>7} {r['skipped']:>8} "
+                f"{r['rss_before_mb']:>9} MB {r['peak_rss_mb']:>6} MB"
             )
 
 

@@ -848,9 +848,10 @@ FIELD_VALUES: dict[str, tuple[float, dict[str, str]]] = {
     "moved_in": (0.30, {"value_date": "DATE '1990-01-01' + floor(h * 12400)::int"}),
     "gate_code_set": (0.40, {"value_bool": "h < 0.3"}),
     "tier": (0.50, {"value_text": "(ARRAY['gold','silver','bronze','bronze'])[1 + floor(h * 4)::int]"}),
-    "interests": (0.30, {"value_json": "(ARRAY['[\"solar\"]','[\"roofing\"]','[\"gutters\"]',"
-                                       "'[\"solar\", \"roofing\"]','[\"roofing\", \"gutters\"]',"
-                                       "'[\"solar\", \"roofing\", \"gutters\"]'])[1 + floor(h * 6)::int]::jsonb"}),
+    "interests": (0.30, {"value_json": "(ARRAY['[\"solar\"]', '[\"roofing\"]', '[\"gutters\"]',"
+                                       " '[\"solar\", \"roofing\"]', '[\"roofing\", \"gutters\"]',"
+                                       " '[\"solar\", \"roofing\", \"gutters\"]'])"
+                                       "[1 + floor(h * 6)::int]::jsonb"}),
     "site": (0.05, {"value_text": "'https://example.com/homes/' || c.id"}),
     "visits": (0.20, {"value_number": "floor(h * 30)::numeric"}),
     "next_inspection": (0.15, {"value_date": "$2::date - 100 + floor(h * 400)::int"}),
@@ -885,13 +886,15 @@ async def seed_filter_data(
     await conn.execute(UNIFORM)
     for table in ("utm", "contact_tag"):  # COPY wrote their ids: move the sequences past them
         await conn.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+            f" (SELECT COALESCE(MAX(id), 1) FROM {table}))"
         )
     a, users_sql = "c.account_id = $1", "$3::int[]"
     pick_user = f"({users_sql})[1 + floor(pg_temp.u(c.id, {{salt}}) * cardinality({users_sql}))::int]"
     for key, label, type_ in EXTRA_FIELDS:
         await conn.execute(
-            "INSERT INTO custom_field (account_id, key, label, type, options, required, created_at, updated_at)"
+            "INSERT INTO custom_field"
+            " (account_id, key, label, type, options, required, created_at, updated_at)"
             " VALUES ($1, $2, $3, $4, '[]', false, $5, $5) ON CONFLICT DO NOTHING",
             account_id, key, label, type_, now,
         )  # fmt: skip
@@ -916,7 +919,8 @@ async def seed_filter_data(
     await conn.execute(
         f"""
         INSERT INTO task (account_id, contact_id, kind, title, body, text_length, due_at, status,
-                          assignee_id, owner_id, completed_at, completed_by_id, due_version, created_at, updated_at)
+                          assignee_id, owner_id, completed_at, completed_by_id, due_version,
+                          created_at, updated_at)
         SELECT $1, id, kind, title, '', 0, due, status, assignee, owner,
                CASE WHEN status = 'DONE' THEN due END, CASE WHEN status = 'DONE' THEN assignee END,
                0, created, created
@@ -943,7 +947,8 @@ async def seed_filter_data(
     for i, name in enumerate(FORM_NAMES):
         form_ids.append(
             await conn.fetchval(
-                "INSERT INTO lead_form (account_id, name, key, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                "INSERT INTO lead_form (account_id, name, key, created_at)"
+                " VALUES ($1, $2, $3, $4) RETURNING id",
                 account_id, name, f"bench-form-{account_id}-{i}", now - HISTORY,
             )
         )  # fmt: skip
@@ -955,7 +960,8 @@ async def seed_filter_data(
                CASE n WHEN 1 THEN 'NEW' ELSE 'EMAIL' END, md5(c.id || '-' || n), '{{}}', at
         FROM contact c CROSS JOIN generate_series(1, 2) AS n
         CROSS JOIN LATERAL (SELECT c.created_at + (n - 1) * pg_temp.u(c.id, 210) * interval '30 days' AS at) t
-        JOIN lead_form f ON f.id = ($2::int[])[1 + floor(pg_temp.u(c.id, 220 + n) * cardinality($2::int[]))::int]
+        JOIN lead_form f
+          ON f.id = ($2::int[])[1 + floor(pg_temp.u(c.id, 220 + n) * cardinality($2::int[]))::int]
         WHERE {a} AND pg_temp.u(c.id, 200) < 0.4 AND (n = 1 OR pg_temp.u(c.id, 201) < 0.1)
         """,
         account_id, form_ids,
@@ -965,7 +971,8 @@ async def seed_filter_data(
         """
         INSERT INTO utm (contact_id, lead_id, source, medium, campaign, captured_at)
         SELECT l.contact_id, l.id, ($2::text[])[k], ($3::text[])[k], ($4::text[])[k], l.submitted_at
-        FROM lead l CROSS JOIN LATERAL (SELECT 1 + floor(pg_temp.u(l.id, 230) * cardinality($2::text[]))::int AS k) t
+        FROM lead l
+        CROSS JOIN LATERAL (SELECT 1 + floor(pg_temp.u(l.id, 230) * cardinality($2::text[]))::int AS k) t
         WHERE l.account_id = $1 AND pg_temp.u(l.id, 231) < 0.75 AND l.form_id IS NOT NULL
         """,
         account_id, [s for s, _, _ in sources], [m for _, m, _ in sources], [c for _, _, c in sources],
@@ -975,7 +982,8 @@ async def seed_filter_data(
     await conn.execute(
         f"""
         INSERT INTO contact_tag (contact_id, tag_id, created_at)
-        SELECT c.id, ($2::int[])[1 + floor(pg_temp.u(c.id, 310 + n) * cardinality($2::int[]))::int], c.created_at
+        SELECT c.id, ($2::int[])[1 + floor(pg_temp.u(c.id, 310 + n) * cardinality($2::int[]))::int],
+               c.created_at
         FROM contact c CROSS JOIN generate_series(1, 3) AS n
         WHERE {a} AND pg_temp.u(c.id, 300) < 0.25 AND (n = 1 OR pg_temp.u(c.id, 300 + n) < 0.4)
         ON CONFLICT DO NOTHING

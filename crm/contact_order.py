@@ -15,7 +15,7 @@ Derived keys (as their GraphQL descriptions say):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -174,30 +174,32 @@ def _null_flag(key: SortKey) -> str:
     return f"{key.name}_null"
 
 
-def ordered(contacts: QuerySet[Contact], keys: Sequence[SortKey]) -> QuerySet[Contact]:
-    """The contacts annotated and ordered by `keys`, nulls last, then by id."""
-    annotations: dict[str, Any] = {}
+def ordered(
+    contacts: QuerySet[Contact], keys: Sequence[SortKey], id_descending: bool, also: Sequence[SortKey] = ()
+) -> QuerySet[Contact]:
+    """The contacts annotated with the derived keys (of `keys` and `also`) and ordered by `keys`,
+    nulls last, then by id."""
+    annotations: dict[str, Any] = {k.name: RawSQL(k.sql) for k in (*also, *keys) if k.sql is not None}
     order: list[str] = []
     for key in keys:
-        expression = key.sql or f'"contact"."{key.name}"'
-        if key.sql is not None:
-            annotations[key.name] = RawSQL(key.sql)
         if key.nullable:
+            expression = key.sql or f'"contact"."{key.name}"'
             annotations[_null_flag(key)] = RawSQL(f"CASE WHEN {expression} IS NULL THEN 1 ELSE 0 END")
             order.append(_null_flag(key))
         order.append(f"-{key.name}" if key.descending else key.name)
-    id_descending = keys[0].descending if keys else True
     order.append("-id" if id_descending else "id")
     if annotations:
         contacts = contacts.annotate(**annotations)
     return contacts.order_by(*order)
 
 
-def _after(keys: Sequence[SortKey], position: Position, postgres: bool) -> Q:
-    """Rows after `position`: (k1..kn, id) compared key by key, nulls last."""
+def _after(
+    keys: Sequence[SortKey], values: Sequence[Any], row_id: int, id_descending: bool, postgres: bool
+) -> Q:
+    """Rows after the position (values, row_id): (k1..kn, id) compared key by key, nulls last."""
     terms: list[Q] = []
     equal: list[Q] = []
-    for key, raw in zip(keys, position.values, strict=True):
+    for key, raw in zip(keys, values, strict=True):
         value = _param(key, raw, postgres)
         if value is None:
             equal.append(Q(**{f"{key.name}__isnull": True}))
@@ -207,8 +209,7 @@ def _after(keys: Sequence[SortKey], position: Position, postgres: bool) -> Q:
             later = later | Q(**{f"{key.name}__isnull": True})
         terms.append(_and([*equal, later]))
         equal.append(Q(**{key.name: value}))
-    id_descending = keys[0].descending if keys else True
-    terms.append(_and([*equal, Q(**{f"id__{'lt' if id_descending else 'gt'}": position.id})]))
+    terms.append(_and([*equal, Q(**{f"id__{'lt' if id_descending else 'gt'}": row_id})]))
     found = terms[0]
     for term in terms[1:]:
         found = found | term
@@ -284,11 +285,32 @@ async def ordered_page(
         )
     if after is not None and (len(after.values) != len(keys) or not 0 < after.id < 2**31):
         raise BadInput("after is not a cursor from this list", field="after")
-    query = ordered(contacts, keys)
-    if after is not None:
-        query = query.filter(_after(keys, after, is_postgres()))
+    if not keys:  # the default order: newest first
+        newest = contacts.filter(id__lt=after.id) if after is not None else contacts
+        found = await newest.order_by("-id").limit(size + 1).values(*dict.fromkeys([*columns, "id"]))
+        positions = [Position(name, (), row["id"]) for row in found[:size]]
+        return Page(rows=found[:size], positions=positions, more=len(found) > size)
+    postgres = is_postgres()
+    id_descending = keys[0].descending
+    first, rest = keys[0], keys[1:]
     wanted = list(dict.fromkeys([*columns, "id", *(k.name for k in keys)]))
-    rows = await query.limit(size + 1).values(*wanted)
+    # A nullable first key is read in two parts, its values then its nulls, rather than ordered
+    # by "is it null" first: each part is then ordered by what an index on the column holds
+    # (PostgreSQL walks the index, not a sort of every match).
+    rows: list[dict[str, Any]] = []
+    if after is None or after.values[0] is not None or not first.nullable:
+        present = replace(first, nullable=False)
+        query = ordered(contacts, [present, *rest], id_descending)
+        if first.nullable:
+            query = query.filter(**{f"{first.name}__isnull": False})
+        if after is not None:
+            query = query.filter(_after([present, *rest], after.values, after.id, id_descending, postgres))
+        rows = await query.limit(size + 1).values(*wanted)
+    if first.nullable and len(rows) <= size:
+        query = ordered(contacts, rest, id_descending, also=[first]).filter(**{f"{first.name}__isnull": True})
+        if after is not None and after.values[0] is None:
+            query = query.filter(_after(rest, after.values[1:], after.id, id_descending, postgres))
+        rows.extend(await query.limit(size + 1 - len(rows)).values(*wanted))
     positions = [
         Position(name, tuple(_cursor_value(k, row[k.name]) for k in keys), row["id"]) for row in rows[:size]
     ]

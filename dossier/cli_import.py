@@ -31,7 +31,9 @@ def mapping_of(text: str | None) -> dict[str, str | None] | None:
         raise BadInput(f"--mapping is not JSON: {exc}", field="mapping") from None
     if isinstance(raw, list) and all(isinstance(m, dict) and "column" in m for m in raw):
         raw = {m["column"]: m.get("field") for m in raw}
-    if not isinstance(raw, dict) or not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in raw.items()):
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in raw.items()
+    ):
         raise BadInput(
             '--mapping must map column headers to fields, e.g. \'{"E-mail": "email", "Notes": null}\'',
             field="mapping",
@@ -106,7 +108,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def add_parser(sub: Any) -> None:
     """`dossier import` (called by dossier/cli.py's build_parser)."""
     parser = sub.add_parser("import", help="import contacts or leads from a .csv, .xlsx or .xls file")
-    parser.add_argument("file", help="the file: .csv (any common encoding and delimiter), .xlsx, .xls or .ods")
+    parser.add_argument(
+        "file", help="the file: .csv (any common encoding and delimiter), .xlsx, .xls or .ods"
+    )
     parser.add_argument("--account", required=True, help="the account's name")
     parser.add_argument(
         "--mode", default="CONTACTS", type=str.upper, choices=["LEADS", "CONTACTS"], help="default CONTACTS"

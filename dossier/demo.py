@@ -53,6 +53,7 @@ from crm.services.contacts import IDENTITY_FIELDS
 from crm.uow import display_name
 from dossier.demo_attachments import seed_attachments
 from dossier.demo_billing import seed_billing
+from dossier.demo_bulk import seed_bulk
 from dossier.demo_communications import seed_communications
 from dossier.demo_conversions import seed_conversions
 from dossier.demo_custom_fields import seed_custom_fields
@@ -1404,6 +1405,9 @@ async def _seed(contacts: int, rich: int, seed: int) -> None:
         await seed_notifications(conn, account.id, now)
         # After every section: the exports read them all (dossier/demo_exports.py).
         await seed_exports(conn, account.id, now)
+        # Last: a finished bulk tagging (its journey entries are the newest) and a bulk SMS's dry
+        # run (dossier/demo_bulk.py).
+        await seed_bulk(conn, account.id, now)
 
 
 async def _seed_keys(

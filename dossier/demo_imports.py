@@ -45,12 +45,16 @@ def _rows(existing_email: str | None) -> list[list[str]]:
 
 
 async def seed_imports(conn: BaseDBAsyncClient, account_id: int, now: datetime) -> None:
-    admin = await User.filter(account_id=account_id, role=Role.ADMIN.value).using_db(conn).order_by("id").first()
+    admin = (
+        await User.filter(account_id=account_id, role=Role.ADMIN.value).using_db(conn).order_by("id").first()
+    )
     if admin is None:
         return
     # An existing contact with an email and no city: the import fills its city and marks it.
     target = (
-        await Contact.filter(account_id=account_id, email__isnull=False, city__isnull=True, archived_at__isnull=True)
+        await Contact.filter(
+            account_id=account_id, email__isnull=False, city__isnull=True, archived_at__isnull=True
+        )
         .using_db(conn)
         .order_by("id")
         .first()

@@ -54,7 +54,6 @@ from crm.services.custom_fields import MAX_FIELDS as MAX_CUSTOM_FIELDS
 from crm.services.custom_fields import MAX_OPTIONS as MAX_CUSTOM_OPTIONS
 from crm.services.header import MAX_VALUES as HEADER_MAX_VALUES
 from crm.services.lifecycle import MAX_IDS
-from crm.services.segments import MAX_SEGMENTS
 from crm.services.tags import MAX_TAGS
 from crm.services.views import MAX_COLUMNS as MAX_VIEW_COLUMNS
 from crm.services.views import MAX_LISTED_VIEWS
@@ -164,7 +163,7 @@ LIST_BOUNDS: dict[str, int] = {
     "View.columns": MAX_VIEW_COLUMNS,  # leaves
     "Query.segments": MAX_PAGE,
     "Segment.contacts": MAX_PAGE,
-    "Contact.segments": MAX_SEGMENTS,  # at most every segment of the account
+    "Contact.segments": MAX_PAGE,  # `first`: 1..100, and an account has at most 100 segments
 }
 
 # `__schema` and `__type` answer from the schema itself, whatever the data: each costs a

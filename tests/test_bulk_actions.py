@@ -426,7 +426,7 @@ async def test_bad_targets_and_params_change_nothing(as_admin: Api, acme: Tenant
         ),
         ("SEND_EMAIL", one, {"subject": "a\nb", "body": "x"}, "BAD_USER_INPUT", "subject"),
         ("SEND_SMS", one, {"body": "hi"}, "NOT_CONFIGURED", None),
-        ("ARCHIVE", {"filter": {"customField": {"key": "nope", "eq": "x"}}}, None, "BAD_USER_INPUT", None),
+        ("ARCHIVE", {"filter": {"customFields": [{"key": "nope", "eq": "x"}]}}, None, "BAD_USER_INPUT", None),
     ]
     before = await snapshot()
     for action, target, params, code, field in cases:
@@ -655,3 +655,23 @@ async def test_a_jobs_file_downloads_through_its_own_signed_link(as_admin: Api, 
         {"id": job["id"]},
     )
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "expiresIn"}
+
+
+async def test_the_readme_example_works(as_admin: Api, acme: Tenant) -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Bulk actions\n", 1)[1]
+    example = re.search(r"```graphql\n(mutation \{\n  preview: bulkAction.*?)```", section, re.S)
+    assert example is not None, "the README lost its bulk actions example"
+    ids = await people(acme, {}, {"status": "customer"}, {"ok_to_sms": False})
+    data = await as_admin.data(example.group(1))
+    assert (data["preview"]["total"], data["preview"]["done"]) == (0, 0)  # nobody is tagged yet
+    assert (data["tagging"]["status"], data["tagging"]["total"], data["tagging"]["action"]) == (
+        "QUEUED", 2, "ADD_TAG",
+    )  # fmt: skip
+    await as_admin.runtime.dispatcher.drain()
+    again = await as_admin.data(example.group(1))
+    assert again["preview"]["done"] == 1 and reasons(again["preview"]) == {"NO_SMS_CONSENT": 1}
+    assert sorted(await journal(ids, "TAG_ADDED")) == [ids[0], ids[2]]

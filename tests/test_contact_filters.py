@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from crm.contact_filters import validate_shape, visible_filter_count
+from crm.contact_filters import CUSTOM_KEYS, TOP_KEYS, validate_shape, visible_filter_count
 from crm.contact_order import COLUMNS
 from crm.errors import BadInput
 from crm.models import (
@@ -532,3 +532,14 @@ async def test_the_readme_example_works_on_both_execution_paths(
             world, [{"field": "LAST_INTERACTION", "direction": "DESC"}, {"field": "LAST_NAME"}], want
         )[:20]
     )
+
+
+def test_the_graphql_input_names_every_filter_field_the_compiler_knows() -> None:
+    """ContactFilter (graph) and crm/contact_filters.py list the same fields."""
+    from graph.schema import build_schema
+
+    schema = build_schema()._schema
+    names = set(schema.type_map["ContactFilter"].fields)  # type: ignore[union-attr]
+    assert names == set(TOP_KEYS)
+    custom = set(schema.type_map["CustomFieldFilter"].fields)  # type: ignore[union-attr]
+    assert custom == set(CUSTOM_KEYS)

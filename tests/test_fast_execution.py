@@ -481,6 +481,51 @@ query TasksAndFiles($id: ID!, $after: String!, $file: String!, $task: ID!, $atta
 """
 
 
+# Issue 14's saved views and segments: a card's segments (static and dynamic), the account's
+# segments with their counts and members, a segment and a view by id, the caller's views (a
+# shared one's filter and order as JSON), and bad input beside good data.
+SEGMENTS_AND_VIEWS = """
+query SegmentsAndViews($id: ID!, $segment: ID!, $view: ID!) {
+  contact(id: $id) {
+    segments { __typename id name kind filter createdBy { name } }
+    one: segments(first: 1) { name }
+  }
+  segments(first: 5) {
+    edges { cursor node { id name kind filter count createdAt } }
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+  }
+  node(id: $segment) {
+    __typename
+    ... on Segment { name count contacts(first: 2) { totalCount nodes { id firstName } pageInfo { hasNextPage } } }
+  }
+  views { id name filter orderBy columns filterCount shared owner { name } }
+  view: node(id: $view) { ... on View { name shared } }
+  badMembers: node(id: $segment) { ... on Segment { contacts(after: "nope") { totalCount } } }
+  tooMany: contact(id: $id) { firstName segments(first: 101) { id } }
+}
+"""
+
+
+async def segment_and_view_ids(admin: Api, contact_id: int) -> dict[str, str]:
+    """The seeded account's dynamic segment, and a shared view the admin saves."""
+    create = "mutation($i: CreateViewInput!) { createView(input: $i) { id } }"
+    view = await admin.data(
+        create,
+        {
+            "i": {
+                "name": "Named",
+                "filter": {"lastName": {"isNull": False}, "tags": {"any": ["tag-0"]}},
+                "orderBy": [{"field": "LAST_NAME", "direction": "DESC"}],
+                "columns": ["displayName", "segments"],
+                "shared": True,
+            }
+        },
+    )
+    found = await admin.data("{ segments(first: 5) { nodes { id kind } } }")
+    dynamic = next(n["id"] for n in found["segments"]["nodes"] if n["kind"] == "DYNAMIC")
+    return {"id": contact_gid(contact_id), "segment": dynamic, "view": view["createView"]["id"]}
+
+
 async def task_and_file_ids(admin: Api, contact_id: int) -> dict[str, str]:
     """The cursors of the first page's last task and last file, and the first of each by id."""
     query = """query($id: ID!) { contact(id: $id) {
@@ -569,6 +614,7 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
     cases.append((rep, MERGES, merge_ids := await merged(admin, first)))
     cases.append((rep, REFERRALS, referred := await referral_ids(first, seeded[2])))
     cases.append((rep, TASKS_AND_FILES, tasked := await task_and_file_ids(admin, first)))
+    cases.append((rep, SEGMENTS_AND_VIEWS, segmented := await segment_and_view_ids(admin, first)))
     for client, query, variables in cases:
         graphql_core, compiled = await both_over_http(client, query, variables)
         assert in_any_error_order(compiled) == in_any_error_order(graphql_core), (
@@ -686,6 +732,19 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
         ("badTask", "BAD_USER_INPUT", "after"),
         ("noStatus", "BAD_USER_INPUT", "status"),
         ("tooMany", "BAD_USER_INPUT", "first"),
+    ]
+    # The seeded account's segments (fill_sections): every card is in both.
+    grouped = (await both_over_http(rep, SEGMENTS_AND_VIEWS, segmented))[1]
+    data = grouped["data"]
+    assert [(g["name"], g["kind"]) for g in data["contact"]["segments"]] == [("Named", "DYNAMIC"), ("Picked", "STATIC")]
+    assert data["contact"]["one"] == [{"name": "Named"}]
+    assert [(e["node"]["name"], e["node"]["count"]) for e in data["segments"]["edges"]] == [("Picked", 3), ("Named", 3)]
+    assert data["node"]["count"] == 3 and data["node"]["contacts"]["pageInfo"]["hasNextPage"] is True
+    assert data["views"][0]["orderBy"] == [{"field": "LAST_NAME", "direction": "DESC"}]
+    assert data["views"][0]["filterCount"] == 2 and data["view"] == {"name": "Named", "shared": True}
+    assert sorted((e["path"][0], e["extensions"].get("field")) for e in grouped["errors"]) == [
+        ("badMembers", "after"),
+        ("tooMany", "first"),
     ]
 
 

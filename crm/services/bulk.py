@@ -51,12 +51,15 @@ from crm.account_events import queue_account_event
 from crm.actor import Actor, ActorKind, Role
 from crm.clock import utcnow
 from crm.errors import BadInput, DomainError, Forbidden, NotFound
+from crm.exports.columns import resolve as export_columns
+from crm.exports.formats import file_format
 from crm.models import Account, BackgroundJob, Contact, ContactTag, Segment, SegmentMember, Tag, User
 from crm.models.segments import STATIC
 from crm.services import contacts as contact_service
 from crm.services import lifecycle, messages, segments, tags
 from crm.services.attachments import discard_objects
 from crm.services.billing import api_id
+from crm.services.exports import start_export
 from crm.services.optins import marketing_refusal
 from crm.services.targets import Target, contacts_of, target_contacts
 from crm.uow import UnitOfWork, display_name
@@ -170,9 +173,12 @@ def may_act(actor: Actor, action: BulkAction) -> bool:
 # --------------------------------------------------------------------------------------
 
 
-async def clean_params(actor: Actor, action: BulkAction, given: Mapping[str, Any]) -> dict[str, Any]:
+async def clean_params(
+    actor: Actor, action: BulkAction, given: Mapping[str, Any], *, dry_run: bool = False
+) -> dict[str, Any]:
     """The action's params checked and in the form its job keeps (JSON): BAD_USER_INPUT for a
-    missing or foreign param, NOT_FOUND for another account's user or segment."""
+    missing or foreign param, NOT_FOUND for another account's user or segment. Sends need their
+    provider (NOT_CONFIGURED), except in a dry run: counting who would get one sends nothing."""
     needed, optional = PARAMS[action]
     provided = {name for name, value in given.items() if value is not None or name == "userId"}
     extra = sorted(provided - needed - optional)
@@ -212,10 +218,12 @@ async def clean_params(actor: Actor, action: BulkAction, given: Mapping[str, Any
             )
         return {"segmentId": segment.id}
     if action is A.SEND_SMS:
-        messages.require_sms()
+        if not dry_run:
+            messages.require_sms()
         return {"body": messages.clean_sms_body(given["body"])}
     if action is A.SEND_EMAIL:
-        messages.require_email()
+        if not dry_run:
+            messages.require_email()
         subject, body = messages.clean_email(given["subject"], given["body"])
         # A message to many contacts at once is marketing unless the caller says otherwise.
         marketing = given.get("marketing")
@@ -235,11 +243,8 @@ async def clean_params(actor: Actor, action: BulkAction, given: Mapping[str, Any
             )
         return {"options": options}
     if action is A.EXPORT:  # checked as exportContacts checks them (a dry run too)
-        from crm.exports.columns import resolve
-        from crm.exports.formats import file_format
-
         fmt = file_format(given.get("format") or "CSV")
-        await resolve(actor.account_id, given.get("columns"))
+        await export_columns(actor.account_id, given.get("columns"))
         return {"columns": given.get("columns"), "format": fmt.value}
     return {}
 
@@ -354,7 +359,7 @@ async def refuse_foreign_ids(actor: Actor, target: Target, params: Mapping[str, 
         raise NotFound(f"no user with id {user_id} in this account", field="params.userId")
 
 
-def _actor_json(actor: Actor) -> dict[str, Any]:
+def actor_json(actor: Actor) -> dict[str, Any]:
     return {"kind": actor.kind.value, "name": actor.name, "user_id": actor.user_id,
             "role": actor.role.value if actor.role else None}  # fmt: skip
 
@@ -378,16 +383,14 @@ async def bulk_action(
             f"only admins and managers can {action.value.lower().replace('_', ' ')} contacts in bulk "
             "(a dry run shows what it would do)"
         )
-    cleaned = await clean_params(actor, action, params)
-    if action is A.EXPORT and not dry_run:
-        from crm.services.exports import start_export  # the export helper's job, not a bulk.* kind
-
+    cleaned = await clean_params(actor, action, params, dry_run=dry_run)
+    if action is A.EXPORT and not dry_run:  # the export's own job (export.contacts)
         return await start_export(actor, target, cleaned["columns"], cleaned["format"])
     contacts = await target_contacts(actor, target)
     if dry_run:
         rules = await skip_conditions(actor, action, cleaned, allowed)
         total, skipped = await count_skips(contacts, rules)
-        return await _keep_dry_run(actor, action, target, cleaned, total, skipped)
+        return await keep_dry_run(actor, action, target, cleaned, total, skipped)
     async with in_transaction() as conn:
         scoped = contacts.using_db(conn)
         top = next(iter(await scoped.order_by("-id").limit(1).values_list("id", flat=True)), 0)
@@ -397,7 +400,7 @@ async def bulk_action(
             "target": target.to_json(),
             "params": cleaned,
             "upto_id": top,
-            "actor": _actor_json(actor),
+            "actor": actor_json(actor),
         }
         job = await jobs.enqueue(
             conn, actor, kind_of(action), job_params, total=total, cursor={"after_id": 0}
@@ -406,14 +409,16 @@ async def bulk_action(
     return job
 
 
-async def _keep_dry_run(
+async def keep_dry_run(
     actor: Actor,
     action: BulkAction,
     target: Target,
     params: dict[str, Any],
     total: int,
     skipped: dict[str, int],
+    conn: BaseDBAsyncClient | None = None,
 ) -> BackgroundJob:
+    """A dry run's answer as a DONE job (dryRun true), so it has an id like any job."""
     now = utcnow()
     left = sum(skipped.values())
     return await BackgroundJob.create(
@@ -424,7 +429,7 @@ async def _keep_dry_run(
             "action": action.value,
             "target": target.to_json(),
             "params": params,
-            "actor": _actor_json(actor),
+            "actor": actor_json(actor),
         },
         total=total,
         done=total - left,
@@ -434,6 +439,7 @@ async def _keep_dry_run(
         started_by_id=actor.user_id,
         started_at=now,
         finished_at=now,
+        using_db=conn,
     )
 
 
@@ -443,7 +449,7 @@ async def _keep_dry_run(
 
 
 @dataclass
-class _Batch:
+class Batch:
     """What one step did: counts, skipped contacts by reason, errors contact by contact."""
 
     job_id: int
@@ -503,7 +509,7 @@ async def _step(job: BackgroundJob, conn: BaseDBAsyncClient, size: int) -> jobs.
         .order_by("id")
         .select_for_update()
     )
-    batch = _Batch(job.id)
+    batch = Batch(job.id)
     batch.skipped[R.GONE.value] += len(ids) - len(locked)
     try:
         files = await APPLY[action](uow, job.params["params"], list(locked), batch)
@@ -555,7 +561,7 @@ async def _finished(job: BackgroundJob, conn: BaseDBAsyncClient) -> None:
 
 
 async def _archive(
-    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: _Batch
+    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: Batch
 ) -> list[str]:
     changed = await lifecycle.archive_in(uow, contacts)
     batch.done += len(changed)
@@ -564,7 +570,7 @@ async def _archive(
 
 
 async def _restore(
-    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: _Batch
+    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: Batch
 ) -> list[str]:
     changed = await lifecycle.restore_in(uow, contacts)
     batch.done += len(changed)
@@ -573,7 +579,7 @@ async def _restore(
 
 
 async def _delete(
-    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: _Batch
+    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: Batch
 ) -> list[str]:
     archived = [c for c in contacts if c.archived_at is not None]
     batch.skipped[R.NOT_ARCHIVED.value] += len(contacts) - len(archived)
@@ -583,7 +589,7 @@ async def _delete(
 
 
 async def _set_status(
-    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: _Batch
+    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: Batch
 ) -> list[str]:
     account = await Account.get(id=uow.actor.account_id).using_db(uow.conn)
     entry, sub = contact_service.status_choice(account, params["status"], params["subStatus"])
@@ -592,7 +598,7 @@ async def _set_status(
 
 
 async def _assign_owner(
-    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: _Batch
+    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: Batch
 ) -> list[str]:
     column, user_id = params["ownerField"], params["userId"]
     users = await contact_service.owner_users(uow, [user_id, *(getattr(c, column) for c in contacts)])
@@ -605,7 +611,7 @@ async def _assign_owner(
 
 
 async def _add_tag(
-    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: _Batch
+    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: Batch
 ) -> list[str]:
     tag = await tags.account_tag(uow, params["tag"])
     await batch.each(contacts, lambda contact: tags.tag_contact(uow, contact, tag))
@@ -613,7 +619,7 @@ async def _add_tag(
 
 
 async def _remove_tag(
-    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: _Batch
+    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: Batch
 ) -> list[str]:
     tag = (
         await Tag.filter(account_id=uow.actor.account_id, key=tags.tag_key(params["tag"]))
@@ -628,7 +634,7 @@ async def _remove_tag(
 
 
 async def _add_to_segment(
-    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: _Batch
+    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: Batch
 ) -> list[str]:
     segment = (
         await Segment.filter(id=params["segmentId"], account_id=uow.actor.account_id)
@@ -644,7 +650,7 @@ async def _add_to_segment(
 
 
 async def _send_sms(
-    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: _Batch
+    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: Batch
 ) -> list[str]:
     sender = await messages.sender_number(uow)
     for contact in contacts:
@@ -670,7 +676,7 @@ def _email_skip(contact: Contact, marketing: bool) -> SkipReason | None:
 
 
 async def _send_email(
-    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: _Batch
+    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: Batch
 ) -> list[str]:
     for contact in contacts:
         reason = _email_skip(contact, params["marketing"])
@@ -683,7 +689,7 @@ async def _send_email(
 
 
 async def _marketing_export(
-    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: _Batch
+    uow: UnitOfWork, params: dict[str, Any], contacts: list[Contact], batch: Batch
 ) -> list[str]:
     """One `marketing_export` event per batch for the plugins that provide it: the contacts who
     opted in to communication, as the partner's email-marketing tool needs them."""

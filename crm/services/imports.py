@@ -49,7 +49,7 @@ from crm.errors import BadInput, NotFound
 from crm.imports import reading, template
 from crm.imports.mapping import CUSTOM_PREFIX, ColumnGuess, CustomColumn, guess, resolve
 from crm.imports.rows import CleanRow, Problem, Rules, as_cells, check_row, required_missing
-from crm.imports.writing import CONTACTS, LEADS, Who, write_batch
+from crm.imports.writing import CONTACTS, LEADS, Who, keep_statistics, write_batch
 from crm.journey import JourneyKind
 from crm.models import Account, BackgroundJob, Contact, CustomField, JobError, OutboxRow
 from crm.services import _scoped, custom_fields
@@ -240,7 +240,9 @@ async def _read_batch(key: str, size: int, offset: int, limit: int) -> reading.B
     budget = READ_BYTES
     while True:
         end = min(size, offset + budget) - 1
-        data = b"".join([chunk async for chunk in await store.open(key, offset, end)]) if offset < size else b""
+        data = (
+            b"".join([chunk async for chunk in await store.open(key, offset, end)]) if offset < size else b""
+        )
         at_eof = end >= size - 1
         batch = reading.read_batch(data, offset, limit, at_eof)
         if batch.rows or at_eof:
@@ -263,6 +265,7 @@ async def _step(job: BackgroundJob, conn: BaseDBAsyncClient, size: int) -> jobs.
         else:
             bad += [(number, problem) for problem in checked]
     who = params["actor"]
+    await keep_statistics(conn, int((job.result or {}).get("created", 0)))
     outcome = await write_batch(
         conn,
         job_id=job.id,

@@ -49,7 +49,7 @@ from crm.services.billing import api_id
 from crm.uow import UnitOfWork, unit_of_work
 
 MAX_NAME = 100
-MAX_SEGMENTS = 200
+MAX_SEGMENTS = 100  # Contact.segments(first:) shows them all at its largest page
 MAX_DYNAMIC = 50
 MAX_IDS = 100  # contactIds per createSegment / addToSegment / removeFromSegment
 

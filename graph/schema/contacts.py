@@ -588,10 +588,14 @@ class Contact(relay.Node):
         description="The segments the contact is in, by name: STATIC ones it was put in, DYNAMIC ones whose "
         "filter matches it now (live contacts only) (README: Saved views and segments)."
     )
-    async def segments(self, info: Info) -> list[Annotated[Segment, strawberry.lazy("graph.schema.segments")]]:
+    async def segments(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="At most this many (1 to 100).")] = 20,
+    ) -> list[Annotated[Segment, strawberry.lazy("graph.schema.segments")]]:
         from graph.schema.segments import resolve_contact_segments
 
-        return await resolve_contact_segments(info, self.id)
+        return await resolve_contact_segments(info, self.id, first)
 
     @strawberry.field(
         description="The account's custom fields (not archived) in the order they were defined, each with "

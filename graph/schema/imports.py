@@ -32,8 +32,8 @@ class ImportMode(Enum):
     )
     CONTACTS = strawberry.enum_value(
         "CONTACTS",
-        description="A contact; a row whose email or phone is a contact's merges into it (fills empty fields, "
-        "never overwrites) and marks it hasNewData.",
+        description="A contact; a row whose email or phone is a contact's merges into it (fills empty "
+        "fields, never overwrites) and marks it hasNewData.",
     )
 
 
@@ -65,7 +65,8 @@ class ImportContactsInput:
     mode: ImportMode = strawberry.field(default=ImportMode.CONTACTS, description="CONTACTS by default.")
     dry_run: bool = strawberry.field(
         default=False,
-        description="Check every row and report what would happen, writing no contact, lead or journey entry.",
+        description="Check every row and report what would happen, writing no contact, lead or journey "
+        "entry.",
     )
 
 

@@ -138,6 +138,7 @@ async def load_segment(info: Info, segment_id: int) -> Segment:
     return Segment.from_row(row)
 
 
-async def resolve_contact_segments(info: Info, contact_id: int) -> list[Segment]:
+async def resolve_contact_segments(info: Info, contact_id: int, first: int) -> list[Segment]:
+    size = page_size(first)
     rows = await info.context.loaders.segments_by_contact.load(contact_id)  # type: ignore[attr-defined]
-    return [Segment.from_row(row) for row in rows]
+    return [Segment.from_row(row) for row in rows[:size]]

@@ -78,8 +78,8 @@ class BulkActionParams:
 
 @strawberry.input(description="One action on many contacts, run in the background (or counted: dryRun).")
 class BulkActionInput:
-    action: BulkActionKind  # type: ignore[valid-type]
-    target: BulkTargetInput
+    action: BulkActionKind = strawberry.field(description="What to do to each contact.")  # type: ignore[valid-type]
+    target: BulkTargetInput = strawberry.field(description="Which contacts: ids, a filter or a segment.")
     params: BulkActionParams | None = strawberry.field(default=None, description="What the action needs.")
     dry_run: bool = strawberry.field(
         default=False,
