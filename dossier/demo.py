@@ -66,6 +66,7 @@ from dossier.demo_notifications import seed_notifications
 from dossier.demo_profile import seed_profiles
 from dossier.demo_recordings import seed_recordings
 from dossier.demo_referrals import seed_referrals
+from dossier.demo_segments import seed_segments
 from dossier.demo_tasks import seed_tasks
 
 log = logging.getLogger("dossier.demo")
@@ -1399,6 +1400,8 @@ async def _seed(contacts: int, rich: int, seed: int) -> None:
         await seed_custom_fields(conn, account.id, now)
         await seed_referrals(conn, account.id, now)
         await seed_tasks(conn, account.id, now)
+        # Saved views and segments; before the bulk actions, which may use them (dossier/demo_segments.py).
+        await seed_segments(conn, account.id, now)
         # After the cards: the import fills one of them (dossier/demo_imports.py).
         await seed_imports(conn, account.id, now)
         # Last: the inbox points at the tasks and calls seeded above (dossier/demo_notifications.py).

@@ -164,6 +164,9 @@ LIST_BOUNDS: dict[str, int] = {
     "Query.segments": MAX_PAGE,
     "Segment.contacts": MAX_PAGE,
     "Contact.segments": MAX_PAGE,  # `first`: 1..100, and an account has at most 100 segments
+    # Bulk jobs (graph/schema/jobs.py): a count per SkipReason; errors paged, `first` 1..MAX_PAGE.
+    "BulkJob.skippedByReason": 20,  # crm.services.bulk.SkipReason has 12
+    "BulkJob.errors": MAX_PAGE,
 }
 
 # `__schema` and `__type` answer from the schema itself, whatever the data: each costs a

@@ -589,6 +589,13 @@ def contacts_imported(event: AccountEvent) -> None:
 
 
 @hookspec
+def contacts_exported(event: AccountEvent) -> None:
+    """An export of the contacts table finished (`exportContacts`, bulkAction EXPORT, `dossier
+    export`): once per export; `event.subject` has jobId (null from the CLI), format, rows,
+    columns, fileName and size. The file itself is the job's (`BulkJob.file`)."""
+
+
+@hookspec
 def view_saved(event: AccountEvent) -> None:
     """A saved view of the contacts table was created or changed (`createView`, `updateView`);
     `event.subject` has id, name, shared, ownerId, columns and filterCount."""
@@ -609,13 +616,6 @@ def segment_saved(event: AccountEvent) -> None:
 def segment_deleted(event: AccountEvent) -> None:
     """A segment was deleted (`deleteSegment`); `event.subject` as for segment_saved, with members
     (how many contacts a STATIC one held)."""
-
-
-@hookspec
-def contacts_exported(event: AccountEvent) -> None:
-    """An export of the contacts table finished (`exportContacts`, bulkAction EXPORT, `dossier
-    export`): once per export; `event.subject` has jobId (null from the CLI), format, rows,
-    columns, fileName and size. The file itself is the job's (`BulkJob.file`)."""
 
 
 @hookspec

@@ -62,7 +62,7 @@ class World:
 
 
 async def load_world(account_id: int) -> World:
-    contacts = await Contact.filter(account_id=account_id).values()
+    contacts = await Contact.filter(account_id=account_id).order_by("id").values()
     world = World(contacts)
     ids = [c["id"] for c in contacts]
     for row in await ContactTag.filter(contact_id__in=ids).values("contact_id", "tag__key"):

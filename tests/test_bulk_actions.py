@@ -675,3 +675,50 @@ async def test_the_readme_example_works(as_admin: Api, acme: Tenant) -> None:
     again = await as_admin.data(example.group(1))
     assert again["preview"]["done"] == 1 and reasons(again["preview"]) == {"NO_SMS_CONSENT": 1}
     assert sorted(await journal(ids, "TAG_ADDED")) == [ids[0], ids[2]]
+
+
+NODE = "query($id: ID!) { node(id: $id) { id ... on BulkJob { status action skippedByReason { reason } } } }"
+
+
+async def test_both_executors_answer_the_same(as_admin: Api, acme: Tenant) -> None:
+    from tests.test_fast_execution import both_over_http
+
+    ids = await people(acme, {}, {"archived_at": utcnow()})
+    job = await finished(as_admin, await bulk(as_admin, "ARCHIVE", {"ids": [gid(i) for i in ids]}))
+    dry = await bulk(as_admin, "SEND_EMAIL", {"filter": {}}, {"subject": "Hi", "body": "Yo"}, dry_run=True)
+    row = await BackgroundJob.get(kind="bulk.ARCHIVE")
+    await JobError.create(job_id=row.id, contact_id=ids[0], code="INVALID", message="a problem")
+    queries = [
+        (JOB, {"id": job["id"]}),
+        (JOB, {"id": dry["id"]}),
+        (JOB, {"id": global_id_text("BackgroundJob", row.id)}),
+        (NODE, {"id": job["id"]}),
+        (JOB, {"id": gid(ids[0])}),  # another type's id
+        (JOB, {"id": global_id_text("BulkJob", 4242)}),  # no such job
+    ]
+    for query, variables in queries:
+        slow, fast = await both_over_http(as_admin, query, variables)
+        assert slow == fast, (query, slow, fast)
+
+
+async def test_export_is_the_export_services_job(as_admin: Api, acme: Tenant) -> None:
+    ids = await people(acme, {}, {}, {"archived_at": utcnow()})
+    target = {"ids": [gid(i) for i in ids[:2]]}
+    dry = await bulk(as_admin, "EXPORT", target, {"columns": ["firstName", "email"]}, dry_run=True)
+    assert (dry["kind"], dry["action"], dry["dryRun"], dry["total"], dry["done"]) == (
+        "bulk.EXPORT", "EXPORT", True, 2, 2,
+    )  # fmt: skip
+    job = await bulk(as_admin, "EXPORT", target, {"columns": ["firstName", "email"], "format": "CSV"})
+    # exportContacts' own job: an export.contacts BulkJob, no bulk action of its own.
+    assert (job["kind"], job["action"], job["total"]) == ("export.contacts", None, 2)
+    await as_admin.runtime.dispatcher.drain()
+    shown = await as_admin.data(
+        "query($id: ID!) { job(id: $id) { status ... on BulkJob { file { name size } } } }", {"id": job["id"]}
+    )
+    assert shown["job"]["status"] == "DONE" and shown["job"]["file"]["size"] > 0
+    error = await as_admin.error(
+        BULK, {"i": {"action": "EXPORT", "target": target, "params": {"columns": ["nope"]}}}
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    error = await as_admin.error(BULK, {"i": {"action": "EXPORT", "target": target}}, key=acme.rep_key)
+    assert error["extensions"]["code"] == "FORBIDDEN"

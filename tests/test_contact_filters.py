@@ -282,6 +282,16 @@ def corpus(s: dict[str, Any]) -> list[dict[str, Any]]:
         {"segment": {"in": [s["static"]]}},
         {"segment": {"in": [s["dynamic"], s["static"]]}},
         {"segment": {"in": [s["nested"]]}},
+        {"updatedAt": {"gte": (NOW - timedelta(days=1)).isoformat()}},
+        {"subStatus": {"isNull": True}, "lastName": {"in": ["Smith", "O'Hara"]}},
+        {"customFields": [{"key": "f_text", "startsWith": "GAM"}, {"key": "f_select", "eq": "green"}]},
+        {"customFields": [{"key": "f_text", "in": ["Alpha", "beta"]}]},
+        {"customFields": [{"key": "f_date", "eq": "2026-05-05"}]},
+        {"customFields": [{"key": "f_date", "within": "THIS_YEAR", "timeZone": "America/Los_Angeles"}]},
+        {"customFields": [{"key": "f_datetime", "gte": (NOW - timedelta(days=20)).isoformat()}]},
+        {"customFields": [{"key": "f_money", "eq": 50}]},
+        {"lastInteraction": {"gte": (NOW - timedelta(days=10)).isoformat()}},
+        {"calls": {"exists": False, "outcome": {"in": ["NO_ANSWER"]}}},
         {"or": [{"firstName": {"eq": "Ann"}}, {"tags": {"any": ["cold"]}}]},
         {"not": {"city": {"eq": "Paris"}}},
         {
@@ -351,6 +361,7 @@ ORDERS: list[list[dict[str, Any]]] = [
     [{"field": "OK_TO_SMS", "direction": "DESC"}],
     [{"field": "LAST_INTERACTION", "direction": "DESC"}],
     [{"field": "DEAL_TOTAL", "direction": "ASC"}],
+    [{"field": "DEAL_TOTAL", "direction": "DESC"}, {"field": "LAST_NAME", "direction": "DESC"}],
     [{"field": "CUSTOM_FIELD", "customField": "f_number", "direction": "DESC"}],
     [{"field": "CUSTOM_FIELD", "customField": "f_text"}],
     [{"field": "CUSTOM_FIELD", "customField": "f_date", "direction": "DESC"}],
@@ -506,10 +517,12 @@ async def test_the_readme_example_works_on_both_execution_paths(
         account_id=seeded["account_id"], key="budget", label="Budget", type="MONEY"
     )
     world = await load_world(seeded["account_id"])
-    for c in world.contacts[::3]:
-        await CustomFieldValue.create(
-            field_id=budget.id, contact_id=c["id"], value_number=Decimal(c["id"] * 100), value_currency="USD"
-        )
+    for c in world.contacts:
+        if c["id"] % 3:  # a third without a budget; the others from 500 up (half of them below 1000)
+            amount = Decimal(500 + 60 * (c["id"] % 17))
+            await CustomFieldValue.create(
+                field_id=budget.id, contact_id=c["id"], value_number=amount, value_currency="USD"
+            )
     world = await load_world(seeded["account_id"])
     slow, fast = await both_over_http(as_admin, example.group(1))
     assert slow == fast and "errors" not in slow

@@ -496,7 +496,9 @@ query SegmentsAndViews($id: ID!, $segment: ID!, $view: ID!) {
   }
   node(id: $segment) {
     __typename
-    ... on Segment { name count contacts(first: 2) { totalCount nodes { id firstName } pageInfo { hasNextPage } } }
+    ... on Segment {
+      name count contacts(first: 2) { totalCount nodes { id firstName } pageInfo { hasNextPage } }
+    }
   }
   views { id name filter orderBy columns filterCount shared owner { name } }
   view: node(id: $view) { ... on View { name shared } }
@@ -736,9 +738,11 @@ async def test_the_card_corpus_answers_the_same_on_both_paths(
     # The seeded account's segments (fill_sections): every card is in both.
     grouped = (await both_over_http(rep, SEGMENTS_AND_VIEWS, segmented))[1]
     data = grouped["data"]
-    assert [(g["name"], g["kind"]) for g in data["contact"]["segments"]] == [("Named", "DYNAMIC"), ("Picked", "STATIC")]
+    card_segments = [(g["name"], g["kind"]) for g in data["contact"]["segments"]]
+    assert card_segments == [("Named", "DYNAMIC"), ("Picked", "STATIC")]
     assert data["contact"]["one"] == [{"name": "Named"}]
-    assert [(e["node"]["name"], e["node"]["count"]) for e in data["segments"]["edges"]] == [("Picked", 3), ("Named", 3)]
+    counts = [(e["node"]["name"], e["node"]["count"]) for e in data["segments"]["edges"]]
+    assert counts == [("Picked", 3), ("Named", 3)]
     assert data["node"]["count"] == 3 and data["node"]["contacts"]["pageInfo"]["hasNextPage"] is True
     assert data["views"][0]["orderBy"] == [{"field": "LAST_NAME", "direction": "DESC"}]
     assert data["views"][0]["filterCount"] == 2 and data["view"] == {"name": "Named", "shared": True}

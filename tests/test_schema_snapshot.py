@@ -19,7 +19,8 @@ def test_issue_contract_names_are_in_the_schema() -> None:
     for name in (
         "contact(id: ID!): Contact",
         "contacts(\n    first: Int! = 20\n    after: String = null\n    search: String = null\n",
-        "archived: Boolean! = false\n  ): ContactConnection!",
+        "archived: Boolean! = false\n    filter: ContactFilter = null\n",  # issue 14: filter, orderBy
+        "orderBy: [ContactOrder!] = null\n  ): ContactConnection!",
         "duplicateContact(input: DuplicateContactInput!): DuplicateContactPayload!",
         "archiveContacts(input: ArchiveContactsInput!): ArchiveContactsPayload!",
         "restoreContacts(input: RestoreContactsInput!): RestoreContactsPayload!",

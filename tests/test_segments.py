@@ -26,7 +26,7 @@ query($id: ID!, $first: Int!, $after: String) {
     ... on Segment {
       count
       contacts(first: $first, after: $after) {
-        totalCount edges { cursor node { firstName } } pageInfo { hasNextPage endCursor }
+        totalCount edges { cursor node { id firstName } } pageInfo { hasNextPage endCursor }
       }
     }
   }
@@ -431,3 +431,58 @@ def _db_id(global_id: str) -> str:
     import base64
 
     return base64.b64decode(global_id).decode().split(":", 1)[1]
+
+
+# --------------------------------------------------------------------------------------
+# The demo
+# --------------------------------------------------------------------------------------
+
+
+async def test_the_demo_has_views_and_both_kinds_of_segments(api: Api) -> None:
+    from dossier.demo import ensure_demo
+    from tests.test_demo import SMALL
+
+    demo = await ensure_demo(**SMALL)
+    admin = api.as_(demo.api_key)
+    views = (await admin.data("{ views { name filter orderBy columns filterCount shared } }"))["views"]
+    assert {v["name"] for v in views} == {
+        "Customers by deal total",
+        "Hot leads this month",
+    }  # the shared ones
+    for view in views:  # each view's filter and sort run on the contacts table as they are
+        found = await admin.data(
+            "query($f: ContactFilter, $o: [ContactOrder!])"
+            " { contacts(filter: $f, orderBy: $o) { totalCount } }",
+            {"f": view["filter"], "o": view["orderBy"]},
+        )
+        assert found["contacts"]["totalCount"] >= 0
+    segments = (await admin.data(SEGMENTS, {"first": 10}))["segments"]["nodes"]
+    assert {(s["name"], s["kind"]) for s in segments} == {
+        ("Qualified or hot", "DYNAMIC"),
+        ("VIP customers", "DYNAMIC"),
+        ("Spring campaign", "STATIC"),
+    }
+    counts = {s["name"]: s["count"] for s in segments}
+    assert counts["Spring campaign"] > 0 and counts["Qualified or hot"] > 0
+    picked = next(s for s in (await admin.data("{ segments { nodes { id name } } }"))["segments"]["nodes"]
+                  if s["name"] == "Spring campaign")  # fmt: skip
+    edge = (await admin.data(MEMBERS, {"id": picked["id"], "first": 1}))["node"]["contacts"]["edges"][0]
+    entries = await journey(admin, edge["node"]["id"])
+    assert [e["kind"] for e in entries] == ["ADDED_TO_SEGMENT"]
+
+
+async def test_the_readme_examples_run(as_admin: Api) -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Saved views and segments", 1)[1].split("\n### ", 1)[0]
+    save_view, make_segments, groups = re.findall(r"```graphql\n(.*?)```", section, flags=re.DOTALL)
+    view = (await as_admin.data(save_view))["createView"]
+    assert view["filterCount"] == 3 and view["shared"] is True
+    found = await as_admin.data(FILTERED.replace("first: 50", "first: 5"), {"f": view["filter"]})
+    assert found["contacts"]["totalCount"] == 0
+    made = await as_admin.data(make_segments)
+    assert (made["vip"]["kind"], made["picked"]["kind"]) == ("DYNAMIC", "STATIC")
+    listed = (await as_admin.data(groups))["segments"]["nodes"]
+    assert [(s["name"], s["count"]) for s in listed] == [("VIP customers", 0), ("Spring campaign", 0)]

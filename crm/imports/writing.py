@@ -12,7 +12,8 @@ the later row fills the earlier one's empty fields, as it would fill an existing
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -152,6 +153,21 @@ async def _existing(
     return [found[i] for i in sorted(found)]
 
 
+@asynccontextmanager
+async def _btree_lookups(conn: BaseDBAsyncClient) -> AsyncIterator[None]:
+    """On PostgreSQL, no bitmap scans for the lookups of a batch: the search's trigram GIN indexes
+    on phone and email (bitmap-only) also answer `phone = ANY(...)`, and the planner took them
+    for 1,000 phones: 9 s per batch against milliseconds on the (account_id, phone) b-tree."""
+    postgres = conn.capabilities.dialect == "postgres"
+    if postgres:
+        await conn.execute_script("SET LOCAL enable_bitmapscan = off")
+    try:
+        yield
+    finally:
+        if postgres:
+            await conn.execute_script("SET LOCAL enable_bitmapscan = on")
+
+
 async def keep_statistics(conn: BaseDBAsyncClient, created: int) -> None:
     """On PostgreSQL, ANALYZE the contact table when this import has made more contacts than the
     planner believes the table holds (never analyzed, or outgrown since). With such statistics
@@ -254,8 +270,9 @@ async def write_batch(
     outcome = Outcome()
     for number, problem in problems:
         outcome.errors.append((number, None, problem.column, problem.code, problem.message))
-    index = _index(await _existing(conn, account_id, rows))
-    duplicates = await _duplicate_pairs(conn, account_id, rows) if mode == LEADS else set()
+    async with _btree_lookups(conn):
+        index = _index(await _existing(conn, account_id, rows))
+        duplicates = await _duplicate_pairs(conn, account_id, rows) if mode == LEADS else set()
     touched: list[_Pending] = []  # each contact once, in the order rows reached it
     reached: set[int] = set()
     leads: list[tuple[CleanRow, _Pending, str, bool]] = []

@@ -92,7 +92,7 @@ class Migration(migrations.Migration):
         ops.AddIndex(model_name="Call", index=Index(fields=["outcome", "scheduled_at", "contact_id"])),
         ops.AddIndex(model_name="Deal", index=Index(fields=["status", "amount", "contact_id"])),
         ops.AddIndex(model_name="Task", index=Index(fields=["status", "due_at", "contact_id"])),
-        ops.AddIndex(model_name="Lead", index=Index(fields=["form_id", "contact_id"])),
+        ops.AddIndex(model_name="Lead", index=Index(fields=["account_id", "form_id", "id", "contact_id"])),
         ops.AddIndex(model_name="Lead", index=Index(fields=["submitted_at", "contact_id"])),
         ops.AddIndex(model_name="Utm", index=Index(fields=["source", "lead_id"])),
         ops.AddIndex(model_name="Utm", index=Index(fields=["campaign", "lead_id"])),

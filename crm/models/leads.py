@@ -52,6 +52,7 @@ class Lead(Model):
             ("contact_id", "fingerprint", "submitted_at"),  # the duplicate check
             ("account_id", "id"),  # the root `leads` list unfiltered, newest first
             ("contact_id", "submitted_at"),  # the communication history, newest first
-            ("form_id", "contact_id"),  # the contacts table's lead filters (migration 0022)
+            # The contacts table's lead filters (migration 0022): by form, ids for the UTM join.
+            ("account_id", "form_id", "id", "contact_id"),
             ("submitted_at", "contact_id"),  # ... and lastInteraction
         )

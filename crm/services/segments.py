@@ -91,8 +91,7 @@ def _ids(contact_ids: Sequence[int], field: str = "contactIds") -> list[int]:
     unique = list(dict.fromkeys(contact_ids))
     if len(unique) > MAX_IDS:
         raise BadInput(
-            f"at most {MAX_IDS} contacts per call, got {len(unique)}: use bulkAction ADD_TO_SEGMENT "
-            "for more",
+            f"at most {MAX_IDS} contacts per call, got {len(unique)}: use bulkAction ADD_TO_SEGMENT for more",
             field=field,
         )
     return unique
@@ -246,7 +245,8 @@ async def remove_members(uow: UnitOfWork, segment: Segment, contact_ids: Sequenc
         return []
     await SegmentMember.filter(segment_id=segment.id, contact_id__in=removed).using_db(uow.conn).delete()
     contacts = {
-        c.id: c for c in await Contact.filter(id__in=removed, account_id=uow.actor.account_id).using_db(uow.conn)
+        c.id: c
+        for c in await Contact.filter(id__in=removed, account_id=uow.actor.account_id).using_db(uow.conn)
     }
     for contact_id in removed:
         await uow.record(
@@ -294,10 +294,16 @@ async def create_segment(
         await _refuse_taken_name(uow, clean_name, None)
         await _check_room(uow, kind)
         segment = Segment(
-            account_id=actor.account_id, name=clean_name, kind=kind, filter_spec=spec, created_by_id=actor.user_id
+            account_id=actor.account_id,
+            name=clean_name,
+            kind=kind,
+            filter_spec=spec,
+            created_by_id=actor.user_id,
         )
         await segment.save(using_db=uow.conn)
-        await _event(uow, SEGMENT_SAVED, f"{actor.name} created the {kind.lower()} segment {clean_name!r}", segment)
+        await _event(
+            uow, SEGMENT_SAVED, f"{actor.name} created the {kind.lower()} segment {clean_name!r}", segment
+        )
         if kind == STATIC:
             await add_members(uow, segment, [c.id for c in contacts])
     return segment

@@ -171,8 +171,10 @@ def may_see(actor: Actor, view: SavedView) -> bool:
 
 def _may_change(actor: Actor, view: SavedView) -> bool:
     owner = view.user_id  # type: ignore[attr-defined]
-    return actor.kind is not ActorKind.USER or actor.role is Role.ADMIN or (
-        owner is not None and owner == actor.user_id
+    return (
+        actor.kind is not ActorKind.USER
+        or actor.role is Role.ADMIN
+        or (owner is not None and owner == actor.user_id)
     )
 
 
@@ -227,7 +229,13 @@ def view_subject(view: SavedView) -> dict[str, Any]:
 
 async def _event(uow: UnitOfWork, hook: str, summary: str, view: SavedView) -> None:
     queued = await queue_account_event(
-        uow.conn, uow.actor, hook, summary, subject_type="View", subject_id=view.id, subject=view_subject(view)
+        uow.conn,
+        uow.actor,
+        hook,
+        summary,
+        subject_type="View",
+        subject_id=view.id,
+        subject=view_subject(view),
     )
     uow.outbox_written(queued)
 
@@ -259,7 +267,9 @@ async def update_view(actor: Actor, view_id: int, values: Mapping[str, Any]) -> 
         if "name" in cleaned and cleaned["name"] != view.name:
             await _refuse_taken_name(uow, owner, cleaned["name"], view.id)
         if cleaned.get("shared") and not view.shared:
-            shared = await SavedView.filter(account_id=actor.account_id, shared=True).using_db(uow.conn).count()
+            shared = (
+                await SavedView.filter(account_id=actor.account_id, shared=True).using_db(uow.conn).count()
+            )
             if shared >= MAX_SHARED_VIEWS:
                 raise BadInput(
                     f"the account has {MAX_SHARED_VIEWS} shared views, the most it may have: unshare or "
@@ -272,7 +282,9 @@ async def update_view(actor: Actor, view_id: int, values: Mapping[str, Any]) -> 
         for key, value in changed.items():
             setattr(view, key, value)
         await view.save(using_db=uow.conn)
-        await _event(uow, VIEW_SAVED, f"{actor.name} changed the view {view.name!r}: {', '.join(changed)}", view)
+        await _event(
+            uow, VIEW_SAVED, f"{actor.name} changed the view {view.name!r}: {', '.join(changed)}", view
+        )
     return view
 
 

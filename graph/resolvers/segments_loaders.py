@@ -33,7 +33,17 @@ from graph.resolvers.reads import Params, Row, connection, dialect
 
 log = logging.getLogger("dossier.segments")
 
-VIEW_COLUMNS = ("id", "user_id", "name", "filter_spec", "order_by", "columns", "shared", "created_at", "updated_at")
+VIEW_COLUMNS = (
+    "id",
+    "user_id",
+    "name",
+    "filter_spec",
+    "order_by",
+    "columns",
+    "shared",
+    "created_at",
+    "updated_at",
+)
 SEGMENT_COLUMNS = ("id", "name", "kind", "filter_spec", "created_by_id", "created_at", "updated_at")
 # What an empty dynamic filter matches: every (live) contact.
 _EVERYONE = Q(id__isnull=False)
@@ -81,7 +91,9 @@ class SegmentLoaders:
         live = Contact.filter(account_id=self.account_id, archived_at__isnull=True)
         if segment["kind"] == DYNAMIC:
             return live.filter(await self.condition(segment))
-        return live.filter(id__in=Subquery(SegmentMember.filter(segment_id=segment["id"]).values("contact_id")))
+        return live.filter(
+            id__in=Subquery(SegmentMember.filter(segment_id=segment["id"]).values("contact_id"))
+        )
 
     # -- batch functions ----------------------------------------------------------------
 
@@ -118,8 +130,10 @@ class SegmentLoaders:
     async def _static_counts(self, segment_ids: list[int]) -> dict[int, int]:
         params = Params(dialect())
         sql = (
-            'SELECT m."segment_id", COUNT(*) FROM "segment_member" m JOIN "contact" c ON c."id" = m."contact_id"'
-            f' WHERE m."segment_id" IN ({params.many(segment_ids)}) AND c."account_id" = {params(self.account_id)}'
+            'SELECT m."segment_id", COUNT(*) FROM "segment_member" m'
+            ' JOIN "contact" c ON c."id" = m."contact_id"'
+            f' WHERE m."segment_id" IN ({params.many(segment_ids)})'
+            f' AND c."account_id" = {params(self.account_id)}'
             ' AND c."archived_at" IS NULL AND c."merged_into_id" IS NULL GROUP BY m."segment_id"'
         )
         _, rows = await connection().execute_query(sql, params.values)
@@ -138,7 +152,9 @@ class SegmentLoaders:
             )
             for contact_id, segment_id in pairs:
                 member_of[contact_id].add(segment_id)
-        for contact_id, segment_id in await self._dynamic_matches([r for r in segments if r["kind"] == DYNAMIC], wanted):
+        for contact_id, segment_id in await self._dynamic_matches(
+            [r for r in segments if r["kind"] == DYNAMIC], wanted
+        ):
             member_of[contact_id].add(segment_id)
         return [[row for row in segments if row["id"] in member_of.get(i, ())] for i in contact_ids]
 

@@ -51,7 +51,9 @@ class SegmentQueries:
         for row in rows[:size]:
             info.context.loaders.segment.prime(row["id"], row)  # type: ignore[attr-defined]
         edges = segment_edges(rows[:size])
-        return SegmentConnection(edges=edges, page_info=forward_page(edges, more=len(rows) > size, after=after))
+        return SegmentConnection(
+            edges=edges, page_info=forward_page(edges, more=len(rows) > size, after=after)
+        )
 
     @strawberry.field(description="One segment of the account by its id.")
     async def segment(self, info: Info, id: strawberry.ID) -> Segment:

@@ -29,7 +29,8 @@ CONTACT_CURSOR = "contact"
 class SegmentKind(Enum):
     DYNAMIC = strawberry.enum_value("DYNAMIC", description="Whoever its filter matches, now.")
     STATIC = strawberry.enum_value(
-        "STATIC", description="The contacts put in it (createSegment contactIds, addToSegment, removeFromSegment)."
+        "STATIC",
+        description="The contacts put in it (createSegment contactIds, addToSegment, removeFromSegment).",
     )
 
 
@@ -37,8 +38,8 @@ _KINDS = {kind.value: kind for kind in SegmentKind}
 
 
 @strawberry.type(
-    description="A saved group of contacts: DYNAMIC (its filter, evaluated now) or STATIC (contacts put in it). "
-    "Usable as a filter: contacts(filter: {segment: {in: [id]}})."
+    description="A saved group of contacts: DYNAMIC (its filter, evaluated now) or STATIC (contacts put "
+    "in it). Usable as a filter: contacts(filter: {segment: {in: [id]}})."
 )
 class Segment(relay.Node):
     id: relay.NodeID[int]
@@ -92,12 +93,15 @@ class Segment(relay.Node):
         page = members.filter(id__lt=before) if before is not None else members
         rows = await page.order_by("-id").limit(size + 1).values(*CONTACT_READ)
         edges = [
-            ContactEdge(cursor=encode_cursor(CONTACT_CURSOR, r["id"]), node=Contact.from_row(r)) for r in rows[:size]
+            ContactEdge(cursor=encode_cursor(CONTACT_CURSOR, r["id"]), node=Contact.from_row(r))
+            for r in rows[:size]
         ]
         for row in rows[:size]:
             info.context.loaders.contact.prime(row["id"], row)
         return ContactConnection(
-            edges=edges, page_info=forward_page(edges, more=len(rows) > size, after=after), _count=members.count
+            edges=edges,
+            page_info=forward_page(edges, more=len(rows) > size, after=after),
+            _count=members.count,
         )
 
     async def _members(self, info: Info) -> Any:
@@ -128,7 +132,9 @@ class SegmentConnection:
 
 
 def segment_edges(rows: list[Any]) -> list[SegmentEdge]:
-    return [SegmentEdge(cursor=encode_cursor(SEGMENT_CURSOR, r["id"]), node=Segment.from_row(r)) for r in rows]
+    return [
+        SegmentEdge(cursor=encode_cursor(SEGMENT_CURSOR, r["id"]), node=Segment.from_row(r)) for r in rows
+    ]
 
 
 async def load_segment(info: Info, segment_id: int) -> Segment:

@@ -17,8 +17,8 @@ from graph.schema.contact_filter import filter_to_client, order_to_client
 
 
 @strawberry.type(
-    description="A saved view of the contacts table: a filter, a sort and the columns shown. Pass `filter` and "
-    "`orderBy` to `contacts(filter:, orderBy:)` as they are."
+    description="A saved view of the contacts table: a filter, a sort and the columns shown. Pass "
+    "`filter` and `orderBy` to `contacts(filter:, orderBy:)` as they are."
 )
 class View(relay.Node):
     id: relay.NodeID[int]

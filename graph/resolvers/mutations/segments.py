@@ -44,7 +44,9 @@ class UpdateSegmentInput:
 
 @strawberry.input
 class DeleteSegmentInput:
-    id: strawberry.ID = strawberry.field(description="The segment's id (no other segment's filter may use it).")
+    id: strawberry.ID = strawberry.field(
+        description="The segment's id (no other segment's filter may use it)."
+    )
 
 
 @strawberry.input
@@ -108,7 +110,8 @@ class SegmentMutations:
         return DeleteSegmentPayload(deleted_id=strawberry.ID(global_id_text("Segment", segment_id)))
 
     @strawberry.mutation(
-        description="Put contacts in a STATIC segment (CONFLICT for a DYNAMIC one); members already are skipped."
+        description="Put contacts in a STATIC segment (CONFLICT for a DYNAMIC one); members already "
+        "are skipped."
     )
     async def add_to_segment(self, info: Info, input: SegmentMembersInput) -> Segment:
         segment_id = decode_id(input.segment_id, "Segment", "segmentId")
@@ -117,7 +120,8 @@ class SegmentMutations:
         return await _result(info, segment)
 
     @strawberry.mutation(
-        description="Take contacts out of a STATIC segment (CONFLICT for a DYNAMIC one); non-members are skipped."
+        description="Take contacts out of a STATIC segment (CONFLICT for a DYNAMIC one); non-members "
+        "are skipped."
     )
     async def remove_from_segment(self, info: Info, input: SegmentMembersInput) -> Segment:
         segment_id = decode_id(input.segment_id, "Segment", "segmentId")

@@ -20,7 +20,9 @@ FILTER_HELP = (
     f"The contacts it shows, as contacts(filter:) takes it; at most {service.MAX_VIEW_FILTERS} filters (the "
     "table's limit). Null: every contact."
 )
-ORDER_HELP = f"The sort, as contacts(orderBy:) takes it; at most {service.MAX_ORDER} keys. Empty: newest first."
+ORDER_HELP = (
+    f"The sort, as contacts(orderBy:) takes it; at most {service.MAX_ORDER} keys. Empty: newest first."
+)
 COLUMNS_HELP = (
     f"The columns shown, in order, at most {service.MAX_COLUMNS}: Contact field names (displayName, email, "
     "phone, status, tags, ...) or customField:<key>."
@@ -84,12 +86,16 @@ async def _result(info: Info, view: SavedView) -> View:
 
 @strawberry.type
 class ViewMutations:
-    @strawberry.mutation(description="Save a view of the contacts table (yours; `shared` lists it to everyone).")
+    @strawberry.mutation(
+        description="Save a view of the contacts table (yours; `shared` lists it to everyone)."
+    )
     async def create_view(self, info: Info, input: CreateViewInput) -> View:
         view = await service.create_view(info.context.require_actor(), _values(input))
         return await _result(info, view)
 
-    @strawberry.mutation(description="Change a view (its owner or an admin); fields left out stay as they are.")
+    @strawberry.mutation(
+        description="Change a view (its owner or an admin); fields left out stay as they are."
+    )
     async def update_view(self, info: Info, input: UpdateViewInput) -> View:
         view_id = decode_id(input.id, "View")
         view = await service.update_view(info.context.require_actor(), view_id, _values(input))
