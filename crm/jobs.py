@@ -54,7 +54,12 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = "QUEUED", "RUNNING", "DONE", "FAILED"
 ACTIVE = (QUEUED, RUNNING)
 DEFAULT_BATCH_SIZE = 500
 # Modules whose import registers job kinds (issue 14 adds bulk actions, imports, exports here).
-KIND_MODULES: list[str] = ["crm.services.custom_fields", "crm.services.imports", "crm.services.bulk", "crm.services.exports"]
+KIND_MODULES: list[str] = [
+    "crm.services.custom_fields",
+    "crm.services.imports",
+    "crm.services.bulk",
+    "crm.services.exports",
+]
 # A job's kind decides its GraphQL type: these prefixes are a BulkJob, anything else a BackgroundJob.
 BULK_KIND_PREFIXES = ("bulk.", "import.", "export.")
 # What a published progress message carries (the job row's columns a JobProgress shows).

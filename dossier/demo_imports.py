@@ -1,11 +1,12 @@
-"""The demo's import (D7): a finished `importContacts` job of a small spreadsheet export.
+"""The demo's import (D7): a finished `importContacts` job of a small spreadsheet.
 
-Called by `dossier.demo` in the seed's transaction, after the cards: a CSV of six rows (three
-new people, one row repeating an existing contact's email with a city and phone to fill, two bad
-rows) is read, stored and imported by the same code as importContacts (crm/imports, the job's
-own step and report functions), by the account's admin, in CONTACTS mode. So `job(id:)` shows a
-DONE BulkJob with its errors and report to download, the matched contact shows hasNewData, and
-the new contacts' journeys start with CONTACT_IMPORTED. No outbox rows (no hook for a seed).
+Called by `dossier.demo` in the seed's transaction, after the cards: a CSV of five rows (three
+repeating existing contacts' emails, one in capitals, with a city and a job title they lack; two
+bad rows) is read, stored and imported by the same code as importContacts (crm/imports, the
+job's own step and report functions), by the account's admin, in CONTACTS mode. So `job(id:)`
+shows a DONE BulkJob with its errors and report to download, and the three contacts show
+hasNewData with a CONTACT_IMPORTED entry saying what was filled. No contact is added (the
+demo's counts stay the cards'), no outbox row (no hook for a seed).
 """
 
 from __future__ import annotations
@@ -30,18 +31,20 @@ from dossier.demo_attachments import _storage
 FILE_NAME = "trade-show-leads.csv"
 
 
-def _rows(existing_email: str | None) -> list[list[str]]:
-    rows = [
-        ["First name", "Last name", "Company", "E-mail", "Mobile", "City", "Zip code"],
-        ["Priya", "Raman", "Raman Solar", "priya.raman@example.com", "(415) 555-0181", "Oakland", "94607"],
-        ["Tomás", "Herrera", "", "tomas.herrera@example.com", "+1 415 555 0182", "San Jose", "95113"],
-        ["Mei", "Lin", "Lin Roofing", "mei@linroofing.example.com", "", "Fremont", "94536"],
-        ["Jordan", "Blake", "", "jordan.blake@", "415-555-0184", "Berkeley", "94704"],  # bad email
-        ["", "", "", "", "", "Palo Alto", ""],  # nobody: no name, email or phone
-    ]
-    if existing_email:
-        rows.insert(2, ["", "", "", existing_email, "(415) 555-0189", "Sausalito", "94965"])
+def _rows(emails: list[str]) -> list[list[str]]:
+    """Rows repeating existing contacts' emails with fields they lack (each merges and marks its
+    contact "new data"; the demo's contact count stays what the cards made), and two bad rows."""
+    rows = [["First name", "Last name", "E-mail", "Mobile", "City", "Zip code", "Job title"]]
+    for n, email in enumerate(emails):
+        rows.append(
+            ["", "", email.upper() if n == 1 else email, "", CITIES[n % len(CITIES)], "", "Homeowner"]
+        )
+    rows.append(["Jordan", "Blake", "jordan.blake@", "415-555-0184", "Berkeley", "94704", ""])  # bad email
+    rows.append(["", "", "", "", "Palo Alto", "", ""])  # nobody: no name, email or phone
     return rows
+
+
+CITIES = ("Sausalito", "Oakland", "San Jose")
 
 
 async def seed_imports(conn: BaseDBAsyncClient, account_id: int, now: datetime) -> None:
@@ -50,17 +53,18 @@ async def seed_imports(conn: BaseDBAsyncClient, account_id: int, now: datetime) 
     )
     if admin is None:
         return
-    # An existing contact with an email and no city: the import fills its city and marks it.
-    target = (
-        await Contact.filter(
+    # Existing contacts with an email and no city: the import fills their city and title.
+    emails = await (
+        Contact.filter(
             account_id=account_id, email__isnull=False, city__isnull=True, archived_at__isnull=True
         )
         .using_db(conn)
         .order_by("id")
-        .first()
+        .limit(3)
+        .values_list("email", flat=True)
     )
     text = io.StringIO()
-    csv.writer(text).writerows(_rows(target.email if target else None))
+    csv.writer(text).writerows(_rows(list(emails)))
     store = _storage()
     key = f"{account_id}/import-{secrets.token_hex(16)}.csv"
     with tempfile.TemporaryDirectory(prefix="dossier-demo-import-") as folder:

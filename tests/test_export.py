@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 import zipfile
 from dataclasses import replace
@@ -18,11 +19,12 @@ from typing import Any
 import pytest
 from python_calamine import CalamineWorkbook
 
+from crm import storage
 from crm.clock import utcnow
 from crm.events import AccountEvent, CardEvent
 from crm.exports import document as contact_document
 from crm.exports.escaping import csv_safe
-from crm.models import BackgroundJob, JourneyEvent
+from crm.models import BackgroundJob, Contact, JourneyEvent
 from dossier import Settings
 from graph.ids import decode_id
 from plugins import hookimpl
@@ -455,7 +457,7 @@ async def run_cli(settings: Settings, *args: str) -> tuple[int, str]:
 
 
 async def test_dossier_export_writes_the_file(as_admin: Api, settings: Settings, tmp_path: Path) -> None:
-    ada, grace, linus = await three(as_admin)
+    _, grace, linus = await three(as_admin)
     segment = (await as_admin.data(SEGMENT, {"i": {"name": "Two", "contactIds": [grace, linus]}}))[
         "createSegment"
     ]["id"]
@@ -468,8 +470,9 @@ async def test_dossier_export_writes_the_file(as_admin: Api, settings: Settings,
         ["First name", "Tags", "Tier"], ["Ada", "beta; VIP", "gold"], ["Grace", "", ""], ["Linus", "", ""]
     ]  # fmt: skip
     out = tmp_path / "some.xlsx"
-    code, output = await run_cli(settings, "export", "--account", "Acme", "--out", str(out), "--format", "xlsx",
-                                 "--filter", '{"firstName": {"startsWith": "a"}}', "--columns", "firstName")  # fmt: skip
+    starts_with_a = '{"firstName": {"startsWith": "a"}}'
+    code, output = await run_cli(settings, "export", "--account", "Acme", "--out", str(out), "--format",
+                                 "xlsx", "--filter", starts_with_a, "--columns", "firstName")  # fmt: skip
     assert code == 0, output
     assert xlsx_rows(out.read_bytes()) == [["First name"], ["Ada"]]
     code, output = await run_cli(settings, "export", "--account", "Acme", "--out", str(out),
@@ -495,3 +498,57 @@ async def test_the_storage_sweep_keeps_export_files(as_admin: Api) -> None:
     assert report.orphans == []
     assert (await download(as_admin, job["file"]["downloadUrl"])).status_code == 200
     assert (await download(as_admin, made["file"]["downloadUrl"])).status_code == 200
+
+
+async def test_every_section_of_the_demo_is_exported_whole(api: Api) -> None:
+    """On the demo data (every section seeded somewhere): for each section, a contact that has
+    rows there gets all of them in its document, and the ZIP holds its files."""
+    from crm.actor import Actor
+    from crm.models import Account, Attachment, User
+    from crm.services.exports import export_contact
+    from dossier.demo import DEMO_ACCOUNT, ensure_demo
+
+    await ensure_demo(contacts=60, rich=12)
+    account = await Account.get(name=DEMO_ACCOUNT)
+    admin = await User.filter(account_id=account.id, role="admin").order_by("id").first()
+    assert admin is not None
+    actor = Actor.user(account.id, admin.id, admin.name, "admin")
+    checked = set()
+    for name, model, key in contact_document.sections():
+        holder = await model.filter(**{f"{key}__isnull": False}).order_by("id").first().values(key)
+        if holder is None:
+            continue
+        contact_id = holder[key]
+        if not await Contact.filter(id=contact_id, account_id=account.id).exists():
+            continue
+        rows = await model.filter(**{key: contact_id}).count()  # before: the export journals itself
+        made = await export_contact(actor, contact_id, base_url="http://dossier.test", expires_in=60)
+        assert len(made.document[name]) == rows, name
+        checked.add(name)
+    # The demo seeds these sections: each was found and exported whole.
+    assert {"journeyEvents", "messages", "notes", "calls", "deals", "tasks", "leads", "quotes", "jobs",
+            "invoices", "rewardEntries", "customFieldValues", "attachments", "utms", "formAnswers",
+            "contactProfiles", "conversions"} <= checked, checked  # fmt: skip
+    with_files = await Attachment.filter(account_id=account.id).order_by("id").first()
+    assert with_files is not None
+    made = await export_contact(actor, with_files.contact_id, base_url="http://dossier.test", expires_in=60)  # type: ignore[attr-defined]
+    data = b"".join([c async for c in await storage.current().open(made.job.file_key or "")])
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    for entry in made.document["attachments"]:
+        assert archive.getinfo(entry["path"]).file_size == entry["size"]
+
+
+async def test_the_readme_example_runs(as_admin: Api) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = re.search(r"```graphql\n(mutation \{\n  exportContacts.*?)```", readme, re.S)
+    assert example is not None, "the README lost its export example"
+    ada = await contact(as_admin, firstName="Ada", email="ada@example.com")
+    await contact(as_admin, firstName="Bob")
+    await as_admin.data(TAG, {"i": {"contactId": ada, "name": "VIP"}})
+    job = (await as_admin.data(example.group(1)))["exportContacts"]
+    assert (job["status"], job["total"]) == ("QUEUED", 1)
+    await as_admin.runtime.dispatcher.drain()
+    done = (await as_admin.data(JOB, {"id": job["id"]}))["job"]
+    assert xlsx_rows(await fetch(as_admin, done)) == [
+        ["First name", "Email", "Tags", "Deal total"], ["Ada", "ada@example.com", "VIP", ""]
+    ]  # fmt: skip

@@ -486,3 +486,50 @@ async def test_the_readme_examples_run(as_admin: Api) -> None:
     assert (made["vip"]["kind"], made["picked"]["kind"]) == ("DYNAMIC", "STATIC")
     listed = (await as_admin.data(groups))["segments"]["nodes"]
     assert [(s["name"], s["count"]) for s in listed] == [("VIP customers", 0), ("Spring campaign", 0)]
+
+
+CORPUS: list[dict[str, Any]] = [
+    {"tags": {"any": ["vip"]}},
+    {"not": {"tags": {"any": ["vip"]}}},
+    {"or": [{"firstName": {"startsWith": "a"}}, {"title": {"eq": "lead"}}]},
+    {"email": {"isNull": True}},
+    {"calls": {"exists": True}},
+    {"and": [{"tags": {"none": ["cold"]}}, {"lastName": {"contains": "oe"}}]},
+    {"customFields": [{"key": "budget", "gte": 100}]},
+]
+
+
+async def test_a_cards_dynamic_segments_are_exactly_what_their_filters_match(as_admin: Api) -> None:
+    """Contact.segments runs every dynamic filter in one statement (a CASE column each): it must
+    agree with contacts(filter:) for each kind of clause."""
+    field = "mutation($i: CreateCustomFieldInput!) { createCustomField(input: $i) { id } }"
+    await as_admin.data(field, {"i": {"key": "budget", "label": "Budget", "type": "NUMBER"}})
+    values = "mutation($i: SetCustomFieldValuesInput!) { setCustomFieldValues(input: $i) { id } }"
+    tag = "mutation($i: TagInput!) { addTag(input: $i) { id } }"
+    call = "mutation($i: ScheduleCallInput!) { scheduleCall(input: $i) { id } }"
+    people = [
+        ("Ada", "lead", "vip", 150),
+        ("Bob", None, "cold", 50),
+        ("Amy", None, None, None),
+        ("Cy", "x", "vip", None),
+    ]
+    for first, title, tag_name, budget in people:
+        made = await contact(as_admin, first, title)
+        if tag_name:
+            await as_admin.data(tag, {"i": {"contactId": made, "name": tag_name}})
+        if budget is not None:
+            await as_admin.data(
+                values, {"i": {"contactId": made, "values": [{"key": "budget", "value": budget}]}}
+            )
+        if first == "Bob":
+            await as_admin.data(
+                call, {"i": {"contactId": made, "scheduledAt": "2099-01-01T10:00:00Z", "eventName": "Demo"}}
+            )
+    for index, spec in enumerate(CORPUS):
+        await create(as_admin, f"S{index}", filter=spec)
+    page = (await as_admin.data(PAGE_SEGMENTS))["contacts"]["nodes"]
+    shown = {(n["firstName"], s["name"]) for n in page for s in n["segments"]}
+    for index, spec in enumerate(CORPUS):
+        matched = (await as_admin.data(FILTERED, {"f": spec}))["contacts"]["nodes"]
+        expected = {n["firstName"] for n in matched}
+        assert {name for name, segment in shown if segment == f"S{index}"} == expected, spec

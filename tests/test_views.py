@@ -160,7 +160,12 @@ async def test_a_view_holds_at_most_ten_filters(as_admin: Api) -> None:
         ({"columns": ["email", "email"]}, "columns", "listed twice"),
         ({"columns": ["customField:nope"]}, "columns", "no custom field 'nope'"),
         ({"columns": ["email"] * 101}, "columns", "at most 100 columns"),
-        ({"orderBy": [{"field": "CUSTOM_FIELD", "customField": "nope"}]}, "orderBy", "nope"),
+        ({"orderBy": [{"field": "LAST_NAME"}] * 6}, "orderBy", "at most 5"),
+        (
+            {"orderBy": [{"field": "CUSTOM_FIELD", "customField": "nope"}]},
+            "orderBy[0].customField",
+            "no custom field with key 'nope'",
+        ),
         ({"filter": {"status": {"in": []}}}, None, ""),
     ],
 )

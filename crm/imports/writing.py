@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Lower
 from tortoise.models import Model
@@ -54,6 +55,33 @@ class Outcome:
     errors: list[tuple[int, int | None, str | None, str, str]] = field(default_factory=list)
 
 
+def _as_is(value: Any, instance: Any) -> Any:
+    return value
+
+
+# Fields whose values both drivers take as Python gives them: checked already (the row checks
+# enforce every length), so tortoise's per-value conversion and validators are skipped: they
+# were a tenth of an import's CPU time.
+_PLAIN = (fields.CharField, fields.TextField, fields.IntField, fields.BigIntField, fields.BooleanField)
+
+
+def _converter(field: Any) -> Any:
+    if isinstance(field, _PLAIN) or getattr(field, "reference", None) is not None:
+        return _as_is
+    return field.to_db_value
+
+
+async def _update_contact(conn: BaseDBAsyncClient, contact_id: int, values: dict[str, Any]) -> None:
+    """One contact's UPDATE, written here: built by the ORM it cost 1.7 ms of CPU per merged row."""
+    names = list(values)
+    postgres = conn.capabilities.dialect == "postgres"
+    marks = [f"${i + 1}" if postgres else "?" for i in range(len(names) + 1)]
+    sets = ", ".join(f'"{name}" = {mark}' for name, mark in zip(names, marks, strict=False))
+    convert = [_converter(Contact._meta.fields_map[name]) for name in names]
+    parameters = [c(values[name], None) for name, c in zip(names, convert, strict=True)] + [contact_id]
+    await conn.execute_query(f'UPDATE "contact" SET {sets} WHERE "id" = {marks[-1]}', parameters)
+
+
 async def insert_rows(
     conn: BaseDBAsyncClient,
     model: type[Model],
@@ -66,7 +94,7 @@ async def insert_rows(
         return []
     fields_map = model._meta.fields_map
     names = list(rows[0])
-    converters = [fields_map[n].to_db_value for n in names]
+    converters = [_converter(fields_map[n]) for n in names]
     columns = ", ".join(f'"{fields_map[n].source_field or n}"' for n in names)
     head = f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES '
     tail = " RETURNING " + ", ".join(f'"{column}"' for column in returning) if returning else ""
@@ -341,7 +369,7 @@ async def write_batch(
         if mode == CONTACTS:
             fills["new_data_at"] = now
         if fills:
-            await Contact.filter(id=p.id).using_db(conn).update(**fills, updated_at=now)
+            await _update_contact(conn, p.id, {**fills, "updated_at": now})  # type: ignore[arg-type]
     if marked:
         await Contact.filter(id__in=marked).using_db(conn).update(new_data_at=now)
 

@@ -43,8 +43,8 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q, Subquery
+from tortoise.functions import Count
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from crm import jobs
 from crm.account_events import queue_account_event
@@ -62,7 +62,7 @@ from crm.services.billing import api_id
 from crm.services.exports import start_export
 from crm.services.optins import marketing_refusal
 from crm.services.targets import Target, contacts_of, target_contacts
-from crm.uow import UnitOfWork, display_name
+from crm.uow import UnitOfWork, display_name, unit_of_work
 from crm.wiring import wiring
 
 KIND_PREFIX = "bulk."
@@ -311,26 +311,30 @@ async def _already_set(actor: Actor, action: BulkAction, params: Mapping[str, An
 async def count_skips(
     contacts: QuerySet[Contact], rules: Sequence[tuple[SkipReason, Q | None]]
 ) -> tuple[int, dict[str, int]]:
-    """(total, skipped by reason) by SQL counts: the contacts matching any of the first k rules,
-    for each k, differenced. Unions only, never negations, so a NULL column cannot hide a contact
-    from a count."""
-    total = await contacts.count()
-    skipped: dict[str, int] = {}
+    """(total, skipped by reason) in one statement, one pass over the target: for each k, the
+    contacts matching any of the first k rules (`COUNT(CASE WHEN ... )`), differenced. Unions
+    only, never negations, so a NULL column cannot hide a contact from a count."""
+    counts: dict[str, Count] = {"total": Count("id")}
     union: Q | None = None
-    before = 0
-    for reason, condition in rules:
+    steps: list[tuple[SkipReason, str | None]] = []
+    for n, (reason, condition) in enumerate(rules):
         if condition is _NO:
             continue
         if condition is None:  # every contact left is skipped for this reason
-            counted = total
-        else:
-            union = condition if union is None else union | condition
-            counted = await contacts.filter(union).count()
+            steps.append((reason, None))
+            break
+        union = condition if union is None else union | condition
+        counts[f"upto_{n}"] = Count("id", _filter=union)
+        steps.append((reason, f"upto_{n}"))
+    row = (await contacts.annotate(**counts).values(*counts))[0]
+    total = int(row["total"])
+    skipped: dict[str, int] = {}
+    before = 0
+    for reason, name in steps:
+        counted = total if name is None else int(row[name])
         if counted > before:
             skipped[reason.value] = counted - before
         before = counted
-        if condition is None:
-            break
     return total, skipped
 
 
@@ -390,8 +394,12 @@ async def bulk_action(
     if dry_run:
         rules = await skip_conditions(actor, action, cleaned, allowed)
         total, skipped = await count_skips(contacts, rules)
-        return await keep_dry_run(actor, action, target, cleaned, total, skipped)
-    async with in_transaction() as conn:
+        async with unit_of_work(actor) as uow:  # only the job's row: nothing to journal
+            return await keep_dry_run(actor, action, target, cleaned, total, skipped, uow.conn)
+    # Queued in one transaction with its total and first step; each contact is journaled by the
+    # step that changes it.
+    async with unit_of_work(actor) as uow:
+        conn = uow.conn
         scoped = contacts.using_db(conn)
         top = next(iter(await scoped.order_by("-id").limit(1).values_list("id", flat=True)), 0)
         total = await scoped.count()
@@ -502,7 +510,8 @@ async def _step(job: BackgroundJob, conn: BaseDBAsyncClient, size: int) -> jobs.
     if not ids:
         return jobs.StepOutcome(cursor=job.cursor, finished=True)
     uow = UnitOfWork(actor_of(job), conn, origin=f" (bulk action, job {job.id})")
-    # Locked one by one in id order, as every writer locks contacts: no deadlock with them.
+    # Locked in id order: two jobs over overlapping contacts wait for each other, never deadlock
+    # (single mutations lock one contact at a time).
     locked = (
         await Contact.filter(id__in=ids, account_id=job.account_id)  # type: ignore[attr-defined]
         .using_db(conn)

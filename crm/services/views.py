@@ -10,7 +10,7 @@ Rules (each refusal changes nothing):
   and MAX_SHARED_VIEWS shared ones per account, so `views` is a bounded list.
 - filter: the domain form of a ContactFilter (crm/contact_filters.py), at most MAX_VIEW_FILTERS
   visible conditions -- the table's limit (article 001); and/or/not only group them.
-- orderBy: the domain form of a list of ContactOrder, at most MAX_ORDER keys.
+- orderBy: the domain form of a list of ContactOrder, checked as contacts(orderBy:) checks it.
 - columns: Contact field names (VIEW_COLUMNS) or `customField:<key>` of a live custom field, each
   once, at most MAX_COLUMNS.
 
@@ -27,6 +27,7 @@ from crm import validation as v
 from crm.account_events import queue_account_event
 from crm.actor import Actor, ActorKind, Role
 from crm.contact_filters import matching_contacts, validate_shape, visible_filter_count
+from crm.contact_order import MAX_KEYS, sort_keys
 from crm.errors import BadInput, Conflict, Forbidden, NotFound
 from crm.models import CustomField, SavedView
 from crm.services.billing import api_id
@@ -39,7 +40,7 @@ MAX_SHARED_VIEWS = 200
 # `views` lists the caller's own and the shared ones: graph/cost.py plans it with this bound.
 MAX_LISTED_VIEWS = MAX_VIEWS_PER_USER + MAX_SHARED_VIEWS
 MAX_COLUMNS = 100
-MAX_ORDER = 10
+MAX_ORDER = MAX_KEYS  # sort keys, as contacts(orderBy:) takes them
 CUSTOM_COLUMN = "customField:"
 
 VIEW_SAVED, VIEW_DELETED = "view_saved", "view_deleted"
@@ -123,18 +124,12 @@ def _columns(raw: Any, custom_keys: set[str]) -> list[str]:
     return columns
 
 
-def _order(raw: Any, custom_keys: set[str]) -> list[dict[str, Any]]:
+async def _order(account_id: int, raw: Any) -> list[dict[str, Any]]:
+    """The sort as contacts(orderBy:) takes it: crm/contact_order.py checks its keys."""
     if raw is None:
         return []
     order = [dict(entry) for entry in raw]
-    if len(order) > MAX_ORDER:
-        raise BadInput(f"a view sorts by at most {MAX_ORDER} keys, got {len(order)}", field="orderBy")
-    for entry in order:
-        key = entry.get("customField")
-        if key is not None and key not in custom_keys:
-            raise BadInput(
-                f"orderBy: the account has no custom field {key!r} (customFields lists them)", field="orderBy"
-            )
+    await sort_keys(account_id, order)
     return order
 
 
@@ -148,12 +143,12 @@ async def _clean(actor: Actor, values: Mapping[str, Any]) -> dict[str, Any]:
             raise BadInput("shared is true or false", field="shared")
         cleaned["shared"] = bool(values["shared"])
     custom_keys: set[str] | None = None
-    if values.get("columns") or values.get("order_by"):
+    if values.get("columns"):
         custom_keys = await _custom_keys(actor.account_id)
     if "columns" in values:
         cleaned["columns"] = _columns(values["columns"], custom_keys or set())
     if "order_by" in values:
-        cleaned["order_by"] = _order(values["order_by"], custom_keys or set())
+        cleaned["order_by"] = await _order(actor.account_id, values["order_by"])
     if "filter_spec" in values:
         spec = values["filter_spec"]
         await check_filter(actor.account_id, spec)
