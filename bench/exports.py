@@ -56,9 +56,23 @@ from plugins.manager import builtin_names, make_plugin_manager  # noqa: E402
 PG_DATABASE = "dossier_bench_exports"
 SEED_BATCH = 5000
 COLUMNS = [
-    "firstName", "lastName", "businessName", "email", "phone", "status", "subStatus", "assignedTo",
-    "tags", "city", "state", "country", "createdAt", "lastInteraction", "dealTotal", "customField:tier",
-]  # fmt: skip
+    "firstName",
+    "lastName",
+    "businessName",
+    "email",
+    "phone",
+    "status",
+    "subStatus",
+    "assignedTo",
+    "tags",
+    "city",
+    "state",
+    "country",
+    "createdAt",
+    "lastInteraction",
+    "dealTotal",
+    "customField:tier",
+]
 CITIES = ("Springfield", "Portland", "Austin", "Denver", "Madison", "Raleigh", "Tucson", "Boise")
 
 
@@ -89,7 +103,10 @@ async def seed(contacts: int) -> Actor:
         for n in range(5)
     ]
     field = await fields_service.create_field(actor, label="Tier", key="tier", type=FieldType.TEXT)
-    tags = [await Tag.create(account_id=account_id, name=name, key=name.lower()) for name in ("VIP", "Solar", "Roof")]
+    tags = [
+        await Tag.create(account_id=account_id, name=name, key=name.lower())
+        for name in ("VIP", "Solar", "Roof")
+    ]
     made = 0
     while made < contacts:
         size = min(SEED_BATCH, contacts - made)
@@ -115,7 +132,10 @@ async def seed(contacts: int) -> Actor:
         )
         made += size
         ids = list(
-            await Contact.filter(account_id=account_id).order_by("-id").limit(size).values_list("id", flat=True)
+            await Contact.filter(account_id=account_id)
+            .order_by("-id")
+            .limit(size)
+            .values_list("id", flat=True)
         )
         await ContactTag.bulk_create(
             [ContactTag(contact_id=c, tag_id=rng.choice(tags).id) for c in ids if c % 3 == 0], batch_size=1000
@@ -130,8 +150,14 @@ async def seed(contacts: int) -> Actor:
         )
         await Deal.bulk_create(
             [
-                Deal(contact_id=c, product_name="Roof", amount=rng.randrange(100, 9000), currency="USD",
-                     payment_type="ONE_TIME", status=rng.choice(("OPEN", "WON", "LOST")))  # fmt: skip
+                Deal(
+                    contact_id=c,
+                    product_name="Roof",
+                    amount=rng.randrange(100, 9000),
+                    currency="USD",
+                    payment_type="ONE_TIME",
+                    status=rng.choice(("OPEN", "WON", "LOST")),
+                )
                 for c in ids
                 if c % 5 == 0
             ],
@@ -139,8 +165,14 @@ async def seed(contacts: int) -> Actor:
         )
         await Call.bulk_create(
             [
-                Call(contact_id=c, event_name="Survey", scheduled_at=issued.user.created_at, duration_minutes=30,
-                     direction="OUTBOUND", outcome="CONNECTED")  # fmt: skip
+                Call(
+                    contact_id=c,
+                    event_name="Survey",
+                    scheduled_at=issued.user.created_at,
+                    duration_minutes=30,
+                    direction="OUTBOUND",
+                    outcome="CONNECTED",
+                )
                 for c in ids
                 if c % 10 == 0
             ],
@@ -200,8 +232,9 @@ def main() -> None:
             results = asyncio.run(run_backend(backend, args, Path(tmp)))
             for r in results or ():
                 print(
-                    f"{backend} {r['format']}: {r['rows']:,} rows x {len(COLUMNS)} columns in {r['steps']} steps, "
-                    f"{r['seconds']:.1f} s ({r['rows'] / r['seconds']:,.0f} rows/s), file {r['size_mb']:.1f} MB; "
+                    f"{backend} {r['format']}: {r['rows']:,} rows x {len(COLUMNS)} columns in "
+                    f"{r['steps']} steps, {r['seconds']:.1f} s ({r['rows'] / r['seconds']:,.0f} rows/s), "
+                    f"file {r['size_mb']:.1f} MB; "
                     f"memory {r['rss_before_mb']:.0f} MB before, peak {r['peak_mb']:.0f} MB during "
                     f"(+{r['peak_mb'] - r['rss_before_mb']:.0f} MB)",
                     flush=True,

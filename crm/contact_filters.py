@@ -64,6 +64,7 @@ from crm.contact_filter_shape import (  # validate_shape and visible_filter_coun
 )
 from crm.contact_sql import json_array_holds_any
 from crm.custom_values import FieldType
+from crm.errors import NotFound
 from crm.models import (
     Account,
     Call,
@@ -72,10 +73,12 @@ from crm.models import (
     CustomField,
     CustomFieldValue,
     Deal,
+    Form,
     Lead,
     Message,
     Tag,
     Task,
+    User,
     Utm,
 )
 from crm.models.segments import DYNAMIC, Segment, SegmentMember
@@ -164,6 +167,21 @@ class FilterCompiler:
         self.account = account
         self.fields = fields_by_key
         self.segments: tuple[int, ...] = ()  # the segments being expanded (cycle guard)
+        self.known: dict[str, set[int]] = {}  # ids of users and forms already found in the account
+
+    async def _require(self, label: str, model: Any, ids: list[int], path: str) -> None:
+        """Another account's user or form id (or none at all) is NOT_FOUND, as everywhere in the
+        API: a filter must not tell a caller whether an id exists elsewhere."""
+        known = self.known.setdefault(label, set())
+        wanted = [i for i in ids if i not in known]
+        if not wanted:
+            return
+        known.update(
+            await model.filter(account_id=self.account.id, id__in=wanted).values_list("id", flat=True)
+        )
+        missing = [i for i in wanted if i not in known]
+        if missing:
+            raise NotFound(f"{path}: no {label} with id {missing[0]} in this account")
 
     async def compile(self, spec: Mapping[str, Any], path: str = "") -> Q:
         here = f"{path}." if path else ""
@@ -186,6 +204,7 @@ class FilterCompiler:
             elif key in BOOLEAN_FIELDS:
                 parts.append(Q(**{BOOLEAN_FIELDS[key]: clause["eq"]}))
             elif key in OWNER_FIELDS:
+                await self._require("User", User, list(clause.get("in") or ()), f"{sub}.in")
                 parts.append(_owner_q(OWNER_FIELDS[key], clause))
             elif key == "tags":
                 parts.append(await self._tags_q(clause))
@@ -197,6 +216,8 @@ class FilterCompiler:
             elif key == "deals":
                 parts.append(_exists(clause, _deals(clause)))
             elif key == "leads":
+                if "form" in clause:
+                    await self._require("Form", Form, list(clause["form"]["in"]), f"{sub}.form.in")
                 parts.append(_exists(clause, self._leads(clause, sub)))
             elif key == "tasks":
                 parts.append(_exists(clause, _tasks(clause)))
@@ -378,7 +399,7 @@ class FilterCompiler:
         found = {row.id: row for row in rows}
         missing = [i for i in ids if i not in found]
         if missing:
-            raise bad_part(f"{path}.in", f"no segment with id {missing[0]} in this account")
+            raise NotFound(f"{path}.in: no Segment with id {missing[0]} in this account")
         parts = []
         static = [i for i in ids if found[i].kind != DYNAMIC]
         if static:
@@ -503,9 +524,6 @@ async def filter_compiler(account_id: int) -> FilterCompiler:
     account = await Account.get(id=account_id)
     fields_by_key = {f.key: f for f in await CustomField.filter(account_id=account_id)}
     return FilterCompiler(account, fields_by_key)
-
-
-_compiler = filter_compiler  # the name graph/resolvers/segments_loaders.py imports
 
 
 async def compile_filter(account_id: int, spec: Mapping[str, Any] | None) -> Q:

@@ -20,13 +20,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tortoise.expressions import Q, RawSQL
+from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
-from crm.contact_sql import is_postgres
+from crm.contact_sql import is_postgres, member_of_any
 from crm.custom_values import FieldType
 from crm.errors import BadInput
-from crm.models import Contact, CustomField
+from crm.models import Call, Contact, CustomField, CustomFieldValue, Deal, Lead, Message
 
 MAX_KEYS = 5
 MAX_NUMBER = Decimal(10) ** 18  # above any sum of deals (18 digits) or custom number
@@ -91,6 +91,11 @@ class SortKey:
     descending: bool
     nullable: bool
     sql: str | None = None  # derived keys: the expression
+    # Derived keys: "the value is not null" as a membership (`id IN (SELECT contact_id ...)`), so
+    # the value is computed once per row (for the order), not again to tell values from nulls.
+    present: Q | None = None
+    field_id: int | None = None  # CUSTOM_FIELD: the field and its value column, for the index walk
+    column: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +141,17 @@ async def sort_keys(account_id: int, order: Sequence[Mapping[str, Any]]) -> list
             column, kind, nullable = COLUMNS[field]
             keys.append(SortKey(column, kind, descending, nullable))
         elif field == "LAST_INTERACTION":
-            keys.append(SortKey(f"sort_{index}", "time", descending, True, _LAST_INTERACTION))
+            keys.append(
+                SortKey(f"sort_{index}", "time", descending, True, _LAST_INTERACTION, _any_interaction())
+            )
         elif field == "DEAL_TOTAL":
             amount = 'd."amount"' if postgres else 'CAST(d."amount" AS REAL)'
+            # amount is NOT NULL: the sum is null exactly when there is no OPEN or WON deal.
+            has_deal = Q(id__in=Subquery(Deal.filter(status__in=("OPEN", "WON")).values("contact_id")))
             keys.append(
-                SortKey(f"sort_{index}", "number", descending, True, _DEAL_TOTAL.format(amount=amount))
+                SortKey(
+                    f"sort_{index}", "number", descending, True, _DEAL_TOTAL.format(amount=amount), has_deal
+                )
             )
         elif field == "CUSTOM_FIELD":
             keys.append(await _custom_key(account_id, item.get("customField"), index, descending, postgres))
@@ -167,7 +178,20 @@ async def _custom_key(account_id: int, key: Any, index: int, descending: bool, p
         f'(SELECT {value} FROM "custom_field_value" v WHERE v."field_id" = {int(found.id)}'
         ' AND v."contact_id" = "contact"."id")'
     )
-    return SortKey(f"sort_{index}", value_kind, descending, True, sql)
+    has_value = Q(
+        id__in=Subquery(
+            CustomFieldValue.filter(field_id=found.id, **{f"{column}__isnull": False}).values("contact_id")
+        )
+    )
+    return SortKey(f"sort_{index}", value_kind, descending, True, sql, has_value, found.id, column)
+
+
+def _any_interaction() -> Q:
+    """LAST_INTERACTION is not null: the contact has an interaction (times are NOT NULL columns),
+    as crm/contact_filters.py's lastInteraction defines them."""
+    happened = Q(direction__isnull=False) | Q(outcome__isnull=False)
+    sources = [Call.filter(happened), Message.all(), Lead.all()]
+    return member_of_any([query.values("contact_id") for query in sources])
 
 
 def _null_flag(key: SortKey) -> str:
@@ -293,27 +317,71 @@ async def ordered_page(
     postgres = is_postgres()
     id_descending = keys[0].descending
     first, rest = keys[0], keys[1:]
-    wanted = list(dict.fromkeys([*columns, "id", *(k.name for k in keys)]))
+    # Ids and sort values first, the rows of the page after: sorting every match's full row
+    # (and its owners' joins) to keep 51 is what made sorted pages slow at 1M (bench/filters.py).
+    wanted = list(dict.fromkeys(["id", *(k.name for k in keys)]))
     # A nullable first key is read in two parts, its values then its nulls, rather than ordered
     # by "is it null" first: each part is then ordered by what an index on the column holds
     # (PostgreSQL walks the index, not a sort of every match).
     rows: list[dict[str, Any]] = []
     if after is None or after.values[0] is not None or not first.nullable:
         present = replace(first, nullable=False)
-        query = ordered(contacts, [present, *rest], id_descending)
-        if first.nullable:
-            query = query.filter(**{f"{first.name}__isnull": False})
-        if after is not None:
-            query = query.filter(_after([present, *rest], after.values, after.id, id_descending, postgres))
-        rows = await query.limit(size + 1).values(*wanted)
+        if postgres and first.field_id is not None and not rest:
+            rows = await _custom_values_page(contacts, first, size, after)
+        else:
+            query = ordered(contacts, [present, *rest], id_descending)
+            if first.present is not None:
+                query = query.filter(first.present)
+            elif first.nullable:
+                query = query.filter(**{f"{first.name}__isnull": False})
+            if after is not None:
+                query = query.filter(
+                    _after([present, *rest], after.values, after.id, id_descending, postgres)
+                )
+            rows = await query.limit(size + 1).values(*wanted)
     if first.nullable and len(rows) <= size:
-        query = ordered(contacts, rest, id_descending, also=[first]).filter(**{f"{first.name}__isnull": True})
+        if first.present is not None:  # no value: nothing to compute
+            query = ordered(contacts, rest, id_descending).filter(~first.present)
+        else:
+            query = ordered(contacts, rest, id_descending, also=[first]).filter(
+                **{f"{first.name}__isnull": True}
+            )
         if after is not None and after.values[0] is None:
             query = query.filter(_after(rest, after.values[1:], after.id, id_descending, postgres))
-        rows.extend(await query.limit(size + 1 - len(rows)).values(*wanted))
+        nulls = await query.limit(size + 1 - len(rows)).values(*[n for n in wanted if n != first.name])
+        rows.extend({**row, first.name: None} for row in nulls)
     positions = [
         Position(name, tuple(_cursor_value(k, row[k.name]) for k in keys), row["id"]) for row in rows[:size]
     ]
-    # The rows as asked for: sort values only served the positions.
-    read = [{column: row[column] for column in columns} for row in rows[:size]]
+    ids = [row["id"] for row in rows[:size]]
+    found = {
+        row["id"]: row for row in await Contact.filter(id__in=ids).values(*dict.fromkeys([*columns, "id"]))
+    }
+    read = [{column: found[i][column] for column in columns} for i in ids]
     return Page(rows=read, positions=positions, more=len(rows) > size)
+
+
+async def _custom_values_page(
+    contacts: QuerySet[Contact], key: SortKey, size: int, after: Position | None
+) -> list[dict[str, Any]]:
+    """A custom field key's values in order, read from the field's values (its `(field_id,
+    value)` index, walked in order) and kept when their contact matches: the first page of
+    130k matches reads about a page of values, not 130k (PostgreSQL; ties by contact id)."""
+    column, descending = key.column, key.descending
+    assert column is not None
+    values = CustomFieldValue.filter(
+        field_id=key.field_id, **{f"{column}__isnull": False}, contact_id__in=Subquery(contacts.values("id"))
+    )
+    if after is not None:
+        value = _param(key, after.values[0], True)
+        later = "lt" if descending else "gt"
+        values = values.filter(
+            Q(**{f"{column}__{later}": value}) | Q(**{column: value, f"contact_id__{later}": after.id})
+        )
+    sign = "-" if descending else ""
+    found = (
+        await values.order_by(f"{sign}{column}", f"{sign}contact_id")
+        .limit(size + 1)
+        .values("contact_id", column)
+    )
+    return [{"id": row["contact_id"], key.name: row[column]} for row in found]

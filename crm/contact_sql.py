@@ -11,8 +11,10 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from pypika_tortoise.context import SqlContext
+from pypika_tortoise.terms import Term
 from tortoise import Tortoise
-from tortoise.expressions import Q, RawSQL
+from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
 
@@ -34,3 +36,28 @@ def json_array_holds_any(values: QuerySet[Any], options: Sequence[str], alias: s
     listed = ", ".join(_literal(o) for o in options)
     test = f'EXISTS (SELECT 1 FROM json_each("custom_field_value"."value_json") WHERE value IN ({listed}))'
     return values.annotate(**{alias: RawSQL(f"CASE WHEN {test} THEN 1 ELSE 0 END")}).filter(**{alias: 1})
+
+
+class UnionOf(Term):
+    """`SELECT … UNION SELECT …` of querysets that each select one column, for `id__in=`: the
+    planner reads each branch through its own index, where an OR of `id IN (…)` conditions
+    makes PostgreSQL test every contact against each branch's hashed result."""
+
+    def __init__(self, *queries: QuerySet[Any]) -> None:
+        super().__init__()
+        self.queries = queries
+
+    def get_sql(self, ctx: SqlContext) -> str:
+        parts = []
+        for query in self.queries:
+            query._choose_db_if_not_chosen()
+            query._make_query()
+            parts.append(query.query.get_parameterized_sql(ctx.copy(subquery=False))[0])
+        return "(" + " UNION ".join(parts) + ")"
+
+
+def member_of_any(queries: Sequence[QuerySet[Any]]) -> Q:
+    """`id IN (<q1> UNION <q2> …)`: the contacts any of the one-column queries yields."""
+    if len(queries) == 1:
+        return Q(id__in=Subquery(queries[0]))
+    return Q(id__in=UnionOf(*queries))

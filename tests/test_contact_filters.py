@@ -453,7 +453,7 @@ async def test_bad_filters_are_refused_with_their_path(as_admin: Api, seeded: di
         assert error["message"].startswith(path), (spec, error["message"])
     missing = global_id_text("Segment", 999_999)
     error = await as_admin.error(LIST, {"f": {"segment": {"in": [missing]}}})
-    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "no segment" in error["message"]
+    assert error["extensions"]["code"] == "NOT_FOUND" and "no Segment" in error["message"]
     error = await as_admin.error(LIST, {"f": {"owner": {"in": ["nope"]}}})
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
 
@@ -482,14 +482,18 @@ async def test_bad_orders_and_cursors(as_admin: Api, seeded: dict[str, Any]) -> 
 
 
 async def test_other_accounts_contacts_never_match(
-    api: Api, as_admin: Api, seeded: dict[str, Any], globex: Tenant
+    api: Api, as_admin: Api, seeded: dict[str, Any], acme: Tenant, globex: Tenant
 ) -> None:
     ids, total = await all_ids(api.as_(globex.admin_key), {"f": {"firstName": {"isNull": False}}})
     assert ids == [] and total == 0
     # Acme's segment id is unknown to Globex.
     foreign = global_id_text("Segment", seeded["static"])
     error = await api.as_(globex.admin_key).error(LIST, {"f": {"segment": {"in": [foreign]}}})
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    # So are Acme's users and forms: a filter does not tell whether an id exists elsewhere.
+    acme_user = global_id_text("User", acme.user_ids["admin"])
+    error = await api.as_(globex.admin_key).error(LIST, {"f": {"owner": {"in": [acme_user]}}})
+    assert error["extensions"]["code"] == "NOT_FOUND" and "no User" in error["message"]
 
 
 def test_visible_filter_count_and_shape() -> None:

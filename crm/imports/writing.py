@@ -71,15 +71,38 @@ def _converter(field: Any) -> Any:
     return field.to_db_value
 
 
-async def _update_contact(conn: BaseDBAsyncClient, contact_id: int, values: dict[str, Any]) -> None:
-    """One contact's UPDATE, written here: built by the ORM it cost 1.7 ms of CPU per merged row."""
-    names = list(values)
+async def _update_contacts(
+    conn: BaseDBAsyncClient, columns: Sequence[str], members: Sequence[_Pending], now: datetime, *, mark: bool
+) -> None:
+    """Give `members` their new values of `columns` (and updated_at, new_data_at when `mark`): one
+    UPDATE ... FROM (VALUES ...) per chunk, not one statement per merged row (0.8 ms each)."""
     postgres = conn.capabilities.dialect == "postgres"
-    marks = [f"${i + 1}" if postgres else "?" for i in range(len(names) + 1)]
-    sets = ", ".join(f'"{name}" = {mark}' for name, mark in zip(names, marks, strict=False))
-    convert = [_converter(Contact._meta.fields_map[name]) for name in names]
-    parameters = [c(values[name], None) for name, c in zip(names, convert, strict=True)] + [contact_id]
-    await conn.execute_query(f'UPDATE "contact" SET {sets} WHERE "id" = {marks[-1]}', parameters)
+    moment = Contact._meta.fields_map["updated_at"].to_db_value(now, None)  # type: ignore[arg-type]
+    stamps = ["updated_at", *(["new_data_at"] if mark else [])]
+    names = ", ".join(f'"{name}"' for name in ("id", *columns))
+    per_row = len(columns) + 1
+    for start in range(0, len(members), MAX_PARAMETERS // per_row):
+        chunk = members[start : start + MAX_PARAMETERS // per_row]
+        values: list[str] = []
+        parameters: list[Any] = [moment] if postgres else []
+        for p in chunk:
+            items = [p.id, *(p.columns[c] for c in columns)]
+            if postgres:
+                first = len(parameters) + 1
+                casts = ["::int", *(["::text"] * len(columns))]
+                values.append("(" + ", ".join(f"${first + i}{casts[i]}" for i in range(per_row)) + ")")
+            else:
+                values.append("(" + ", ".join("?" * per_row) + ")")
+            parameters += items
+        now_mark = "$1" if postgres else "?"
+        sets = ", ".join([*(f'"{c}" = v."{c}"' for c in columns), *(f'"{c}" = {now_mark}' for c in stamps)])
+        if not postgres:
+            parameters += [moment] * len(stamps)
+        await conn.execute_query(
+            f"WITH v({names}) AS (VALUES {', '.join(values)}) "
+            f'UPDATE "contact" SET {sets} FROM v WHERE "contact"."id" = v."id"',
+            parameters,
+        )
 
 
 async def insert_rows(
@@ -363,15 +386,14 @@ async def write_batch(
         for p in new:
             p.id = ids[p.columns["referral_code"]]
     existing = [p for p in touched if p.existing is not None]
-    marked = [p.id for p in existing if not p.filled and mode == CONTACTS]
+    # Contacts that take the same columns are updated by one statement.
+    groups: dict[tuple[str, ...], list[_Pending]] = {}
     for p in existing:
-        fills = {c: p.columns[c] for c in (CONTACT_FIELDS[api] for api in p.filled)}
-        if mode == CONTACTS:
-            fills["new_data_at"] = now
-        if fills:
-            await _update_contact(conn, p.id, {**fills, "updated_at": now})  # type: ignore[arg-type]
-    if marked:
-        await Contact.filter(id__in=marked).using_db(conn).update(new_data_at=now)
+        filled = tuple(CONTACT_FIELDS[api] for api in p.filled)
+        if filled or mode == CONTACTS:
+            groups.setdefault(filled, []).append(p)
+    for filled, members in groups.items():
+        await _update_contacts(conn, filled, members, now, mark=mode == CONTACTS)
 
     # Custom values: an existing contact keeps the values it has.
     having: set[tuple[int, int]] = set()

@@ -42,9 +42,10 @@ from crm.actor import Actor, ActorKind, Role
 from crm.clock import utcnow
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.exports import document as contact_document
+from crm.exports import formats
 from crm.exports.batches import read_batch
 from crm.exports.columns import resolve
-from crm.exports.formats import ENCODINGS, FileFormat, body, file_format, head, wrap
+from crm.exports.formats import ENCODINGS, FileFormat, body, head, wrap
 from crm.journey import JourneyKind
 from crm.models import BackgroundJob, Contact
 from crm.services.targets import Target, contacts_of, target_contacts
@@ -84,12 +85,12 @@ def file_name(fmt: FileFormat, when: Any = None) -> str:
 
 
 async def start_export(
-    actor: Actor, target: Target, columns: list[str] | None, file_format_name: str
+    actor: Actor, target: Target, columns: list[str] | None, file_format: str
 ) -> BackgroundJob:
     """Queue an export of the target's contacts (admins and managers). BAD_USER_INPUT for an
     unknown format or column, NOT_FOUND for another account's ids or segment."""
     _may_export(actor, "export contacts")
-    fmt = file_format(file_format_name)
+    fmt = formats.file_format(file_format)
     chosen = await resolve(actor.account_id, columns)
     contacts = await target_contacts(actor, target)
     async with unit_of_work(actor) as uow:
@@ -194,7 +195,7 @@ async def export_to_file(
     actor: Actor,
     target: Target,
     columns: list[str] | None,
-    file_format_name: str,
+    file_format: str,
     out: Path,
     *,
     progress: Callable[[int, int], None] | None = None,
@@ -204,7 +205,7 @@ async def export_to_file(
     and formats as the job. Written beside `out` and renamed over it at the end, so a failed
     export leaves no half file. Fires contacts_exported; returns the number of rows."""
     _may_export(actor, "export contacts")
-    fmt = file_format(file_format_name)
+    fmt = formats.file_format(file_format)
     chosen = await resolve(actor.account_id, columns)
     contacts = await target_contacts(actor, target)
     top = next(iter(await contacts.order_by("-id").limit(1).values_list("id", flat=True)), 0)

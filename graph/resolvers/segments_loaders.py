@@ -25,7 +25,9 @@ from strawberry.dataloader import DataLoader
 from tortoise.expressions import Case, Q, Subquery, When
 from tortoise.queryset import QuerySet
 
-from crm.contact_filters import _compiler, validate_shape
+# One compiler for every filter of the request: compile_filter() would build one per filter, two
+# reads each (see the module docstring).
+from crm.contact_filters import filter_compiler, validate_shape
 from crm.errors import BadInput
 from crm.models import Contact, SavedView, Segment, SegmentMember
 from crm.models.segments import DYNAMIC
@@ -83,7 +85,7 @@ class SegmentLoaders:
             return _EVERYONE
         validate_shape(spec)
         if self._compiler is None:
-            self._compiler = await _compiler(self.account_id)
+            self._compiler = await filter_compiler(self.account_id)
         return await self._compiler.compile(spec)  # type: ignore[no-any-return]
 
     async def members(self, segment: Row) -> QuerySet[Contact]:
