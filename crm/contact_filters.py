@@ -62,7 +62,7 @@ from crm.contact_filter_shape import (  # validate_shape and visible_filter_coun
     value_list,
     visible_filter_count,
 )
-from crm.contact_sql import json_array_holds_any
+from crm.contact_sql import UnionOf, json_array_holds_any, member_of_any
 from crm.custom_values import FieldType
 from crm.errors import NotFound
 from crm.models import (
@@ -145,6 +145,29 @@ def _text_q(column: str, clause: Mapping[str, Any], *, phone: bool = False) -> Q
     return _all(parts)
 
 
+def _memberships(condition: Q) -> list[QuerySet[Any]] | None:
+    """The one-column queries of a plain `id IN (...)` condition (as _member_of and
+    member_of_any make them), or None for any other condition."""
+    if condition.children or condition._is_negated or set(condition.filters) != {"id__in"}:
+        return None
+    found = condition.filters["id__in"]
+    if isinstance(found, UnionOf):
+        return list(found.queries)
+    if isinstance(found, Subquery):
+        return [found.query]
+    return None
+
+
+def _any_member(parts: list[Q]) -> Q:
+    """OR of the parts; when each is a membership, one `id IN (… UNION …)`: PostgreSQL cannot
+    turn an OR of `id IN` subqueries into a union itself, and tests every live contact against
+    each branch's hashed result instead (bench/filters.py 19, 20 at 1M)."""
+    queries = [_memberships(part) for part in parts]
+    if len(parts) > 1 and all(q is not None for q in queries):
+        return member_of_any([query for found in queries if found for query in found])
+    return _any(parts)
+
+
 def _member_of(query: QuerySet[Any], column: str = "contact_id") -> Q:
     return Q(id__in=Subquery(query.values(column)))
 
@@ -191,7 +214,9 @@ class FilterCompiler:
             if key == "and":
                 parts.extend([await self.compile(part, f"{sub}[{i}]") for i, part in enumerate(clause)])
             elif key == "or":
-                parts.append(_any([await self.compile(part, f"{sub}[{i}]") for i, part in enumerate(clause)]))
+                parts.append(
+                    _any_member([await self.compile(part, f"{sub}[{i}]") for i, part in enumerate(clause)])
+                )
             elif key == "not":
                 parts.append(~(await self.compile(clause, sub)))
             elif key in TEXT_FIELDS:
@@ -400,7 +425,7 @@ class FilterCompiler:
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFound(f"{path}.in: no Segment with id {missing[0]} in this account")
-        parts = []
+        parts: list[Q] = []
         static = [i for i in ids if found[i].kind != DYNAMIC]
         if static:
             parts.append(_member_of(SegmentMember.filter(segment_id__in=static)))
@@ -420,7 +445,12 @@ class FilterCompiler:
                 parts.append(await self.compile(spec, f"{path}<segment {segment_id}>"))
             finally:
                 self.segments = self.segments[:-1]
-        return _any(parts)
+        if len(parts) > 1:
+            # Segments are sets of contacts: several of them as one union of ids (a dynamic one
+            # as its contacts' ids), each read by its own indexes (bench/filters.py 20).
+            mine = Contact.filter(account_id=self.account.id)
+            parts = [part if _memberships(part) else _member_of(mine.filter(part), "id") for part in parts]
+        return _any_member(parts)
 
 
 def _choice_q(column: str, clause: Mapping[str, Any]) -> Q:
@@ -508,12 +538,15 @@ def _last_interaction_q(clause: Mapping[str, Any], path: str) -> Q:
             if high is not None:
                 query = query.filter(**{f"{column}__{'lte' if inclusive else 'lt'}": high})
             within.append(_member_of(query))
-        parts.append(_any(within))
+        parts.append(_any_member(within))
     if high is not None:
-        for query, column in zip(_interactions(), _INTERACTION_TIMES, strict=True):
-            parts.append(_not_member_of(query.filter(**{f"{column}__{'gt' if inclusive else 'gte'}": high})))
+        later = [
+            query.filter(**{f"{column}__{'gt' if inclusive else 'gte'}": high}).values("contact_id")
+            for query, column in zip(_interactions(), _INTERACTION_TIMES, strict=True)
+        ]
+        parts.append(~member_of_any(later))  # contact_id is NOT NULL in each: NOT IN is exact
     if "isNull" in clause:
-        anything = _any([_member_of(query) for query in _interactions()])
+        anything = _any_member([_member_of(query) for query in _interactions()])
         parts.append(~anything if clause["isNull"] else anything)
     return _all(parts)
 

@@ -552,3 +552,22 @@ async def test_the_readme_example_runs(as_admin: Api) -> None:
     assert xlsx_rows(await fetch(as_admin, done)) == [
         ["First name", "Email", "Tags", "Deal total"], ["Ada", "ada@example.com", "VIP", ""]
     ]  # fmt: skip
+
+
+async def test_progress_is_visible_while_it_runs(as_admin: Api) -> None:
+    from crm import jobs
+
+    ids = [await contact(as_admin, firstName=f"P{i}") for i in range(5)]
+    job_id = (await as_admin.data(EXPORT, {"i": {"ids": ids}}))["exportContacts"]["id"]
+    number = decode_id(job_id, "BulkJob")
+    assert await jobs.run_step({"job_id": number, "step": 0})  # one batch of 2, as the worker would
+    running = (await as_admin.data(JOB, {"id": job_id}))["job"]
+    assert (running["status"], running["total"], running["done"], running["progress"]) == (
+        "RUNNING",
+        5,
+        2,
+        0.4,
+    )
+    assert running["file"] is None  # no file until the last step commits it
+    await as_admin.runtime.dispatcher.drain()
+    assert (await as_admin.data(JOB, {"id": job_id}))["job"]["done"] == 5
