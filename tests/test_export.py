@@ -571,3 +571,33 @@ async def test_progress_is_visible_while_it_runs(as_admin: Api) -> None:
     assert running["file"] is None  # no file until the last step commits it
     await as_admin.runtime.dispatcher.drain()
     assert (await as_admin.data(JOB, {"id": job_id}))["job"]["done"] == 5
+
+
+async def test_a_last_step_run_again_after_a_crash_keeps_its_file(as_admin: Api) -> None:
+    """Killed after the file was written and the parts removed, before the commit: the step runs
+    again, finds the parts gone and the file whole, and points the job at it."""
+    from crm import jobs
+
+    ids = [await contact(as_admin, firstName=f"P{i}") for i in range(5)]
+    job_id = (await as_admin.data(EXPORT, {"i": {"ids": ids, "columns": ["firstName"]}}))["exportContacts"][
+        "id"
+    ]
+    number = decode_id(job_id, "BulkJob")
+    assert await jobs.run_step({"job_id": number, "step": 0})
+    assert await jobs.run_step({"job_id": number, "step": 1})
+    original = jobs.JOB_KINDS["export.contacts"]
+
+    async def crashing(job: Any, conn: Any, size: int) -> Any:
+        outcome = await original.step(job, conn, size)
+        assert outcome.finished
+        raise RuntimeError("worker killed")
+
+    jobs.JOB_KINDS["export.contacts"] = replace(original, step=crashing)
+    try:
+        with pytest.raises(RuntimeError):
+            await jobs.run_step({"job_id": number, "step": 2})
+    finally:
+        jobs.JOB_KINDS["export.contacts"] = original
+    await as_admin.runtime.dispatcher.drain()
+    done = (await as_admin.data(JOB, {"id": job_id}))["job"]
+    assert csv_rows(await fetch(as_admin, done))[1:] == [[f"P{i}"] for i in range(5)]

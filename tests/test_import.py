@@ -15,6 +15,7 @@ import pytest
 from crm import jobs, outbox
 from crm.events import AccountEvent
 from crm.models import BackgroundJob, Contact, CustomFieldValue, JobError, JourneyEvent, Lead
+from crm.services import imports
 from dossier import Settings
 from graph.ids import global_id_text
 from plugins import hookimpl
@@ -319,9 +320,13 @@ async def test_a_required_custom_field_without_a_column_is_refused_up_front(as_a
 # -- CONTACTS mode: merging ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("part_rows", [1, 250])
 async def test_contacts_mode_merges_filling_empty_fields_never_overwriting(
-    as_admin: Api, acme: Tenant
+    as_admin: Api, acme: Tenant, monkeypatch: pytest.MonkeyPatch, part_rows: int
 ) -> None:
+    """`part_rows` 1: each row written while the next is checked (crm/services/imports.py), so a
+    row must find the contact the previous part of its batch made."""
+    monkeypatch.setattr(imports, "PART_ROWS", part_rows)
     create = "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }"
     first = (await as_admin.data(create, {"i": {"firstName": "Ada", "email": "Ada@Example.com"}}))[
         "createContact"

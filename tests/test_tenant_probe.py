@@ -44,12 +44,14 @@ from graphql import (
     Undefined,
     build_schema,
     get_named_type,
+    parse,
 )
 from starlette.testclient import TestClient
 from tortoise import Tortoise
 
 from crm.models import Account
 from dossier import Settings, create_app
+from graph.cost import DEFAULT_COST_LIMIT, document_cost
 from graph.ids import MAX_DB_ID, global_id_text
 from tests.conftest import Tenant, make_tenant
 
@@ -85,6 +87,13 @@ ROOT_ID_TYPES: dict[str, str] = {
     "cancelJob": "BackgroundJob",
     # bulkAction(input: {target: {ids}}): the contacts it acts on.
     "bulkAction": "Contact",
+}
+# Operator fields of a filter input (ContactFilter's `setterOwner: {in: [ID!]}`, `segment: {in}`,
+# `leads: {form: {in}}`): the operator says nothing, the field holding it names the type. A parent
+# `x` wants what an `xId` field wants (ID_FIELD_TYPES, `X` when that is a type), or PARENT_ID_TYPES.
+OPERATOR_SLOTS = ("in",)
+PARENT_ID_TYPES: dict[str, str] = {
+    "owner": "User",  # ContactFilter.owner: any of setterOwner, closerOwner, assignedTo
 }
 CURSORS = ("after", "before")
 # Root fields the probe handles itself: node(id:) takes an id of any type (see the node test).
@@ -149,14 +158,37 @@ def scalar_value(type_name: str, name: str) -> Any:
     if type_name == "JSON":
         return {}
     if type_name == "Upload":
-        # JSON cannot carry a file: the resolvers check every id before reading it (and then
-        # answer BAD_USER_INPUT), so a foreign id still answers NOT_FOUND first.
-        return "probe"
+        # A mark: an operation without ids sends UPLOAD_FILE there (a multipart request, see
+        # Client.post). One with an id sends the mark as JSON: the resolvers check every id before
+        # reading the file, so a foreign id still answers NOT_FOUND first.
+        return UPLOAD
     raise CannotFill(f"no value for scalar {type_name} ({name}): add one to scalar_value")
 
 
 class CannotFill(Exception):
     pass
+
+
+UPLOAD = "probe-upload"
+# The file an operation without ids gets for each Upload (importContacts, previewImport): a valid
+# one, as the attacker's own operation must work; one contact row of the attacker's own.
+UPLOAD_FILE = (
+    "probe.csv",
+    b"firstName,lastName,email\nProbe,Attacker,probe@attacker.example.com\n",
+    "text/csv",
+)
+
+
+def upload_paths(value: Any, path: str) -> Iterator[str]:
+    """The multipart spec's paths (`variables.input.file`) of every UPLOAD mark in the variables."""
+    if value == UPLOAD:
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from upload_paths(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from upload_paths(item, f"{path}.{index}")
 
 
 # --------------------------------------------------------------------------------------
@@ -235,6 +267,8 @@ def slot_type(
     """The type an ID slot wants, from its name; CannotFill if the name does not say."""
     names = [arg, *(p for p in path if p != LIST)]
     last = names[-1]
+    if last in OPERATOR_SLOTS and len(names) > 1:
+        return parent_slot_type(owner, names, known)
     if last in ID_FIELD_TYPES:
         return ID_FIELD_TYPES[last]
     for suffix in ("Ids", "Id"):
@@ -262,6 +296,22 @@ def slot_type(
     raise CannotFill(
         f"{owner}: cannot tell which type the ID slot {'.'.join(names)} wants; "
         "add it to ID_FIELD_TYPES or ROOT_ID_TYPES in tests/test_tenant_probe.py"
+    )
+
+
+def parent_slot_type(owner: str, names: list[str], known: set[str]) -> str:
+    """The type an operator slot (`filter.setterOwner.in`) wants: the one its parent's name says."""
+    parent = names[-2]
+    if parent in PARENT_ID_TYPES:
+        return PARENT_ID_TYPES[parent]
+    if f"{parent}Id" in ID_FIELD_TYPES:
+        return ID_FIELD_TYPES[f"{parent}Id"]
+    candidate = parent[0].upper() + parent[1:]
+    if candidate in known:
+        return candidate
+    raise CannotFill(
+        f"{owner}: cannot tell which type the ID slot {'.'.join(names)} wants; "
+        "add its parent to PARENT_ID_TYPES in tests/test_tenant_probe.py"
     )
 
 
@@ -300,20 +350,32 @@ class Ids:
     victim: dict[str, str]
 
 
-def fill(type_: Any, name: str, ids: Ids, wants: Callable[[str], str], path: tuple[str, ...] | None) -> Any:
+def fill(
+    type_: Any,
+    name: str,
+    ids: Ids,
+    wants: Callable[[tuple[str, ...]], str],
+    path: tuple[str, ...] | None,
+    trail: tuple[str, ...] = (),
+) -> Any:
     """A valid value of an input type; `path` (when given) leads to the slot that gets the victim's id.
 
-    `wants(name)` tells the type of an ID field of this name (for the attacker's own ids).
+    `trail` is the names from the argument down to `name` (the argument's own name when empty);
+    `wants(trail)` tells the type of an ID field there (for the attacker's own ids).
     """
+    trail = trail or (name,)
     inner = unwrap(type_)
     if isinstance(inner, GraphQLList):
         rest = path[1:] if path else None
         if rest == ():  # a list of ids: one of ours and the victim's, so a partial write shows
-            return [fill(inner.of_type, name, ids, wants, None), fill(inner.of_type, name, ids, wants, ())]
-        return [fill(inner.of_type, name, ids, wants, rest)]
+            return [
+                fill(inner.of_type, name, ids, wants, None, trail),
+                fill(inner.of_type, name, ids, wants, (), trail),
+            ]
+        return [fill(inner.of_type, name, ids, wants, rest, trail)]
     if isinstance(inner, GraphQLScalarType) and inner.name == "ID":
         table = ids.victim if path == () else ids.own
-        type_name = wants(name)
+        type_name = wants(trail)
         if type_name not in table:
             raise CannotFill(f"no {type_name} object to put in {name}")
         return table[type_name]
@@ -325,10 +387,11 @@ def fill(type_: Any, name: str, ids: Ids, wants: Callable[[str], str], path: tup
         value = {}
         for field_name, input_field in inner.fields.items():
             on_path = path is not None and len(path) > 0 and path[0] == field_name
+            inside = (*trail, field_name)
             if on_path:
-                value[field_name] = fill(input_field.type, field_name, ids, wants, path[1:])  # type: ignore[index]
+                value[field_name] = fill(input_field.type, field_name, ids, wants, path[1:], inside)  # type: ignore[index]
             elif is_required(input_field.type, input_field):
-                value[field_name] = fill(input_field.type, field_name, ids, wants, None)
+                value[field_name] = fill(input_field.type, field_name, ids, wants, None, inside)
         return value
     raise CannotFill(f"cannot fill {name} of type {inner}")
 
@@ -350,6 +413,16 @@ def selection(type_: Any, depth: int = 2) -> str:
         elif depth > 0:
             parts.append(f"{name} {selection(inner, depth - 1)}")
     return "{ " + " ".join(parts) + " }"
+
+
+def fitted(schema: GraphQLSchema, build: Callable[[int], str], variables: dict[str, Any]) -> str:
+    """The document with the widest selection (depth 2, else 1, else 0) the API's cost limit admits:
+    a payload of 100 full cards at depth 2 is refused before it runs, which would probe nothing."""
+    for depth in (2, 1, 0):
+        document = build(depth)
+        if document_cost(schema, parse(document), variables) <= DEFAULT_COST_LIMIT:
+            break
+    return document
 
 
 @dataclass
@@ -388,7 +461,9 @@ def root_operation(
         passed.append(f"{arg_name}: ${arg_name}")
     head = f"{kind}({', '.join(declared)})" if declared else kind
     args = f"({', '.join(passed)})" if passed else ""
-    document = f"{head} {{ {field_name}{args} {selection(field_def.type)} }}"
+    document = fitted(
+        schema, lambda depth: f"{head} {{ {field_name}{args} {selection(field_def.type, depth)} }}", variables
+    )
     label = str(slot) if slot else f"{root.name}.{field_name}"  # type: ignore[union-attr]
     if slot is None:
         return Operation(label, kind, document, variables)
@@ -413,8 +488,9 @@ def type_field_operation(
         variables[arg_name] = fill(arg.type, arg_name, ids, wants, slot.path if on_slot else None)
         declared.append(f"${arg_name}: {arg.type}")
         passed.append(f"{arg_name}: ${arg_name}")
-    inner = f"{field_name}({', '.join(passed)}) {selection(field_def.type)}"
-    document = f"query({', '.join(declared)}) {{ node(id: $owner) {{ ... on {type_name} {{ {inner} }} }} }}"
+    head = f"query({', '.join(declared)}) {{ node(id: $owner) {{ ... on {type_name} {{ {field_name}"
+    call = f"{head}({', '.join(passed)})"
+    document = fitted(schema, lambda depth: f"{call} {selection(field_def.type, depth)} }} }} }}", variables)
     return Operation(str(slot), "query", document, variables, ids.victim[slot.wants], slot.cursor)
 
 
@@ -430,9 +506,9 @@ def plan(schema: GraphQLSchema, ids: Ids, known: set[str]) -> Plan:
     """Every probe the schema calls for; what cannot be built lands in `problems`."""
     result = Plan()
 
-    def wants_for(owner: str, field_def: GraphQLField) -> Callable[[str], str]:
-        def wants(name: str) -> str:
-            return slot_type(schema, owner, field_def, name, (), known)
+    def wants_for(owner: str, field_def: GraphQLField) -> Callable[[tuple[str, ...]], str]:
+        def wants(trail: tuple[str, ...]) -> str:
+            return slot_type(schema, owner, field_def, trail[0], trail[1:], known)
 
         return wants
 
@@ -480,7 +556,15 @@ type Widget { id: ID! }
 input Owners { contactId: ID!, userIds: [ID!], nested: [Inner!] }
 input Inner { callId: ID }
 input Mystery { id: ID!, gizmoId: ID }
-type Query { contact(id: ID!): Contact, node(id: ID!): Node }
+input IdIn { in: [ID!] }
+input Finder { call: IdIn, owner: IdIn, setterOwner: IdIn }
+input Vague { thing: IdIn }
+type Query {
+  contact(id: ID!): Contact
+  node(id: ID!): Node
+  calls(filter: Finder): [Call!]!
+  things(filter: Vague): [Call!]!
+}
 type Mutation {
   setOwners(input: Owners!): Contact!
   frobnicate(input: Mystery!): Widget!
@@ -498,6 +582,9 @@ def test_the_planner_finds_every_slot_and_refuses_what_it_cannot_map() -> None:
         "Mutation.setOwners(input.contactId) -> Contact",
         "Mutation.setOwners(input.nested.callId) -> Call",
         "Mutation.setOwners(input.userIds) -> User",
+        "Query.calls(filter.call.in) -> Call",
+        "Query.calls(filter.owner.in) -> User",
+        "Query.calls(filter.setterOwner.in) -> User",
         "Query.contact(id) -> Contact",
     ]
     by_label = {op.label: op for op in result.probes}
@@ -508,13 +595,19 @@ def test_the_planner_finds_every_slot_and_refuses_what_it_cannot_map() -> None:
     assert by_label["Mutation.setOwners(input.nested.callId) -> Call"].variables == {
         "input": {"contactId": "own-Contact", "nested": [{"callId": "victim-Call"}]}
     }
+    # An operator slot takes its type from its parent, for the victim's id and our own beside it.
+    assert by_label["Query.calls(filter.setterOwner.in) -> User"].variables == {
+        "filter": {"setterOwner": {"in": ["own-User", "victim-User"]}}
+    }
     calls = by_label["Contact.calls(after) -> Call"]
     assert calls.variables == {"owner": "own-Contact", "after": "victim-Call"}
     assert "node(id: $owner) { ... on Contact { calls(after: $after)" in calls.document
     # A slot whose name says nothing fails the run instead of being skipped.
     assert result.problems == [
+        "Query.things: cannot tell which type the ID slot filter.thing.in wants; "
+        "add its parent to PARENT_ID_TYPES in tests/test_tenant_probe.py",
         "Mutation.frobnicate: cannot tell which type the ID slot input.id wants; "
-        "add it to ID_FIELD_TYPES or ROOT_ID_TYPES in tests/test_tenant_probe.py"
+        "add it to ID_FIELD_TYPES or ROOT_ID_TYPES in tests/test_tenant_probe.py",
     ]
 
 
@@ -527,12 +620,27 @@ class Client:
     def __init__(self, http: TestClient, key: str) -> None:
         self.http, self.key = http, key
 
-    def post(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.http.post(
-            "/graphql",
-            json={"query": document, "variables": variables or {}},
-            headers={"Authorization": f"Bearer {self.key}"},
-        )
+    def post(
+        self, document: str, variables: dict[str, Any] | None = None, *, files: bool = False
+    ) -> dict[str, Any]:
+        """`files`: send UPLOAD_FILE for each UPLOAD mark (the GraphQL multipart request spec)."""
+        headers = {"Authorization": f"Bearer {self.key}"}
+        paths = list(upload_paths(variables or {}, "variables")) if files else []
+        if paths:
+            blank = json.loads(json.dumps(variables).replace(json.dumps(UPLOAD), "null"))
+            response = self.http.post(
+                "/graphql",
+                data={
+                    "operations": json.dumps({"query": document, "variables": blank}),
+                    "map": json.dumps({str(n): [path] for n, path in enumerate(paths)}),
+                },
+                files={str(n): UPLOAD_FILE for n in range(len(paths))},
+                headers=headers,
+            )
+        else:
+            response = self.http.post(
+                "/graphql", json={"query": document, "variables": variables or {}}, headers=headers
+            )
         assert response.status_code < 500, (document, response.status_code, response.text)
         return response.json()
 
@@ -1157,7 +1265,7 @@ def test_no_root_field_mutation_or_subscription_reaches_another_accounts_objects
         if op.kind == "subscription":
             body = run_subscription(http, world.attacker.admin_key, op)
         else:
-            body = attacker.post(op.document, op.variables)
+            body = attacker.post(op.document, op.variables, files=op.sent is None)
         errors = body.get("errors") or []
         codes = [e.get("extensions", {}).get("code") for e in errors]
         if op.sent is not None:

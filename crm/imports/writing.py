@@ -54,6 +54,12 @@ class Outcome:
     duplicates: int = 0
     errors: list[tuple[int, int | None, str | None, str, str]] = field(default_factory=list)
 
+    def add(self, other: Outcome) -> None:
+        self.created += other.created
+        self.merged += other.merged
+        self.duplicates += other.duplicates
+        self.errors += other.errors
+
 
 def _as_is(value: Any, instance: Any) -> Any:
     return value

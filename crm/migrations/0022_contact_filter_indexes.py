@@ -39,6 +39,18 @@ POSTGRES_INDEXES = (
     ("contact_live_closer_owner", "contact", f"(account_id, closer_owner_id) INCLUDE (id) WHERE {LIVE}"),
     ("contact_live_assigned_to", "contact", f"(account_id, assigned_to_id) INCLUDE (id) WHERE {LIVE}"),
     ("contact_live_lead_source", "contact", f"(account_id, lead_source) INCLUDE (id) WHERE {LIVE}"),
+    # `lastName: {startsWith}` (the compiled `upper(last_name) LIKE 'OKA%'`) as an index range,
+    # with what the default name sort needs: counted and sorted without reading a contact row
+    # (bench/filters.py 1: 226 + 40 ms -> 9 + 7 ms at 1M).
+    (
+        "contact_live_last_name_prefix",
+        "contact",
+        "(account_id, upper(last_name::text) text_pattern_ops) INCLUDE (id, last_name, first_name)"
+        f" WHERE {LIVE}",
+    ),
+    # Not partial: a dynamic segment next to others is read as its contacts' ids (a status and
+    # sub-status, typically) whether the list shows the live contacts or the archive.
+    ("contact_status_sub_status", "contact", "(account_id, status, sub_status)"),
     ("contact_live_created_at", "contact", f"(account_id, created_at) INCLUDE (id) WHERE {LIVE}"),
     ("contact_live_updated_at", "contact", f"(account_id, updated_at) INCLUDE (id) WHERE {LIVE}"),
     ("contact_live_converted_at", "contact", f"(account_id, converted_at) INCLUDE (id) WHERE {LIVE}"),
@@ -53,6 +65,9 @@ POSTGRES_INDEXES = (
 POSTGRES_STATISTICS = (
     ("custom_field_value_field_text_stats", "custom_field_value", "field_id, value_text"),
     ("custom_field_value_field_bool_stats", "custom_field_value", "field_id, value_bool"),
+    # MONEY's currency is null for every other type: without this the planner counts a currency
+    # condition as if it applied to all fields' values (bench/filters.py 12: 874 rows for 134k).
+    ("custom_field_value_field_currency_stats", "custom_field_value", "field_id, value_currency"),
 )
 
 

@@ -49,6 +49,7 @@ from crm.exports.formats import ENCODINGS, FileFormat, body, head, wrap
 from crm.journey import JourneyKind
 from crm.models import BackgroundJob, Contact
 from crm.services.targets import Target, contacts_of, target_contacts
+from crm.storage import ObjectMissing
 from crm.uow import unit_of_work
 
 log = logging.getLogger("dossier.exports")
@@ -154,8 +155,15 @@ async def _export_step(job: BackgroundJob, conn: BaseDBAsyncClient, size: int) -
         return jobs.StepOutcome(cursor=cursor, done=len(batch.rows))
     name = params["file_name"]
     key = f"{params['prefix']}/{name}"
-    stored = await store.put(key, wrap(fmt, _pieces(parts)))
-    await jobs.set_file(conn, job, key, name, ENCODINGS[fmt].content_type, stored.size)
+    try:
+        size = (await store.put(key, wrap(fmt, _pieces(parts)))).size
+    except ObjectMissing:
+        # This step ran before and removed the parts, but its commit failed: the file it wrote
+        # then is whole (objects appear whole or not at all) and is the same file.
+        if not await store.exists(key):
+            raise
+        size = sum([len(chunk) async for chunk in await store.open(key)])
+    await jobs.set_file(conn, job, key, name, ENCODINGS[fmt].content_type, size)
     await _discard(parts)
     return jobs.StepOutcome(cursor={**cursor, "parts": []}, done=len(batch.rows), finished=True)
 

@@ -28,7 +28,9 @@ Rules (the README says the same):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
+import functools
 import io
 import os
 import secrets
@@ -49,7 +51,7 @@ from crm.errors import BadInput, NotFound
 from crm.imports import reading, template
 from crm.imports.mapping import CUSTOM_PREFIX, ColumnGuess, CustomColumn, guess, resolve
 from crm.imports.rows import CleanRow, Problem, Rules, as_cells, check_row, required_missing
-from crm.imports.writing import CONTACTS, LEADS, Who, keep_statistics, write_batch
+from crm.imports.writing import CONTACTS, LEADS, Outcome, Who, keep_statistics, write_batch
 from crm.journey import JourneyKind
 from crm.models import Account, BackgroundJob, Contact, CustomField, JobError, OutboxRow
 from crm.services import _scoped, custom_fields
@@ -67,6 +69,10 @@ BATCH_SIZE = 1000
 # asks again with twice as much.
 READ_BYTES = 1 << 20
 MAX_MAPPING = 200
+# A step's rows are checked and written in parts of this many, the writing of one part overlapping
+# the checking of the next (the checking task yields every YIELD_ROWS rows).
+PART_ROWS = 250
+YIELD_ROWS = 20
 
 
 @dataclass
@@ -256,17 +262,10 @@ async def _step(job: BackgroundJob, conn: BaseDBAsyncClient, size: int) -> jobs.
     batch = await _read_batch(params["key"], int(params["size"]), offset, size)
     rules = await _rules(conn, job)
     header = params["header"]
-    good: list[CleanRow] = []
-    bad: list[tuple[int, Problem]] = []
-    for number, values in batch.rows:
-        checked = check_row(rules, number, as_cells(header, values))
-        if isinstance(checked, CleanRow):
-            good.append(checked)
-        else:
-            bad += [(number, problem) for problem in checked]
     who = params["actor"]
     await keep_statistics(conn, int((job.result or {}).get("created", 0)))
-    outcome = await write_batch(
+    write = functools.partial(
+        write_batch,
         conn,
         job_id=job.id,
         account_id=job.account_id,  # type: ignore[attr-defined]
@@ -274,11 +273,41 @@ async def _step(job: BackgroundJob, conn: BaseDBAsyncClient, size: int) -> jobs.
         mode=params["mode"],
         source=params["filename"],
         who=Who(who["kind"], who["name"], who["user_id"]),
-        rows=good,
-        problems=bad,
         dry_run=job.dry_run,
         now=utcnow(),
     )
+    # The batch in parts, pipelined: the database writes one part (its own process, the other
+    # core) while this process checks the next, yielding to the writing task every few rows.
+    total = Outcome()
+    bad: list[tuple[int, Problem]] = []
+    imported = 0
+    writing: asyncio.Future[Outcome] | None = None
+    try:
+        for start in range(0, len(batch.rows), PART_ROWS):
+            good: list[CleanRow] = []
+            part_bad: list[tuple[int, Problem]] = []
+            for n, (number, values) in enumerate(batch.rows[start : start + PART_ROWS], 1):
+                checked = check_row(rules, number, as_cells(header, values))
+                if isinstance(checked, CleanRow):
+                    good.append(checked)
+                else:
+                    part_bad += [(number, problem) for problem in checked]
+                if writing is not None and n % YIELD_ROWS == 0:
+                    await asyncio.sleep(0)
+            if writing is not None:
+                total.add(await writing)
+            bad += part_bad
+            imported += len(good)
+            writing = asyncio.ensure_future(write(rows=good, problems=part_bad))
+        if writing is not None:
+            total.add(await writing)
+            writing = None
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+            with contextlib.suppress(BaseException):
+                await writing
+    outcome = total
     await jobs.record_errors(
         conn,
         job,
@@ -301,7 +330,7 @@ async def _step(job: BackgroundJob, conn: BaseDBAsyncClient, size: int) -> jobs.
     last = batch.rows[-1][0] if batch.rows else int(cursor.get("row", 1))
     return jobs.StepOutcome(
         cursor=_cursor(params["key"], batch.next_offset, last),
-        done=len(good),
+        done=imported,
         skipped=invalid,
         finished=batch.at_end,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 import strawberry
@@ -125,6 +126,10 @@ async def _searched_rows(
     return [*rows, *await older.values(*CONTACT_READ)]
 
 
+async def _known_count(count: int) -> int:
+    return count
+
+
 @strawberry.type
 class CoreQueries:
     @strawberry.field(description="One contact card by its global ID.")
@@ -160,6 +165,7 @@ class CoreQueries:
         if search is not None and len(search) > MAX_SEARCH_LENGTH:
             raise BadInput(f"search is limited to {MAX_SEARCH_LENGTH} characters", field="search")
         spec = filter_to_domain(filter)
+        count: int | None = None
         base = await matching_contacts(account_id, spec, archived=archived, search=search)
         if order_by:
             position = decode_order_cursor(after) if after else None
@@ -167,6 +173,8 @@ class CoreQueries:
                 account_id, base, order_to_domain(order_by), size, position, CONTACT_READ
             )
             rows, more = page.rows, page.more
+            if page.count is not None:  # counted to choose the sort's plan: not again
+                count = page.count
             cursors = [encode_order_cursor(p) for p in page.positions]
         else:
             before = decode_cursor(after, CONTACT_CURSOR) if after else None
@@ -193,7 +201,7 @@ class CoreQueries:
         return ContactConnection(
             edges=edges,
             page_info=forward_page(edges, more=more, after=after),
-            _count=base.count,
+            _count=base.count if count is None else partial(_known_count, count),
         )
 
     @strawberry.field(description="Any object by its global ID.")

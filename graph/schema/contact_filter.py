@@ -52,44 +52,53 @@ def _in(description: str = "Any of these values (at most 100).") -> Any:
     return strawberry.field(name="in", default=strawberry.UNSET, description=description)
 
 
+def _about(description: str) -> Any:
+    """An optional operator or clause with its description (the README's inputs table shows it)."""
+    return strawberry.field(default=strawberry.UNSET, description=description)
+
+
+_IS_NULL = "true: no value (null); false: any value."
+_EXISTS = "false: has no such record; true (the default): has at least one."
+
+
 @strawberry.input(description="Text: eq and in are exact; contains and startsWith ignore case.")
 class TextFilter:
-    eq: str | None = strawberry.UNSET
+    eq: str | None = _about("Exactly this value.")
     in_: list[str] | None = _in()
     contains: str | None = strawberry.field(
         default=strawberry.UNSET, description="Case-insensitive; on phones, digits only."
     )
-    starts_with: str | None = strawberry.UNSET
-    is_null: bool | None = strawberry.UNSET
+    starts_with: str | None = _about("Starts with this text, ignoring case.")
+    is_null: bool | None = _about(_IS_NULL)
 
 
 @strawberry.input(description="A time range: gte and lte inclusive, within a relative range.")
 class DateFilter:
-    gte: datetime | None = strawberry.UNSET
-    lte: datetime | None = strawberry.UNSET
-    within: RelativeRange | None = strawberry.UNSET  # type: ignore[valid-type]
+    gte: datetime | None = _about("At or after this time.")
+    lte: datetime | None = _about("At or before this time.")
+    within: RelativeRange | None = _about("Inside this calendar range, in timeZone.")  # type: ignore[valid-type]
     time_zone: str | None = strawberry.field(
         default=strawberry.UNSET, description="IANA zone for `within` (default UTC), e.g. Europe/Paris."
     )
-    is_null: bool | None = strawberry.UNSET
+    is_null: bool | None = _about(_IS_NULL)
 
 
 @strawberry.input(description="One of the account's values (statuses, lead sources...).")
 class ChoiceFilter:
     in_: list[str] | None = _in()
-    is_null: bool | None = strawberry.UNSET
+    is_null: bool | None = _about(_IS_NULL)
 
 
 @strawberry.input
 class BooleanFilter:
-    eq: bool
+    eq: bool = strawberry.field(description="true or false.")
 
 
 @strawberry.input(description="Users by ID; isNull: true when no user is set.")
 class OwnerFilter:
     _id_type: ClassVar[str] = "User"
     in_: list[strawberry.ID] | None = _in("Any of these users (at most 100).")
-    is_null: bool | None = strawberry.UNSET
+    is_null: bool | None = _about("true: no user set; false: a user set.")
 
 
 @strawberry.input(description="Tag names, case-insensitive as tags are.")
@@ -106,20 +115,22 @@ class TagFilter:
     "within; BOOLEAN eq; every type isNull."
 )
 class CustomFieldFilter:
-    key: str
-    eq: JSON | None = strawberry.UNSET
+    key: str = strawberry.field(description="The custom field's key (customFields lists them).")
+    eq: JSON | None = _about("Equal to this value, in the type's form: text, number, YYYY-MM-DD, true/false.")
     in_: list[JSON] | None = _in()
-    contains: str | None = strawberry.UNSET
-    starts_with: str | None = strawberry.UNSET
-    gte: JSON | None = strawberry.UNSET
-    lte: JSON | None = strawberry.UNSET
-    within: RelativeRange | None = strawberry.UNSET  # type: ignore[valid-type]
-    time_zone: str | None = strawberry.UNSET
-    any: list[str] | None = strawberry.UNSET
-    all: list[str] | None = strawberry.UNSET
-    none: list[str] | None = strawberry.UNSET
-    currency: str | None = strawberry.UNSET
-    is_null: bool | None = strawberry.UNSET
+    contains: str | None = _about(
+        "TEXT, URL, EMAIL, PHONE: contains this text, ignoring case (a PHONE: its digits)."
+    )
+    starts_with: str | None = _about("TEXT, URL, EMAIL, PHONE: starts with this text, ignoring case.")
+    gte: JSON | None = _about("NUMBER, MONEY, DATE (YYYY-MM-DD), DATETIME: at least this.")
+    lte: JSON | None = _about("NUMBER, MONEY, DATE (YYYY-MM-DD), DATETIME: at most this.")
+    within: RelativeRange | None = _about("DATE, DATETIME: inside this calendar range, in timeZone.")  # type: ignore[valid-type]
+    time_zone: str | None = _about("IANA zone for `within` (default UTC), e.g. Europe/Paris.")
+    any: list[str] | None = _about("MULTI_SELECT: holds at least one of these options.")
+    all: list[str] | None = _about("MULTI_SELECT: holds each of these options.")
+    none: list[str] | None = _about("MULTI_SELECT: holds none of these options.")
+    currency: str | None = _about("MONEY: in this currency (ISO 4217, e.g. USD).")
+    is_null: bool | None = _about("true: the contact has no value for the field; false: it has one.")
 
 
 @strawberry.input
@@ -139,8 +150,8 @@ class TaskStatusFilter:
 
 @strawberry.input
 class AmountFilter:
-    gte: Decimal | None = strawberry.UNSET
-    lte: Decimal | None = strawberry.UNSET
+    gte: Decimal | None = _about("At least this amount (in the deal's own currency).")
+    lte: Decimal | None = _about("At most this amount (in the deal's own currency).")
 
 
 @strawberry.input
@@ -157,38 +168,38 @@ class SegmentIdFilter:
 
 @strawberry.input(description="Has at least one call like this (exists: false: has none).")
 class CallsFilter:
-    exists: bool | None = strawberry.UNSET
+    exists: bool | None = _about(_EXISTS)
     upcoming: bool | None = strawberry.field(
         default=strawberry.UNSET, description="true: its start time is ahead; false: it has passed."
     )
-    outcome: CallOutcomeFilter | None = strawberry.UNSET
-    scheduled_at: DateFilter | None = strawberry.UNSET
+    outcome: CallOutcomeFilter | None = _about("Its outcome is one of these.")
+    scheduled_at: DateFilter | None = _about("Its start time lies in this range.")
 
 
 @strawberry.input(description="Has at least one deal like this (exists: false: has none).")
 class DealsFilter:
-    exists: bool | None = strawberry.UNSET
-    status: DealStatusFilter | None = strawberry.UNSET
-    amount: AmountFilter | None = strawberry.UNSET
-    currency: str | None = strawberry.UNSET
+    exists: bool | None = _about(_EXISTS)
+    status: DealStatusFilter | None = _about("Its status is one of these.")
+    amount: AmountFilter | None = _about("Its amount lies in this range.")
+    currency: str | None = _about("Its currency (ISO 4217, e.g. USD).")
 
 
 @strawberry.input(description="Has at least one lead (form submission) like this (exists: false: has none).")
 class LeadsFilter:
-    exists: bool | None = strawberry.UNSET
-    form: FormIdFilter | None = strawberry.UNSET
-    utm_source: TextFilter | None = strawberry.UNSET
-    utm_campaign: TextFilter | None = strawberry.UNSET
-    created_at: DateFilter | None = strawberry.UNSET
+    exists: bool | None = _about(_EXISTS)
+    form: FormIdFilter | None = _about("Submitted through one of these forms.")
+    utm_source: TextFilter | None = _about("Its UTM source.")
+    utm_campaign: TextFilter | None = _about("Its UTM campaign.")
+    created_at: DateFilter | None = _about("When it was received.")
 
 
 @strawberry.input(description="Has at least one task like this (exists: false: has none).")
 class TasksFilter:
-    exists: bool | None = strawberry.UNSET
+    exists: bool | None = _about(_EXISTS)
     overdue: bool | None = strawberry.field(
         default=strawberry.UNSET, description="true: OPEN with its due time passed."
     )
-    status: TaskStatusFilter | None = strawberry.UNSET
+    status: TaskStatusFilter | None = _about("Its status is one of these.")
 
 
 @strawberry.input(
@@ -196,68 +207,82 @@ class TasksFilter:
     "filters (at most 5 levels, 50 conditions)."
 )
 class ContactFilter:
-    and_: list[ContactFilter] | None = strawberry.field(name="and", default=strawberry.UNSET)
-    or_: list[ContactFilter] | None = strawberry.field(name="or", default=strawberry.UNSET)
-    not_: ContactFilter | None = strawberry.field(name="not", default=strawberry.UNSET)
-    first_name: TextFilter | None = strawberry.UNSET
-    last_name: TextFilter | None = strawberry.UNSET
-    business_name: TextFilter | None = strawberry.UNSET
-    title: TextFilter | None = strawberry.UNSET
-    contact_type: TextFilter | None = strawberry.UNSET
-    email: TextFilter | None = strawberry.UNSET
-    secondary_email: TextFilter | None = strawberry.UNSET
-    phone: TextFilter | None = strawberry.UNSET
-    secondary_phone: TextFilter | None = strawberry.UNSET
-    street: TextFilter | None = strawberry.UNSET
-    city: TextFilter | None = strawberry.UNSET
-    state: TextFilter | None = strawberry.UNSET
-    zip: TextFilter | None = strawberry.UNSET
-    country: TextFilter | None = strawberry.UNSET
+    and_: list[ContactFilter] | None = strawberry.field(
+        name="and", default=strawberry.UNSET, description="Each of these filters holds."
+    )
+    or_: list[ContactFilter] | None = strawberry.field(
+        name="or", default=strawberry.UNSET, description="At least one of these filters holds."
+    )
+    not_: ContactFilter | None = strawberry.field(
+        name="not",
+        default=strawberry.UNSET,
+        description="This filter does not hold (exact: a contact without a value it compares is kept).",
+    )
+    first_name: TextFilter | None = _about("The first name.")
+    last_name: TextFilter | None = _about("The last name.")
+    business_name: TextFilter | None = _about("The business (company) name.")
+    title: TextFilter | None = _about("The job title.")
+    contact_type: TextFilter | None = _about("The contact type.")
+    email: TextFilter | None = _about("The primary email.")
+    secondary_email: TextFilter | None = _about("The secondary email.")
+    phone: TextFilter | None = _about("The primary phone (contains: by digits).")
+    secondary_phone: TextFilter | None = _about("The secondary phone (contains: by digits).")
+    street: TextFilter | None = _about("The address's street.")
+    city: TextFilter | None = _about("The address's city.")
+    state: TextFilter | None = _about("The address's state or region.")
+    zip: TextFilter | None = _about("The address's postal code.")
+    country: TextFilter | None = _about("The address's country.")
     status: ChoiceFilter | None = strawberry.field(
         default=strawberry.UNSET, description="The account's statuses."
     )
-    sub_status: ChoiceFilter | None = strawberry.UNSET
-    lead_source: ChoiceFilter | None = strawberry.UNSET
-    action_plan: ChoiceFilter | None = strawberry.UNSET
-    sales_cycle: ChoiceFilter | None = strawberry.UNSET
-    phone_line_type: ChoiceFilter | None = strawberry.UNSET
-    ok_to_sms: BooleanFilter | None = strawberry.UNSET
-    privacy_opt_in: BooleanFilter | None = strawberry.UNSET
-    communication_opt_in: BooleanFilter | None = strawberry.UNSET
-    created_at: DateFilter | None = strawberry.UNSET
-    updated_at: DateFilter | None = strawberry.UNSET
-    converted_at: DateFilter | None = strawberry.UNSET
-    archived_at: DateFilter | None = strawberry.UNSET
+    sub_status: ChoiceFilter | None = _about("The sub-status (within the status).")
+    lead_source: ChoiceFilter | None = _about("The account's lead sources.")
+    action_plan: ChoiceFilter | None = _about("The account's action plans.")
+    sales_cycle: ChoiceFilter | None = _about("The account's sales cycles.")
+    phone_line_type: ChoiceFilter | None = _about(
+        "The phone's line type: mobile, landline, fixedVoip, nonFixedVoip, tollFree..."
+    )
+    ok_to_sms: BooleanFilter | None = _about("SMS consent, as the card's okToSms.")
+    privacy_opt_in: BooleanFilter | None = _about("Privacy consent, as the card's privacyOptIn.")
+    communication_opt_in: BooleanFilter | None = _about(
+        "Communication consent, as the card's communicationOptIn."
+    )
+    created_at: DateFilter | None = _about("When the card was created.")
+    updated_at: DateFilter | None = _about("When the card last changed.")
+    converted_at: DateFilter | None = _about("When the contact first became a customer.")
+    archived_at: DateFilter | None = _about("When the card was archived (with archived: true or null).")
     last_interaction: DateFilter | None = strawberry.field(
         default=strawberry.UNSET,
         description="The time of the card's insights.lastInteraction: the newest call once logged "
         "or given an outcome, message, or web-form lead. isNull: true for cards without any.",
     )
-    setter_owner: OwnerFilter | None = strawberry.UNSET
-    closer_owner: OwnerFilter | None = strawberry.UNSET
-    assigned_to: OwnerFilter | None = strawberry.UNSET
+    setter_owner: OwnerFilter | None = _about("The setter owner.")
+    closer_owner: OwnerFilter | None = _about("The closer owner.")
+    assigned_to: OwnerFilter | None = _about("The representative the contact is assigned to.")
     owner: OwnerFilter | None = strawberry.field(
         default=strawberry.UNSET,
         description="Any of setterOwner, closerOwner, assignedTo; isNull: true when all three are unset.",
     )
-    tags: TagFilter | None = strawberry.UNSET
+    tags: TagFilter | None = _about("The card's tags.")
     custom_fields: list[CustomFieldFilter] | None = strawberry.field(
         default=strawberry.UNSET, description="Each must hold."
     )
-    calls: CallsFilter | None = strawberry.UNSET
-    deals: DealsFilter | None = strawberry.UNSET
-    leads: LeadsFilter | None = strawberry.UNSET
-    tasks: TasksFilter | None = strawberry.UNSET
-    segment: SegmentIdFilter | None = strawberry.UNSET
+    calls: CallsFilter | None = _about("Its calls.")
+    deals: DealsFilter | None = _about("Its deals.")
+    leads: LeadsFilter | None = _about("Its leads (web-form submissions).")
+    tasks: TasksFilter | None = _about("Its tasks.")
+    segment: SegmentIdFilter | None = _about("Members of segments.")
 
 
 @strawberry.input(description="One sort key; ties fall to the next key, then to the id.")
 class ContactOrder:
-    field: ContactOrderField  # type: ignore[valid-type]
+    field: ContactOrderField = strawberry.field(description="What to sort by.")  # type: ignore[valid-type]
     custom_field: str | None = strawberry.field(
         default=None, description="The custom field's key, with field: CUSTOM_FIELD."
     )
-    direction: OrderDirection = OrderDirection.ASC
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.ASC, description="ASC (the default) or DESC; nulls last either way."
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 from strawberry.scalars import JSON
 
@@ -64,6 +62,6 @@ class ContactExport:
         description="The ZIP: contact.json (the document, files by their path in the ZIP), README.txt "
         "and the files themselves."
     )
-    job: Annotated[BulkJob, strawberry.lazy("graph.schema.jobs")] = strawberry.field(
+    job: BulkJob = strawberry.field(
         description="The finished job that keeps the ZIP: who exported the contact, and when."
     )

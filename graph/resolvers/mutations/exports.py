@@ -14,7 +14,7 @@ from graph.ids import decode_id
 from graph.resolvers.mutations import changed
 from graph.schema.contact_filter import filter_to_domain
 from graph.schema.exports import EXPIRES_HELP, ContactExport, ExportContactsInput
-from graph.schema.jobs import BulkJob, JobFile, load_job
+from graph.schema.jobs import BulkJob, load_job
 
 
 def export_target(input: ExportContactsInput) -> Target:
@@ -60,6 +60,3 @@ class ExportMutations:
         job = await load_job(info, done.job.id)
         assert isinstance(job, BulkJob) and job.file is not None
         return ContactExport(document=done.document, file=job.file, job=job)
-
-
-__all__ = ["ExportMutations", "JobFile"]
