@@ -445,11 +445,9 @@ class FilterCompiler:
                 parts.append(await self.compile(spec, f"{path}<segment {segment_id}>"))
             finally:
                 self.segments = self.segments[:-1]
-        if len(parts) > 1:
-            # Segments are sets of contacts: several of them as one union of ids (a dynamic one
-            # as its contacts' ids), each read by its own indexes (bench/filters.py 20).
-            mine = Contact.filter(account_id=self.account.id)
-            parts = [part if _memberships(part) else _member_of(mine.filter(part), "id") for part in parts]
+        # A dynamic segment stays its conditions on the contact: read as a union of its contacts'
+        # ids next to a static one, bench/filters.py 20 counted in 500 ms instead of 350 (the
+        # other conditions still read every contact row).
         return _any_member(parts)
 
 

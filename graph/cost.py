@@ -48,6 +48,10 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from crm.imports.mapping import CONTACT_FIELDS as IMPORT_CONTACT_FIELDS
+from crm.imports.mapping import MAX_SUGGESTIONS as IMPORT_MAX_SUGGESTIONS
+from crm.imports.reading import MAX_COLUMNS as IMPORT_MAX_COLUMNS
+from crm.imports.reading import SAMPLE_ROWS as IMPORT_SAMPLE_ROWS
 from crm.services.accounts import MAX_STATUSES, MAX_USERS
 from crm.services.conversions import MAX_FIELDS, SUMMARY_LABELS
 from crm.services.custom_fields import MAX_FIELDS as MAX_CUSTOM_FIELDS
@@ -167,6 +171,12 @@ LIST_BOUNDS: dict[str, int] = {
     # Bulk jobs (graph/schema/jobs.py): a count per SkipReason; errors paged, `first` 1..MAX_PAGE.
     "BulkJob.skippedByReason": 20,  # crm.services.bulk.SkipReason has 12
     "BulkJob.errors": MAX_PAGE,
+    # Imports (graph/schema/imports.py): a file has at most IMPORT_MAX_COLUMNS columns; the
+    # preview shows IMPORT_SAMPLE_ROWS rows (of at most that many cells: leaves).
+    "ImportPreview.columns": IMPORT_MAX_COLUMNS,
+    "ImportPreview.sample": IMPORT_SAMPLE_ROWS,
+    "ImportColumn.suggestions": IMPORT_MAX_SUGGESTIONS,  # leaves
+    "ImportTemplate.columns": len(IMPORT_CONTACT_FIELDS) + MAX_CUSTOM_FIELDS,  # leaves
 }
 
 # `__schema` and `__type` answer from the schema itself, whatever the data: each costs a

@@ -14,9 +14,12 @@ with it, so the count must not read the contact heap where an index can answer:
   columns the table filters and sorts on most (status, owners, lead source, created/updated/
   converted): counted from the index alone, and joined to related records by id without
   reading the contact rows.
-  Custom field values get `(field_id, value_text|value_number) INCLUDE (contact_id, ...)` next
-  to 0013's plain ones, and extended statistics so the planner knows how many rows one field's
-  value has (without them it estimates from all fields' values together, off 5-10x).
+  `lastName: {startsWith}` is an index range over `upper(last_name)` that also holds the name
+  sort's columns.
+  Custom field values get `(field_id, value_text|value_number|value_date|value_ts) INCLUDE
+  (contact_id, ...)` next to 0013's plain ones, and extended statistics so the planner knows
+  how many rows one field's value (or currency) has (without them it estimates from all
+  fields' values together, off 5-10x).
 SQLite gets the plain composites only; its planner uses them the same way.
 """
 
@@ -48,9 +51,6 @@ POSTGRES_INDEXES = (
         "(account_id, upper(last_name::text) text_pattern_ops) INCLUDE (id, last_name, first_name)"
         f" WHERE {LIVE}",
     ),
-    # Not partial: a dynamic segment next to others is read as its contacts' ids (a status and
-    # sub-status, typically) whether the list shows the live contacts or the archive.
-    ("contact_status_sub_status", "contact", "(account_id, status, sub_status)"),
     ("contact_live_created_at", "contact", f"(account_id, created_at) INCLUDE (id) WHERE {LIVE}"),
     ("contact_live_updated_at", "contact", f"(account_id, updated_at) INCLUDE (id) WHERE {LIVE}"),
     ("contact_live_converted_at", "contact", f"(account_id, converted_at) INCLUDE (id) WHERE {LIVE}"),
@@ -60,6 +60,10 @@ POSTGRES_INDEXES = (
         "custom_field_value",
         "(field_id, value_number) INCLUDE (contact_id, value_currency)",
     ),
+    # Date and time ranges of one field as index-only ranges of contact ids too (bench/filters.py
+    # 13: the NEXT_30_DAYS inspection read 11k value rows from the heap).
+    ("custom_field_value_date_contact", "custom_field_value", "(field_id, value_date) INCLUDE (contact_id)"),
+    ("custom_field_value_ts_contact", "custom_field_value", "(field_id, value_ts) INCLUDE (contact_id)"),
 )
 # Per-field value statistics (equality on value_text / value_bool within one field).
 POSTGRES_STATISTICS = (

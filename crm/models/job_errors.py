@@ -10,7 +10,9 @@ class JobError(Model):
     # Import: the file's row number (1 = the header row, so data starts at 2); else null.
     row = fields.IntField(null=True)
     # Bulk actions: the contact it concerns; null once that contact is deleted.
-    contact = fields.ForeignKeyField("models.Contact", related_name=False, null=True, on_delete=fields.SET_NULL)
+    contact = fields.ForeignKeyField(
+        "models.Contact", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
     column = fields.CharField(max_length=200, null=True)
     code = fields.CharField(max_length=32)  # e.g. INVALID, DUPLICATE, NO_CONSENT, FORBIDDEN
     message = fields.TextField()

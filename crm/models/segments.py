@@ -39,7 +39,8 @@ class Segment(Model):
     account = fields.ForeignKeyField("models.Account", related_name=False, on_delete=fields.CASCADE)
     name = fields.CharField(max_length=100)
     kind = fields.CharField(max_length=8)  # DYNAMIC or STATIC
-    filter_spec = fields.JSONField(null=True)  # DYNAMIC only (the column is `filter_spec`: `filter` is a Model method)
+    # DYNAMIC only (the column is `filter_spec`: `filter` is a Model method).
+    filter_spec = fields.JSONField(null=True)
     created_by = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from crm.errors import BadInput
 from crm.services import imports as import_service
 from graph.context import Info
 from graph.ids import decode_id
@@ -35,8 +36,6 @@ class ImportMutations:
         if input.mapping is not None:
             mapping = {m.column: m.field for m in input.mapping}
             if len(mapping) != len(input.mapping):
-                from crm.errors import BadInput
-
                 raise BadInput("mapping names a column twice", field="mapping")
         job = await import_service.start_import(
             info.context.require_actor(),
