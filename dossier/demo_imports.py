@@ -110,3 +110,5 @@ async def seed_imports(conn: BaseDBAsyncClient, account_id: int, now: datetime) 
     await imports._report(job, conn)
     job.status, job.finished_at = "DONE", now - timedelta(minutes=5)
     await job.save(using_db=conn)
+    if outcome.after_commit is not None:  # the uploaded file, read to its end, is not kept
+        await outcome.after_commit()

@@ -36,7 +36,7 @@ import os
 import secrets
 import tempfile
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -333,7 +333,17 @@ async def _step(job: BackgroundJob, conn: BaseDBAsyncClient, size: int) -> jobs.
         done=imported,
         skipped=invalid,
         finished=batch.at_end,
+        # The uploaded file is read to its end: once that is committed nothing needs it again (a
+        # cancelled or failed import's file is left to `dossier storage sweep`).
+        after_commit=_forget_upload(params["key"]) if batch.at_end else None,
     )
+
+
+def _forget_upload(key: str) -> Callable[[], Awaitable[None]]:
+    async def forget() -> None:
+        await storage.current().delete(key)
+
+    return forget
 
 
 async def _report(job: BackgroundJob, conn: BaseDBAsyncClient) -> None:
