@@ -34,7 +34,7 @@ memberships without an entry per contact (the segment, not the contacts, went aw
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from crm import validation as v
@@ -369,22 +369,25 @@ async def delete_segment(actor: Actor, segment_id: int) -> Segment:
 
 
 async def add_to_segment(actor: Actor, segment_id: int, contact_ids: Sequence[int]) -> Segment:
-    ids = _ids(contact_ids)
-    async with unit_of_work(actor) as uow:
-        segment = await _segment(uow, segment_id, "segmentId")
-        if segment.kind != STATIC:
-            raise Conflict(_dynamic_refusal(segment))
-        await _contacts(uow, ids)
-        await add_members(uow, segment, ids)
-    return segment
+    return await _change_members(actor, segment_id, contact_ids, add_members)
 
 
 async def remove_from_segment(actor: Actor, segment_id: int, contact_ids: Sequence[int]) -> Segment:
+    return await _change_members(actor, segment_id, contact_ids, remove_members)
+
+
+async def _change_members(
+    actor: Actor,
+    segment_id: int,
+    contact_ids: Sequence[int],
+    change: Callable[[UnitOfWork, Segment, list[int]], Awaitable[list[int]]],
+) -> Segment:
+    """addToSegment / removeFromSegment: a static segment's members, each change journaled."""
     ids = _ids(contact_ids)
     async with unit_of_work(actor) as uow:
         segment = await _segment(uow, segment_id, "segmentId")
         if segment.kind != STATIC:
             raise Conflict(_dynamic_refusal(segment))
         await _contacts(uow, ids)
-        await remove_members(uow, segment, ids)
+        await change(uow, segment, ids)
     return segment
