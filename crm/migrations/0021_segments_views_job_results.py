@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'saved_view', 'app': 'models', 'indexes': [Index(fields=['account_id', 'user_id'])], 'pk_attr': 'id', 'table_description': "A user's saved table: filter, sort and columns. `shared` views are listed to every user"},
+            options={'table': 'saved_view', 'app': 'models', 'indexes': [Index(fields=['account_id', 'user_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -60,7 +60,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'segment', 'app': 'models', 'unique_together': (('account', 'name'),), 'pk_attr': 'id', 'table_description': 'A saved group of contacts. DYNAMIC: its members are whoever its filter matches now.'},
+            options={'table': 'segment', 'app': 'models', 'unique_together': (('account', 'name'),), 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -103,21 +103,5 @@ class Migration(migrations.Migration):
             model_name='BackgroundJob',
             name='result',
             field=fields.JSONField(null=True, encoder=JSON_DUMPS, decoder=loads),
-        ),
-        ops.AlterModelOptions(
-            name='ContactProfile',
-            options={'table': 'contact_profile', 'app': 'models', 'pk_attr': 'id', 'table_description': "A contact's expanded profile (at most one row per contact, made by its first write)."},
-        ),
-        ops.AlterModelOptions(
-            name='DocumentCounter',
-            options={'table': 'document_counter', 'app': 'models', 'unique_together': (('account', 'kind'),), 'pk_attr': 'id', 'table_description': 'The last number given to an account\'s quotes ("QUOTE") or invoices ("INVOICE").'},
-        ),
-        ops.AlterModelOptions(
-            name='LineItem',
-            options={'table': 'line_item', 'app': 'models', 'indexes': [Index(fields=['quote_id', 'position']), Index(fields=['invoice_id', 'position'])], 'pk_attr': 'id', 'table_description': 'One line of a quote or an invoice (exactly one of the two is set), in `position` order.'},
-        ),
-        ops.AlterModelOptions(
-            name='RewardEntry',
-            options={'table': 'reward_entry', 'app': 'models', 'indexes': [Index(fields=['contact_id', 'id']), Index(fields=['account_id', 'id'])], 'pk_attr': 'id', 'table_description': "One line of a contact's rewards ledger. Services only ever insert: never updated or"},
         ),
     ]
