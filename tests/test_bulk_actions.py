@@ -575,12 +575,13 @@ KILL_CONTACTS = 100
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.usefixtures("postgres_only")  # skips on SQLite: several workers need PostgreSQL
 async def test_a_worker_killed_mid_job_is_resumed_by_another_changing_no_contact_twice(
-    postgres_only: str, running_app: AppFactory, tmp_path: Path
+    database_url: str, running_app: AppFactory, tmp_path: Path
 ) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")},
-        "DOSSIER_DATABASE_URL": postgres_only,
+        "DOSSIER_DATABASE_URL": database_url,
         "DOSSIER_DISABLED_PLUGINS": ",".join(builtin_names()),
         "DOSSIER_JOB_BATCH_SIZE": "1",  # one contact per step: many steps to be killed among
         "DOSSIER_OUTBOX_LEASE_SECONDS": "0.5",
