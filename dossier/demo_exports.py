@@ -22,7 +22,7 @@ from crm.exports.columns import resolve
 from crm.exports.formats import ENCODINGS, FileFormat, body, head, wrap
 from crm.journey import JourneyKind
 from crm.models import BackgroundJob, Contact, JourneyEvent, User
-from crm.services.exports import CONTACT_EXPORT_KIND, EXPORT_KIND, file_name
+from crm.services.exports import EXPORT_KIND, file_name, record_contact_export
 from dossier.demo_attachments import _storage
 from dossier.demo_profile import _entry
 from dossier.demo_rich import rich_contact_ids
@@ -80,26 +80,9 @@ async def _one_contact(conn: BaseDBAsyncClient, account_id: int, admin: User, no
     name = f"contact-{contact.id}-{now.strftime('%Y%m%d-%H%M%S')}.zip"
     key = f"{account_id}/exports/{secrets.token_hex(12)}/{name}"
     stored = await _storage().put(key, contact_document.zip_stream(read))
-    job = await BackgroundJob.create(
-        account_id=account_id,
-        kind=CONTACT_EXPORT_KIND,
-        status="DONE",
-        params={
-            "contactId": contact.id,
-            "actor": {"kind": "USER", "name": admin.name, "user_id": admin.id, "role": admin.role},
-        },
-        total=1,
-        done=1,
-        step=1,
-        result={"sections": {k: len(v) for k, v in read.document.items() if isinstance(v, list)}},
-        file_key=key,
-        file_name=name,
-        file_content_type=contact_document.ZIP_TYPE,
-        file_size=stored.size,
-        started_by_id=admin.id,
-        started_at=now,
-        finished_at=now,
-        using_db=conn,
+    actor = {"kind": "USER", "name": admin.name, "user_id": admin.id, "role": admin.role}
+    job = await record_contact_export(
+        conn, account_id, contact.id, actor, admin.id, read, (key, name, stored.size), now
     )
     # After the card's last entry: the journey is ordered by id, and this is its newest.
     last = await JourneyEvent.filter(contact_id=contact.id).using_db(conn).order_by("-occurred_at").first()

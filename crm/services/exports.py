@@ -31,6 +31,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +275,39 @@ class ContactExport:
     job: BackgroundJob  # DONE; its file is the ZIP
 
 
+async def record_contact_export(
+    conn: BaseDBAsyncClient,
+    account_id: int,
+    contact_id: int,
+    actor_params: dict[str, Any],
+    user_id: int | None,
+    read: contact_document.ContactData,
+    file: tuple[str, str, int],
+    at: datetime,
+) -> BackgroundJob:
+    """The DONE job that keeps a one-contact export's ZIP and says who exported whom (exportContact
+    and the demo). `file`: the stored ZIP's key, name and size."""
+    key, name, size = file
+    return await BackgroundJob.create(
+        account_id=account_id,
+        kind=CONTACT_EXPORT_KIND,
+        status=jobs.DONE,
+        params={"contactId": contact_id, "actor": actor_params},
+        total=1,
+        done=1,
+        step=1,
+        result={"sections": {k: len(v) for k, v in read.document.items() if isinstance(v, list)}},
+        file_key=key,
+        file_name=name,
+        file_content_type=contact_document.ZIP_TYPE,
+        file_size=size,
+        started_by_id=user_id,
+        started_at=at,
+        finished_at=at,
+        using_db=conn,
+    )
+
+
 async def export_contact(actor: Actor, contact_id: int, *, base_url: str, expires_in: int) -> ContactExport:
     """Everything tied to one contact, as a document and a stored ZIP (admins and managers)."""
     _may_export(actor, "export a contact's data")
@@ -291,24 +325,15 @@ async def export_contact(actor: Actor, contact_id: int, *, base_url: str, expire
     stored = await storage.current().put(key, contact_document.zip_stream(read))
     try:
         async with unit_of_work(actor) as uow:
-            now = utcnow()
-            job = await BackgroundJob.create(
-                account_id=actor.account_id,
-                kind=CONTACT_EXPORT_KIND,
-                status=jobs.DONE,
-                params={"contactId": contact_id, "actor": _actor_params(actor)},
-                total=1,
-                done=1,
-                step=1,
-                result={"sections": {k: len(v) for k, v in read.document.items() if isinstance(v, list)}},
-                file_key=key,
-                file_name=name,
-                file_content_type=contact_document.ZIP_TYPE,
-                file_size=stored.size,
-                started_by_id=actor.user_id,
-                started_at=now,
-                finished_at=now,
-                using_db=uow.conn,
+            job = await record_contact_export(
+                uow.conn,
+                actor.account_id,
+                contact_id,
+                _actor_params(actor),
+                actor.user_id,
+                read,
+                (key, name, stored.size),
+                utcnow(),
             )
             await uow.record(
                 contact,
