@@ -7,8 +7,9 @@ a cursor stays valid whatever is inserted or deleted meanwhile, and costs an ind
 an OFFSET. A position carries its order's signature: a cursor from another order is refused.
 
 Derived keys (as their GraphQL descriptions say):
-- LAST_INTERACTION: the time of the card's insights.lastInteraction (crm/contact_filters.py).
-- DEAL_TOTAL: the sum of the contact's OPEN and WON deal amounts, any currency; null without.
+- LAST_INTERACTION: the time of the card's insights.lastInteraction, and DEAL_TOTAL: the sum of
+  the contact's OPEN and WON deal amounts, any currency (null without): roll-ups the database
+  keeps on the contact (migration 0024), so sorted like a column, by index.
 - CUSTOM_FIELD: the field's typed value (MULTI_SELECT cannot be sorted).
 """
 
@@ -21,13 +22,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tortoise.expressions import Q, RawSQL, Subquery
-from tortoise.functions import Sum
 from tortoise.queryset import QuerySet
 
 from crm.contact_sql import is_postgres
 from crm.custom_values import FieldType
 from crm.errors import BadInput
-from crm.models import Contact, CustomField, CustomFieldValue, Deal
+from crm.models import Contact, CustomField, CustomFieldValue
 
 MAX_KEYS = 5
 MAX_NUMBER = Decimal(10) ** 18  # above any sum of deals (18 digits) or custom number
@@ -60,17 +60,6 @@ COLUMNS: dict[str, tuple[str, str, bool]] = {
 DERIVED = ("LAST_INTERACTION", "DEAL_TOTAL", "CUSTOM_FIELD")
 ORDER_FIELDS = (*COLUMNS, *DERIVED)
 
-_LAST_INTERACTION = (
-    "(SELECT MAX(x.t) FROM ("
-    'SELECT c."scheduled_at" AS t FROM "call" c WHERE c."contact_id" = "contact"."id"'
-    ' AND (c."direction" IS NOT NULL OR c."outcome" IS NOT NULL)'
-    ' UNION ALL SELECT m."created_at" FROM "message" m WHERE m."contact_id" = "contact"."id"'
-    ' UNION ALL SELECT l."submitted_at" FROM "lead" l WHERE l."contact_id" = "contact"."id") x)'
-)
-_DEAL_TOTAL = (
-    '(SELECT SUM({amount}) FROM "deal" d WHERE d."contact_id" = "contact"."id"'
-    " AND d.\"status\" IN ('OPEN', 'WON'))"
-)
 _CUSTOM_KIND = {
     FieldType.TEXT: ("value_text", "text"),
     FieldType.URL: ("value_text", "text"),
@@ -97,7 +86,6 @@ class SortKey:
     present: Q | None = None
     field_id: int | None = None  # CUSTOM_FIELD: the field and its value column, for the index walk
     column: str | None = None
-    deal_total: bool = False  # DEAL_TOTAL: summed per contact over the matches' deals at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,24 +132,16 @@ async def sort_keys(account_id: int, order: Sequence[Mapping[str, Any]]) -> list
             column, kind, nullable = COLUMNS[field]
             keys.append(SortKey(column, kind, descending, nullable))
         elif field == "LAST_INTERACTION":
-            # No `present` membership: all interactions' contacts are most of the table; the
-            # value tested per match costs less than that set.
-            keys.append(SortKey(f"sort_{index}", "time", descending, True, _LAST_INTERACTION))
+            keys.append(SortKey("last_interaction_at", "time", descending, True))
         elif field == "DEAL_TOTAL":
-            amount = 'd."amount"' if postgres else 'CAST(d."amount" AS REAL)'
-            # amount is NOT NULL: the sum is null exactly when there is no OPEN or WON deal.
-            has_deal = Q(id__in=Subquery(Deal.filter(status__in=("OPEN", "WON")).values("contact_id")))
-            keys.append(
-                SortKey(
-                    f"sort_{index}",
-                    "number",
-                    descending,
-                    True,
-                    _DEAL_TOTAL.format(amount=amount),
-                    has_deal,
-                    deal_total=True,
+            if postgres:
+                keys.append(SortKey("deal_total", "number", descending, True))
+            else:  # SQLite keeps decimals as text: compared as numbers
+                keys.append(
+                    SortKey(
+                        f"sort_{index}", "number", descending, True, 'CAST("contact"."deal_total" AS REAL)'
+                    )
                 )
-            )
         elif field == "CUSTOM_FIELD":
             keys.append(await _custom_key(account_id, item.get("customField"), index, descending, postgres))
         else:
@@ -330,18 +310,18 @@ async def ordered_page(
         count = await contacts.count()
         if count <= PER_MATCH_MAX:
             first = replace(first, present=None)  # the value per match, tested for null
-    # A derived value read per match (LAST_INTERACTION, a custom field with few matches): its
-    # first page in one statement, values then nulls, so the value is computed once per match,
-    # not again to tell values from nulls (bench/filters.py 14, 19). Descending needs a stand-in
-    # for null that sorts last and no value can equal: LAST_INTERACTION has one (NO_TIME); a
-    # custom DATE could hold any day.
+    # A custom field's value read per match (few matches), ascending: its first page in one
+    # statement, values then nulls (PostgreSQL sorts nulls last ascending), so the value is
+    # computed once per match, not again to tell values from nulls (bench/filters.py 14).
+    # Descending would need a stand-in for null that no value can equal; a custom DATE could
+    # hold any day.
     single = (
         postgres
         and not rest
         and after is None
         and first.sql is not None
         and first.present is None
-        and (not first.descending or (first.kind == "time" and first.field_id is None))
+        and not first.descending
     )
     if single:
         rows = await _first_page_nulls_last(contacts, first, size)
@@ -349,8 +329,6 @@ async def ordered_page(
         present = replace(first, nullable=False)
         if count is not None and first.present is not None:
             rows = await _custom_values_page(contacts, first, size, after)
-        elif postgres and first.deal_total and not rest:
-            rows = await _deal_totals_page(contacts, first, size, after)
         else:
             query = ordered(contacts, [present, *rest], id_descending)
             if first.present is not None:
@@ -417,50 +395,10 @@ async def _custom_values_page(
     return [{"id": contact_id, key.name: value} for contact_id, value in found]
 
 
-async def _deal_totals_page(
-    contacts: QuerySet[Contact], key: SortKey, size: int, after: Position | None
-) -> list[dict[str, Any]]:
-    """A page of matches with OPEN or WON deals by their total (PostgreSQL): one grouped sum
-    over the matches' deals, not a sum per match by subquery (bench/filters.py 16: 27k
-    matches, 480 -> 155 ms in EXPLAIN ANALYZE at 1M)."""
-    sign, later = ("-", "lt") if key.descending else ("", "gt")
-    totals = (
-        Deal.filter(status__in=("OPEN", "WON"), contact_id__in=Subquery(contacts.values("id")))
-        .annotate(total=Sum("amount"))
-        .group_by("contact_id")
-    )
-    if after is not None:
-        value = _param(key, after.values[0], True)
-        totals = totals.filter(
-            Q(**{f"total__{later}": value}) | Q(total=value, **{f"contact_id__{later}": after.id})
-        )
-    found = (
-        await totals.order_by(f"{sign}total", f"{sign}contact_id")
-        .limit(size + 1)
-        .values_list("contact_id", "total")
-    )
-    return [{"id": contact_id, key.name: total} for contact_id, total in found]
-
-
-# Stands for "no interaction" in _first_page_nulls_last: before any call, message or lead (their
-# times are the server's own timestamps).
-NO_TIME = datetime(1, 1, 1, tzinfo=UTC)
-
-
 async def _first_page_nulls_last(
     contacts: QuerySet[Contact], key: SortKey, size: int
 ) -> list[dict[str, Any]]:
-    """The first page by a derived value, nulls last, in one statement (PostgreSQL). Ascending,
-    PostgreSQL already sorts nulls last; descending (LAST_INTERACTION), a null reads as NO_TIME,
-    which sorts after every value, and the ties among nulls fall to the id (descending) as in
-    the two-part read."""
-    value = key.sql
-    if key.descending:
-        value = f"COALESCE({key.sql}, '{NO_TIME.isoformat()}'::timestamptz)"
-    query = ordered(contacts, [replace(key, nullable=False, sql=value)], key.descending)
-    rows = await query.limit(size + 1).values("id", key.name)
-    if key.descending:
-        for row in rows:
-            if row[key.name] == NO_TIME:
-                row[key.name] = None
-    return rows
+    """The first page by a derived value ascending, in one statement (PostgreSQL sorts nulls
+    last ascending)."""
+    query = ordered(contacts, [replace(key, nullable=False)], key.descending)
+    return await query.limit(size + 1).values("id", key.name)

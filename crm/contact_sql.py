@@ -39,16 +39,13 @@ def json_array_holds_any(values: QuerySet[Any], options: Sequence[str], alias: s
 
 
 class UnionOf(Term):
-    """`SELECT … UNION SELECT … [EXCEPT SELECT …]` of querysets that each select one column, for
-    `id__in=`: the planner reads each branch through its own index, where an OR of `id IN (…)`
-    conditions (or an `id NOT IN (…)` next to them) makes PostgreSQL test every live contact
-    against each branch's hashed result. UNION and EXCEPT bind left to right in both dialects:
-    (q1 UNION q2 ...) EXCEPT m1 EXCEPT m2 ..."""
+    """`SELECT … UNION SELECT …` of querysets that each select one column, for `id__in=`: the
+    planner reads each branch through its own index, where an OR of `id IN (…)` conditions
+    makes PostgreSQL test every live contact against each branch's hashed result."""
 
-    def __init__(self, *queries: QuerySet[Any], minus: Sequence[QuerySet[Any]] = ()) -> None:
+    def __init__(self, *queries: QuerySet[Any]) -> None:
         super().__init__()
         self.queries = queries
-        self.minus = tuple(minus)
 
     def get_sql(self, ctx: SqlContext) -> str:
         def sql(query: QuerySet[Any]) -> str:
@@ -56,10 +53,7 @@ class UnionOf(Term):
             query._make_query()
             return query.query.get_parameterized_sql(ctx.copy(subquery=False))[0]
 
-        text = " UNION ".join(sql(query) for query in self.queries)
-        for query in self.minus:
-            text += " EXCEPT " + sql(query)
-        return f"({text})"
+        return "(" + " UNION ".join(sql(query) for query in self.queries) + ")"
 
 
 def member_of_any(queries: Sequence[QuerySet[Any]]) -> Q:

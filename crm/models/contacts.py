@@ -86,6 +86,15 @@ class Contact(Model):
     # Set when an imported row merged into this contact (crm/imports, CONTACTS mode): the table
     # shows a "new data" mark until someone clears it (clearNewData).
     new_data_at = fields.DatetimeField(null=True)
+    # Roll-ups the database keeps (migration 0024's triggers on call, message, lead and deal), so
+    # the contacts table filters and sorts on them by index (bench/filters.py 16, 19). Declared
+    # `generated`: the ORM reads them but never writes them, so saving a Contact loaded before a
+    # call was logged cannot put an old value back.
+    # - the newest interaction that happened: a call once logged or given an outcome (at
+    #   scheduled_at), any message (created_at), a web-form lead (submitted_at); null without.
+    last_interaction_at = fields.DatetimeField(null=True, generated=True)
+    # - the sum of the OPEN and WON deals' amounts, any currency; null without such a deal.
+    deal_total = fields.DecimalField(max_digits=22, decimal_places=4, null=True, generated=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
