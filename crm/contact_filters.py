@@ -25,7 +25,8 @@ Semantics a client relies on (the README says the same):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import reduce
 from operator import and_, or_
@@ -35,6 +36,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from crm.clock import utcnow
+from crm.contact_count import ScopedIds, scoped_count
 from crm.contact_filter_shape import (  # validate_shape and visible_filter_count are this module's API too
     BOOLEAN_FIELDS,
     CHOICE_FIELDS,
@@ -85,8 +87,18 @@ from crm.search import search_condition
 from crm.services.header import HEADER_LISTS, values_of
 
 __all__ = [
-    "CUSTOM_KEYS", "RELATIVE_RANGES", "TOP_KEYS", "FilterCompiler", "compile_filter", "filter_compiler",
-    "matching_contacts", "relative_range", "validate_shape", "visible_filter_count",
+    "CUSTOM_KEYS",
+    "RELATIVE_RANGES",
+    "TOP_KEYS",
+    "FilterCompiler",
+    "Matches",
+    "compile_filter",
+    "filter_compiler",
+    "matches",
+    "matching_contacts",
+    "relative_range",
+    "validate_shape",
+    "visible_filter_count",
 ]  # fmt: skip
 HEADER_BY_API = {h.api: h for h in HEADER_LISTS}
 
@@ -167,6 +179,12 @@ def _any_member(parts: list[Q]) -> Q:
     return _any(parts)
 
 
+def _scoped_member_of(query: QuerySet[Any]) -> Q:
+    """`id IN (…)` of rows that all belong to this account's contacts (its tags, custom fields,
+    forms' leads, segments, tasks): the count can be taken from them (crm/contact_count.py)."""
+    return Q(id__in=ScopedIds(query))
+
+
 def _member_of(query: QuerySet[Any], column: str = "contact_id") -> Q:
     return Q(id__in=Subquery(query.values(column)))
 
@@ -242,7 +260,7 @@ class FilterCompiler:
             elif key == "leads":
                 if "form" in clause:
                     await self._require("Form", Form, list(clause["form"]["in"]), f"{sub}.form.in")
-                parts.append(_exists(clause, self._leads(clause, sub)))
+                parts.append(_exists(clause, self._leads(clause, sub), scoped=True))
             elif key == "tasks":
                 parts.append(_exists(clause, _tasks(clause)))
             elif key == "lastInteraction":
@@ -287,7 +305,7 @@ class FilterCompiler:
 
         parts = []
         if "any" in clause:
-            parts.append(_member_of(tagged(clause["any"])))
+            parts.append(_scoped_member_of(tagged(clause["any"])))
         if clause.get("all"):
             # One subquery, each tag nested in the previous one's contacts: the planner intersects
             # the tags' (tag_id, contact_id) index ranges before it looks at any contact, instead
@@ -297,7 +315,7 @@ class FilterCompiler:
             both = tagged([names[0]])
             for name in names[1:]:
                 both = tagged([name]).filter(contact_id__in=Subquery(both.values("contact_id")))
-            parts.append(_member_of(both))
+            parts.append(_scoped_member_of(both))
         if "none" in clause:
             parts.append(_not_member_of(tagged(clause["none"])))
         return _all(parts)
@@ -322,11 +340,13 @@ class FilterCompiler:
             self._custom_values(values, kind, found, column, conditions, path)  # checks the options
             parts.append(_multi_select_q(values, conditions))
         elif conditions:
-            parts.append(_member_of(self._custom_values(values, kind, found, column, conditions, path)))
+            parts.append(
+                _scoped_member_of(self._custom_values(values, kind, found, column, conditions, path))
+            )
         if "isNull" in entry:
             has = values.filter(**{f"{column}__isnull": False})
             parts.append(
-                _not_member_of(has) if boolean(entry["isNull"], f"{path}.isNull") else _member_of(has)
+                _not_member_of(has) if boolean(entry["isNull"], f"{path}.isNull") else _scoped_member_of(has)
             )
         return _all(parts)
 
@@ -427,7 +447,7 @@ class FilterCompiler:
         parts: list[Q] = []
         static = [i for i in ids if found[i].kind != DYNAMIC]
         if static:
-            parts.append(_member_of(SegmentMember.filter(segment_id__in=static)))
+            parts.append(_scoped_member_of(SegmentMember.filter(segment_id__in=static)))
         for segment_id in (i for i in ids if found[i].kind == DYNAMIC):
             if segment_id in self.segments:
                 raise bad_part(
@@ -469,8 +489,11 @@ def _owner_q(columns: tuple[str, ...], clause: Mapping[str, Any]) -> Q:
     return _all(parts)
 
 
-def _exists(clause: Mapping[str, Any], records: QuerySet[Any]) -> Q:
-    return _member_of(records) if clause.get("exists", True) else _not_member_of(records)
+def _exists(clause: Mapping[str, Any], records: QuerySet[Any], scoped: bool = False) -> Q:
+    """`scoped`: the records are the account's own (leads), not any account's (calls, deals, tasks)."""
+    if not clause.get("exists", True):
+        return _not_member_of(records)
+    return _scoped_member_of(records) if scoped else _member_of(records)
 
 
 def _calls(clause: Mapping[str, Any], path: str) -> QuerySet[Any]:
@@ -503,6 +526,8 @@ def _deals(clause: Mapping[str, Any]) -> QuerySet[Any]:
 
 
 def _tasks(clause: Mapping[str, Any]) -> QuerySet[Any]:
+    # Not scoped by account: the (status, due_at, contact_id) index answers the overdue check
+    # alone; an account condition read every task (bench/filters.py 18: 35 -> 55 ms).
     tasks = Task.all()
     if "status" in clause:
         tasks = tasks.filter(status__in=clause["status"]["in"])
@@ -535,6 +560,39 @@ async def compile_filter(account_id: int, spec: Mapping[str, Any] | None) -> Q:
     return await (await filter_compiler(account_id)).compile(spec)
 
 
+@dataclass(frozen=True)
+class Matches:
+    """A filter's contacts, and how to count them (from its memberships when it can: see
+    crm/contact_count.py; `COUNT(*)` over the contacts otherwise)."""
+
+    contacts: QuerySet[Contact]
+    count: Callable[[], Awaitable[int]]
+
+
+async def matches(
+    account_id: int,
+    spec: Mapping[str, Any] | None,
+    *,
+    archived: bool | None = False,
+    search: str | None = None,
+) -> Matches:
+    """The account's contacts the filter matches. archived False: live only; True: archived
+    only; None: both. `search` as the contacts list's (names, emails, phones)."""
+    contacts = Contact.filter(account_id=account_id)
+    if archived is not None:
+        contacts = contacts.filter(archived_at__isnull=not archived)
+    searched = search_condition(search) if search is not None else None
+    if searched is not None:
+        contacts = contacts.filter(searched)
+    counted = None
+    if spec:
+        condition = await compile_filter(account_id, spec)
+        contacts = contacts.filter(condition)
+        if searched is None:
+            counted = scoped_count(account_id, condition, archived)
+    return Matches(contacts, counted or contacts.count)
+
+
 async def matching_contacts(
     account_id: int,
     spec: Mapping[str, Any] | None,
@@ -542,18 +600,8 @@ async def matching_contacts(
     archived: bool | None = False,
     search: str | None = None,
 ) -> QuerySet[Contact]:
-    """The account's contacts the filter matches. archived False: live only; True: archived
-    only; None: both. `search` as the contacts list's (names, emails, phones)."""
-    contacts = Contact.filter(account_id=account_id)
-    if archived is not None:
-        contacts = contacts.filter(archived_at__isnull=not archived)
-    if search is not None:
-        condition = search_condition(search)
-        if condition is not None:
-            contacts = contacts.filter(condition)
-    if spec:
-        contacts = contacts.filter(await compile_filter(account_id, spec))
-    return contacts
+    """The account's contacts the filter matches (see `matches`)."""
+    return (await matches(account_id, spec, archived=archived, search=search)).contacts
 
 
 def _multi_select_q(values: QuerySet[Any], ops: Mapping[str, Any]) -> Q:
@@ -561,9 +609,9 @@ def _multi_select_q(values: QuerySet[Any], ops: Mapping[str, Any]) -> Q:
     (a contact without a value holds none)."""
     parts = []
     if "any" in ops:
-        parts.append(_member_of(json_array_holds_any(values, ops["any"], "holds_any")))
+        parts.append(_scoped_member_of(json_array_holds_any(values, ops["any"], "holds_any")))
     for index, option in enumerate(ops.get("all", ())):
-        parts.append(_member_of(json_array_holds_any(values, [option], f"holds_{index}")))
+        parts.append(_scoped_member_of(json_array_holds_any(values, [option], f"holds_{index}")))
     if "none" in ops:
         parts.append(_not_member_of(json_array_holds_any(values, ops["none"], "holds_none")))
     return _all(parts)

@@ -15,7 +15,7 @@ Derived keys (as their GraphQL descriptions say):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -279,8 +279,10 @@ async def ordered_page(
     size: int,
     after: Position | None,
     columns: Sequence[str],
+    count: Callable[[], Awaitable[int]] | None = None,
 ) -> Page:
-    """One page of `contacts` in `order` (default: newest first), `size` rows after `after`."""
+    """One page of `contacts` in `order` (default: newest first), `size` rows after `after`.
+    `count` counts `contacts` (their `count` by default), when the order's plan needs it."""
     keys = await sort_keys(account_id, order)
     name = signature(order)
     if after is not None and after.signature != name:
@@ -305,10 +307,10 @@ async def ordered_page(
     # by "is it null" first: each part is then ordered by what an index on the column holds
     # (PostgreSQL walks the index, not a sort of every match).
     rows: list[dict[str, Any]] = []
-    count = None
+    matched = None
     if postgres and first.field_id is not None and not rest:
-        count = await contacts.count()
-        if count <= PER_MATCH_MAX:
+        matched = await (count or contacts.count)()
+        if matched <= PER_MATCH_MAX:
             first = replace(first, present=None)  # the value per match, tested for null
     # A custom field's value read per match (few matches), ascending: its first page in one
     # statement, values then nulls (PostgreSQL sorts nulls last ascending), so the value is
@@ -327,7 +329,7 @@ async def ordered_page(
         rows = await _first_page_nulls_last(contacts, first, size)
     elif after is None or after.values[0] is not None or not first.nullable:
         present = replace(first, nullable=False)
-        if count is not None and first.present is not None:
+        if matched is not None and first.present is not None:
             rows = await _custom_values_page(contacts, first, size, after)
         else:
             query = ordered(contacts, [present, *rest], id_descending)
@@ -359,7 +361,7 @@ async def ordered_page(
         row["id"]: row for row in await Contact.filter(id__in=ids).values(*dict.fromkeys([*columns, "id"]))
     }
     read = [{column: found[i][column] for column in columns} for i in ids]
-    return Page(rows=read, positions=positions, more=len(rows) > size, count=count)
+    return Page(rows=read, positions=positions, more=len(rows) > size, count=matched)
 
 
 # Up to this many matches, a custom field key's page is sorted from the matches (its value read

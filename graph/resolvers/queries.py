@@ -11,7 +11,7 @@ from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 
 from crm.actor import Role
-from crm.contact_filters import matching_contacts
+from crm.contact_filters import matches
 from crm.contact_order import ordered_page
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.models import Account as AccountModel
@@ -166,11 +166,12 @@ class CoreQueries:
             raise BadInput(f"search is limited to {MAX_SEARCH_LENGTH} characters", field="search")
         spec = filter_to_domain(filter)
         count: int | None = None
-        base = await matching_contacts(account_id, spec, archived=archived, search=search)
+        found = await matches(account_id, spec, archived=archived, search=search)
+        base = found.contacts
         if order_by:
             position = decode_order_cursor(after) if after else None
             page = await ordered_page(
-                account_id, base, order_to_domain(order_by), size, position, CONTACT_READ
+                account_id, base, order_to_domain(order_by), size, position, CONTACT_READ, found.count
             )
             rows, more = page.rows, page.more
             if page.count is not None:  # counted to choose the sort's plan: not again
@@ -201,7 +202,7 @@ class CoreQueries:
         return ContactConnection(
             edges=edges,
             page_info=forward_page(edges, more=more, after=after),
-            _count=base.count if count is None else partial(_known_count, count),
+            _count=found.count if count is None else partial(_known_count, count),
         )
 
     @strawberry.field(description="Any object by its global ID.")

@@ -1,0 +1,88 @@
+"""Counting a contacts-table filter's matches without reading contacts (issue 14, D6: the table's
+`totalCount` at 1M contacts, bench/filters.py).
+
+A filter's related-record clauses compile to `id IN (SELECT contact_id FROM <rows> ...)`. When
+those rows are the account's own -- its tags, its custom fields' values, its forms' leads, its
+static segments' members -- every contact id they hold is one of the account's
+contacts, so a filter made only of such clauses matches exactly the ids they share, less the
+account's archived and merged contacts (a few percent of it). Counted that way the count reads
+the rows' index ranges and that small set, not one contact row or index entry per match: tags
+`any` at 1M, 90k matches, 170 -> 26 ms in psql.
+
+Any other condition (a contact column, a call or deal clause, `not`, `or`, search) needs the
+contact rows, and the count stays the plain `COUNT(*)` over the filtered contacts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.expressions import Q, Subquery
+from tortoise.functions import Count
+from tortoise.queryset import QuerySet
+
+from crm.models.contacts import every_contact
+
+
+class ScopedIds(Subquery):
+    """The `Subquery` of a membership whose rows all belong to one account's contacts (`rows`
+    selects `column`, a contact id). It renders exactly like `Subquery(rows.values(column))`."""
+
+    def __init__(self, rows: QuerySet[Any], column: str = "contact_id") -> None:
+        super().__init__(rows.values(column))
+        self.rows = rows
+        self.column = column
+
+
+def scoped_sets(condition: Q) -> list[ScopedIds] | None:
+    """The memberships whose intersection `condition` is, when it is nothing but an AND of
+    `id IN (<ScopedIds>)`; None for any other condition."""
+    if condition._is_negated or (condition.join_type != Q.AND and len(condition.children) > 1):
+        return None
+    found: list[ScopedIds] = []
+    for key, value in condition.filters.items():
+        if key != "id__in" or not isinstance(value, ScopedIds):
+            return None
+        found.append(value)
+    for child in condition.children:
+        inner = scoped_sets(child)
+        if inner is None:
+            return None
+        found.extend(inner)
+    return found
+
+
+@dataclass(frozen=True)
+class ScopedCount:
+    """How to count matches from their memberships: the sets and the contacts to leave out."""
+
+    account_id: int
+    sets: list[ScopedIds]
+    archived: bool | None  # False: live contacts only; None: archived ones too
+
+    async def __call__(self) -> int:
+        first, rest = self.sets[0], self.sets[1:]
+        rows, column = first.rows, first.column
+        for other in rest:
+            rows = rows.filter(**{f"{column}__in": Subquery(other.rows.values(other.column))})
+        # The account's contacts the list leaves out: absorbed by a merge, and (live list)
+        # archived. A partial index holds exactly those (migration 0024).
+        gone = Q(merged_into_id__isnull=False)
+        if self.archived is False:
+            gone |= Q(archived_at__isnull=False)
+        left_out = every_contact().filter(Q(account_id=self.account_id), gone).values("id")
+        rows = rows.filter(~Q(**{f"{column}__in": Subquery(left_out)}))
+        found = await rows.annotate(matches=Count(column, distinct=True)).values("matches")
+        return int(found[0]["matches"]) if found else 0
+
+
+def scoped_count(account_id: int, condition: Q, archived: bool | None) -> ScopedCount | None:
+    """A count of the matches of `condition` (a compiled filter) from its memberships alone, or
+    None when it needs the contact rows. `archived` True (the archive) is counted on contacts."""
+    if archived is True:
+        return None
+    sets = scoped_sets(condition)
+    if not sets:
+        return None
+    return ScopedCount(account_id, sets, archived)
