@@ -27,12 +27,23 @@ from crm.models.contacts import every_contact
 
 class ScopedIds(Subquery):
     """The `Subquery` of a membership whose rows all belong to one account's contacts (`rows`
-    selects `column`, a contact id). It renders exactly like `Subquery(rows.values(column))`."""
+    selects `column`, a contact id). It renders exactly like `Subquery(rows.values(column))`.
+    `unique`: a contact has one row at most (a custom field's values, one tag's or one
+    segment's rows); `field_id`: the rows are that custom field's values."""
 
-    def __init__(self, rows: QuerySet[Any], column: str = "contact_id") -> None:
+    def __init__(
+        self,
+        rows: QuerySet[Any],
+        column: str = "contact_id",
+        *,
+        unique: bool = False,
+        field_id: int | None = None,
+    ) -> None:
         super().__init__(rows.values(column))
         self.rows = rows
         self.column = column
+        self.unique = unique
+        self.field_id = field_id
 
 
 def scoped_sets(condition: Q) -> list[ScopedIds] | None:
@@ -61,20 +72,41 @@ class ScopedCount:
     sets: list[ScopedIds]
     archived: bool | None  # False: live contacts only; None: archived ones too
 
-    async def __call__(self) -> int:
-        first, rest = self.sets[0], self.sets[1:]
+    def rows(self, first: ScopedIds | None = None) -> QuerySet[Any]:
+        """The rows of `first` (default: a set with one row per contact, if any) whose contact
+        is in every other set and in the list: its matches, once each when `first` is unique."""
+        first = first or self._first()
         rows, column = first.rows, first.column
-        for other in rest:
-            rows = rows.filter(**{f"{column}__in": Subquery(other.rows.values(other.column))})
+        for other in self.sets:
+            if other is not first:
+                rows = rows.filter(**{f"{column}__in": Subquery(other.rows.values(other.column))})
         # The account's contacts the list leaves out: absorbed by a merge, and (live list)
         # archived. A partial index holds exactly those (migration 0024).
         gone = Q(merged_into_id__isnull=False)
         if self.archived is False:
             gone |= Q(archived_at__isnull=False)
         left_out = every_contact().filter(Q(account_id=self.account_id), gone).values("id")
-        rows = rows.filter(~Q(**{f"{column}__in": Subquery(left_out)}))
-        found = await rows.annotate(matches=Count(column, distinct=True)).values("matches")
+        return rows.filter(~Q(**{f"{column}__in": Subquery(left_out)}))
+
+    def _first(self) -> ScopedIds:
+        return next((s for s in self.sets if s.unique), self.sets[0])
+
+    def ids(self) -> QuerySet[Any]:
+        """The matches' ids (a one-column query; repeated when no set is unique)."""
+        first = self._first()
+        return self.rows(first).values(first.column)
+
+    async def __call__(self) -> int:
+        first = self._first()
+        rows = self.rows(first)
+        if first.unique:  # one row per match: no DISTINCT (a sort of every match)
+            return await rows.count()
+        found = await rows.annotate(matches=Count(first.column, distinct=True)).values("matches")
         return int(found[0]["matches"]) if found else 0
+
+    def field_values(self, field_id: int) -> ScopedIds | None:
+        """The set of this custom field's values, if the filter has one."""
+        return next((s for s in self.sets if s.field_id == field_id), None)
 
 
 def scoped_count(account_id: int, condition: Q, archived: bool | None) -> ScopedCount | None:

@@ -36,7 +36,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from crm.clock import utcnow
-from crm.contact_count import ScopedIds, scoped_count
+from crm.contact_count import ScopedCount, ScopedIds, scoped_count
 from crm.contact_filter_shape import (  # validate_shape and visible_filter_count are this module's API too
     BOOLEAN_FIELDS,
     CHOICE_FIELDS,
@@ -179,10 +179,11 @@ def _any_member(parts: list[Q]) -> Q:
     return _any(parts)
 
 
-def _scoped_member_of(query: QuerySet[Any]) -> Q:
+def _scoped_member_of(query: QuerySet[Any], *, unique: bool = False, field_id: int | None = None) -> Q:
     """`id IN (…)` of rows that all belong to this account's contacts (its tags, custom fields,
-    forms' leads, segments, tasks): the count can be taken from them (crm/contact_count.py)."""
-    return Q(id__in=ScopedIds(query))
+    forms' leads, segments): the count can be taken from them (crm/contact_count.py). `unique`:
+    one row per contact at most; `field_id`: rows of that custom field's values."""
+    return Q(id__in=ScopedIds(query, unique=unique, field_id=field_id))
 
 
 def _member_of(query: QuerySet[Any], column: str = "contact_id") -> Q:
@@ -305,7 +306,9 @@ class FilterCompiler:
 
         parts = []
         if "any" in clause:
-            parts.append(_scoped_member_of(tagged(clause["any"])))
+            # One tag: one row per contact (contact_tag is unique per contact and tag).
+            one_tag = len({name.strip().lower() for name in clause["any"]}) == 1
+            parts.append(_scoped_member_of(tagged(clause["any"]), unique=one_tag))
         if clause.get("all"):
             # One subquery, each tag nested in the previous one's contacts: the planner intersects
             # the tags' (tag_id, contact_id) index ranges before it looks at any contact, instead
@@ -315,7 +318,7 @@ class FilterCompiler:
             both = tagged([names[0]])
             for name in names[1:]:
                 both = tagged([name]).filter(contact_id__in=Subquery(both.values("contact_id")))
-            parts.append(_scoped_member_of(both))
+            parts.append(_scoped_member_of(both, unique=True))  # the last tag's rows
         if "none" in clause:
             parts.append(_not_member_of(tagged(clause["none"])))
         return _all(parts)
@@ -341,12 +344,18 @@ class FilterCompiler:
             parts.append(_multi_select_q(values, conditions))
         elif conditions:
             parts.append(
-                _scoped_member_of(self._custom_values(values, kind, found, column, conditions, path))
+                _scoped_member_of(
+                    self._custom_values(values, kind, found, column, conditions, path),
+                    unique=True,  # one value per field and contact
+                    field_id=found.id,
+                )
             )
         if "isNull" in entry:
             has = values.filter(**{f"{column}__isnull": False})
             parts.append(
-                _not_member_of(has) if boolean(entry["isNull"], f"{path}.isNull") else _scoped_member_of(has)
+                _not_member_of(has)
+                if boolean(entry["isNull"], f"{path}.isNull")
+                else _scoped_member_of(has, unique=True, field_id=found.id)
             )
         return _all(parts)
 
@@ -447,7 +456,8 @@ class FilterCompiler:
         parts: list[Q] = []
         static = [i for i in ids if found[i].kind != DYNAMIC]
         if static:
-            parts.append(_scoped_member_of(SegmentMember.filter(segment_id__in=static)))
+            members = SegmentMember.filter(segment_id__in=static)
+            parts.append(_scoped_member_of(members, unique=len(static) == 1))
         for segment_id in (i for i in ids if found[i].kind == DYNAMIC):
             if segment_id in self.segments:
                 raise bad_part(
@@ -567,6 +577,7 @@ class Matches:
 
     contacts: QuerySet[Contact]
     count: Callable[[], Awaitable[int]]
+    scoped: ScopedCount | None = None  # the filter's memberships, when they alone make the matches
 
 
 async def matches(
@@ -590,7 +601,7 @@ async def matches(
         contacts = contacts.filter(condition)
         if searched is None:
             counted = scoped_count(account_id, condition, archived)
-    return Matches(contacts, counted or contacts.count)
+    return Matches(contacts, counted or contacts.count, counted)
 
 
 async def matching_contacts(
@@ -609,9 +620,9 @@ def _multi_select_q(values: QuerySet[Any], ops: Mapping[str, Any]) -> Q:
     (a contact without a value holds none)."""
     parts = []
     if "any" in ops:
-        parts.append(_scoped_member_of(json_array_holds_any(values, ops["any"], "holds_any")))
+        parts.append(_scoped_member_of(json_array_holds_any(values, ops["any"], "holds_any"), unique=True))
     for index, option in enumerate(ops.get("all", ())):
-        parts.append(_scoped_member_of(json_array_holds_any(values, [option], f"holds_{index}")))
+        parts.append(_scoped_member_of(json_array_holds_any(values, [option], f"holds_{index}"), unique=True))
     if "none" in ops:
         parts.append(_not_member_of(json_array_holds_any(values, ops["none"], "holds_none")))
     return _all(parts)

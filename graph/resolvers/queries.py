@@ -171,7 +171,7 @@ class CoreQueries:
         if order_by:
             position = decode_order_cursor(after) if after else None
             page = await ordered_page(
-                account_id, base, order_to_domain(order_by), size, position, CONTACT_READ, found.count
+                account_id, base, order_to_domain(order_by), size, position, CONTACT_READ, found.scoped
             )
             rows, more = page.rows, page.more
             if page.count is not None:  # counted to choose the sort's plan: not again
