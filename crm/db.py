@@ -47,6 +47,11 @@ def tortoise_config(
     if is_postgres(url):
         connection = expand_db_url(url)
         connection["credentials"]["connection_class"] = PooledConnection
+        # JIT off for each session: compiling a statement's expressions cost the contacts table
+        # 20-25 ms a request (a count over a large filter crosses jit_above_cost), and Dossier's
+        # statements are short. (Custom plans for every statement, plan_cache_mode, helped one
+        # custom-field filter and cost the card 4 ms of planning: bench/README.md, filters.py.)
+        connection["credentials"].setdefault("server_settings", {}).setdefault("jit", "off")
     elif url.startswith("sqlite://"):
         connection = expand_db_url(url)
         # BEGIN IMMEDIATE transactions, so a second writer (the CLI, another process) waits its
