@@ -152,6 +152,7 @@ async def seed(contacts: int) -> Actor:
             [
                 Deal(
                     contact_id=c,
+                    account_id=account_id,
                     product_name="Roof",
                     amount=rng.randrange(100, 9000),
                     currency="USD",

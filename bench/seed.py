@@ -242,6 +242,7 @@ async def _add_sections(
         [
             Deal(
                 contact_id=cid,
+                account_id=account_id,
                 product_name=("Lawn care plan", "Irrigation install", "Tree service")[i % 3],
                 amount=Decimal("1499.50") + Decimal(i) * Decimal("12.25"),
                 payment_type=("ONE_TIME", "RECURRING", "PAYMENT_PLAN")[i % 3],

@@ -106,7 +106,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "deal": (
         "id", "contact_id", "product_name", "amount", "currency", "payment_type", "status",
-        "recurring", "closed_at", "created_by_id", "created_at", "updated_at",
+        "recurring", "closed_at", "created_by_id", "created_at", "updated_at", "account_id",
     ),
     "note": ("id", "contact_id", "body", "text_length", "author_id", "created_at", "updated_at"),
     "message": (
@@ -638,7 +638,7 @@ class Generator:
         actor = self._user_actor()
         deal_id = self.next_id("deal")
         row = [deal_id, card.id, name, amount, currency, payment_type, "OPEN", recurring, None,
-               actor[1], at, at]  # fmt: skip
+               actor[1], at, at, self.plan.account_id]  # fmt: skip
         chunk.rows["deal"].append(row)
         card.open_deals.append(row)
         summary = f"{actor[2]} added a deal: {name}, {amount:,.2f} {currency} (open)"

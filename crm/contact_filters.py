@@ -257,7 +257,7 @@ class FilterCompiler:
             elif key == "calls":
                 parts.append(_exists(clause, _calls(clause, sub)))
             elif key == "deals":
-                parts.append(_exists(clause, _deals(clause)))
+                parts.append(_exists(clause, _deals(clause, self.account.id), scoped=True))
             elif key == "leads":
                 if "form" in clause:
                     await self._require("Form", Form, list(clause["form"]["in"]), f"{sub}.form.in")
@@ -500,7 +500,7 @@ def _owner_q(columns: tuple[str, ...], clause: Mapping[str, Any]) -> Q:
 
 
 def _exists(clause: Mapping[str, Any], records: QuerySet[Any], scoped: bool = False) -> Q:
-    """`scoped`: the records are the account's own (leads), not any account's (calls, deals, tasks)."""
+    """`scoped`: the records are the account's own (leads, deals), not any account's (calls, tasks)."""
     if not clause.get("exists", True):
         return _not_member_of(records)
     return _scoped_member_of(records) if scoped else _member_of(records)
@@ -521,8 +521,8 @@ def _calls(clause: Mapping[str, Any], path: str) -> QuerySet[Any]:
     return calls
 
 
-def _deals(clause: Mapping[str, Any]) -> QuerySet[Any]:
-    deals = Deal.all()
+def _deals(clause: Mapping[str, Any], account_id: int) -> QuerySet[Any]:
+    deals = Deal.filter(account_id=account_id)
     if "status" in clause:
         deals = deals.filter(status__in=clause["status"]["in"])
     amount = clause.get("amount", {})

@@ -1549,8 +1549,13 @@ async def _insert_rows(
 ) -> None:
     """Bulk insert, then learn the ids: one transaction inserts them in order, so ids ascend in order."""
     columns = {f for f in model._meta.fields_map if f not in ("updated_at",)}
+    # Rows that carry their contact's account (deals) get it here.
+    account = {"account_id": account_id} if "account_id" in columns else {}
     await model.bulk_create(
-        [model(contact_id=r.card.id, **{k: v for k, v in r.fields.items() if k in columns}) for r in rows],
+        [
+            model(contact_id=r.card.id, **account, **{k: v for k, v in r.fields.items() if k in columns})
+            for r in rows
+        ],
         batch_size=BATCH,
         using_db=conn,
     )

@@ -146,6 +146,7 @@ async def _duplicate(conn: BaseDBAsyncClient, account_id: int, rep: dict[str, An
     for deal in await Deal.filter(contact_id=source.id).using_db(conn).order_by("created_at", "id"):
         copied = Deal(
             contact_id=copy.id,
+            account_id=deal.account_id,  # type: ignore[attr-defined]
             created_by_id=deal.created_by_id,  # type: ignore[attr-defined]
             **{column: getattr(deal, column) for column in _DEAL_COLUMNS},
         )

@@ -425,9 +425,10 @@ async def insights_of(api: Api, contact_id: int) -> dict[str, Any]:
 
 async def add_deal(contact_id: int, status: str, amount: str, currency: str = "USD",
                    closed_at: datetime | None = None) -> None:  # fmt: skip
+    account_id = (await Contact.get(id=contact_id)).account_id
     await Deal.create(
-        contact_id=contact_id, product_name="Roof", amount=Decimal(amount), currency=currency,
-        payment_type="ONE_TIME", status=status, closed_at=closed_at,
+        contact_id=contact_id, account_id=account_id, product_name="Roof", amount=Decimal(amount),
+        currency=currency, payment_type="ONE_TIME", status=status, closed_at=closed_at,
     )  # fmt: skip
 
 

@@ -117,6 +117,7 @@ async def seed(tenant: Tenant, rng: random.Random) -> dict[str, Any]:
         for _ in range(rng.randint(0, 2)):
             await Deal.create(
                 contact_id=contact.id,
+                account_id=account_id,
                 product_name="Plan",
                 amount=Decimal(rng.choice(["10", "99.5", "250", "1000"])),
                 currency=rng.choice(["USD", "EUR"]),

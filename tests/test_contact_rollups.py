@@ -101,6 +101,7 @@ async def test_rollups_follow_every_write(acme: Tenant) -> None:
     # Deals: OPEN and WON add up, LOST does not; a status change or a delete recomputes.
     open_deal = await Deal.create(
         contact_id=ann.id,
+        account_id=account.id,
         product_name="A",
         amount=Decimal("100.25"),
         currency="USD",
@@ -109,6 +110,7 @@ async def test_rollups_follow_every_write(acme: Tenant) -> None:
     )
     await Deal.create(
         contact_id=ann.id,
+        account_id=account.id,
         product_name="B",
         amount=Decimal("50"),
         currency="EUR",
@@ -117,6 +119,7 @@ async def test_rollups_follow_every_write(acme: Tenant) -> None:
     )
     await Deal.create(
         contact_id=ann.id,
+        account_id=account.id,
         product_name="C",
         amount=Decimal("1000"),
         currency="USD",
@@ -160,6 +163,7 @@ async def test_merging_moves_the_rollups(as_admin: Api, acme: Tenant) -> None:
     primary, duplicate = await new_contact(account.id, "Ann"), await new_contact(account.id, "Ann")
     await Deal.create(
         contact_id=duplicate.id,
+        account_id=account.id,
         product_name="A",
         amount=Decimal("70"),
         currency="USD",
@@ -225,6 +229,16 @@ async def test_counts_from_memberships_leave_out_archived_merged_and_other_accou
             match_reason="NEW",
             fingerprint=f"{index}",
         )
+    for contact in (live[1], live[1], archived, merged, theirs):  # two deals for one
+        await Deal.create(
+            contact_id=contact.id,
+            account_id=contact.account_id,
+            product_name="Plan",
+            amount=Decimal("10"),
+            currency="USD",
+            payment_type="ONE_TIME",
+            status="OPEN",
+        )
     await every_contact().filter(id=merged.id).update(merged_into_id=live[0].id)
 
     form_id = global_id_text("Form", form.id)
@@ -236,6 +250,7 @@ async def test_counts_from_memberships_leave_out_archived_merged_and_other_accou
         ({"customFields": [{"key": "tier", "isNull": False}], "tags": {"any": ["VIP"]}}, {0, 1},
          {"Archived"}),
         ({"leads": {"form": {"in": [form_id]}}}, {0, 2}, {"Archived"}),
+        ({"deals": {"status": {"in": ["OPEN"]}}}, {1}, {"Archived"}),
         ({"leads": {"form": {"in": [form_id]}}, "tags": {"any": ["VIP", "Hot"]}}, {0, 2}, {"Archived"}),
     ]  # fmt: skip
     compiler = await filter_compiler(account.id)
@@ -254,7 +269,7 @@ async def test_counts_from_memberships_leave_out_archived_merged_and_other_accou
 
     # Anything that needs the contact rows is counted on them.
     for domain in ({"tags": {"any": ["VIP"]}, "firstName": {"eq": "Live 0"}},
-                   {"deals": {"status": {"in": ["OPEN"]}}},
+                   {"calls": {"upcoming": True}},
                    {"tags": {"none": ["VIP"]}},
                    {"or": [{"tags": {"any": ["VIP"]}}, {"city": {"eq": "Paris"}}]}):  # fmt: skip
         assert scoped_count(account.id, await compiler.compile(domain), False) is None, domain

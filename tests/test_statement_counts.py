@@ -484,6 +484,7 @@ async def fill_sections(
             deals.append(
                 Deal(
                     contact_id=contact_id,
+                    account_id=account_id,
                     product_name=f"Plan {i}",
                     amount=Decimal("1499.50") + i,
                     currency="USD",

@@ -7,6 +7,10 @@ from tortoise.models import Model
 class Deal(Model):
     id = fields.IntField(primary_key=True)
     contact = fields.ForeignKeyField("models.Contact", related_name="deals", on_delete=fields.CASCADE)
+    # The contact's account, kept on the deal like a lead's or a task's: the contacts table counts
+    # a deal filter's matches from the account's deals, not by looking up each deal's contact
+    # (crm/contact_count.py; bench/filters.py 16).
+    account = fields.ForeignKeyField("models.Account", related_name=False, on_delete=fields.CASCADE)
     product_name = fields.CharField(max_length=200)
     amount = fields.DecimalField(max_digits=18, decimal_places=4)
     currency = fields.CharField(max_length=3)
@@ -26,5 +30,5 @@ class Deal(Model):
 
     class Meta:
         table = "deal"
-        # (status, amount, contact_id): the contacts table's deal filters (migration 0022).
-        indexes = (("contact_id",), ("status", "amount", "contact_id"))
+        # (account_id, status, amount, contact_id): the contacts table's deal filters (0022, 0025).
+        indexes = (("contact_id",), ("account_id", "status", "amount", "contact_id"))

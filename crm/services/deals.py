@@ -130,7 +130,9 @@ async def add_deal(actor: Actor, contact_id: int, values: Mapping[str, Any]) -> 
     fields.setdefault("recurring", fields["payment_type"] == PaymentType.RECURRING)
     async with unit_of_work(actor) as uow:
         contact = await _scoped.contact(uow, contact_id)
-        deal = Deal(contact_id=contact.id, created_by_id=actor.user_id, **fields)
+        deal = Deal(
+            contact_id=contact.id, account_id=contact.account_id, created_by_id=actor.user_id, **fields
+        )
         _check_recurring(deal)
         if deal.status != DealStatus.OPEN:
             deal.closed_at = utcnow()

@@ -319,6 +319,7 @@ async def duplicate_contact(actor: Actor, contact_id: int) -> Contact:
         for deal in await Deal.filter(contact_id=source.id).using_db(uow.conn).order_by("created_at", "id"):
             copied = Deal(
                 contact_id=copy.id,
+                account_id=deal.account_id,  # type: ignore[attr-defined]
                 created_by_id=deal.created_by_id,  # type: ignore[attr-defined]
                 **{column: getattr(deal, column) for column in _DEAL_COLUMNS},
             )

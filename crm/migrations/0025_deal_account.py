@@ -1,0 +1,67 @@
+"""A deal's account (issue 14, D6; bench/filters.py 16 at 1M): kept on the deal like a lead's or
+a task's, so the contacts table counts a deal filter's matches from the account's deals (an
+index range) instead of looking up each deal's contact to learn its account
+(crm/contact_count.py). The deal filters' index leads with it.
+
+Existing deals take their contact's account. The column is NOT NULL on PostgreSQL; SQLite
+cannot add a NOT NULL reference to a table without rebuilding it (which would drop the deal's
+roll-up triggers, migration 0024), so there the ORM's own check keeps it set.
+"""
+
+from tortoise import fields, migrations
+from tortoise.fields.base import OnDelete
+from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+
+class StateOnlyAlterField(ops.AlterField):
+    """The field's new definition in the migration state only; add_account_ids does the database part."""
+
+    async def database_forward(self, *args, **kwargs) -> None:
+        return None
+
+    async def database_backward(self, *args, **kwargs) -> None:
+        return None
+
+
+def _is_postgres(schema_editor) -> bool:
+    return schema_editor.client.capabilities.dialect == "postgres"
+
+
+async def add_account_ids(apps, schema_editor) -> None:
+    await schema_editor._run_sql(
+        'UPDATE "deal" SET "account_id" = (SELECT c."account_id" FROM "contact" c WHERE c."id" = "deal"."contact_id")'
+    )
+    if _is_postgres(schema_editor):
+        await schema_editor._run_sql('ALTER TABLE "deal" ALTER COLUMN "account_id" SET NOT NULL')
+
+
+async def drop_not_null(apps, schema_editor) -> None:
+    if _is_postgres(schema_editor):
+        await schema_editor._run_sql('ALTER TABLE "deal" ALTER COLUMN "account_id" DROP NOT NULL')
+
+
+def _account(null: bool) -> fields.ForeignKeyField:
+    return fields.ForeignKeyField(
+        "models.Account",
+        source_field="account_id",
+        db_constraint=True,
+        to_field="id",
+        related_name=False,
+        on_delete=OnDelete.CASCADE,
+        null=null,
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [("models", "0024_contact_rollups")]
+
+    initial = False
+
+    operations = [
+        ops.AddField(model_name="Deal", name="account", field=_account(null=True)),
+        ops.RunPython(add_account_ids, drop_not_null),
+        StateOnlyAlterField(model_name="Deal", name="account", field=_account(null=False)),
+        ops.RemoveIndex(model_name="Deal", name=None, fields=["status", "amount", "contact_id"]),
+        ops.AddIndex(model_name="Deal", index=Index(fields=["account_id", "status", "amount", "contact_id"])),
+    ]
