@@ -7,6 +7,8 @@ import logging
 import os
 import socket
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -16,6 +18,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import ConfigurationError
 from tortoise.migrations.api import migrate
+from tortoise.transactions import in_transaction
 
 from crm import regions
 
@@ -49,8 +52,7 @@ def tortoise_config(
         connection["credentials"]["connection_class"] = PooledConnection
         # JIT off for each session: compiling a statement's expressions cost the contacts table
         # 20-25 ms a request (a count over a large filter crosses jit_above_cost), and Dossier's
-        # statements are short. (Custom plans for every statement, plan_cache_mode, helped one
-        # custom-field filter and cost the card 4 ms of planning: bench/README.md, filters.py.)
+        # statements are short.
         connection["credentials"].setdefault("server_settings", {}).setdefault("jit", "off")
     elif url.startswith("sqlite://"):
         connection = expand_db_url(url)
@@ -77,6 +79,22 @@ def tortoise_config(
 
 def is_postgres(database_url: str) -> bool:
     return database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+
+@asynccontextmanager
+async def custom_plans() -> AsyncIterator[None]:
+    """The ORM's statements in the block are planned for their values (PostgreSQL; nothing on
+    SQLite). asyncpg prepares every statement, and after five runs PostgreSQL may keep a generic
+    plan that guesses the values: for a contacts-table filter a range guessed as 0.5% of the
+    rows turned a 1 ms page into 145 ms (bench/filters.py 16 at 1M). Only around the table's
+    filtered reads: planning every statement again cost the card 4 ms (bench/card.py).
+    The block is a transaction (SET LOCAL) on one connection: BEGIN, SET and COMMIT, 0.2 ms."""
+    if str(Tortoise.get_connection("default").capabilities.dialect) != "postgres":
+        yield
+        return
+    async with in_transaction() as conn:
+        await conn.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
 
 
 # -- checking a URL before tortoise opens it -----------------------------------------------------

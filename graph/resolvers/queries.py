@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import partial
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from tortoise.queryset import QuerySet
 from crm.actor import Role
 from crm.contact_filters import matches
 from crm.contact_order import ordered_page
+from crm.db import custom_plans
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.models import Account as AccountModel
 from crm.models import Contact as ContactModel
@@ -25,6 +27,7 @@ from graph.resolvers.leads_queries import form_node
 from graph.resolvers.loaders import CONTACT_READ, USER_COLUMNS
 from graph.resolvers.notifications import notification_node
 from graph.resolvers.reads import dialect
+from graph.resolvers.selection import selects
 from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
 from graph.schema.attachments import Attachment
 from graph.schema.billing import Invoice, Job, Quote
@@ -166,32 +169,36 @@ class CoreQueries:
             raise BadInput(f"search is limited to {MAX_SEARCH_LENGTH} characters", field="search")
         spec = filter_to_domain(filter)
         count: int | None = None
-        found = await matches(account_id, spec, archived=archived, search=search)
-        base = found.contacts
-        if order_by:
-            position = decode_order_cursor(after) if after else None
-            page = await ordered_page(
-                account_id, base, order_to_domain(order_by), size, position, CONTACT_READ, found.scoped
-            )
-            rows, more = page.rows, page.more
-            if page.count is not None:  # counted to choose the sort's plan: not again
-                count = page.count
-            cursors = [encode_order_cursor(p) for p in page.positions]
-        else:
-            before = decode_cursor(after, CONTACT_CURSOR) if after else None
-            if (
-                search is not None
-                and search_condition(search) is not None
-                and not spec
-                and dialect() == "postgres"
-            ):
-                rows = await _searched_rows(base, account_id, before, size)
+        # A filtered or sorted table is planned for its values, and counted in the same block
+        # when asked for its totalCount (crm/db.custom_plans).
+        async with custom_plans() if spec or order_by else nullcontext():
+            found = await matches(account_id, spec, archived=archived, search=search)
+            base = found.contacts
+            if order_by:
+                position = decode_order_cursor(after) if after else None
+                page = await ordered_page(
+                    account_id, base, order_to_domain(order_by), size, position, CONTACT_READ, found.scoped
+                )
+                rows, more = page.rows, page.more
+                count = page.count  # counted to choose the sort's plan: not again
+                cursors = [encode_order_cursor(p) for p in page.positions]
             else:
-                page_rows = base.filter(id__lt=before) if before is not None else base
-                rows = await page_rows.order_by("-id").limit(size + 1).values(*CONTACT_READ)
-            more = len(rows) > size
-            rows = rows[:size]
-            cursors = [encode_cursor(CONTACT_CURSOR, r["id"]) for r in rows]
+                before = decode_cursor(after, CONTACT_CURSOR) if after else None
+                if (
+                    search is not None
+                    and search_condition(search) is not None
+                    and not spec
+                    and dialect() == "postgres"
+                ):
+                    rows = await _searched_rows(base, account_id, before, size)
+                else:
+                    page_rows = base.filter(id__lt=before) if before is not None else base
+                    rows = await page_rows.order_by("-id").limit(size + 1).values(*CONTACT_READ)
+                more = len(rows) > size
+                rows = rows[:size]
+                cursors = [encode_cursor(CONTACT_CURSOR, r["id"]) for r in rows]
+            if count is None and (spec or order_by) and selects(info, "totalCount"):
+                count = await found.count()
         edges = [
             ContactEdge(cursor=cursor, node=Contact.from_row(r))
             for cursor, r in zip(cursors, rows, strict=True)
