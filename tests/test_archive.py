@@ -218,8 +218,8 @@ async def _fill(contact_id: int, tag: Tag) -> None:
     now = datetime.now(UTC)
     await Call.create(contact_id=contact_id, event_name="Demo", scheduled_at=now, duration_minutes=30)
     await Deal.create(
-        contact_id=contact_id, product_name="Plan", amount=Decimal("10"), currency="USD",
-        payment_type="ONE_TIME", status="OPEN",
+        contact_id=contact_id, account_id=tag.account_id, product_name="Plan",  # type: ignore[attr-defined]
+        amount=Decimal("10"), currency="USD", payment_type="ONE_TIME", status="OPEN",
     )  # fmt: skip
     await Note.create(contact_id=contact_id, body="<p>secret</p>", text_length=6)
     await Message.create(
