@@ -52,6 +52,18 @@ async def assert_rollups(*contact_ids: int) -> None:
         assert (None if row.deal_total is None else Decimal(row.deal_total)) == total, contact_id
 
 
+async def add_deal(contact: Contact, amount: str, status: str, currency: str = "USD") -> Deal:
+    return await Deal.create(
+        contact_id=contact.id,
+        account_id=contact.account_id,  # type: ignore[attr-defined]
+        product_name="Plan",
+        amount=Decimal(amount),
+        currency=currency,
+        payment_type="ONE_TIME",
+        status=status,
+    )
+
+
 async def new_contact(account_id: int, name: str, **fields: Any) -> Contact:
     return await Contact.create(account_id=account_id, first_name=name, status="lead", **fields)
 
@@ -99,33 +111,9 @@ async def test_rollups_follow_every_write(acme: Tenant) -> None:
     await assert_rollups(ann.id, bob.id)
 
     # Deals: OPEN and WON add up, LOST does not; a status change or a delete recomputes.
-    open_deal = await Deal.create(
-        contact_id=ann.id,
-        account_id=account.id,
-        product_name="A",
-        amount=Decimal("100.25"),
-        currency="USD",
-        payment_type="ONE_TIME",
-        status="OPEN",
-    )
-    await Deal.create(
-        contact_id=ann.id,
-        account_id=account.id,
-        product_name="B",
-        amount=Decimal("50"),
-        currency="EUR",
-        payment_type="ONE_TIME",
-        status="WON",
-    )
-    await Deal.create(
-        contact_id=ann.id,
-        account_id=account.id,
-        product_name="C",
-        amount=Decimal("1000"),
-        currency="USD",
-        payment_type="ONE_TIME",
-        status="LOST",
-    )
+    open_deal = await add_deal(ann, "100.25", "OPEN")
+    await add_deal(ann, "50", "WON", currency="EUR")
+    await add_deal(ann, "1000", "LOST")
     await assert_rollups(ann.id)
     assert Decimal((await Contact.get(id=ann.id)).deal_total) == Decimal("150.25")
     await Deal.filter(id=open_deal.id).update(status="LOST")
@@ -161,15 +149,7 @@ async def test_rollups_follow_every_write(acme: Tenant) -> None:
 async def test_merging_moves_the_rollups(as_admin: Api, acme: Tenant) -> None:
     account = await Account.get(name=acme.name)
     primary, duplicate = await new_contact(account.id, "Ann"), await new_contact(account.id, "Ann")
-    await Deal.create(
-        contact_id=duplicate.id,
-        account_id=account.id,
-        product_name="A",
-        amount=Decimal("70"),
-        currency="USD",
-        payment_type="ONE_TIME",
-        status="OPEN",
-    )
+    await add_deal(duplicate, "70", "OPEN")
     await Call.create(
         contact_id=duplicate.id, event_name="Call", scheduled_at=NOW, duration_minutes=5, outcome="SPOKE"
     )
@@ -230,15 +210,7 @@ async def test_counts_from_memberships_leave_out_archived_merged_and_other_accou
             fingerprint=f"{index}",
         )
     for contact in (live[1], live[1], archived, merged, theirs):  # two deals for one
-        await Deal.create(
-            contact_id=contact.id,
-            account_id=contact.account_id,
-            product_name="Plan",
-            amount=Decimal("10"),
-            currency="USD",
-            payment_type="ONE_TIME",
-            status="OPEN",
-        )
+        await add_deal(contact, "10", "OPEN")
     await every_contact().filter(id=merged.id).update(merged_into_id=live[0].id)
 
     form_id = global_id_text("Form", form.id)
