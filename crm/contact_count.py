@@ -29,7 +29,9 @@ class ScopedIds(Subquery):
     """The `Subquery` of a membership whose rows all belong to one account's contacts (`rows`
     selects `column`, a contact id). It renders exactly like `Subquery(rows.values(column))`.
     `unique`: a contact has one row at most (a custom field's values, one tag's or one
-    segment's rows); `field_id`: the rows are that custom field's values."""
+    segment's rows); `field_id`: the rows are that custom field's values; `leads`: the rows are
+    an index range, fit to drive an intersection (a JSON containment is a bitmap of heap rows,
+    better probed per contact: bench/filters.py 13, 111 -> 29 ms)."""
 
     def __init__(
         self,
@@ -38,12 +40,14 @@ class ScopedIds(Subquery):
         *,
         unique: bool = False,
         field_id: int | None = None,
+        leads: bool = True,
     ) -> None:
         super().__init__(rows.values(column))
         self.rows = rows
         self.column = column
         self.unique = unique
         self.field_id = field_id
+        self.leads = leads
 
 
 def scoped_sets(condition: Q) -> list[ScopedIds] | None:
@@ -89,7 +93,11 @@ class ScopedCount:
         return rows.filter(~Q(**{f"{column}__in": Subquery(left_out)}))
 
     def _first(self) -> ScopedIds:
-        return next((s for s in self.sets if s.unique), self.sets[0])
+        """The set whose rows the others filter: one row per contact if any (no DISTINCT), an
+        index range rather than a JSON containment; PostgreSQL then probes the others per row
+        by their (field, contact) or (tag, contact) index."""
+        ranked = sorted(self.sets, key=lambda s: (not s.unique, not s.leads))
+        return ranked[0]
 
     def ids(self) -> QuerySet[Any]:
         """The matches' ids (a one-column query; repeated when no set is unique)."""

@@ -179,11 +179,14 @@ def _any_member(parts: list[Q]) -> Q:
     return _any(parts)
 
 
-def _scoped_member_of(query: QuerySet[Any], *, unique: bool = False, field_id: int | None = None) -> Q:
+def _scoped_member_of(
+    query: QuerySet[Any], *, unique: bool = False, field_id: int | None = None, leads: bool = True
+) -> Q:
     """`id IN (…)` of rows that all belong to this account's contacts (its tags, custom fields,
     forms' leads, segments): the count can be taken from them (crm/contact_count.py). `unique`:
-    one row per contact at most; `field_id`: rows of that custom field's values."""
-    return Q(id__in=ScopedIds(query, unique=unique, field_id=field_id))
+    one row per contact at most; `field_id`: rows of that custom field's values; `leads`: an
+    index range (not a JSON containment)."""
+    return Q(id__in=ScopedIds(query, unique=unique, field_id=field_id, leads=leads))
 
 
 def _member_of(query: QuerySet[Any], column: str = "contact_id") -> Q:
@@ -620,9 +623,11 @@ def _multi_select_q(values: QuerySet[Any], ops: Mapping[str, Any]) -> Q:
     (a contact without a value holds none)."""
     parts = []
     if "any" in ops:
-        parts.append(_scoped_member_of(json_array_holds_any(values, ops["any"], "holds_any"), unique=True))
+        holding = json_array_holds_any(values, ops["any"], "holds_any")
+        parts.append(_scoped_member_of(holding, unique=True, leads=False))
     for index, option in enumerate(ops.get("all", ())):
-        parts.append(_scoped_member_of(json_array_holds_any(values, [option], f"holds_{index}"), unique=True))
+        holding = json_array_holds_any(values, [option], f"holds_{index}")
+        parts.append(_scoped_member_of(holding, unique=True, leads=False))
     if "none" in ops:
         parts.append(_not_member_of(json_array_holds_any(values, ops["none"], "holds_none")))
     return _all(parts)
