@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
@@ -111,6 +111,27 @@ class ScopedCount:
             return await rows.count()
         found = await rows.annotate(matches=Count(first.column, distinct=True)).values("matches")
         return int(found[0]["matches"]) if found else 0
+
+    @property
+    def once_each(self) -> bool:
+        """Whether the matches' rows hold each contact once (some set is unique)."""
+        return self._first().unique
+
+    async def newest_counted(self, size: int) -> tuple[list[int], int]:
+        """The `size` newest matches' ids (highest first) and the number of all matches, in one
+        statement (`COUNT(*) OVER ()` is taken before the LIMIT): the first page of a list
+        newest first with its totalCount, for one pass over the memberships instead of one for
+        the count and another for the page (bench/filters.py 13). Only when `once_each`."""
+        first = self._first()
+        assert first.unique, "a set with a row per contact"
+        found = (
+            await self.rows(first)
+            .annotate(matches=RawSQL("COUNT(*) OVER ()"))
+            .order_by(f"-{first.column}")
+            .limit(size)
+            .values_list(first.column, "matches")
+        )
+        return [row[0] for row in found], (int(found[0][1]) if found else 0)
 
     def field_values(self, field_id: int) -> ScopedIds | None:
         """The set of this custom field's values, if the filter has one."""

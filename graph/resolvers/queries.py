@@ -191,6 +191,18 @@ class CoreQueries:
                     and dialect() == "postgres"
                 ):
                     rows = await _searched_rows(base, account_id, before, size)
+                elif (
+                    found.scoped is not None
+                    and before is None
+                    and found.scoped.once_each
+                    and selects(info, "totalCount")
+                ):
+                    # The first page and the count in one pass over the filter's memberships.
+                    ids, count = await found.scoped.newest_counted(size + 1)
+                    by_id = {
+                        row["id"]: row for row in await ContactModel.filter(id__in=ids).values(*CONTACT_READ)
+                    }
+                    rows = [by_id[i] for i in ids if i in by_id]
                 else:
                     page_rows = base.filter(id__lt=before) if before is not None else base
                     rows = await page_rows.order_by("-id").limit(size + 1).values(*CONTACT_READ)
