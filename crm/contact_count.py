@@ -124,14 +124,19 @@ class ScopedCount:
         the count and another for the page (bench/filters.py 13). Only when `once_each`."""
         first = self._first()
         assert first.unique, "a set with a row per contact"
+        table = first.rows.model._meta.db_table
         found = (
             await self.rows(first)
-            .annotate(matches=RawSQL("COUNT(*) OVER ()"))
-            .order_by(f"-{first.column}")
+            # Ordered by `contact_id + 0`, not the column: ordered by the column, PostgreSQL
+            # walked a (field, contact) index backwards through every value of the field to
+            # skip the sort (bench/filters.py 11: 164 ms instead of 69); all the matches are
+            # counted anyway, so sorting them is the cheap part.
+            .annotate(matches=RawSQL("COUNT(*) OVER ()"), newest=RawSQL(f'"{table}"."{first.column}" + 0'))
+            .order_by("-newest")
             .limit(size)
-            .values_list(first.column, "matches")
+            .values(first.column, "matches")
         )
-        return [row[0] for row in found], (int(found[0][1]) if found else 0)
+        return [row[first.column] for row in found], (int(found[0]["matches"]) if found else 0)
 
     def field_values(self, field_id: int) -> ScopedIds | None:
         """The set of this custom field's values, if the filter has one."""
