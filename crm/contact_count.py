@@ -53,7 +53,8 @@ class ScopedIds(Subquery):
 def scoped_sets(condition: Q) -> list[ScopedIds] | None:
     """The memberships whose intersection `condition` is, when it is nothing but an AND of
     `id IN (<ScopedIds>)`; None for any other condition."""
-    if condition._is_negated or (condition.join_type != Q.AND and len(condition.children) > 1):
+    parts = len(condition.children) + len(condition.filters)
+    if condition._is_negated or (condition.join_type != Q.AND and parts > 1):
         return None
     found: list[ScopedIds] = []
     for key, value in condition.filters.items():
