@@ -25,7 +25,7 @@ Semantics a client relies on (the README says the same):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import reduce
@@ -579,8 +579,10 @@ class Matches:
     crm/contact_count.py; `COUNT(*)` over the contacts otherwise)."""
 
     contacts: QuerySet[Contact]
-    count: Callable[[], Awaitable[int]]
     scoped: ScopedCount | None = None  # the filter's memberships, when they alone make the matches
+
+    async def count(self) -> int:
+        return await (self.scoped or self.contacts.count)()
 
 
 async def matches(
@@ -604,7 +606,7 @@ async def matches(
         contacts = contacts.filter(condition)
         if searched is None:
             counted = scoped_count(account_id, condition, archived)
-    return Matches(contacts, counted or contacts.count, counted)
+    return Matches(contacts, counted)
 
 
 async def matching_contacts(

@@ -20,7 +20,7 @@ from tortoise.exceptions import ConfigurationError
 from tortoise.migrations.api import migrate
 from tortoise.transactions import in_transaction
 
-from crm import regions
+from crm import contact_sql, regions
 
 log = logging.getLogger("dossier.db")
 
@@ -88,8 +88,9 @@ async def custom_plans() -> AsyncIterator[None]:
     plan that guesses the values: for a contacts-table filter a range guessed as 0.5% of the
     rows turned a 1 ms page into 145 ms (bench/filters.py 16 at 1M). Only around the table's
     filtered reads: planning every statement again cost the card 4 ms (bench/card.py).
-    The block is a transaction (SET LOCAL) on one connection: BEGIN, SET and COMMIT, 0.2 ms."""
-    if str(Tortoise.get_connection("default").capabilities.dialect) != "postgres":
+    The block is a transaction (SET LOCAL) on one connection: BEGIN, SET and COMMIT, three
+    round trips more."""
+    if not contact_sql.is_postgres():
         yield
         return
     async with in_transaction() as conn:

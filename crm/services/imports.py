@@ -36,8 +36,9 @@ import os
 import secrets
 import tempfile
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -335,15 +336,8 @@ async def _step(job: BackgroundJob, conn: BaseDBAsyncClient, size: int) -> jobs.
         finished=batch.at_end,
         # The uploaded file is read to its end: once that is committed nothing needs it again (a
         # cancelled or failed import's file is left to `dossier storage sweep`).
-        after_commit=_forget_upload(params["key"]) if batch.at_end else None,
+        after_commit=partial(storage.current().delete, params["key"]) if batch.at_end else None,
     )
-
-
-def _forget_upload(key: str) -> Callable[[], Awaitable[None]]:
-    async def forget() -> None:
-        await storage.current().delete(key)
-
-    return forget
 
 
 async def _report(job: BackgroundJob, conn: BaseDBAsyncClient) -> None:

@@ -12,7 +12,7 @@ from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 
 from crm.actor import Role
-from crm.contact_filters import matches
+from crm.contact_filters import Matches, matches
 from crm.contact_order import ordered_page
 from crm.db import custom_plans
 from crm.errors import BadInput, Forbidden, NotFound
@@ -129,6 +129,24 @@ async def _searched_rows(
     return [*rows, *await older.values(*CONTACT_READ)]
 
 
+async def _newest_rows(
+    found: Matches, account_id: int, searched: bool, before: int | None, size: int, counted: bool
+) -> tuple[list[Any], int | None]:
+    """Up to size + 1 matches newest first, and their count when `counted` and it came with them.
+    `searched`: a search without a filter (PostgreSQL reads it as _searched_rows says). A filter
+    of memberships with a row per contact reads its first page and its count in one pass over
+    them (crm/contact_count.py)."""
+    scoped = found.scoped
+    if searched and dialect() == "postgres":
+        return await _searched_rows(found.contacts, account_id, before, size), None
+    if counted and scoped is not None and before is None and scoped.once_each:
+        ids, count = await scoped.newest_counted(size + 1)
+        by_id = {row["id"]: row for row in await ContactModel.filter(id__in=ids).values(*CONTACT_READ)}
+        return [by_id[i] for i in ids if i in by_id], count
+    page = found.contacts.filter(id__lt=before) if before is not None else found.contacts
+    return await page.order_by("-id").limit(size + 1).values(*CONTACT_READ), None
+
+
 async def _known_count(count: int) -> int:
     return count
 
@@ -171,45 +189,27 @@ class CoreQueries:
         count: int | None = None
         # A filtered or sorted table is planned for its values, and counted in the same block
         # when asked for its totalCount (crm/db.custom_plans).
-        async with custom_plans() if spec or order_by else nullcontext():
+        planned = bool(spec or order_by)
+        async with custom_plans() if planned else nullcontext():
             found = await matches(account_id, spec, archived=archived, search=search)
-            base = found.contacts
+            wants_count = planned and selects(info, "totalCount")
             if order_by:
                 position = decode_order_cursor(after) if after else None
                 page = await ordered_page(
-                    account_id, base, order_to_domain(order_by), size, position, CONTACT_READ, found.scoped
-                )
+                    account_id, found.contacts, order_to_domain(order_by), size, position, CONTACT_READ,
+                    found.scoped,
+                )  # fmt: skip
                 rows, more = page.rows, page.more
                 count = page.count  # counted to choose the sort's plan: not again
                 cursors = [encode_order_cursor(p) for p in page.positions]
             else:
                 before = decode_cursor(after, CONTACT_CURSOR) if after else None
-                if (
-                    search is not None
-                    and search_condition(search) is not None
-                    and not spec
-                    and dialect() == "postgres"
-                ):
-                    rows = await _searched_rows(base, account_id, before, size)
-                elif (
-                    found.scoped is not None
-                    and before is None
-                    and found.scoped.once_each
-                    and selects(info, "totalCount")
-                ):
-                    # The first page and the count in one pass over the filter's memberships.
-                    ids, count = await found.scoped.newest_counted(size + 1)
-                    by_id = {
-                        row["id"]: row for row in await ContactModel.filter(id__in=ids).values(*CONTACT_READ)
-                    }
-                    rows = [by_id[i] for i in ids if i in by_id]
-                else:
-                    page_rows = base.filter(id__lt=before) if before is not None else base
-                    rows = await page_rows.order_by("-id").limit(size + 1).values(*CONTACT_READ)
+                searched = search is not None and search_condition(search) is not None and not spec
+                rows, count = await _newest_rows(found, account_id, searched, before, size, wants_count)
                 more = len(rows) > size
                 rows = rows[:size]
                 cursors = [encode_cursor(CONTACT_CURSOR, r["id"]) for r in rows]
-            if count is None and (spec or order_by) and selects(info, "totalCount"):
+            if count is None and wants_count:
                 count = await found.count()
         edges = [
             ContactEdge(cursor=cursor, node=Contact.from_row(r))
