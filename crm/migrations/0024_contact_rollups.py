@@ -64,12 +64,11 @@ COLUMN = {"last_interaction": "last_interaction_at", "deal_total": "deal_total"}
 CONTACT_ID = '"contact"."id"'  # SQLite: the contact row being updated
 
 
-def _pg_value(rollup: str, contact: str) -> str:
-    return (LAST_INTERACTION if rollup == "last_interaction" else DEAL_TOTAL_PG).format(id=contact)
-
-
-def _sqlite_value(rollup: str, contact: str) -> str:
-    return (LAST_INTERACTION if rollup == "last_interaction" else DEAL_TOTAL_SQLITE).format(id=contact)
+def _value(rollup: str, contact: str, postgres: bool) -> str:
+    """The roll-up's SQL value for the contact whose id is the expression `contact`."""
+    if rollup == "last_interaction":
+        return LAST_INTERACTION.format(id=contact)
+    return (DEAL_TOTAL_PG if postgres else DEAL_TOTAL_SQLITE).format(id=contact)
 
 
 def _pg_statements() -> list[str]:
@@ -78,7 +77,7 @@ def _pg_statements() -> list[str]:
         found.append(
             f"CREATE OR REPLACE FUNCTION dossier_refresh_{rollup}(ids integer[]) RETURNS void"
             f' LANGUAGE sql AS $$ UPDATE "contact" c SET "{column}" = r.v'
-            f" FROM (SELECT i.id, {_pg_value(rollup, 'i.id')} AS v FROM unnest(ids) AS i(id)) r"
+            f" FROM (SELECT i.id, {_value(rollup, 'i.id', True)} AS v FROM unnest(ids) AS i(id)) r"
             f' WHERE c."id" = r.id AND c."{column}" IS DISTINCT FROM r.v $$'
         )
     for table, rollup, columns, counted in SOURCES:
@@ -118,7 +117,7 @@ def _sqlite_statements() -> list[str]:
     found = []
     for table, rollup, columns, counted in SOURCES:
         column = COLUMN[rollup]
-        value = _sqlite_value(rollup, CONTACT_ID)
+        value = _value(rollup, CONTACT_ID, False)
         update = f'UPDATE "contact" SET "{column}" = {value} WHERE "id"'
         when = re.sub(r'"(\w+)"', r'NEW."\1"', counted)  # the inserted row's columns
         of = ", ".join(f'"{c}"' for c in columns)
@@ -169,7 +168,7 @@ async def add_rollups(apps, schema_editor) -> None:
         await _run(schema_editor, "ANALYZE contact")
     else:
         values = ", ".join(
-            f'"{column}" = {_sqlite_value(rollup, CONTACT_ID)}' for rollup, column in COLUMN.items()
+            f'"{column}" = {_value(rollup, CONTACT_ID, False)}' for rollup, column in COLUMN.items()
         )
         await _run(schema_editor, f'UPDATE "contact" SET {values}')
 
