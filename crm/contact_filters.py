@@ -36,7 +36,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from crm.clock import utcnow
-from crm.contact_count import ScopedCount, ScopedIds, scoped_count
+from crm.contact_count import ScopedCount, ScopedIds, any_of, count_parts, disjoint_parts, scoped_count
 from crm.contact_filter_shape import (  # validate_shape and visible_filter_count are this module's API too
     BOOLEAN_FIELDS,
     CHOICE_FIELDS,
@@ -495,7 +495,8 @@ def _choice_q(column: str, clause: Mapping[str, Any]) -> Q:
 def _owner_q(columns: tuple[str, ...], clause: Mapping[str, Any]) -> Q:
     parts = []
     if "in" in clause:
-        parts.append(_any([_present(c) & Q(**{f"{c}__in": clause["in"]}) for c in columns]))
+        # Counted as disjoint parts, an index-only count each (crm/contact_count.DisjointAny).
+        parts.append(any_of([_present(c) & Q(**{f"{c}__in": clause["in"]}) for c in columns]))
     if "isNull" in clause:
         everyone_null = _all([Q(**{f"{c}__isnull": True}) for c in columns])
         parts.append(everyone_null if clause["isNull"] else ~everyone_null)
@@ -575,14 +576,20 @@ async def compile_filter(account_id: int, spec: Mapping[str, Any] | None) -> Q:
 
 @dataclass(frozen=True)
 class Matches:
-    """A filter's contacts, and how to count them (from its memberships when it can: see
-    crm/contact_count.py; `COUNT(*)` over the contacts otherwise)."""
+    """A filter's contacts, and how to count them: from its memberships when it can (see
+    crm/contact_count.py), as disjoint parts that add up when it holds an OR split that way,
+    `COUNT(*)` over the contacts otherwise."""
 
     contacts: QuerySet[Contact]
     scoped: ScopedCount | None = None  # the filter's memberships, when they alone make the matches
+    parts: tuple[QuerySet[Contact], ...] = ()  # disjoint parts of the matches, when split
 
     async def count(self) -> int:
-        return await (self.scoped or self.contacts.count)()
+        if self.scoped is not None:
+            return await self.scoped()
+        if self.parts:
+            return await count_parts(self.parts)
+        return await self.contacts.count()
 
 
 async def matches(
@@ -600,13 +607,13 @@ async def matches(
     searched = search_condition(search) if search is not None else None
     if searched is not None:
         contacts = contacts.filter(searched)
-    counted = None
-    if spec:
-        condition = await compile_filter(account_id, spec)
-        contacts = contacts.filter(condition)
-        if searched is None:
-            counted = scoped_count(account_id, condition, archived)
-    return Matches(contacts, counted)
+    if not spec:
+        return Matches(contacts)
+    condition = await compile_filter(account_id, spec)
+    counted = scoped_count(account_id, condition, archived) if searched is None else None
+    split = disjoint_parts(condition) if counted is None else None
+    parts = tuple(contacts.filter(part) for part in split or ())
+    return Matches(contacts.filter(condition), counted, parts)
 
 
 async def matching_contacts(

@@ -242,6 +242,12 @@ def corpus(s: dict[str, Any]) -> list[dict[str, Any]]:
         {"convertedAt": {"isNull": False}},
         {"setterOwner": {"in": [u0]}},
         {"owner": {"in": [u1]}},
+        # Counted as disjoint parts (setter; closer not setter; assigned neither): u0 is often
+        # in two or three of a contact's owner columns, and each such contact counts once.
+        {"owner": {"in": [u0]}, "status": {"in": ["lead", "contacted"]}},
+        {"owner": {"in": [u0, u1]}, "okToSms": {"eq": True}},
+        {"not": {"owner": {"in": [u0]}}},
+        {"or": [{"owner": {"in": [u1]}}, {"status": {"in": ["lost"]}}]},
         {"owner": {"isNull": True}},
         {"closerOwner": {"isNull": False}, "assignedTo": {"isNull": True}},
         {"tags": {"any": ["vip", "HOT"]}},

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from crm.contact_count import scoped_count
+from crm.contact_count import disjoint_parts, scoped_count
 from crm.contact_filters import filter_compiler
 from crm.models import (
     Account,
@@ -65,7 +65,7 @@ async def add_deal(contact: Contact, amount: str, status: str, currency: str = "
 
 
 async def new_contact(account_id: int, name: str, **fields: Any) -> Contact:
-    return await Contact.create(account_id=account_id, first_name=name, status="lead", **fields)
+    return await Contact.create(account_id=account_id, first_name=name, **{"status": "lead", **fields})
 
 
 async def test_rollups_follow_every_write(acme: Tenant) -> None:
@@ -245,3 +245,58 @@ async def test_counts_from_memberships_leave_out_archived_merged_and_other_accou
                    {"tags": {"none": ["VIP"]}},
                    {"or": [{"tags": {"any": ["VIP"]}}, {"city": {"eq": "Paris"}}]}):  # fmt: skip
         assert scoped_count(account.id, await compiler.compile(domain), False) is None, domain
+
+
+async def test_owner_filter_counted_in_disjoint_parts_counts_each_contact_once(
+    as_admin: Api, acme: Tenant
+) -> None:
+    """`owner: {in: [...]}` is counted as three parts that add up (crm/contact_count.DisjointAny:
+    setter; closer, not setter; assigned, neither): a contact a rep owns in two or three roles
+    is one match, a contact with no owner at all or with null owner columns is none, and the
+    split stays out of `not` and `or`."""
+    account = await Account.get(name=acme.name)
+    rep, other = acme.user_ids["rep"], acme.user_ids["manager"]
+    cases = [  # (setter, closer, assigned, status)
+        (rep, rep, rep, "lead"),  # all three roles: once
+        (rep, None, rep, "lead"),
+        (None, rep, None, "lead"),
+        (other, rep, rep, "lead"),
+        (other, None, rep, "lead"),
+        (other, other, None, "lead"),  # not the rep's
+        (None, None, None, "lead"),
+        (rep, rep, None, "customer"),  # the rep's, another status
+    ]
+    made = [
+        await new_contact(
+            account.id, f"C{i}", setter_owner_id=s, closer_owner_id=c, assigned_to_id=a, status=status
+        )
+        for i, (s, c, a, status) in enumerate(cases)
+    ]
+    await new_contact(account.id, "Archived", setter_owner_id=rep, archived_at=NOW)
+    rep_id = global_id_text("User", rep)
+    compiler = await filter_compiler(account.id)
+    checks = [
+        ({"owner": {"in": [rep_id]}}, {0, 1, 2, 3, 4, 7}, True),
+        ({"owner": {"in": [rep_id]}, "status": {"in": ["lead"]}}, {0, 1, 2, 3, 4}, True),
+        ({"owner": {"in": [rep_id, global_id_text("User", other)]}}, {0, 1, 2, 3, 4, 5, 7}, True),
+        ({"not": {"owner": {"in": [rep_id]}}}, {5, 6}, False),
+        ({"or": [{"owner": {"in": [rep_id]}}, {"firstName": {"eq": "C6"}}]}, {0, 1, 2, 3, 4, 6, 7}, False),
+    ]
+    for spec, want, split in checks:
+        domain = json_ids_to_ints(spec, {rep_id: rep, global_id_text("User", other): other})
+        parts = disjoint_parts(await compiler.compile(domain))
+        assert (parts is not None and len(parts) == 3) is split, spec
+        page = (await as_admin.data(TABLE, {"f": spec}))["contacts"]
+        assert {e["node"]["id"] for e in page["edges"]} == {
+            global_id_text("Contact", made[i].id) for i in want
+        }, spec
+        assert page["totalCount"] == len(want), spec
+
+
+def json_ids_to_ints(spec: Any, ids: dict[str, int]) -> Any:
+    """The filter's domain form: the client's global user ids as database ints."""
+    if isinstance(spec, dict):
+        return {k: json_ids_to_ints(v, ids) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [json_ids_to_ints(v, ids) for v in spec]
+    return ids.get(spec, spec)
