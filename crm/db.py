@@ -20,7 +20,7 @@ from tortoise.exceptions import ConfigurationError
 from tortoise.migrations.api import migrate
 from tortoise.transactions import in_transaction
 
-from crm import contact_sql, regions
+from crm import contact_sql, migration_cache, regions
 
 log = logging.getLogger("dossier.db")
 
@@ -243,11 +243,16 @@ async def postgres_problem(database_url: str, timeout: float = CONNECT_TIMEOUT) 
 async def migrate_database(
     database_url: str, *, sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
 ) -> None:
-    """Bring a new or old database up to the latest committed migration."""
+    """Bring a new or old database up to the latest committed migration. A new SQLite file
+    starts as a copy of an empty database the same migrations made (crm/migration_cache.py)."""
+    new_file = migration_cache.new_sqlite_file(database_url)
+    copied = new_file is not None and migration_cache.start_from_template(new_file)
     try:
         await migrate(config=tortoise_config(database_url, sqlite_busy_timeout=sqlite_busy_timeout))
     finally:
         await Tortoise.close_connections()
+    if new_file is not None and not copied:
+        migration_cache.keep_as_template(new_file)
 
 
 async def open_database(
