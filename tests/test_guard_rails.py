@@ -148,7 +148,10 @@ async def test_introspection_is_on_by_default(as_admin: Api, acme: Tenant) -> No
 async def _get_page(settings: Settings, **kwargs: object) -> httpx.Response:
     app = create_app(settings, **kwargs)  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app)
-    async with LifespanManager(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    # The fixtures' generous start-up timeout (asgi-lifespan's default is 5 s): a start-up on a
+    # loaded CI machine took 6.9 s once.
+    lifespan = LifespanManager(app, startup_timeout=30, shutdown_timeout=30)
+    async with lifespan, httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         return await client.get("/graphql", headers={"Accept": "text/html"})
 
 
