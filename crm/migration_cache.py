@@ -8,6 +8,11 @@ kept in a cache folder, named by a digest of those, and every later new SQLite d
 copy of it; `migrate` then finds nothing to do (~10 ms). `dossier serve` on a new file, the CLI
 and each test that creates a database are the ones that wait less.
 
+The digest covers what the empty database's schema is made of: the migration files (their DDL
+is written out in them; the only code they import from the project, 0001's
+`default_statuses`, is a Python-side default, not DDL), tortoise (which turns operations into
+DDL) and SQLite. A migration that builds DDL from code elsewhere must add that code here.
+
 The folder is `DOSSIER_MIGRATION_CACHE` (`off` turns the cache off), else
 `$XDG_CACHE_HOME/dossier`, else `~/.cache/dossier`. A cache that cannot be read or written is
 skipped: the database is migrated as without it. PostgreSQL databases are always migrated.
