@@ -94,9 +94,13 @@ def start_from_template(path: Path) -> bool:
         try:
             shutil.copyfile(template, staging)
             with sqlite3.connect(staging) as db:
+                # In the shape this tortoise wrote them (versions differ: "T" or " " between
+                # date and time).
+                sample = db.execute("SELECT applied_at FROM tortoise_migrations LIMIT 1").fetchone()
+                sep = "T" if sample is not None and "T" in str(sample[0]) else " "
                 db.execute(
                     "UPDATE tortoise_migrations SET applied_at = ?",
-                    (datetime.now(UTC).isoformat(sep=" "),),
+                    (datetime.now(UTC).isoformat(sep=sep),),
                 )
             db.close()
             os.replace(staging, path)

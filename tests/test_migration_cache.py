@@ -5,6 +5,7 @@ cannot be used must never stop a migration."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,10 @@ async def test_a_new_database_is_a_copy_of_the_first_one_migrated(
     assert schema(second) == schema(first)
     migrations = sorted(p.stem for p in migration_cache.MIGRATIONS.glob("0*.py"))
     assert [name for _, name, _ in applied(second)] == migrations
-    assert all(at > applied(first)[-1][2] for _, _, at in applied(second))
+    made = datetime.fromisoformat(applied(first)[-1][2])
+    assert all(datetime.fromisoformat(at) > made for _, _, at in applied(second))
+    # Written in the shape tortoise wrote the template's ("T" or " " between date and time).
+    assert {("T" in at) for _, _, at in applied(second)} == {"T" in applied(first)[0][2]}
 
     # A file that already holds a database is never replaced by the copy.
     with sqlite3.connect(second) as db:
