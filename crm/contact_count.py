@@ -56,22 +56,30 @@ class ScopedIds(Subquery):
         self.leads = leads
 
 
+def _conjuncts(condition: Q) -> list[Q]:
+    """The conditions whose AND `condition` is (itself when it is anything else)."""
+    parts = len(condition.children) + len(condition.filters)
+    if (
+        isinstance(condition, DisjointAny)
+        or condition._is_negated
+        or (condition.join_type != Q.AND and parts > 1)
+    ):
+        return [condition]
+    found = [Q(**{key: value}) for key, value in condition.filters.items()]
+    for child in condition.children:
+        found.extend(_conjuncts(child))
+    return found
+
+
 def scoped_sets(condition: Q) -> list[ScopedIds] | None:
     """The memberships whose intersection `condition` is, when it is nothing but an AND of
     `id IN (<ScopedIds>)`; None for any other condition."""
-    parts = len(condition.children) + len(condition.filters)
-    if condition._is_negated or (condition.join_type != Q.AND and parts > 1):
-        return None
     found: list[ScopedIds] = []
-    for key, value in condition.filters.items():
-        if key != "id__in" or not isinstance(value, ScopedIds):
+    for part in _conjuncts(condition):
+        value = part.filters.get("id__in")
+        if part._is_negated or part.children or len(part.filters) != 1 or not isinstance(value, ScopedIds):
             return None
         found.append(value)
-    for child in condition.children:
-        inner = scoped_sets(child)
-        if inner is None:
-            return None
-        found.extend(inner)
     return found
 
 
@@ -172,28 +180,12 @@ class DisjointAny(Q):
 
     def __init__(self, branches: list[Q]) -> None:
         super().__init__(*branches, join_type=Q.OR)
-        self.branches = branches
 
     def parts(self) -> list[Q]:
         return [
-            reduce(and_, [branch, *(~earlier for earlier in self.branches[:index])])
-            for index, branch in enumerate(self.branches)
+            reduce(and_, [branch, *(~earlier for earlier in self.children[:index])])
+            for index, branch in enumerate(self.children)
         ]
-
-
-def _conjuncts(condition: Q) -> list[Q]:
-    """The conditions whose AND `condition` is (itself when it is anything else)."""
-    parts = len(condition.children) + len(condition.filters)
-    if (
-        isinstance(condition, DisjointAny)
-        or condition._is_negated
-        or (condition.join_type != Q.AND and parts > 1)
-    ):
-        return [condition]
-    found = [Q(**{key: value}) for key, value in condition.filters.items()]
-    for child in condition.children:
-        found.extend(_conjuncts(child))
-    return found
 
 
 def disjoint_parts(condition: Q) -> list[Q] | None:

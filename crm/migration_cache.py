@@ -25,7 +25,7 @@ import logging
 import os
 import shutil
 import sqlite3
-import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -81,32 +81,44 @@ def _template() -> Path | None:
     return None if folder is None else folder / f"{PREFIX}{digest()}.db"
 
 
+def _staged(target: Path, staging: Path, write: Callable[[Path], None]) -> None:
+    """`write(staging)`, then rename it onto `target`: a reader sees no file or a whole one."""
+    try:
+        write(staging)
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _copy_recorded_now(template: Path, staging: Path) -> None:
+    # copyfile creates the file as SQLite would (the umask's permissions).
+    shutil.copyfile(template, staging)
+    with sqlite3.connect(staging) as db:
+        # In the shape this tortoise wrote them (versions differ: "T" or " " between date and time).
+        sample = db.execute("SELECT applied_at FROM tortoise_migrations LIMIT 1").fetchone()
+        sep = "T" if sample is not None and "T" in str(sample[0]) else " "
+        db.execute("UPDATE tortoise_migrations SET applied_at = ?", (datetime.now(UTC).isoformat(sep=sep),))
+    db.close()
+
+
+def _backup(source_path: Path, staging: Path) -> None:
+    # The backup API copies a consistent database whatever its journal (a WAL file is part of
+    # the database until a checkpoint; a file copy could miss it).
+    with sqlite3.connect(source_path) as source, sqlite3.connect(staging) as copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+
+
 def start_from_template(path: Path) -> bool:
     """Make `path` (a new SQLite file) a copy of the cached empty database, if there is one,
     with its migrations recorded as applied now. False when there is none to copy."""
     template = _template()
     if template is None or not template.is_file() or not path.parent.is_dir():
         return False
-    # Staged beside the file and renamed into place, so the file is either absent or whole;
-    # copyfile creates it as SQLite would (the umask's permissions).
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        try:
-            shutil.copyfile(template, staging)
-            with sqlite3.connect(staging) as db:
-                # In the shape this tortoise wrote them (versions differ: "T" or " " between
-                # date and time).
-                sample = db.execute("SELECT applied_at FROM tortoise_migrations LIMIT 1").fetchone()
-                sep = "T" if sample is not None and "T" in str(sample[0]) else " "
-                db.execute(
-                    "UPDATE tortoise_migrations SET applied_at = ?",
-                    (datetime.now(UTC).isoformat(sep=sep),),
-                )
-            db.close()
-            os.replace(staging, path)
-        finally:
-            if os.path.exists(staging):
-                os.remove(staging)
+        _staged(path, staging, lambda staged: _copy_recorded_now(template, staged))
     except (OSError, sqlite3.Error) as exc:
         log.debug("migration cache not used (%s): migrating %s", exc, path)
         return False
@@ -121,19 +133,8 @@ def keep_as_template(path: Path) -> None:
         return
     try:
         template.parent.mkdir(parents=True, exist_ok=True)
-        fd, staging = tempfile.mkstemp(dir=template.parent, prefix=".new-", suffix=".db")
-        os.close(fd)
-        try:
-            # The backup API copies a consistent database whatever its journal (a WAL file is
-            # part of the database until a checkpoint; a file copy could miss it).
-            with sqlite3.connect(path) as source, sqlite3.connect(staging) as copy:
-                source.backup(copy)
-            source.close()
-            copy.close()
-            os.replace(staging, template)  # atomic: a reader sees the old file or the whole new one
-        finally:
-            if os.path.exists(staging):
-                os.remove(staging)
+        staging = template.with_name(f".{template.name}.{os.getpid()}.tmp")
+        _staged(template, staging, lambda staged: _backup(path, staged))
         for stale in template.parent.glob(f"{PREFIX}*.db"):
             if stale != template:
                 stale.unlink(missing_ok=True)
