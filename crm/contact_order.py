@@ -273,6 +273,13 @@ def _cursor_value(key: SortKey, value: Any) -> Any:
     return value
 
 
+def counted_first(keys: Sequence[SortKey]) -> bool:
+    """Whether a page in this order counts the matches before it reads them: a custom field's
+    page is read per match or from the field's values depending on how many there are
+    (PER_MATCH_MAX; PostgreSQL)."""
+    return is_postgres() and len(keys) == 1 and keys[0].field_id is not None
+
+
 async def ordered_page(
     account_id: int,
     contacts: QuerySet[Contact],
@@ -281,11 +288,16 @@ async def ordered_page(
     after: Position | None,
     columns: Sequence[str],
     scoped: ScopedCount | None = None,
+    *,
+    keys: list[SortKey] | None = None,
+    matched: int | None = None,
 ) -> Page:
     """One page of `contacts` in `order` (default: newest first), `size` rows after `after`.
     `scoped`: the filter's memberships, when they alone make the matches (crm/contact_count.py):
-    a custom field's page and the count are then read from them, not from contact rows."""
-    keys = await sort_keys(account_id, order)
+    a custom field's page and the count are then read from them, not from contact rows.
+    `keys`: `sort_keys(account_id, order)` when the caller has them; `matched`: the number of
+    matches when the caller counted them (see `counted_first`)."""
+    keys = await sort_keys(account_id, order) if keys is None else keys
     name = signature(order)
     if after is not None and after.signature != name:
         raise BadInput(
@@ -309,9 +321,10 @@ async def ordered_page(
     # by "is it null" first: each part is then ordered by what an index on the column holds
     # (PostgreSQL walks the index, not a sort of every match).
     rows: list[dict[str, Any]] = []
-    matched = None
-    if postgres and first.field_id is not None and not rest:
-        matched = await (scoped or contacts.count)()
+    by_count = counted_first(keys)
+    if by_count:
+        if matched is None:
+            matched = await (scoped or contacts.count)()
         if matched <= PER_MATCH_MAX:
             first = replace(first, present=None)  # the value per match, tested for null
     # A custom field's value read per match (few matches), ascending: its first page in one
@@ -331,7 +344,7 @@ async def ordered_page(
         rows = await _first_page_nulls_last(contacts, first, size)
     elif after is None or after.values[0] is not None or not first.nullable:
         present = replace(first, nullable=False)
-        if matched is not None and first.present is not None:
+        if by_count and first.present is not None:
             rows = await _custom_values_page(contacts, first, size, after, scoped)
         else:
             query = ordered(contacts, [present, *rest], id_descending)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import nullcontext
 from functools import partial
 from typing import Annotated, Any
@@ -13,7 +14,7 @@ from tortoise.queryset import QuerySet
 
 from crm.actor import Role
 from crm.contact_filters import Matches, matches
-from crm.contact_order import ordered_page
+from crm.contact_order import counted_first, ordered_page, sort_keys
 from crm.db import custom_plans
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.models import Account as AccountModel
@@ -139,12 +140,36 @@ async def _newest_rows(
     scoped = found.scoped
     if searched and dialect() == "postgres":
         return await _searched_rows(found.contacts, account_id, before, size), None
-    if counted and scoped is not None and before is None and scoped.once_each:
+    if counted and scoped is not None and _page_counts(found, None, searched, before):
         ids, count = await scoped.newest_counted(size + 1)
         by_id = {row["id"]: row for row in await ContactModel.filter(id__in=ids).values(*CONTACT_READ)}
         return [by_id[i] for i in ids if i in by_id], count
     page = found.contacts.filter(id__lt=before) if before is not None else found.contacts
     return await page.order_by("-id").limit(size + 1).values(*CONTACT_READ), None
+
+
+def _page_counts(found: Matches, order: Any, searched: bool, before: int | None) -> bool:
+    """Whether `_newest_rows` reads the count with the page (see there)."""
+    scoped = found.scoped
+    return (
+        not order
+        and not (searched and dialect() == "postgres")
+        and scoped is not None
+        and before is None
+        and scoped.once_each
+    )
+
+
+def _discard(task: asyncio.Task[Any]) -> None:
+    """Retrieve an abandoned task's outcome, so asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def _planned_count(found: Matches) -> int:
+    """The matches' count, planned for its values (crm/db.custom_plans)."""
+    async with custom_plans():
+        return await found.count()
 
 
 async def _known_count(count: int) -> int:
@@ -186,31 +211,52 @@ class CoreQueries:
         if search is not None and len(search) > MAX_SEARCH_LENGTH:
             raise BadInput(f"search is limited to {MAX_SEARCH_LENGTH} characters", field="search")
         spec = filter_to_domain(filter)
-        count: int | None = None
-        # A filtered or sorted table is planned for its values, and counted in the same block
-        # when asked for its totalCount (crm/db.custom_plans).
+        found = await matches(account_id, spec, archived=archived, search=search)
+        # A filtered or sorted table is planned for its values (crm/db.custom_plans), and
+        # counted when asked for its totalCount.
         planned = bool(spec or order_by)
-        async with custom_plans() if planned else nullcontext():
-            found = await matches(account_id, spec, archived=archived, search=search)
-            wants_count = planned and selects(info, "totalCount")
-            if order_by:
-                position = decode_order_cursor(after) if after else None
-                page = await ordered_page(
-                    account_id, found.contacts, order_to_domain(order_by), size, position, CONTACT_READ,
-                    found.scoped,
-                )  # fmt: skip
-                rows, more = page.rows, page.more
-                count = page.count  # counted to choose the sort's plan: not again
-                cursors = [encode_order_cursor(p) for p in page.positions]
-            else:
-                before = decode_cursor(after, CONTACT_CURSOR) if after else None
-                searched = search is not None and search_condition(search) is not None and not spec
-                rows, count = await _newest_rows(found, account_id, searched, before, size, wants_count)
-                more = len(rows) > size
-                rows = rows[:size]
-                cursors = [encode_cursor(CONTACT_CURSOR, r["id"]) for r in rows]
-            if count is None and wants_count:
-                count = await found.count()
+        wants_count = planned and selects(info, "totalCount")
+        order = order_to_domain(order_by) if order_by else None
+        keys = await sort_keys(account_id, order) if order else None
+        searched = search is not None and search_condition(search) is not None and not spec
+        before = decode_cursor(after, CONTACT_CURSOR) if after and not order else None
+        count: int | None = None
+        counting: asyncio.Task[int] | None = None
+        if keys and counted_first(keys):  # the page's plan depends on how many match
+            count = await _planned_count(found)
+        elif wants_count and dialect() == "postgres" and not _page_counts(found, order, searched, before):
+            # Counted on a connection of its own while the page is read: the request takes the
+            # longer of the two, not their sum (bench/filters.py). The page holds its own
+            # connection and never waits for this one, so a full pool only queues requests.
+            counting = asyncio.create_task(_planned_count(found))
+        try:
+            async with custom_plans() if planned else nullcontext():
+                if order:
+                    position = decode_order_cursor(after) if after else None
+                    page = await ordered_page(
+                        account_id, found.contacts, order, size, position, CONTACT_READ, found.scoped,
+                        keys=keys, matched=count,
+                    )  # fmt: skip
+                    rows, more = page.rows, page.more
+                    count = page.count if page.count is not None else count
+                    cursors = [encode_order_cursor(p) for p in page.positions]
+                else:
+                    rows, newest_count = await _newest_rows(
+                        found, account_id, searched, before, size, wants_count
+                    )
+                    count = newest_count if newest_count is not None else count
+                    more = len(rows) > size
+                    rows = rows[:size]
+                    cursors = [encode_cursor(CONTACT_CURSOR, r["id"]) for r in rows]
+        except BaseException:
+            if counting is not None:  # the page failed: its count is of no use
+                counting.cancel()
+                counting.add_done_callback(_discard)
+            raise
+        if counting is not None:
+            count = await counting
+        elif count is None and wants_count:
+            count = await _planned_count(found)
         edges = [
             ContactEdge(cursor=cursor, node=Contact.from_row(r))
             for cursor, r in zip(cursors, rows, strict=True)
