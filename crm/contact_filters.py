@@ -172,11 +172,18 @@ def _memberships(condition: Q) -> list[QuerySet[Any]] | None:
 def _any_member(parts: list[Q]) -> Q:
     """OR of the parts; when each is a membership, one `id IN (… UNION …)`: PostgreSQL cannot
     turn an OR of `id IN` subqueries into a union itself, and tests every live contact against
-    each branch's hashed result instead (bench/filters.py 19, 20 at 1M)."""
+    each branch's hashed result instead (bench/filters.py 19, 20 at 1M). Otherwise an OR the
+    count splits into disjoint parts."""
     queries = [_memberships(part) for part in parts]
     if len(parts) > 1 and all(q is not None for q in queries):
         return member_of_any([query for found in queries if found for query in found])
-    return _any(parts)
+    if any(not part.children and not part.filters for part in parts):
+        # `{}` matches every contact, and so does an OR holding it (tortoise drops an empty
+        # condition from an OR, which left the other branches alone).
+        return Q()
+    # Every compiled condition is true or false (see _present), so the OR can be counted as
+    # disjoint parts (crm/contact_count.DisjointAny).
+    return any_of(parts)
 
 
 def _scoped_member_of(
@@ -239,7 +246,10 @@ class FilterCompiler:
                     _any_member([await self.compile(part, f"{sub}[{i}]") for i, part in enumerate(clause)])
                 )
             elif key == "not":
-                parts.append(~(await self.compile(clause, sub)))
+                negated = await self.compile(clause, sub)
+                # Not everything is nothing (tortoise drops an empty condition, negated or not);
+                # ids are never null.
+                parts.append(~negated if negated.children or negated.filters else Q(id__isnull=True))
             elif key in TEXT_FIELDS:
                 parts.append(_text_q(TEXT_FIELDS[key], clause, phone=key in PHONE_FIELDS))
             elif key in DATE_FIELDS:

@@ -307,6 +307,27 @@ def corpus(s: dict[str, Any]) -> list[dict[str, Any]]:
                 {"or": [{"okToSms": {"eq": True}}, {"owner": {"in": [u0]}}]},
             ]
         },
+        # ORs of memberships and contact columns are counted as disjoint parts (column branches
+        # first); two ORs as each pair of their parts; past 8 parts the rest stay whole.
+        {
+            "segment": {"in": [s["static"], s["dynamic"]]},
+            "or": [{"okToSms": {"eq": True}}, {"tags": {"any": ["vip"]}}],
+            "not": {"city": {"eq": "Paris"}},
+        },
+        {
+            "and": [
+                {"or": [{"tags": {"any": ["cold"]}}, {"status": {"in": ["lost"]}}]},
+                {"or": [{"calls": {"upcoming": True}}, {"okToSms": {"eq": True}}]},
+            ]
+        },
+        {"or": [{"city": {"eq": "Paris"}}, {"customFields": [{"key": "f_text", "contains": "a"}]}]},
+        {
+            "owner": {"in": [u0]},
+            "or": [{"tags": {"any": ["vip"]}}, {"city": {"isNull": True}}, {"deals": {"exists": True}}],
+        },
+        {"or": [{}, {"tags": {"any": ["cold"]}}]},
+        {"not": {"or": [{}, {"tags": {"any": ["cold"]}}]}},
+        {"not": {"or": [{"okToSms": {"eq": True}}, {"tags": {"any": ["vip"]}}]}},
     ]
 
 
