@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import importlib
 import logging
 import os
 import socket
@@ -13,7 +15,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import ConfigurationError
@@ -25,6 +28,10 @@ from crm import contact_sql, migration_cache, regions
 log = logging.getLogger("dossier.db")
 
 MODELS_APP = "models"
+DEFAULT_CONNECTION = "default"
+# PostgreSQL: a second client of the database whose sessions plan each statement for its values
+# (custom_plans); opened and closed with the ORM's.
+_planned_client: BaseDBAsyncClient | None = None
 DEFAULT_SQLITE_BUSY_TIMEOUT = 10.0  # seconds; DOSSIER_SQLITE_BUSY_TIMEOUT
 
 
@@ -64,11 +71,11 @@ def tortoise_config(
         busy_ms = max(0, round(sqlite_busy_timeout * 1000))
         connection["credentials"] = {"busy_timeout": busy_ms, **connection["credentials"]}
     return {
-        "connections": {"default": connection},
+        "connections": {DEFAULT_CONNECTION: connection},
         "apps": {
             MODELS_APP: {
                 "models": ["crm.models"],
-                "default_connection": "default",
+                "default_connection": DEFAULT_CONNECTION,
                 "migrations": "crm.migrations",
             }
         },
@@ -88,14 +95,30 @@ async def custom_plans() -> AsyncIterator[None]:
     plan that guesses the values: for a contacts-table filter a range guessed as 0.5% of the
     rows turned a 1 ms page into 145 ms (bench/filters.py 16 at 1M). Only around the table's
     filtered reads: planning every statement again cost the card 4 ms (bench/card.py).
-    The block is a transaction (SET LOCAL) on one connection: BEGIN, SET and COMMIT, three
-    round trips more."""
+
+    The block's statements go to a pool of their own whose sessions plan that way
+    (`_planned_client`), not through a transaction with SET LOCAL: BEGIN, SET and COMMIT were
+    three round trips, 2.5-5 ms of a table request on a loaded 2-core machine. Inside a
+    transaction (its statements must stay on its connection) the transaction is set instead."""
     if not contact_sql.is_postgres():
         yield
         return
-    async with in_transaction() as conn:
-        await conn.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
+    current = connections.get(DEFAULT_CONNECTION)
+    if isinstance(current, TransactionalDBClient):  # its statements stay on its connection
+        await current.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
         yield
+        return
+    planned = _planned_client
+    if planned is None or not planned._check_loop():  # the ORM was opened without open_database
+        async with in_transaction() as conn:
+            await conn.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
+            yield
+        return
+    token = connections.set(DEFAULT_CONNECTION, planned)
+    try:
+        yield
+    finally:
+        connections.reset(token)
 
 
 # -- checking a URL before tortoise opens it -----------------------------------------------------
@@ -269,11 +292,24 @@ async def open_database(
     EXECUTOR_CACHE.clear()
     regions.clear()  # per-account settings cached from the previous database
     # The global fallback lets request handlers (other tasks, other contexts) use the ORM.
-    await Tortoise.init(
-        config=tortoise_config(database_url, sqlite_busy_timeout=sqlite_busy_timeout),
-        _enable_global_fallback=True,
-    )
+    config = tortoise_config(database_url, sqlite_busy_timeout=sqlite_busy_timeout)
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+    global _planned_client
+    _planned_client = _planning_client(config) if is_postgres(database_url) else None
+
+
+def _planning_client(config: dict[str, Any]) -> BaseDBAsyncClient:
+    """A client of the ORM's database whose sessions plan each statement for its values; its
+    pool opens on first use."""
+    info = copy.deepcopy(config["connections"][DEFAULT_CONNECTION])
+    info["credentials"]["server_settings"]["plan_cache_mode"] = "force_custom_plan"
+    client_class = importlib.import_module(info["engine"]).client_class
+    return client_class(connection_name=DEFAULT_CONNECTION, **info["credentials"])
 
 
 async def close_database() -> None:
+    global _planned_client
+    planned, _planned_client = _planned_client, None
     await Tortoise.close_connections()
+    if planned is not None:
+        await planned.close()
