@@ -15,7 +15,7 @@ Derived keys (as their GraphQL descriptions say):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -286,15 +286,16 @@ async def ordered_page(
     order: Sequence[Mapping[str, Any]],
     size: int,
     after: Position | None,
-    columns: Sequence[str],
     scoped: ScopedCount | None = None,
     *,
+    read: Callable[[Sequence[int]], Awaitable[list[dict[str, Any]]]],
     keys: list[SortKey] | None = None,
     matched: int | None = None,
 ) -> Page:
     """One page of `contacts` in `order` (default: newest first), `size` rows after `after`.
     `scoped`: the filter's memberships, when they alone make the matches (crm/contact_count.py):
     a custom field's page and the count are then read from them, not from contact rows.
+    `read`: the contacts' rows of some ids (any order; a missing one is left out of the page).
     `keys`: `sort_keys(account_id, order)` when the caller has them; `matched`: the number of
     matches when the caller counted them (see `counted_first`)."""
     keys = await sort_keys(account_id, order) if keys is None else keys
@@ -308,9 +309,9 @@ async def ordered_page(
         raise BadInput("after is not a cursor from this list", field="after")
     if not keys:  # the default order: newest first
         newest = contacts.filter(id__lt=after.id) if after is not None else contacts
-        found = await newest.order_by("-id").limit(size + 1).values(*dict.fromkeys([*columns, "id"]))
-        positions = [Position(name, (), row["id"]) for row in found[:size]]
-        return Page(rows=found[:size], positions=positions, more=len(found) > size)
+        found = await newest.order_by("-id").limit(size + 1).values_list("id", flat=True)
+        positions = [Position(name, (), contact_id) for contact_id in found[:size]]
+        return _read_page(await read(found[:size]), positions, more=len(found) > size)
     postgres = is_postgres()
     id_descending = keys[0].descending
     first, rest = keys[0], keys[1:]
@@ -371,12 +372,18 @@ async def ordered_page(
     positions = [
         Position(name, tuple(_cursor_value(k, row[k.name]) for k in keys), row["id"]) for row in rows[:size]
     ]
-    ids = [row["id"] for row in rows[:size]]
-    found = {
-        row["id"]: row for row in await Contact.filter(id__in=ids).values(*dict.fromkeys([*columns, "id"]))
-    }
-    read = [{column: found[i][column] for column in columns} for i in ids]
-    return Page(rows=read, positions=positions, more=len(rows) > size, count=matched)
+    found = await read([row["id"] for row in rows[:size]])
+    return _read_page(found, positions, more=len(rows) > size, count=matched)
+
+
+def _read_page(
+    rows: Sequence[dict[str, Any]], positions: list[Position], *, more: bool, count: int | None = None
+) -> Page:
+    """The page of the rows read for `positions`' ids, in their order; a contact gone since its
+    id was found (deleted, merged) is left out with its position."""
+    by_id = {row["id"]: row for row in rows}
+    kept = [position for position in positions if position.id in by_id]
+    return Page(rows=[by_id[p.id] for p in kept], positions=kept, more=more, count=count)
 
 
 # Up to this many matches, a custom field key's page is sorted from the matches (its value read

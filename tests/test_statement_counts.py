@@ -1286,8 +1286,9 @@ async def test_a_page_of_50_full_cards_costs_the_same_as_a_page_of_1(
     # communication sections, 40 with the header, profile, referrals and rewards, 42 with
     # custom fields, now 37: the history's items and count in its page statement, insights in
     # one). Issue 13's sections add the same 5 as on one card (33 before), issue 14's segments
-    # the same 5 as on one card (38 before).
-    assert fifty.count <= 43, f"a page of full cards costs {fifty.count} statements:\n{fifty.listing()}"
+    # the same 5 as on one card (38 before). 44 since the list reads its page's ids, then their
+    # rows through the contact loader (one round trip more, ~2 ms less of ORM query building).
+    assert fifty.count <= 44, f"a page of full cards costs {fifty.count} statements:\n{fifty.listing()}"
 
 
 async def test_back_references_on_a_page_cost_nothing_extra(
