@@ -209,20 +209,31 @@ async def main_async(args: argparse.Namespace) -> int:
     return 0
 
 
+def corpus_arguments(parser: argparse.ArgumentParser, *, requests: int) -> None:
+    """The options this script and filters_ab.py share: which database, filters and how many requests."""
+    parser.add_argument("--database", default="dossier_scale", help="database name (default dossier_scale)")
+    parser.add_argument("--only", help="filter numbers to run, e.g. 1,5,12")
+    parser.add_argument(
+        "--requests", type=int, default=requests, help=f"requests per figure (default {requests}; 0: none)"
+    )
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up requests per figure (default 3)")
+
+
+def parse_corpus_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    if not args.database.isidentifier():
+        parser.error("--database must be a plain identifier")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default="dossier_scale", help="database name (default dossier_scale)")
+    corpus_arguments(parser, requests=30)
     parser.add_argument("--contacts", type=int, default=1_000_000, help="contacts (default 1,000,000)")
     parser.add_argument("--events", type=int, default=4_000_000, help="journey entries (default 4,000,000)")
     parser.add_argument("--reuse", action="store_true", help="keep databases already seeded with these sizes")
     parser.add_argument("--explain", metavar="FILE", help="write EXPLAIN (ANALYZE, BUFFERS) at 1M")
-    parser.add_argument("--only", help="filter numbers to run, e.g. 1,5,12")
-    parser.add_argument("--requests", type=int, default=30, help="requests per figure (default 30; 0: none)")
-    parser.add_argument("--warmup", type=int, default=3, help="warm-up requests per figure (default 3)")
-    args = parser.parse_args(argv)
-    if not args.database.isidentifier():
-        parser.error("--database must be a plain identifier")
-    return asyncio.run(main_async(args))
+    return asyncio.run(main_async(parse_corpus_arguments(parser, argv)))
 
 
 if __name__ == "__main__":

@@ -25,13 +25,16 @@ if str(ROOT) not in sys.path:  # `python bench/filters_ab.py` puts bench/, not t
 
 import httpx  # noqa: E402
 
-from bench.filters import filter_probes, load_refs  # noqa: E402
+from bench.filters import corpus_arguments, filter_probes, load_refs, parse_corpus_arguments  # noqa: E402
 from bench.load import percentile  # noqa: E402
 from bench.seed_scale import _existing_marker, seed_database  # noqa: E402
 from bench.server import ServerProcess  # noqa: E402
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    if args.requests < 1:
+        print("--requests must be at least 1: each side's p50 is taken over them", file=sys.stderr)
+        return 2
     before = Path(args.before).resolve()
     if not (before / "bench" / "seed_scale.py").is_file():
         print(f"{before} is not a Dossier checkout (no bench/seed_scale.py)", file=sys.stderr)
@@ -82,14 +85,8 @@ async def main_async(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("before", help="the other checkout (a git worktree of the code to compare with)")
-    parser.add_argument("--database", default="dossier_scale", help="a database bench/filters.py seeded")
-    parser.add_argument("--only", help="filter numbers to run, e.g. 6,8")
-    parser.add_argument("--requests", type=int, default=15, help="requests per side and filter (default 15)")
-    parser.add_argument("--warmup", type=int, default=3, help="warm-up rounds (default 3)")
-    args = parser.parse_args(argv)
-    if not args.database.isidentifier():
-        parser.error("--database must be a plain identifier")
-    return asyncio.run(main_async(args))
+    corpus_arguments(parser, requests=15)
+    return asyncio.run(main_async(parse_corpus_arguments(parser, argv)))
 
 
 if __name__ == "__main__":
