@@ -449,10 +449,15 @@ async def run_scenario(
         floor_response = await floor.fetch(client)
         floor_data = floor_response.json()["data"][scenario.data_key]
         checks: dict[str, tuple[int, int]] = {}
-        for name, side in sides.items():
+        for (name, side), server in zip(sides.items(), servers.values(), strict=True):
             response = await side.fetch(client)
             data = response.json()["data"][scenario.data_key]
             result.leaves = count_leaves(data)
+            # Against the floor of the same server: links on the card (a recording's shareUrl)
+            # hold the address of the server that answered.
+            if server is not first_server:
+                own_floor = Endpoint(server, seeded, scenario, floor=True)
+                floor_data = (await own_floor.fetch(client)).json()["data"][scenario.data_key]
             diff = first_difference(data, floor_data)
             result.same_json[name] = "yes" if diff is None else f"NO, first difference at {diff}"
             checks[name] = (await side.statements(client), len(response.content))
