@@ -200,7 +200,7 @@ MAX_PARTS = 8
 
 def _reads_rows(condition: Q) -> bool:
     """Whether `condition` holds a subquery (a membership), not only contact columns."""
-    if any(isinstance(value, (Subquery, Term)) for value in condition.filters.values()):
+    if any(isinstance(value, Term) for value in condition.filters.values()):  # Subquery, UnionOf
         return True
     return any(_reads_rows(child) for child in condition.children)
 
