@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import reduce
-from operator import and_, or_
+from operator import and_
 from typing import Any
 
 from tortoise.expressions import Q, Subquery
@@ -128,8 +128,9 @@ def _all(parts: list[Q]) -> Q:
     return reduce(and_, parts) if parts else Q()
 
 
-def _any(parts: list[Q]) -> Q:
-    return reduce(or_, parts)
+def _matches_all(condition: Q) -> bool:
+    """Whether `condition` is empty (the filter `{}`): every contact."""
+    return not condition.children and not condition.filters
 
 
 def _digits(text: str) -> str:
@@ -177,7 +178,7 @@ def _any_member(parts: list[Q]) -> Q:
     queries = [_memberships(part) for part in parts]
     if len(parts) > 1 and all(q is not None for q in queries):
         return member_of_any([query for found in queries if found for query in found])
-    if any(not part.children and not part.filters for part in parts):
+    if any(_matches_all(part) for part in parts):
         # `{}` matches every contact, and so does an OR holding it (tortoise drops an empty
         # condition from an OR, which left the other branches alone).
         return Q()
@@ -249,7 +250,7 @@ class FilterCompiler:
                 negated = await self.compile(clause, sub)
                 # Not everything is nothing (tortoise drops an empty condition, negated or not);
                 # ids are never null.
-                parts.append(~negated if negated.children or negated.filters else Q(id__isnull=True))
+                parts.append(Q(id__isnull=True) if _matches_all(negated) else ~negated)
             elif key in TEXT_FIELDS:
                 parts.append(_text_q(TEXT_FIELDS[key], clause, phone=key in PHONE_FIELDS))
             elif key in DATE_FIELDS:

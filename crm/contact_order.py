@@ -100,10 +100,9 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    rows: list[dict[str, Any]]
+    rows: list[Mapping[str, Any]]
     positions: list[Position]  # one per row: a cursor after it
     more: bool
-    count: int | None = None  # the matches, when the page needed to count them
 
 
 def signature(order: Sequence[Mapping[str, Any]]) -> str:
@@ -273,6 +272,10 @@ def _cursor_value(key: SortKey, value: Any) -> Any:
     return value
 
 
+# The contacts' rows of some ids (the list's page reads them through the card's loader).
+RowReader = Callable[[Sequence[int]], Awaitable[list[Mapping[str, Any]]]]
+
+
 def counted_first(keys: Sequence[SortKey]) -> bool:
     """Whether a page in this order counts the matches before it reads them: a custom field's
     page is read per match or from the field's values depending on how many there are
@@ -288,17 +291,16 @@ async def ordered_page(
     after: Position | None,
     scoped: ScopedCount | None = None,
     *,
-    read: Callable[[Sequence[int]], Awaitable[list[dict[str, Any]]]],
-    keys: list[SortKey] | None = None,
+    read: RowReader,
+    keys: Sequence[SortKey],
     matched: int | None = None,
 ) -> Page:
     """One page of `contacts` in `order` (default: newest first), `size` rows after `after`.
     `scoped`: the filter's memberships, when they alone make the matches (crm/contact_count.py):
     a custom field's page and the count are then read from them, not from contact rows.
     `read`: the contacts' rows of some ids (any order; a missing one is left out of the page).
-    `keys`: `sort_keys(account_id, order)` when the caller has them; `matched`: the number of
-    matches when the caller counted them (see `counted_first`)."""
-    keys = await sort_keys(account_id, order) if keys is None else keys
+    `keys`: `sort_keys(account_id, order)`; `matched`: the number of matches, when the caller
+    counted them first (see `counted_first`)."""
     name = signature(order)
     if after is not None and after.signature != name:
         raise BadInput(
@@ -373,17 +375,15 @@ async def ordered_page(
         Position(name, tuple(_cursor_value(k, row[k.name]) for k in keys), row["id"]) for row in rows[:size]
     ]
     found = await read([row["id"] for row in rows[:size]])
-    return _read_page(found, positions, more=len(rows) > size, count=matched)
+    return _read_page(found, positions, more=len(rows) > size)
 
 
-def _read_page(
-    rows: Sequence[dict[str, Any]], positions: list[Position], *, more: bool, count: int | None = None
-) -> Page:
+def _read_page(rows: Sequence[Mapping[str, Any]], positions: list[Position], *, more: bool) -> Page:
     """The page of the rows read for `positions`' ids, in their order; a contact gone since its
     id was found (deleted, merged) is left out with its position."""
     by_id = {row["id"]: row for row in rows}
     kept = [position for position in positions if position.id in by_id]
-    return Page(rows=[by_id[p.id] for p in kept], positions=kept, more=more, count=count)
+    return Page(rows=[by_id[p.id] for p in kept], positions=kept, more=more)
 
 
 # Up to this many matches, a custom field key's page is sorted from the matches (its value read

@@ -103,22 +103,20 @@ async def custom_plans() -> AsyncIterator[None]:
     if not contact_sql.is_postgres():
         yield
         return
-    current = connections.get(DEFAULT_CONNECTION)
-    if isinstance(current, TransactionalDBClient):  # its statements stay on its connection
-        await current.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
-        yield
-        return
     planned = _planned_client
-    if planned is None or not planned._check_loop():  # the ORM was opened without open_database
-        async with in_transaction() as conn:
-            await conn.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
+    in_a_transaction = isinstance(connections.get(DEFAULT_CONNECTION), TransactionalDBClient)
+    if planned is not None and planned._check_loop() and not in_a_transaction:
+        token = connections.set(DEFAULT_CONNECTION, planned)
+        try:
             yield
+        finally:
+            connections.reset(token)
         return
-    token = connections.set(DEFAULT_CONNECTION, planned)
-    try:
+    # In a transaction (a savepoint of it: its statements stay on its connection), or with no
+    # second pool (the ORM opened without open_database).
+    async with in_transaction() as conn:
+        await conn.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
         yield
-    finally:
-        connections.reset(token)
 
 
 # -- checking a URL before tortoise opens it -----------------------------------------------------

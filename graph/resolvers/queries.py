@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from functools import partial
 from typing import Annotated, Any
@@ -15,7 +15,7 @@ from tortoise.queryset import QuerySet
 
 from crm.actor import Role
 from crm.contact_filters import Matches, matches
-from crm.contact_order import counted_first, ordered_page, sort_keys
+from crm.contact_order import RowReader, counted_first, ordered_page, sort_keys
 from crm.db import custom_plans
 from crm.errors import BadInput, Forbidden, NotFound
 from crm.models import Account as AccountModel
@@ -28,7 +28,7 @@ from graph.resolvers.api_keys_queries import api_key_node
 from graph.resolvers.leads_queries import form_node
 from graph.resolvers.loaders import CONTACT_READ, USER_COLUMNS
 from graph.resolvers.notifications import notification_node
-from graph.resolvers.reads import dialect
+from graph.resolvers.reads import Row, dialect
 from graph.resolvers.selection import selects
 from graph.schema.accounts import Account, PluginInfo, Tag, User, Viewer
 from graph.schema.attachments import Attachment
@@ -59,8 +59,6 @@ from graph.schema.tasks import Task
 from graph.schema.views import view_node
 
 CONTACT_CURSOR = "contact"
-Row = dict[str, Any]
-RowReader = Callable[[Sequence[int]], Awaitable[list[Row]]]
 
 # node(id:) resolves these types through their by-id loaders.
 _NODE_TYPES = {
@@ -254,13 +252,11 @@ class CoreQueries:
                         keys=keys, matched=count, read=read,
                     )  # fmt: skip
                     rows, more = page.rows, page.more
-                    count = page.count if page.count is not None else count
                     cursors = [encode_order_cursor(p) for p in page.positions]
                 else:
-                    rows, newest_count = await _newest_rows(
+                    rows, count = await _newest_rows(
                         found, account_id, searched, before, size, wants_count, read
                     )
-                    count = newest_count if newest_count is not None else count
                     more = len(rows) > size
                     rows = rows[:size]
                     cursors = [encode_cursor(CONTACT_CURSOR, r["id"]) for r in rows]
